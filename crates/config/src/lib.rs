@@ -1,0 +1,227 @@
+//! hegui's configuration.
+//!
+//! One TOML file (every table `deny_unknown_fields`) is read into [`RawConfig`], environment
+//! variables override secrets and deployment-specific values, and [`RawConfig::validate`]
+//! turns it into the typed [`Config`] or lists *every* problem with the key it concerns.
+//! With no file at all the defaults give a working gateway on SQLite under `./hegui-data`.
+
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use raw::RawConfig;
+
+/// Environment variables that override the file (secrets belong here, not in the file).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("HEGUI_UPSTREAM_API_KEY", "upstream.api_key"),
+    ("HEGUI_UPSTREAM_BASE_URL", "upstream.base_url"),
+    ("HEGUI_DATABASE_URL", "storage.database_url"),
+    ("HEGUI_LISTEN", "server.listen"),
+];
+
+/// The validated configuration the gateway runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP server settings.
+    pub server: ServerConfig,
+    /// Where records and accounts are stored.
+    pub storage: StorageConfig,
+    /// The model server hegui fronts.
+    pub upstream: UpstreamConfig,
+    /// Model names clients may ask for and what they map to upstream; empty = pass through.
+    pub models: Vec<ModelMapping>,
+    /// The identity gate.
+    pub identity: IdentityConfig,
+    /// Input and output review.
+    pub review: ReviewConfig,
+    /// GB 45438 labels on generated text.
+    pub label: LabelConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body accepted (larger → 413).
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for in-flight requests and streams.
+    pub shutdown_grace: Duration,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Directory for the embedded database and other local state.
+    pub data_dir: PathBuf,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+/// The upstream OpenAI-compatible endpoint.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Base URL including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// Bearer token sent upstream, if any.
+    pub api_key: Option<String>,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed until the response headers arrive.
+    pub first_byte_timeout: Duration,
+    /// Longest silence allowed between two chunks of a streamed response.
+    pub idle_timeout: Duration,
+    /// Time allowed for a whole non-streaming response.
+    pub request_timeout: Duration,
+}
+
+/// One client-visible model name and the upstream model it maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelMapping {
+    /// Name clients use.
+    pub name: String,
+    /// Name sent upstream.
+    pub upstream: String,
+}
+
+/// The identity gate.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// Refuse service to users who are not real-name verified (Article 12).
+    pub require_verification: bool,
+    /// Where a user completes verification; quoted in the 403 message.
+    pub verify_url: String,
+}
+
+/// What to do when input review blocks a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBlock {
+    /// Answer with an OpenAI-style error, `code: "content_policy_violation"`.
+    Error,
+    /// Answer with the configured safe answer, without calling the model.
+    SafeAnswer,
+}
+
+/// Review settings.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    /// Operator lexicon files.
+    pub lexicons: Vec<PathBuf>,
+    /// Also load the built-in demonstration lexicon.
+    pub demo_lexicon: bool,
+    /// Review prompts.
+    pub input: bool,
+    /// Review outputs.
+    pub output: bool,
+    /// Response to a blocked prompt.
+    pub on_block: OnBlock,
+    /// The safe answer text.
+    pub safe_answer: String,
+}
+
+/// Where the explicit text label goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelPosition {
+    /// Before the generated text.
+    Start,
+    /// After the generated text.
+    End,
+    /// No explicit text label (the client UI shows one instead).
+    None,
+}
+
+/// GB 45438 labeling of generated text.
+#[derive(Debug, Clone)]
+pub struct LabelConfig {
+    /// The provider's code written to `ContentProducer`.
+    pub content_producer: String,
+    /// Wording of the explicit label.
+    pub explicit_text: String,
+    /// Where the explicit label goes.
+    pub explicit_position: LabelPosition,
+    /// Send the implicit label in the `X-AIGC` header too.
+    pub header: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info` or `hegui_gateway=debug`.
+    pub level: String,
+}
+
+/// One problem in a configuration, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Dotted key, e.g. `upstream.base_url` or `models[1].name`.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a key or value of the wrong kind.
+    #[error("{path}: {key}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The key at fault (dotted path), or `(file)` when the TOML itself is malformed.
+        key: String,
+        /// What is wrong, with line and column where known.
+        message: String,
+    },
+    /// The values are well-formed but not usable; every problem is listed.
+    #[error("{} problem(s) in the configuration:\n{}", .0.len(), list(.0))]
+    Invalid(Vec<Issue>),
+}
+
+fn list(issues: &[Issue]) -> String {
+    issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n")
+}
+
+impl Config {
+    /// Loads `path` (or the defaults when `None`), applies the environment, validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut raw = match path {
+            Some(p) => RawConfig::from_file(p)?,
+            None => RawConfig::default(),
+        };
+        raw.apply_env(|k| std::env::var(k).ok());
+        raw.validate(path.and_then(Path::parent))
+    }
+}

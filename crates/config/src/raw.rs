@@ -1,0 +1,255 @@
+//! The configuration file as written: every table rejects unknown keys, every key has a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// The configuration file exactly as written, before validation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    /// `[server]`
+    pub server: RawServer,
+    /// `[storage]`
+    pub storage: RawStorage,
+    /// `[upstream]`
+    pub upstream: RawUpstream,
+    /// `[[models]]`
+    pub models: Vec<RawModel>,
+    /// `[identity]`
+    pub identity: RawIdentity,
+    /// `[review]`
+    pub review: RawReview,
+    /// `[label]`
+    pub label: RawLabel,
+    /// `[log]`
+    pub log: RawLog,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body in bytes.
+    pub max_body_bytes: u64,
+    /// Seconds shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStorage {
+    /// `sqlite://…` or `postgres://…`; empty = SQLite file in `data_dir`.
+    pub database_url: String,
+    /// Local state directory.
+    pub data_dir: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        RawStorage { database_url: String::new(), data_dir: "./hegui-data".into(), max_connections: 8 }
+    }
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    /// Base URL including `/v1`.
+    pub base_url: String,
+    /// Bearer token; prefer `HEGUI_UPSTREAM_API_KEY`.
+    pub api_key: String,
+    /// Milliseconds to connect.
+    pub connect_timeout_ms: u64,
+    /// Milliseconds until response headers.
+    pub first_byte_timeout_ms: u64,
+    /// Milliseconds of silence allowed between stream chunks.
+    pub idle_timeout_ms: u64,
+    /// Milliseconds for a whole non-streaming response.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        RawUpstream {
+            base_url: "http://127.0.0.1:8000/v1".into(),
+            api_key: String::new(),
+            connect_timeout_ms: 2_000,
+            first_byte_timeout_ms: 60_000,
+            idle_timeout_ms: 30_000,
+            request_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// One `[[models]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Name clients use.
+    pub name: String,
+    /// Upstream name; defaults to `name`.
+    #[serde(default)]
+    pub upstream: Option<String>,
+}
+
+/// `[identity]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIdentity {
+    /// Refuse unverified users.
+    pub require_verification: bool,
+    /// Where users verify.
+    pub verify_url: String,
+}
+
+impl Default for RawIdentity {
+    fn default() -> Self {
+        RawIdentity { require_verification: true, verify_url: "/verify".into() }
+    }
+}
+
+/// `[review]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReview {
+    /// Operator lexicon files (relative paths are relative to the config file).
+    pub lexicons: Vec<String>,
+    /// Load the built-in demonstration lexicon.
+    pub demo_lexicon: bool,
+    /// Review prompts.
+    pub input: bool,
+    /// Review outputs.
+    pub output: bool,
+    /// `error` or `safe_answer`.
+    pub on_block: String,
+    /// The safe answer.
+    pub safe_answer: String,
+}
+
+impl Default for RawReview {
+    fn default() -> Self {
+        RawReview {
+            lexicons: Vec::new(),
+            demo_lexicon: true,
+            input: true,
+            output: true,
+            on_block: "error".into(),
+            safe_answer: "抱歉，这个问题我无法回答。我们换个话题吧。".into(),
+        }
+    }
+}
+
+/// `[label]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLabel {
+    /// Provider code for `ContentProducer`.
+    pub content_producer: String,
+    /// Explicit label wording.
+    pub explicit_text: String,
+    /// `start`, `end` or `none`.
+    pub explicit_position: String,
+    /// Send the `X-AIGC` header.
+    pub header: bool,
+}
+
+impl Default for RawLabel {
+    fn default() -> Self {
+        RawLabel {
+            content_producer: "hegui-unconfigured".into(),
+            explicit_text: "本内容由人工智能生成".into(),
+            explicit_position: "end".into(),
+            header: true,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// `json` or `text`.
+    pub format: String,
+    /// `tracing` filter.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl RawConfig {
+    /// Reads and parses a TOML file; errors name the key and the line.
+    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        RawConfig::parse(&text).map_err(|(key, message)| ConfigError::Parse {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })
+    }
+
+    /// Parses TOML text; on error returns the dotted key at fault and a message with the line.
+    pub fn parse(text: &str) -> Result<RawConfig, (String, String)> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let at = inner
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            let key = if key == "." || key.is_empty() { "(file)".to_string() } else { key };
+            (key, format!("{}{at}", inner.message().trim()))
+        })
+    }
+
+    /// Applies the environment overrides listed in [`crate::ENV_OVERRIDES`].
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("HEGUI_UPSTREAM_API_KEY") {
+            self.upstream.api_key = v;
+        }
+        if let Some(v) = get("HEGUI_UPSTREAM_BASE_URL") {
+            self.upstream.base_url = v;
+        }
+        if let Some(v) = get("HEGUI_DATABASE_URL") {
+            self.storage.database_url = v;
+        }
+        if let Some(v) = get("HEGUI_LISTEN") {
+            self.server.listen = v;
+        }
+    }
+
+    /// Resolves a possibly relative path from the file against the config file's directory.
+    pub(crate) fn resolve(base: Option<&Path>, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        match base {
+            Some(b) if p.is_relative() && !b.as_os_str().is_empty() => b.join(p),
+            _ => p,
+        }
+    }
+}

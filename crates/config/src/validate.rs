@@ -1,0 +1,312 @@
+//! Turns a [`RawConfig`] into a [`Config`], collecting every problem instead of stopping at
+//! the first, so `hegui config check` can list them all.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hegui_types::AigcLabel;
+
+use crate::raw::RawConfig;
+use crate::{
+    Config, ConfigError, IdentityConfig, Issue, LabelConfig, LabelPosition, LogConfig, LogFormat,
+    ModelMapping, OnBlock, ReviewConfig, ServerConfig, StorageConfig, UpstreamConfig,
+};
+
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue { key: key.into(), message: message.into() });
+    }
+
+    fn millis(&mut self, key: &str, ms: u64) -> Duration {
+        if ms == 0 {
+            self.push(key, "must be greater than 0 (milliseconds)");
+        }
+        Duration::from_millis(ms)
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
+
+impl RawConfig {
+    /// Validates into a [`Config`]; `base` is the config file's directory for relative paths.
+    pub fn validate(self, base: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut issues = Issues(Vec::new());
+        let r = self;
+
+        let listen = match r.server.listen.parse::<SocketAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                issues.push(
+                    "server.listen",
+                    format!("{:?} is not an address:port such as \"127.0.0.1:8080\"", r.server.listen),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        if r.server.max_body_bytes < 1024 {
+            issues.push("server.max_body_bytes", "must be at least 1024 bytes");
+        }
+        let max_body_bytes = usize::try_from(r.server.max_body_bytes).unwrap_or(usize::MAX);
+
+        let data_dir = RawConfig::resolve(base, &r.storage.data_dir);
+        let database_url = if r.storage.database_url.is_empty() {
+            format!("sqlite://{}", data_dir.join("hegui.db").display())
+        } else {
+            r.storage.database_url.clone()
+        };
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            issues.push(
+                "storage.database_url",
+                "must start with sqlite: (embedded) or postgres:// (e.g. postgres://user@127.0.0.1:5432/hegui)",
+            );
+        }
+        if r.storage.max_connections == 0 {
+            issues.push("storage.max_connections", "must be at least 1");
+        }
+
+        if !is_http_url(&r.upstream.base_url) {
+            issues.push(
+                "upstream.base_url",
+                format!(
+                    "{:?} is not an http(s) URL; give the model server's OpenAI base, e.g. \"http://127.0.0.1:8000/v1\"",
+                    r.upstream.base_url
+                ),
+            );
+        }
+        let upstream = UpstreamConfig {
+            base_url: r.upstream.base_url.trim_end_matches('/').to_string(),
+            api_key: Some(r.upstream.api_key.clone()).filter(|k| !k.is_empty()),
+            connect_timeout: issues.millis("upstream.connect_timeout_ms", r.upstream.connect_timeout_ms),
+            first_byte_timeout: issues
+                .millis("upstream.first_byte_timeout_ms", r.upstream.first_byte_timeout_ms),
+            idle_timeout: issues.millis("upstream.idle_timeout_ms", r.upstream.idle_timeout_ms),
+            request_timeout: issues.millis("upstream.request_timeout_ms", r.upstream.request_timeout_ms),
+        };
+
+        let mut seen = HashSet::new();
+        let mut models = Vec::new();
+        for (i, m) in r.models.iter().enumerate() {
+            if m.name.trim().is_empty() {
+                issues.push(format!("models[{i}].name"), "must not be empty");
+            } else if !seen.insert(m.name.clone()) {
+                issues.push(format!("models[{i}].name"), format!("{:?} is listed twice", m.name));
+            }
+            let upstream = m.upstream.clone().unwrap_or_else(|| m.name.clone());
+            if upstream.trim().is_empty() {
+                issues.push(format!("models[{i}].upstream"), "must not be empty");
+            }
+            models.push(ModelMapping { name: m.name.clone(), upstream });
+        }
+
+        let on_block = match r.review.on_block.as_str() {
+            "error" => OnBlock::Error,
+            "safe_answer" => OnBlock::SafeAnswer,
+            other => {
+                issues.push("review.on_block", format!("{other:?} is not one of \"error\", \"safe_answer\""));
+                OnBlock::Error
+            }
+        };
+        if r.review.safe_answer.trim().is_empty() {
+            issues.push("review.safe_answer", "must not be empty");
+        }
+        let lexicons: Vec<PathBuf> =
+            r.review.lexicons.iter().map(|p| RawConfig::resolve(base, p)).collect();
+        for (i, p) in lexicons.iter().enumerate() {
+            if !p.is_file() {
+                issues.push(
+                    format!("review.lexicons[{i}]"),
+                    format!("{} does not exist or is not a file", p.display()),
+                );
+            }
+        }
+        if r.review.lexicons.is_empty() && !r.review.demo_lexicon && (r.review.input || r.review.output) {
+            issues.push(
+                "review.lexicons",
+                "review is on but no lexicon is configured: list lexicon files or set demo_lexicon = true",
+            );
+        }
+
+        let explicit_position = match r.label.explicit_position.as_str() {
+            "start" => LabelPosition::Start,
+            "end" => LabelPosition::End,
+            "none" => LabelPosition::None,
+            other => {
+                issues.push(
+                    "label.explicit_position",
+                    format!("{other:?} is not one of \"start\", \"end\", \"none\""),
+                );
+                LabelPosition::End
+            }
+        };
+        let t = &r.label.explicit_text;
+        if explicit_position != LabelPosition::None
+            && !((t.contains("人工智能") || t.contains("AI")) && (t.contains("生成") || t.contains("合成")))
+        {
+            issues.push(
+                "label.explicit_text",
+                format!(
+                    "{t:?} lacks what GB 45438 requires: an AI element (\"人工智能\" or \"AI\") and a generation element (\"生成\" or \"合成\"), e.g. \"本内容由人工智能生成\""
+                ),
+            );
+        }
+        let probe = AigcLabel {
+            label: "1".into(),
+            content_producer: r.label.content_producer.clone(),
+            produce_id: "x".into(),
+            reserved_code1: None,
+            content_propagator: None,
+            propagate_id: None,
+            reserved_code2: None,
+        };
+        if r.label.content_producer.is_empty() {
+            issues.push("label.content_producer", "must not be empty: give your provider code");
+        } else if let Err(e) = probe.validate() {
+            issues.push("label.content_producer", e.to_string());
+        }
+
+        let format = match r.log.format.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => {
+                issues.push("log.format", format!("{other:?} is not one of \"json\", \"text\""));
+                LogFormat::Text
+            }
+        };
+
+        if !issues.0.is_empty() {
+            return Err(ConfigError::Invalid(issues.0));
+        }
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                max_body_bytes,
+                shutdown_grace: Duration::from_secs(r.server.shutdown_grace_secs),
+            },
+            storage: StorageConfig { database_url, data_dir, max_connections: r.storage.max_connections },
+            upstream,
+            models,
+            identity: IdentityConfig {
+                require_verification: r.identity.require_verification,
+                verify_url: r.identity.verify_url,
+            },
+            review: ReviewConfig {
+                lexicons,
+                demo_lexicon: r.review.demo_lexicon,
+                input: r.review.input,
+                output: r.review.output,
+                on_block,
+                safe_answer: r.review.safe_answer,
+            },
+            label: LabelConfig {
+                content_producer: r.label.content_producer,
+                explicit_text: r.label.explicit_text,
+                explicit_position,
+                header: r.label.header,
+            },
+            log: LogConfig { format, level: r.log.level },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues(text: &str) -> Vec<Issue> {
+        match RawConfig::parse(text).expect("parses").validate(None) {
+            Err(ConfigError::Invalid(v)) => v,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_file_gives_a_working_sqlite_config() {
+        let c = RawConfig::default().validate(None).expect("defaults are valid");
+        assert!(c.storage.database_url.starts_with("sqlite://"));
+        assert!(c.storage.database_url.ends_with("hegui-data/hegui.db"));
+        assert_eq!(c.server.listen.port(), 8080);
+        assert!(c.identity.require_verification);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_table_and_line() {
+        let (key, msg) = RawConfig::parse("[upstream]\nbase_url = \"http://x/v1\"\ntimeout = 3\n")
+            .expect_err("unknown key");
+        assert!(key.contains("upstream"), "key {key}");
+        assert!(msg.contains("unknown field `timeout`"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let (key, msg) = RawConfig::parse("[server]\nmax_body_bytes = \"big\"\n").expect_err("type");
+        assert_eq!(key, "server.max_body_bytes");
+        assert!(msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_key() {
+        let v = issues(
+            r#"
+[server]
+listen = "localhost"
+[upstream]
+base_url = "ftp://x"
+idle_timeout_ms = 0
+[[models]]
+name = "a"
+[[models]]
+name = "a"
+[review]
+on_block = "shrug"
+[label]
+explicit_text = "hello"
+content_producer = "有 空格"
+"#,
+        );
+        let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "server.listen",
+                "upstream.base_url",
+                "upstream.idle_timeout_ms",
+                "models[1].name",
+                "review.on_block",
+                "label.explicit_text",
+                "label.content_producer"
+            ]
+        );
+    }
+
+    #[test]
+    fn environment_overrides_secrets() {
+        let mut r = RawConfig::default();
+        r.apply_env(|k| (k == "HEGUI_UPSTREAM_API_KEY").then(|| "sk-test".to_string()));
+        let c = r.validate(None).expect("valid");
+        assert_eq!(c.upstream.api_key.as_deref(), Some("sk-test"));
+    }
+
+    #[test]
+    fn relative_lexicon_paths_resolve_against_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("lex.toml"), "").expect("write");
+        let mut r = RawConfig::default();
+        r.review.lexicons = vec!["lex.toml".into()];
+        let c = r.validate(Some(dir.path())).expect("valid");
+        assert_eq!(c.review.lexicons[0], dir.path().join("lex.toml"));
+        let mut r = RawConfig::default();
+        r.review.lexicons = vec!["missing.toml".into()];
+        assert!(r.validate(Some(dir.path())).is_err());
+    }
+}

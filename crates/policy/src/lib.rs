@@ -1,0 +1,47 @@
+//! The review engine behind hegui's input and output review.
+//!
+//! The gateway only sees the [`Reviewer`] and [`StreamReview`] traits; the lexicon engine
+//! here is one implementation (the full engine with classifier and guard models plugs in
+//! behind the same traits).
+
+use hegui_types::{Decision, Stage};
+
+/// The result of reviewing one complete text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// What was decided, with every match and the policy version.
+    pub decision: Decision,
+    /// The text to deliver: the original, or with masked spans replaced by `*` (one per char).
+    /// Meaningless when `decision.action.stops()`.
+    pub text: String,
+}
+
+/// What a streaming review says after each chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamStep {
+    /// This text has passed review and may be sent to the client now (may be empty).
+    Release(String),
+    /// A stopping rule matched: send nothing more of the model's text.
+    Stop,
+}
+
+/// Reviews text for one policy version. Implementations never panic on any input.
+pub trait Reviewer: Send + Sync + 'static {
+    /// Version (content hash) of the policy data in force.
+    fn version(&self) -> &str;
+    /// Reviews a complete text.
+    fn review(&self, stage: Stage, text: &str) -> Review;
+    /// Starts a streaming review: text is pushed chunk by chunk and released only after review.
+    fn stream(&self, stage: Stage) -> Box<dyn StreamReview>;
+}
+
+/// A streaming review session. It holds back only a bounded tail of text that could still
+/// become part of a match; everything it releases has passed review, masks applied.
+pub trait StreamReview: Send {
+    /// Feeds the next chunk of model output.
+    fn push(&mut self, chunk: &str) -> StreamStep;
+    /// Ends the stream: releases the held-back tail if it passes.
+    fn finish(&mut self) -> StreamStep;
+    /// The decision over everything pushed so far.
+    fn decision(&self) -> Decision;
+}

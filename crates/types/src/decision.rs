@@ -1,0 +1,159 @@
+use serde::{Deserialize, Serialize};
+
+/// What the review engine decided to do with a piece of text.
+///
+/// Variants are ordered by severity: when several rules match, the most severe wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Nothing matched, or matches only worth counting.
+    Allow,
+    /// Let the text through unchanged but record the match for human review.
+    Flag,
+    /// Let the text through with the matched spans replaced by `*`.
+    Mask,
+    /// Stop: refuse the prompt or end the output with `content_filter`.
+    Block,
+    /// Stop and answer with the configured safe answer instead.
+    SafeAnswer,
+}
+
+impl Action {
+    /// Parses the lower-case name used in lexicons and configuration.
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "allow" => Action::Allow,
+            "flag" => Action::Flag,
+            "mask" => Action::Mask,
+            "block" => Action::Block,
+            "safe_answer" => Action::SafeAnswer,
+            _ => return None,
+        })
+    }
+
+    /// The lower-case name of the action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Flag => "flag",
+            Action::Mask => "mask",
+            Action::Block => "block",
+            Action::SafeAnswer => "safe_answer",
+        }
+    }
+
+    /// True when the text must not reach the client (block or safe answer).
+    pub fn stops(self) -> bool {
+        matches!(self, Action::Block | Action::SafeAnswer)
+    }
+}
+
+/// Which side of the model a review looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The prompt (the conversation sent to the model).
+    Input,
+    /// The model's answer.
+    Output,
+}
+
+impl Stage {
+    /// The lower-case name of the stage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Input => "input",
+            Stage::Output => "output",
+        }
+    }
+}
+
+/// One rule that matched, with where it matched in the original text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchInfo {
+    /// Stable identifier of the rule (lexicon name and entry), never the personal data itself.
+    pub rule: String,
+    /// TC260-003 risk code (e.g. `A1-4`) or PII type (e.g. `PII-phone`).
+    pub risk: String,
+    /// The action the rule asks for.
+    pub action: Action,
+    /// Byte offset of the start of the match in the original text.
+    pub start: usize,
+    /// Byte offset one past the end of the match in the original text.
+    pub end: usize,
+}
+
+/// The outcome of one review of one text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Input or output review.
+    pub stage: Stage,
+    /// The most severe action among the matches (`allow` when nothing matched).
+    pub action: Action,
+    /// Distinct risk codes of the matches, sorted.
+    pub risks: Vec<String>,
+    /// Every match, in order of position.
+    pub matches: Vec<MatchInfo>,
+    /// Version (content hash) of the policy data that produced the decision.
+    pub policy_version: String,
+}
+
+impl Decision {
+    /// A decision that lets everything through.
+    pub fn allow(stage: Stage, policy_version: impl Into<String>) -> Decision {
+        Decision {
+            stage,
+            action: Action::Allow,
+            risks: Vec::new(),
+            matches: Vec::new(),
+            policy_version: policy_version.into(),
+        }
+    }
+
+    /// Builds a decision from matches: the action is the most severe one, the risks are
+    /// the sorted distinct risk codes.
+    pub fn from_matches(
+        stage: Stage,
+        mut matches: Vec<MatchInfo>,
+        policy_version: impl Into<String>,
+    ) -> Decision {
+        matches.sort_by_key(|m| (m.start, m.end));
+        let action = matches.iter().map(|m| m.action).max().unwrap_or(Action::Allow);
+        let mut risks: Vec<String> = matches.iter().map(|m| m.risk.clone()).collect();
+        risks.sort();
+        risks.dedup();
+        Decision { stage, action, risks, matches, policy_version: policy_version.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_severe_action_wins_and_risks_are_distinct() {
+        let m = |risk: &str, action, start| MatchInfo {
+            rule: "demo:1".into(),
+            risk: risk.into(),
+            action,
+            start,
+            end: start + 3,
+        };
+        let d = Decision::from_matches(
+            Stage::Output,
+            vec![m("A1-6", Action::Mask, 9), m("A1-4", Action::Block, 3), m("A1-6", Action::Flag, 0)],
+            "v1",
+        );
+        assert_eq!(d.action, Action::Block);
+        assert_eq!(d.risks, vec!["A1-4".to_string(), "A1-6".to_string()]);
+        assert_eq!(d.matches[0].start, 0);
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for a in [Action::Allow, Action::Flag, Action::Mask, Action::Block, Action::SafeAnswer] {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Action::parse("delete"), None);
+    }
+}

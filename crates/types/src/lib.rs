@@ -1,0 +1,13 @@
+//! Domain types shared by every hegui crate.
+//!
+//! This crate knows nothing about HTTP, SQL or how reviews are computed: it only
+//! defines the vocabulary (actions, decisions, label fields, records) and the one
+//! canonical, versioned encoding of an interaction record.
+
+mod decision;
+mod label;
+mod record;
+
+pub use decision::{Action, Decision, MatchInfo, Stage};
+pub use label::{AigcLabel, LabelValueError};
+pub use record::{InteractionRecord, Outcome, RECORD_ENCODING_VERSION};

@@ -3,8 +3,21 @@
 //! The gateway only sees the [`Reviewer`] and [`StreamReview`] traits; the lexicon engine
 //! here is one implementation (the full engine with classifier and guard models plugs in
 //! behind the same traits).
+//!
+//! - [`taxonomy`]: the 31 TC260-003 risks that every lexicon entry is filed under.
+//! - [`Lexicon`]: one validated lexicon file (format in `LEXICON.md` and the [`Lexicon`] docs).
+//! - [`normalize`]: per-char NFKC + lower case, with a map back to original byte offsets.
+//! - [`LexiconReviewer`]: batch and streaming review against a set of lexicons.
 
 use hegui_types::{Decision, Stage};
+
+pub mod lexicon;
+pub mod normalize;
+mod reviewer;
+pub mod taxonomy;
+
+pub use lexicon::{Entry, Lexicon, LexiconError};
+pub use reviewer::{LexiconReviewer, DEMO_LEXICON};
 
 /// The result of reviewing one complete text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,531 @@
+//! Lexicons: lists of terms, each with a risk code and the action to take when it matches.
+//!
+//! # File format
+//!
+//! A lexicon is a UTF-8 TOML file:
+//!
+//! ```toml
+//! [lexicon]
+//! name = "demo"            # required, [a-z0-9_-]+; unique among the lexicons in force
+//! description = "..."      # optional
+//!
+//! [[entry]]
+//! term = "制造炸弹"          # required, non-empty after normalisation, unique in this file
+//! risk = "A1-4"            # required: a TC260 risk code A1-1..A5-2, or PII-<type>
+//! action = "block"         # required: allow | flag | mask | block | safe_answer
+//! ```
+//!
+//! Unknown keys are errors, so a misspelt key cannot silently disable an entry. Terms are
+//! compared after [normalisation](crate::normalize): `ＡＢＣ` and `abc` are the same term, and
+//! listing both in one file is a duplicate. Every error names the file and line and says what
+//! to change. An entry is identified in match records as `<lexicon name>:<line of [[entry]]>`,
+//! which never reveals the term itself. The lexicon's version is the SHA-256 of the file bytes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hegui_types::Action;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::normalize::normalize;
+use crate::taxonomy;
+
+/// Why a lexicon (or a set of lexicons) could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LexiconError {
+    /// The file could not be read.
+    #[error("{file}: cannot read lexicon: {source}; check the path and its permissions")]
+    Read {
+        /// The path as given.
+        file: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8.
+    #[error("{file}:{line}: lexicon is not valid UTF-8; save the file as UTF-8")]
+    NotUtf8 {
+        /// File name used in messages.
+        file: String,
+        /// Line of the first invalid byte.
+        line: usize,
+    },
+    /// The TOML is malformed, has an unknown key, or lacks a required key.
+    #[error(
+        "{}: {message}; see LEXICON.md for the lexicon format",
+        location(.file, *.line)
+    )]
+    Syntax {
+        /// File name used in messages.
+        file: String,
+        /// Line of the problem, when the parser knows it.
+        line: Option<usize>,
+        /// The parser's description of the problem.
+        message: String,
+    },
+    /// `[lexicon] name` has characters outside `[a-z0-9_-]`.
+    #[error(
+        "{file}:{line}: invalid lexicon name {name:?}: use only lower-case letters, digits, '_' and '-'"
+    )]
+    InvalidName {
+        /// File name used in messages.
+        file: String,
+        /// Line of the `name` key.
+        line: usize,
+        /// The rejected name.
+        name: String,
+    },
+    /// An entry's `term` is empty or blank after normalisation.
+    #[error("{file}:{line}: empty term: give the entry a term with visible characters, or remove it")]
+    EmptyTerm {
+        /// File name used in messages.
+        file: String,
+        /// Line of the `term` key.
+        line: usize,
+    },
+    /// An entry's `risk` is neither a TC260 risk code nor `PII-<type>`.
+    #[error(
+        "{file}:{line}: unknown risk code {risk}: use one of A1-1..A1-8, A2-1..A2-9, A3-1..A3-5, \
+         A4-1..A4-7, A5-1..A5-2 or PII-<type> (type in [a-z0-9_-])"
+    )]
+    UnknownRisk {
+        /// File name used in messages.
+        file: String,
+        /// Line of the `risk` key.
+        line: usize,
+        /// The rejected code.
+        risk: String,
+    },
+    /// An entry's `action` is not one of the known actions.
+    #[error(
+        "{file}:{line}: unknown action {action:?}: use one of allow, flag, mask, block, safe_answer"
+    )]
+    UnknownAction {
+        /// File name used in messages.
+        file: String,
+        /// Line of the `action` key.
+        line: usize,
+        /// The rejected action.
+        action: String,
+    },
+    /// Two entries of one lexicon have the same term after normalisation.
+    #[error(
+        "{file}:{line}: duplicate term {term:?}: the entry at line {first_line} already has it \
+         (terms are compared after normalisation); remove or merge one of the two entries"
+    )]
+    DuplicateTerm {
+        /// File name used in messages.
+        file: String,
+        /// Line of the later entry.
+        line: usize,
+        /// Line of the earlier entry with the same term.
+        first_line: usize,
+        /// The term as written in the later entry.
+        term: String,
+    },
+    /// Two lexicons given to one reviewer share a name, which would make rule ids ambiguous.
+    #[error(
+        "lexicons {first} and {second} are both named {name:?}: give each lexicon a unique \
+         [lexicon] name"
+    )]
+    DuplicateName {
+        /// The shared name.
+        name: String,
+        /// File name of the first lexicon.
+        first: String,
+        /// File name of the second lexicon.
+        second: String,
+    },
+    /// The matcher could not be built (for example, the terms are too many or too long).
+    #[error("cannot build the term matcher: {message}; reduce the number or length of terms")]
+    Matcher {
+        /// The matcher library's description.
+        message: String,
+    },
+}
+
+fn location(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_string(),
+    }
+}
+
+/// One validated lexicon entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    term: String,
+    normalized: String,
+    risk: String,
+    action: Action,
+    line: usize,
+}
+
+impl Entry {
+    /// The term as written in the file.
+    pub fn term(&self) -> &str {
+        &self.term
+    }
+
+    /// The term after normalisation, as matched against normalised text.
+    pub fn normalized_term(&self) -> &str {
+        &self.normalized
+    }
+
+    /// TC260 risk code or `PII-<type>`.
+    pub fn risk(&self) -> &str {
+        &self.risk
+    }
+
+    /// The action to take when the term matches.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// 1-based line of the entry's `[[entry]]` header.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+}
+
+/// A parsed and validated lexicon file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexicon {
+    source: String,
+    name: String,
+    description: Option<String>,
+    entries: Vec<Entry>,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    lexicon: RawHeader,
+    #[serde(default)]
+    entry: Vec<Spanned<RawEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeader {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    term: Spanned<String>,
+    risk: Spanned<String>,
+    action: Spanned<String>,
+}
+
+impl Lexicon {
+    /// Parses and validates lexicon text; `name_for_errors` (usually the path) prefixes errors.
+    pub fn parse(name_for_errors: &str, text: &str) -> Result<Lexicon, LexiconError> {
+        let file = name_for_errors;
+        let line_at = |offset: usize| line_of(text, offset);
+        let raw: RawFile = toml::from_str(text).map_err(|e| LexiconError::Syntax {
+            file: file.to_string(),
+            line: e.span().map(|s| line_at(s.start)),
+            message: e.message().trim_end().to_string(),
+        })?;
+
+        let name = raw.lexicon.name.get_ref();
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return Err(LexiconError::InvalidName {
+                file: file.to_string(),
+                line: line_at(raw.lexicon.name.span().start),
+                name: name.clone(),
+            });
+        }
+
+        let mut entries = Vec::with_capacity(raw.entry.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for spanned in raw.entry {
+            let entry_line = line_at(spanned.span().start);
+            let raw_entry = spanned.into_inner();
+            let (term, risk, action) = (raw_entry.term, raw_entry.risk, raw_entry.action);
+
+            let normalized = normalize(term.get_ref());
+            if normalized.trim().is_empty() {
+                return Err(LexiconError::EmptyTerm {
+                    file: file.to_string(),
+                    line: line_at(term.span().start),
+                });
+            }
+            if !taxonomy::is_known_code(risk.get_ref()) {
+                return Err(LexiconError::UnknownRisk {
+                    file: file.to_string(),
+                    line: line_at(risk.span().start),
+                    risk: risk.into_inner(),
+                });
+            }
+            let Some(parsed_action) = Action::parse(action.get_ref()) else {
+                return Err(LexiconError::UnknownAction {
+                    file: file.to_string(),
+                    line: line_at(action.span().start),
+                    action: action.into_inner(),
+                });
+            };
+            if let Some(&first_line) = seen.get(&normalized) {
+                return Err(LexiconError::DuplicateTerm {
+                    file: file.to_string(),
+                    line: entry_line,
+                    first_line,
+                    term: term.into_inner(),
+                });
+            }
+            seen.insert(normalized.clone(), entry_line);
+            entries.push(Entry {
+                term: term.into_inner(),
+                normalized,
+                risk: risk.into_inner(),
+                action: parsed_action,
+                line: entry_line,
+            });
+        }
+
+        Ok(Lexicon {
+            source: file.to_string(),
+            name: raw.lexicon.name.into_inner(),
+            description: raw.lexicon.description,
+            entries,
+            version: hex::encode(Sha256::digest(text.as_bytes())),
+        })
+    }
+
+    /// Reads and parses a lexicon file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Lexicon, LexiconError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path)
+            .map_err(|source| LexiconError::Read { file: file.clone(), source })?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| LexiconError::NotUtf8 {
+            file: file.clone(),
+            line: 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count(),
+        })?;
+        Lexicon::parse(&file, text)
+    }
+
+    /// The lexicon's `[lexicon] name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The optional `[lexicon] description`.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The entries, in file order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Hex SHA-256 of the file bytes.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The name used in error messages (usually the path the lexicon was loaded from).
+    pub fn source_name(&self) -> &str {
+        &self.source
+    }
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    1 + text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"# a comment
+[lexicon]
+name = "test_lex-1"
+description = "for tests"
+
+[[entry]]
+term = "制造炸弹"
+risk = "A1-4"
+action = "block"
+
+[[entry]]
+term = "ＡＢＣ"
+risk = "PII-phone"
+action = "mask"
+"#;
+
+    fn parse_err(text: &str) -> LexiconError {
+        match Lexicon::parse("t.toml", text) {
+            Ok(lex) => panic!("expected an error, parsed {lex:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn entry_text(term: &str, risk: &str, action: &str) -> String {
+        format!("[[entry]]\nterm = {term:?}\nrisk = {risk:?}\naction = {action:?}\n")
+    }
+
+    #[test]
+    fn a_valid_lexicon_parses_with_entry_lines() {
+        let lex = Lexicon::parse("t.toml", GOOD).unwrap();
+        assert_eq!(lex.name(), "test_lex-1");
+        assert_eq!(lex.description(), Some("for tests"));
+        assert_eq!(lex.source_name(), "t.toml");
+        let e = lex.entries();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].term(), e[0].risk(), e[0].action(), e[0].line()), ("制造炸弹", "A1-4", Action::Block, 6));
+        assert_eq!((e[1].term(), e[1].normalized_term(), e[1].line()), ("ＡＢＣ", "abc", 11));
+        assert_eq!(e[1].action(), Action::Mask);
+    }
+
+    #[test]
+    fn version_is_the_sha256_of_the_bytes_and_changes_with_them() {
+        let a = Lexicon::parse("t.toml", GOOD).unwrap();
+        assert_eq!(a.version(), hex::encode(Sha256::digest(GOOD.as_bytes())));
+        assert_eq!(a.version().len(), 64);
+        let b = Lexicon::parse("t.toml", &format!("{GOOD}\n# edited\n")).unwrap();
+        assert_ne!(a.version(), b.version());
+    }
+
+    #[test]
+    fn a_lexicon_without_entries_is_valid() {
+        let lex = Lexicon::parse("t.toml", "[lexicon]\nname = \"empty\"\n").unwrap();
+        assert!(lex.entries().is_empty());
+        assert_eq!(lex.description(), None);
+    }
+
+    #[test]
+    fn syntax_errors_report_the_line() {
+        let text = "[lexicon]\nname = \"x\"\n\n[[entry]]\nterm = \"a\nrisk = \"A1-4\"\n";
+        let e = parse_err(text);
+        assert!(matches!(e, LexiconError::Syntax { line: Some(5), .. }), "{e:?}");
+        assert!(e.to_string().starts_with("t.toml:5: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_at_their_line() {
+        let text = "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"a\"\nrisk = \"A1-4\"\naction = \"block\"\nweight = 3\n";
+        let e = parse_err(text);
+        assert!(matches!(e, LexiconError::Syntax { line: Some(7), .. }), "{e:?}");
+        assert!(e.to_string().contains("weight"), "{e}");
+
+        let e = parse_err("[lexicon]\nname = \"x\"\nowner = \"me\"\n");
+        assert!(matches!(e, LexiconError::Syntax { line: Some(3), .. }), "{e:?}");
+
+        let e = parse_err("[lexicon]\nname = \"x\"\n[extra]\n");
+        assert!(matches!(e, LexiconError::Syntax { .. }), "{e:?}");
+        assert!(e.to_string().contains("extra"), "{e}");
+    }
+
+    #[test]
+    fn missing_keys_are_errors() {
+        let e = parse_err("[lexicon]\nname = \"x\"\n\n[[entry]]\nterm = \"a\"\naction = \"block\"\n");
+        assert!(matches!(e, LexiconError::Syntax { .. }), "{e:?}");
+        assert!(e.to_string().contains("risk"), "{e}");
+        let e = parse_err("[[entry]]\nterm = \"a\"\nrisk = \"A1-4\"\naction = \"block\"\n");
+        assert!(e.to_string().contains("lexicon"), "{e}");
+    }
+
+    #[test]
+    fn unknown_risk_code_names_the_line_and_the_valid_codes() {
+        let text = format!(
+            "[lexicon]\nname = \"x\"\n{}{}",
+            entry_text("a", "A1-4", "block"),
+            entry_text("b", "A9-1", "block")
+        );
+        let e = parse_err(&text);
+        assert!(matches!(&e, LexiconError::UnknownRisk { line: 9, risk, .. } if risk == "A9-1"), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("t.toml:9: unknown risk code A9-1: use one of A1-1.."), "{msg}");
+        assert!(msg.contains("PII-<type>"), "{msg}");
+    }
+
+    #[test]
+    fn bad_pii_codes_are_rejected() {
+        for bad in ["PII-", "PII-Phone", "pii-phone", "A1-9", "A6-1", ""] {
+            let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text("a", bad, "block"));
+            assert!(matches!(parse_err(&text), LexiconError::UnknownRisk { line: 5, .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_action_names_the_line() {
+        let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text("a", "A1-4", "delete"));
+        let e = parse_err(&text);
+        assert!(matches!(&e, LexiconError::UnknownAction { line: 6, action, .. } if action == "delete"), "{e:?}");
+        assert!(e.to_string().contains("allow, flag, mask, block, safe_answer"), "{e}");
+    }
+
+    #[test]
+    fn blank_terms_are_rejected() {
+        for blank in ["", "   ", "\u{3000}"] {
+            let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text(blank, "A1-4", "block"));
+            assert!(matches!(parse_err(&text), LexiconError::EmptyTerm { line: 4, .. }), "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_terms_name_both_lines_even_when_written_differently() {
+        let text = format!(
+            "[lexicon]\nname = \"x\"\n{}\n{}",
+            entry_text("abc", "A1-4", "block"),
+            entry_text("ＡＢＣ", "A1-6", "flag")
+        );
+        let e = parse_err(&text);
+        assert!(
+            matches!(&e, LexiconError::DuplicateTerm { line: 8, first_line: 3, term, .. } if term == "ＡＢＣ"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn invalid_names_are_rejected_at_their_line() {
+        for bad in ["", "Demo", "de mo", "演示"] {
+            let e = parse_err(&format!("\n[lexicon]\nname = {bad:?}\n"));
+            assert!(matches!(e, LexiconError::InvalidName { line: 3, .. }), "{bad:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn load_reads_a_file_and_reports_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lex.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        let lex = Lexicon::load(&path).unwrap();
+        assert_eq!(lex, Lexicon::parse(&path.display().to_string(), GOOD).unwrap());
+
+        std::fs::write(&path, format!("{GOOD}[[entry]]\nterm = \"x\"\nrisk = \"A1-4\"\naction = \"nope\"\n"))
+            .unwrap();
+        let msg = Lexicon::load(&path).unwrap_err().to_string();
+        assert!(msg.starts_with(&format!("{}:19: ", path.display())), "{msg}");
+
+        let missing = dir.path().join("missing.toml");
+        let e = Lexicon::load(&missing).unwrap_err();
+        assert!(matches!(e, LexiconError::Read { .. }), "{e:?}");
+        assert!(e.to_string().contains("missing.toml"), "{e}");
+    }
+
+    #[test]
+    fn non_utf8_files_report_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, b"[lexicon]\nname = \"x\"\n# \xff\n").unwrap();
+        let e = Lexicon::load(&path).unwrap_err();
+        assert!(matches!(e, LexiconError::NotUtf8 { line: 3, .. }), "{e:?}");
+    }
+}

@@ -1,0 +1,51 @@
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL has an unsupported scheme.
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    BadUrl(String),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The database could not be reached.
+    #[error("cannot connect to {url}: {source}; check storage.database_url and that the server is running")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+    /// Migrations failed.
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A stored record could not be decoded (it was altered or written by a newer version).
+    #[error("stored record {id} is not a valid canonical record: {detail}")]
+    Corrupt {
+        /// The record id.
+        id: String,
+        /// What failed.
+        detail: String,
+    },
+    /// No such user or key.
+    #[error("{kind} {id:?} not found")]
+    NotFound {
+        /// `user` or `key`.
+        kind: &'static str,
+        /// The id looked up.
+        id: String,
+    },
+    /// The transaction carrying a record failed; the record was not written.
+    #[error("record not written: {0}")]
+    WriteFailed(String),
+    /// The record writer has stopped (the process is shutting down).
+    #[error("the record writer has stopped; the record was not written")]
+    WriterClosed,
+}

@@ -1,0 +1,131 @@
+use hegui_types::{InteractionRecord, Outcome};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// Filters for listing records; every field narrows the result.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    /// Only this pseudonymous user.
+    pub user_id: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only this ProduceID.
+    pub produce_id: Option<String>,
+    /// Received at or after (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Received before (Unix ms).
+    pub until_ms: Option<i64>,
+    /// At most this many, newest first (default 50).
+    pub limit: Option<i64>,
+}
+
+/// A stored record with its position and hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRow {
+    /// Insertion order (the future log index).
+    pub seq: i64,
+    /// SHA-256 of the canonical encoding as stored.
+    pub content_hash: String,
+    /// The decoded record.
+    pub record: InteractionRecord,
+}
+
+fn row_to_record(row: &AnyRow) -> Result<RecordRow, StoreError> {
+    let id: String = row.try_get("id")?;
+    let text: String = row.try_get("record")?;
+    let record = InteractionRecord::from_canonical(text.as_bytes())
+        .map_err(|e| StoreError::Corrupt { id: id.clone(), detail: e.to_string() })?;
+    Ok(RecordRow { seq: row.try_get("seq")?, content_hash: row.try_get("content_hash")?, record })
+}
+
+impl Store {
+    /// Writes records in one transaction; when this returns `Ok` they are durable.
+    pub async fn insert_records(&self, records: &[InteractionRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for r in records {
+            let bytes = r.canonical_bytes();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            sqlx::query(
+                "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&r.id)
+            .bind(r.received_at_ms)
+            .bind(r.user_id.as_deref())
+            .bind(r.model.as_deref())
+            .bind(r.outcome.as_str())
+            .bind(i64::from(r.status))
+            .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
+            .bind(r.content_hash())
+            .bind(text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lists records matching `q`, newest first.
+    pub async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, id, content_hash, record FROM interactions WHERE 1 = 1",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if q.user_id.is_some() {
+            sql += &format!(" AND user_id = ${}", next());
+        }
+        if q.outcome.is_some() {
+            sql += &format!(" AND outcome = ${}", next());
+        }
+        if q.produce_id.is_some() {
+            sql += &format!(" AND produce_id = ${}", next());
+        }
+        if q.since_ms.is_some() {
+            sql += &format!(" AND received_at >= ${}", next());
+        }
+        if q.until_ms.is_some() {
+            sql += &format!(" AND received_at < ${}", next());
+        }
+        sql += &format!(" ORDER BY seq DESC LIMIT ${}", next());
+        let mut query = sqlx::query(&sql);
+        if let Some(u) = &q.user_id {
+            query = query.bind(u);
+        }
+        if let Some(o) = q.outcome {
+            query = query.bind(o.as_str());
+        }
+        if let Some(p) = &q.produce_id {
+            query = query.bind(p);
+        }
+        if let Some(s) = q.since_ms {
+            query = query.bind(s);
+        }
+        if let Some(u) = q.until_ms {
+            query = query.bind(u);
+        }
+        query = query.bind(q.limit.unwrap_or(50).clamp(1, 100_000));
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(row_to_record).collect()
+    }
+
+    /// One record by id.
+    pub async fn record(&self, id: &str) -> Result<Option<RecordRow>, StoreError> {
+        let row = sqlx::query("SELECT seq, id, content_hash, record FROM interactions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(row_to_record).transpose()
+    }
+
+    /// Number of stored records.
+    pub async fn count_records(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM interactions").fetch_one(self.pool()).await?;
+        Ok(row.try_get("n")?)
+    }
+}

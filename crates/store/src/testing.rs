@@ -1,0 +1,76 @@
+//! Support for tests that run against both backends (used by this crate's and the gateway's
+//! test suites).
+//!
+//! PostgreSQL tests run when `HEGUI_TEST_POSTGRES_URL` is set (CI sets it to the local
+//! server); each test gets a fresh database so tests never see each other's rows. When the
+//! variable is set the server must be reachable: a failure to connect fails the test rather
+//! than skipping it.
+
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Executor};
+
+/// Environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "HEGUI_TEST_POSTGRES_URL";
+
+/// The admin URL for PostgreSQL tests, or `None` (with a message on stderr) when unset.
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!(
+                "skipping PostgreSQL half of this test: set {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/test to run it (CI does)"
+            );
+            None
+        }
+    }
+}
+
+/// Creates a fresh, empty database on the test server and returns its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Error> {
+    let name = format!("hegui_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(admin_url).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    conn.close().await?;
+    let base = match admin_url.rfind('/') {
+        Some(i) if i > "postgres://".len() => &admin_url[..i],
+        _ => admin_url,
+    };
+    let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    Ok(format!("{base}/{name}{query}"))
+}
+
+/// A SQLite URL in a fresh temporary directory (kept alive by the returned guard).
+pub fn fresh_sqlite_url() -> std::io::Result<(String, tempfile_guard::TempDir)> {
+    let dir = tempfile_guard::TempDir::new()?;
+    let url = format!("sqlite://{}", dir.path().join("hegui.db").display());
+    Ok((url, dir))
+}
+
+/// A minimal temporary directory removed on drop (keeps `tempfile` out of the library's deps).
+pub mod tempfile_guard {
+    use std::path::{Path, PathBuf};
+
+    /// A directory under the system temp dir, deleted with its contents on drop.
+    #[derive(Debug)]
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        /// Creates a uniquely named directory.
+        pub fn new() -> std::io::Result<TempDir> {
+            let p = std::env::temp_dir().join(format!("hegui-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p)?;
+            Ok(TempDir(p))
+        }
+
+        /// Its path.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

@@ -1,5 +1,8 @@
 //! End-to-end tests of the mock upstream over real HTTP.
 
+// Test helpers outside `#[test]` fns are not covered by `allow-unwrap-in-tests`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;

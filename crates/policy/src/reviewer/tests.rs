@@ -1,0 +1,520 @@
+use super::*;
+use crate::normalize::normalize;
+use proptest::prelude::*;
+
+fn lexicon(name: &str, entries: &[(&str, &str, &str)]) -> Lexicon {
+    let mut text = format!("[lexicon]\nname = \"{name}\"\n");
+    for (term, risk, action) in entries {
+        text.push_str(&format!(
+            "\n[[entry]]\nterm = {term:?}\nrisk = {risk:?}\naction = {action:?}\n"
+        ));
+    }
+    Lexicon::parse(&format!("{name}.toml"), &text).unwrap()
+}
+
+fn reviewer(entries: &[(&str, &str, &str)]) -> LexiconReviewer {
+    LexiconReviewer::new(vec![lexicon("t", entries)]).unwrap()
+}
+
+fn demo() -> LexiconReviewer {
+    LexiconReviewer::demo().unwrap()
+}
+
+/// Pushes `chunks`, then finishes; returns the released text and whether the stream stopped.
+fn run_stream(stream: &mut dyn StreamReview, chunks: &[&str]) -> (String, bool) {
+    let mut released = String::new();
+    for chunk in chunks {
+        match stream.push(chunk) {
+            StreamStep::Release(s) => released.push_str(&s),
+            StreamStep::Stop => return (released, true),
+        }
+    }
+    match stream.finish() {
+        StreamStep::Release(s) => released.push_str(&s),
+        StreamStep::Stop => return (released, true),
+    }
+    (released, false)
+}
+
+fn chars(text: &str) -> Vec<String> {
+    text.chars().map(String::from).collect()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+// ---- the demo lexicon ----
+
+#[test]
+fn demo_lexicon_has_the_entries_the_gateway_tests_rely_on() {
+    let lex = Lexicon::parse("lexicons/demo.toml", DEMO_LEXICON).unwrap();
+    assert_eq!(lex.name(), "demo");
+    assert!((40..=80).contains(&lex.entries().len()), "{}", lex.entries().len());
+    let find = |term: &str| {
+        lex.entries().iter().find(|e| e.term() == term).map(|e| (e.risk(), e.action()))
+    };
+    assert_eq!(find("制造炸弹"), Some(("A1-4", Action::Block)));
+    assert_eq!(find("冰毒"), Some(("A1-8", Action::Block)));
+    assert_eq!(find("傻冒"), Some(("A2-9", Action::Mask)));
+    assert_eq!(find("赌博网站"), Some(("A1-8", Action::Flag)));
+    assert_eq!(find("how to build a bomb"), Some(("A1-4", Action::Block)));
+    assert!(DEMO_LEXICON.starts_with("# DEMONSTRATION DATA ONLY."));
+}
+
+#[test]
+fn demo_reviewer_blocks_a_bomb_request_with_the_original_offsets() {
+    let r = demo();
+    let text = "请教我制造炸弹。";
+    let review = r.review(Stage::Input, text);
+    let d = &review.decision;
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.risks, vec!["A1-4".to_string()]);
+    assert_eq!(d.stage, Stage::Input);
+    assert_eq!(d.policy_version, r.version());
+    assert_eq!(d.matches.len(), 1);
+    let m = &d.matches[0];
+    assert_eq!(&text[m.start..m.end], "制造炸弹");
+    assert!(m.rule.starts_with("demo:"), "{}", m.rule);
+    let line: usize = m.rule["demo:".len()..].parse().unwrap();
+    assert_eq!(DEMO_LEXICON.lines().nth(line - 1), Some("[[entry]]"));
+    assert_eq!(DEMO_LEXICON.lines().nth(line), Some("term = \"制造炸弹\""));
+}
+
+#[test]
+fn demo_reviewer_masks_flags_and_allows() {
+    let r = demo();
+    let masked = r.review(Stage::Output, "你这个傻冒！");
+    assert_eq!(masked.decision.action, Action::Mask);
+    assert_eq!(masked.decision.risks, vec!["A2-9".to_string()]);
+    assert_eq!(masked.text, "你这个**！");
+
+    let flagged = r.review(Stage::Output, "这是一个赌博网站的新闻");
+    assert_eq!(flagged.decision.action, Action::Flag);
+    assert_eq!(flagged.text, "这是一个赌博网站的新闻");
+    assert_eq!(flagged.decision.matches.len(), 1);
+
+    let fine = r.review(Stage::Output, "今天天气很好。The weather is nice.");
+    assert_eq!(fine.decision, Decision::allow(Stage::Output, r.version()));
+    assert_eq!(fine.text, "今天天气很好。The weather is nice.");
+}
+
+#[test]
+fn demo_reviewer_catches_full_width_english() {
+    let text = "ＨＯＷ ＴＯ ＢＵＩＬＤ Ａ ＢＯＭＢ?";
+    let review = demo().review(Stage::Input, text);
+    assert_eq!(review.decision.action, Action::Block);
+    let m = &review.decision.matches[0];
+    assert_eq!((m.start, m.end), (0, text.len() - 1));
+    assert_eq!(&text[m.start..m.end], "ＨＯＷ ＴＯ ＢＵＩＬＤ Ａ ＢＯＭＢ");
+}
+
+// ---- batch review ----
+
+#[test]
+fn full_width_text_matches_an_ascii_term_and_maps_back_to_its_bytes() {
+    let r = reviewer(&[("abc", "A1-6", "mask")]);
+    let text = "xＡＢＣy";
+    let review = r.review(Stage::Output, text);
+    let m = &review.decision.matches[0];
+    assert_eq!((m.start, m.end), (1, 10));
+    assert_eq!(&text[m.start..m.end], "ＡＢＣ");
+    assert_eq!(review.text, "x***y");
+}
+
+#[test]
+fn circled_digit_matches_a_plain_digit_term() {
+    let r = reviewer(&[("1", "A1-7", "flag"), ("kg", "A1-7", "mask")]);
+    let text = "①号 5㎏";
+    let review = r.review(Stage::Output, text);
+    let spans: Vec<&str> = review.decision.matches.iter().map(|m| &text[m.start..m.end]).collect();
+    assert_eq!(spans, vec!["①", "㎏"]);
+    assert_eq!(review.text, "①号 5*");
+    assert_eq!(review.decision.action, Action::Mask);
+}
+
+#[test]
+fn a_full_width_term_matches_ascii_text() {
+    let r = reviewer(&[("ＡＢＣ", "A1-6", "block")]);
+    assert_eq!(r.review(Stage::Input, "xxabcxx").decision.action, Action::Block);
+    assert_eq!(r.review(Stage::Input, "xxAbCxx").decision.action, Action::Block);
+    assert_eq!(r.review(Stage::Input, "xxab cxx").decision.action, Action::Allow);
+}
+
+#[test]
+fn overlapping_terms_of_different_severity_are_all_reported() {
+    let r = reviewer(&[
+        ("ab", "A1-7", "flag"),
+        ("abc", "A2-9", "mask"),
+        ("bcd", "A1-4", "block"),
+        ("c", "A3-1", "allow"),
+    ]);
+    let review = r.review(Stage::Output, "zabcdz");
+    let got: Vec<(usize, usize, Action)> =
+        review.decision.matches.iter().map(|m| (m.start, m.end, m.action)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, 3, Action::Flag),
+            (1, 4, Action::Mask),
+            (2, 5, Action::Block),
+            (3, 4, Action::Allow)
+        ]
+    );
+    assert_eq!(review.decision.action, Action::Block);
+    assert_eq!(review.decision.risks, vec!["A1-4", "A1-7", "A2-9", "A3-1"]);
+}
+
+#[test]
+fn masking_replaces_each_char_of_every_mask_span_with_one_star() {
+    let r = reviewer(&[("傻冒", "A2-9", "mask"), ("冒失", "A2-9", "mask"), ("ab", "A1-7", "flag")]);
+    let review = r.review(Stage::Output, "ab傻冒失鬼，傻冒！ab");
+    assert_eq!(review.text, "ab***鬼，**！ab");
+    assert_eq!(review.decision.action, Action::Mask);
+    assert_eq!(review.decision.matches.len(), 5);
+}
+
+#[test]
+fn flag_and_allow_leave_the_text_unchanged() {
+    let r = reviewer(&[("ab", "A1-7", "flag"), ("cd", "A3-1", "allow")]);
+    let review = r.review(Stage::Output, "abcd");
+    assert_eq!(review.decision.action, Action::Flag);
+    assert_eq!(review.text, "abcd");
+    let review = r.review(Stage::Output, "cd");
+    assert_eq!(review.decision.action, Action::Allow);
+    assert_eq!(review.decision.matches.len(), 1);
+}
+
+#[test]
+fn safe_answer_terms_stop() {
+    let r = reviewer(&[("自杀方法", "A4-1", "safe_answer"), ("方法", "A5-2", "block")]);
+    let d = r.review(Stage::Input, "自杀方法").decision;
+    assert_eq!(d.action, Action::SafeAnswer);
+    assert!(d.action.stops());
+}
+
+#[test]
+fn several_lexicons_each_report_their_own_rule() {
+    let a = lexicon("alpha", &[("炸弹", "A1-4", "block"), ("xyz", "A1-7", "flag")]);
+    let b = lexicon("beta", &[("炸弹", "A1-6", "flag"), ("傻冒", "A2-9", "mask")]);
+    let r = LexiconReviewer::new(vec![a, b]).unwrap();
+    let d = r.review(Stage::Output, "炸弹 傻冒").decision;
+    let rules: Vec<&str> = d.matches.iter().map(|m| m.rule.as_str()).collect();
+    assert_eq!(rules, vec!["alpha:3", "beta:3", "beta:8"]);
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.risks, vec!["A1-4", "A1-6", "A2-9"]);
+    assert_eq!(
+        r.lexicon_versions().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        vec!["alpha", "beta"]
+    );
+}
+
+#[test]
+fn lexicons_with_the_same_name_are_rejected() {
+    let e = LexiconReviewer::new(vec![lexicon("x", &[]), lexicon("x", &[("a", "A1-4", "block")])])
+        .unwrap_err();
+    assert!(matches!(&e, LexiconError::DuplicateName { name, .. } if name == "x"), "{e:?}");
+}
+
+#[test]
+fn reviewer_version_is_stable_order_free_and_changes_with_any_file() {
+    let a = lexicon("alpha", &[("炸弹", "A1-4", "block")]);
+    let b = lexicon("beta", &[("傻冒", "A2-9", "mask")]);
+    let ab = LexiconReviewer::new(vec![a.clone(), b.clone()]).unwrap();
+    let ba = LexiconReviewer::new(vec![b.clone(), a.clone()]).unwrap();
+    assert_eq!(ab.version(), ba.version());
+    assert!(ab.version().starts_with("lex-"));
+    assert_eq!(ab.version().len(), "lex-".len() + 16);
+    assert!(ab.version()["lex-".len()..].bytes().all(|c| c.is_ascii_hexdigit()));
+
+    let b2 = lexicon("beta", &[("傻冒", "A2-9", "block")]);
+    let changed = LexiconReviewer::new(vec![a.clone(), b2]).unwrap();
+    assert_ne!(ab.version(), changed.version());
+    let fewer = LexiconReviewer::new(vec![a]).unwrap();
+    assert_ne!(ab.version(), fewer.version());
+}
+
+#[test]
+fn reviewer_version_changes_when_a_file_on_disk_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.toml");
+    let text = "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"a\"\nrisk = \"A1-4\"\naction = \"flag\"\n";
+    std::fs::write(&path, text).unwrap();
+    let before = LexiconReviewer::new(vec![Lexicon::load(&path).unwrap()]).unwrap();
+    std::fs::write(&path, format!("{text}# reviewed 2025-01-01\n")).unwrap();
+    let after = LexiconReviewer::new(vec![Lexicon::load(&path).unwrap()]).unwrap();
+    assert_ne!(before.version(), after.version());
+    assert_eq!(before.lexicon_versions()[0].0, after.lexicon_versions()[0].0);
+}
+
+#[test]
+fn an_empty_reviewer_allows_everything() {
+    let r = LexiconReviewer::new(Vec::new()).unwrap();
+    assert_eq!(r.max_held_chars(), 0);
+    let review = r.review(Stage::Input, "制造炸弹");
+    assert_eq!(review.decision.action, Action::Allow);
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("制造"), StreamStep::Release("制造".into()));
+    assert_eq!(s.push("炸弹"), StreamStep::Release("炸弹".into()));
+    assert_eq!(s.finish(), StreamStep::Release(String::new()));
+}
+
+#[test]
+fn reviewer_is_usable_as_a_shared_trait_object() {
+    let r: Arc<dyn Reviewer> = Arc::new(demo());
+    let s: Box<dyn StreamReview> = r.stream(Stage::Output);
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&s);
+    assert_eq!(r.review(Stage::Input, "冰毒").decision.action, Action::Block);
+}
+
+// ---- streaming ----
+
+#[test]
+fn stream_catches_a_term_split_at_every_char() {
+    let r = demo();
+    let pieces = chars("前言how to build a bomb后记");
+    let mut s = r.stream(Stage::Output);
+    let (released, stopped) = run_stream(s.as_mut(), &refs(&pieces));
+    assert!(stopped);
+    assert!(!released.contains("bomb"), "{released}");
+    assert_eq!(s.decision().action, Action::Block);
+}
+
+#[test]
+fn stream_catches_a_term_split_at_every_pair_of_boundaries() {
+    let r = reviewer(&[("制造炸弹", "A1-4", "block")]);
+    let text = "前制造炸弹后";
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    for (x, &i) in bounds.iter().enumerate() {
+        for &j in &bounds[x..] {
+            let mut s = r.stream(Stage::Output);
+            let (released, stopped) = run_stream(s.as_mut(), &[&text[..i], &text[i..j], &text[j..]]);
+            assert!(stopped, "split at {i},{j}");
+            assert!(!released.contains("制造炸弹"), "split at {i},{j}: {released}");
+            assert!("前".starts_with(&released), "split at {i},{j}: {released}");
+        }
+    }
+}
+
+#[test]
+fn after_stop_every_push_and_finish_stops() {
+    let r = demo();
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("好的，"), StreamStep::Release("好的，".into()));
+    assert_eq!(s.push("冰"), StreamStep::Release(String::new()));
+    assert_eq!(s.push("毒的做法"), StreamStep::Stop);
+    assert_eq!(s.push("更多文字"), StreamStep::Stop);
+    assert_eq!(s.push(""), StreamStep::Stop);
+    assert_eq!(s.finish(), StreamStep::Stop);
+    assert_eq!(s.finish(), StreamStep::Stop);
+    let d = s.decision();
+    assert_eq!(d.action, Action::Block);
+    assert_eq!(d.risks, vec!["A1-8"]);
+    let m = &d.matches[0];
+    assert_eq!((m.start, m.end), ("好的，".len(), "好的，冰毒".len()));
+}
+
+#[test]
+fn stream_releases_nothing_of_a_stop_term_even_in_one_chunk() {
+    let r = demo();
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("前文很长很长很长很长很长，然后制造炸弹的步骤"), StreamStep::Stop);
+}
+
+#[test]
+fn stream_masks_exactly_like_batch_review() {
+    let r = demo();
+    let text = "你这个傻冒，真是个傻冒啊";
+    let batch = r.review(Stage::Output, text);
+    let pieces = chars(text);
+    let mut s = r.stream(Stage::Output);
+    let (released, stopped) = run_stream(s.as_mut(), &refs(&pieces));
+    assert!(!stopped);
+    assert_eq!(released, "你这个**，真是个**啊");
+    assert_eq!(released, batch.text);
+    assert_eq!(s.decision(), batch.decision);
+}
+
+#[test]
+fn stream_records_each_flag_once_despite_rescanning_the_tail() {
+    let r = reviewer(&[("ab", "A1-7", "flag"), ("abcdefgh", "A1-4", "block")]);
+    assert_eq!(r.max_held_chars(), 7);
+    let text = "xxabyyabzz";
+    let pieces = chars(text);
+    let mut s = r.stream(Stage::Output);
+    let (released, stopped) = run_stream(s.as_mut(), &refs(&pieces));
+    assert!(!stopped);
+    assert_eq!(released, text);
+    let d = s.decision();
+    assert_eq!(d.action, Action::Flag);
+    let spans: Vec<(usize, usize)> = d.matches.iter().map(|m| (m.start, m.end)).collect();
+    assert_eq!(spans, vec![(2, 4), (6, 8)]);
+    assert_eq!(d, r.review(Stage::Output, text).decision);
+}
+
+#[test]
+fn stream_decision_so_far_uses_whole_stream_offsets() {
+    let r = demo();
+    let mut s = r.stream(Stage::Output);
+    assert!(matches!(s.push("第一段文字。"), StreamStep::Release(_)));
+    assert!(matches!(s.push("这是赌博网站"), StreamStep::Release(_)));
+    let d = s.decision();
+    assert_eq!(d.action, Action::Flag);
+    assert_eq!(d.matches.len(), 1);
+    let whole = "第一段文字。这是赌博网站";
+    assert_eq!(&whole[d.matches[0].start..d.matches[0].end], "赌博网站");
+}
+
+#[test]
+fn stream_holds_back_only_a_bounded_tail_and_finish_releases_it() {
+    let r = reviewer(&[("abcd", "A1-4", "block")]);
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("hello wor"), StreamStep::Release("hello ".into()));
+    assert_eq!(s.push("ld"), StreamStep::Release("wo".into()));
+    assert_eq!(s.push("ab"), StreamStep::Release("rl".into()));
+    assert_eq!(s.push("c"), StreamStep::Release("d".into()));
+    assert_eq!(s.finish(), StreamStep::Release("abc".into()));
+    assert_eq!(s.decision().action, Action::Allow);
+}
+
+#[test]
+fn stream_hold_is_counted_in_normalised_chars() {
+    // "①" and "ａ" are one char each, before and after normalisation; "㎏" becomes two.
+    let r = reviewer(&[("kgx", "A1-4", "block")]);
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("ａ①㎏"), StreamStep::Release("ａ①".into()));
+    assert_eq!(s.push("x"), StreamStep::Stop);
+    let m = &s.decision().matches[0];
+    assert_eq!((m.start, m.end), ("ａ①".len(), "ａ①㎏x".len()));
+}
+
+#[test]
+fn a_mask_span_straddling_a_release_is_masked_on_both_sides() {
+    let r = reviewer(&[("傻冒", "A2-9", "mask"), ("长长长长长", "A1-7", "flag")]);
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("你傻冒"), StreamStep::Release(String::new()));
+    assert_eq!(s.push("吗你"), StreamStep::Release("你*".into()));
+    assert_eq!(s.push("好啊啊"), StreamStep::Release("*吗你".into()));
+    assert_eq!(s.finish(), StreamStep::Release("好啊啊".into()));
+}
+
+#[test]
+fn text_pushed_after_finish_is_still_reviewed() {
+    let r = demo();
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("开头"), StreamStep::Release("开头".into()));
+    assert_eq!(s.finish(), StreamStep::Release(String::new()));
+    assert_eq!(s.push("冰毒"), StreamStep::Stop);
+    assert_eq!(s.decision().matches[0].start, "开头".len());
+}
+
+// ---- batch and streaming agree ----
+
+const PROP_TERMS: &[(&str, &str, &str)] = &[
+    ("ab", "A1-7", "flag"),
+    ("abc", "A2-9", "mask"),
+    ("ca", "A2-1", "mask"),
+    ("cc", "A3-1", "allow"),
+    ("x", "A2-5", "mask"),
+    ("炸弹", "A1-4", "block"),
+    ("b1b", "A1-8", "safe_answer"),
+    ("aaaaa", "A1-6", "block"),
+    ("弹弹弹弹弹弹", "A1-7", "flag"),
+];
+
+fn prop_text() -> impl Strategy<Value = String> {
+    let plain = prop::sample::select(vec![
+        "a", "b", "c", "1", "①", "Ａ", "Ｂ", "炸", "弹", "x", " ", "ab", "abc", "ca", "cc", "㎏", "弹弹弹",
+    ]);
+    let stopping = prop::sample::select(vec!["炸弹", "b1b", "Ｂ①b", "aaaaa"]);
+    let token = prop_oneof![40 => plain, 1 => stopping];
+    prop::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+}
+
+fn split(text: &str, cuts: &[prop::sample::Index]) -> Vec<String> {
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    let mut at: Vec<usize> = cuts.iter().map(|c| bounds[c.index(bounds.len())]).collect();
+    at.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut prev = 0;
+    for i in at {
+        chunks.push(text[prev..i].to_string());
+        prev = i;
+    }
+    chunks.push(text[prev..].to_string());
+    chunks
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn streaming_agrees_with_batch_review(
+        text in prop_text(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+    ) {
+        let r = LexiconReviewer::new(vec![lexicon("p", PROP_TERMS)]).unwrap();
+        let chunks = split(&text, &cuts);
+        prop_assert_eq!(chunks.concat(), text.clone());
+        let batch = r.review(Stage::Output, &text);
+
+        let mut s = LexiconStream::new(Arc::clone(&r.inner), Stage::Output);
+        let mut released = String::new();
+        let mut stopped = false;
+        for chunk in &chunks {
+            match s.push(chunk) {
+                StreamStep::Release(out) => released.push_str(&out),
+                StreamStep::Stop => { stopped = true; break; }
+            }
+            prop_assert!(s.held.chars().count() <= r.max_held_chars());
+        }
+        if stopped {
+            prop_assert_eq!(s.push("ab"), StreamStep::Stop);
+            prop_assert_eq!(s.finish(), StreamStep::Stop);
+        } else {
+            match s.finish() {
+                StreamStep::Release(out) => released.push_str(&out),
+                StreamStep::Stop => stopped = true,
+            }
+        }
+        let streamed = s.decision();
+
+        if batch.decision.action.stops() {
+            prop_assert!(stopped, "batch stops, stream did not: {:?}", text);
+            prop_assert!(streamed.action.stops());
+            let seen = normalize(&released);
+            for (term, _, action) in PROP_TERMS {
+                if Action::parse(action).is_some_and(Action::stops) {
+                    prop_assert!(!seen.contains(&normalize(term)), "released {:?}", released);
+                }
+            }
+            prop_assert!(batch.text.starts_with(&released), "{:?} vs {:?}", released, batch.text);
+            for risk in &streamed.risks {
+                prop_assert!(batch.decision.risks.contains(risk));
+            }
+        } else {
+            prop_assert!(!stopped, "stream stopped, batch did not: {:?}", text);
+            prop_assert_eq!(&released, &batch.text);
+            prop_assert_eq!(streamed.action, batch.decision.action);
+            prop_assert_eq!(&streamed.risks, &batch.decision.risks);
+            prop_assert_eq!(&streamed, &batch.decision);
+        }
+    }
+
+    #[test]
+    fn review_never_panics_and_masks_keep_the_char_count(text in "\\PC{0,60}") {
+        let r = LexiconReviewer::new(vec![lexicon("p", PROP_TERMS)]).unwrap();
+        let review = r.review(Stage::Input, &text);
+        prop_assert_eq!(review.text.chars().count(), text.chars().count());
+        for m in &review.decision.matches {
+            prop_assert!(m.start < m.end && m.end <= text.len());
+            prop_assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end));
+        }
+        let mut s = r.stream(Stage::Input);
+        let (released, stopped) = run_stream(s.as_mut(), &[&text]);
+        if !stopped {
+            prop_assert_eq!(released, review.text);
+        }
+    }
+}

@@ -1,1 +1,105 @@
-fn main() {}
+//! `hegui`: the command line. A thin layer: parse arguments, call the crates, print.
+
+mod admin;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hegui (合规): compliance gateway for generative AI services in mainland China.
+#[derive(Parser, Debug)]
+#[command(name = "hegui", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Without one, defaults apply: SQLite under ./hegui-data.
+    #[arg(long, short, global = true, env = "HEGUI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Also start a loopback demonstration model and a verified demo user, and print how to call them.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// End users of the service (pseudonymous accounts).
+    Users {
+        #[command(subcommand)]
+        command: admin::UsersCommand,
+    },
+    /// API keys.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+    },
+    /// Interaction records.
+    Records {
+        #[command(subcommand)]
+        command: admin::RecordsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Check a configuration file and explain every problem with its key.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Print the default configuration as TOML.
+    Default,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { demo } => serve::run(config, demo).await,
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let c = hegui_config::Config::load(Some(&file))?;
+            println!(
+                "{}: OK (listen {}, database {}, upstream {}, {} model mapping(s))",
+                file.display(),
+                c.server.listen,
+                hegui_store::redact(&c.storage.database_url),
+                c.upstream.base_url,
+                c.models.len()
+            );
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Default } => {
+            print!("{}", include_str!("../../../hegui.example.toml"));
+            Ok(())
+        }
+        Command::Users { command } => admin::users(config, command).await,
+        Command::Keys { command } => admin::keys(config, command).await,
+        Command::Records { command } => admin::records(config, command).await,
+    }
+}

@@ -78,7 +78,9 @@ pub enum LexiconError {
         name: String,
     },
     /// An entry's `term` is empty or blank after normalisation.
-    #[error("{file}:{line}: empty term: give the entry a term with visible characters, or remove it")]
+    #[error(
+        "{file}:{line}: empty term: give the entry a term with visible characters, or remove it"
+    )]
     EmptyTerm {
         /// File name used in messages.
         file: String,
@@ -307,11 +309,16 @@ impl Lexicon {
     pub fn load(path: impl AsRef<Path>) -> Result<Lexicon, LexiconError> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|source| LexiconError::Read { file: file.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LexiconError::Read {
+            file: file.clone(),
+            source,
+        })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| LexiconError::NotUtf8 {
             file: file.clone(),
-            line: 1 + bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count(),
+            line: 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
         })?;
         Lexicon::parse(&file, text)
     }
@@ -345,7 +352,10 @@ impl Lexicon {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    1 + text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count()
+    1 + text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 #[cfg(test)]
@@ -387,8 +397,14 @@ action = "mask"
         assert_eq!(lex.source_name(), "t.toml");
         let e = lex.entries();
         assert_eq!(e.len(), 2);
-        assert_eq!((e[0].term(), e[0].risk(), e[0].action(), e[0].line()), ("制造炸弹", "A1-4", Action::Block, 6));
-        assert_eq!((e[1].term(), e[1].normalized_term(), e[1].line()), ("ＡＢＣ", "abc", 11));
+        assert_eq!(
+            (e[0].term(), e[0].risk(), e[0].action(), e[0].line()),
+            ("制造炸弹", "A1-4", Action::Block, 6)
+        );
+        assert_eq!(
+            (e[1].term(), e[1].normalized_term(), e[1].line()),
+            ("ＡＢＣ", "abc", 11)
+        );
         assert_eq!(e[1].action(), Action::Mask);
     }
 
@@ -412,7 +428,10 @@ action = "mask"
     fn syntax_errors_report_the_line() {
         let text = "[lexicon]\nname = \"x\"\n\n[[entry]]\nterm = \"a\nrisk = \"A1-4\"\n";
         let e = parse_err(text);
-        assert!(matches!(e, LexiconError::Syntax { line: Some(5), .. }), "{e:?}");
+        assert!(
+            matches!(e, LexiconError::Syntax { line: Some(5), .. }),
+            "{e:?}"
+        );
         assert!(e.to_string().starts_with("t.toml:5: "), "{e}");
     }
 
@@ -420,11 +439,17 @@ action = "mask"
     fn unknown_keys_are_errors_at_their_line() {
         let text = "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"a\"\nrisk = \"A1-4\"\naction = \"block\"\nweight = 3\n";
         let e = parse_err(text);
-        assert!(matches!(e, LexiconError::Syntax { line: Some(7), .. }), "{e:?}");
+        assert!(
+            matches!(e, LexiconError::Syntax { line: Some(7), .. }),
+            "{e:?}"
+        );
         assert!(e.to_string().contains("weight"), "{e}");
 
         let e = parse_err("[lexicon]\nname = \"x\"\nowner = \"me\"\n");
-        assert!(matches!(e, LexiconError::Syntax { line: Some(3), .. }), "{e:?}");
+        assert!(
+            matches!(e, LexiconError::Syntax { line: Some(3), .. }),
+            "{e:?}"
+        );
 
         let e = parse_err("[lexicon]\nname = \"x\"\n[extra]\n");
         assert!(matches!(e, LexiconError::Syntax { .. }), "{e:?}");
@@ -432,10 +457,14 @@ action = "mask"
     }
 
     #[test]
-    fn missing_keys_are_errors() {
-        let e = parse_err("[lexicon]\nname = \"x\"\n\n[[entry]]\nterm = \"a\"\naction = \"block\"\n");
-        assert!(matches!(e, LexiconError::Syntax { .. }), "{e:?}");
-        assert!(e.to_string().contains("risk"), "{e}");
+    fn missing_keys_are_errors_at_the_entry_line() {
+        let e =
+            parse_err("[lexicon]\nname = \"x\"\n\n[[entry]]\nterm = \"a\"\naction = \"block\"\n");
+        assert!(
+            matches!(e, LexiconError::Syntax { line: Some(4), .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("missing field `risk`"), "{e}");
         let e = parse_err("[[entry]]\nterm = \"a\"\nrisk = \"A1-4\"\naction = \"block\"\n");
         assert!(e.to_string().contains("lexicon"), "{e}");
     }
@@ -448,9 +477,15 @@ action = "mask"
             entry_text("b", "A9-1", "block")
         );
         let e = parse_err(&text);
-        assert!(matches!(&e, LexiconError::UnknownRisk { line: 9, risk, .. } if risk == "A9-1"), "{e:?}");
+        assert!(
+            matches!(&e, LexiconError::UnknownRisk { line: 9, risk, .. } if risk == "A9-1"),
+            "{e:?}"
+        );
         let msg = e.to_string();
-        assert!(msg.starts_with("t.toml:9: unknown risk code A9-1: use one of A1-1.."), "{msg}");
+        assert!(
+            msg.starts_with("t.toml:9: unknown risk code A9-1: use one of A1-1.."),
+            "{msg}"
+        );
         assert!(msg.contains("PII-<type>"), "{msg}");
     }
 
@@ -458,23 +493,42 @@ action = "mask"
     fn bad_pii_codes_are_rejected() {
         for bad in ["PII-", "PII-Phone", "pii-phone", "A1-9", "A6-1", ""] {
             let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text("a", bad, "block"));
-            assert!(matches!(parse_err(&text), LexiconError::UnknownRisk { line: 5, .. }), "{bad}");
+            assert!(
+                matches!(parse_err(&text), LexiconError::UnknownRisk { line: 5, .. }),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn unknown_action_names_the_line() {
-        let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text("a", "A1-4", "delete"));
+        let text = format!(
+            "[lexicon]\nname = \"x\"\n{}",
+            entry_text("a", "A1-4", "delete")
+        );
         let e = parse_err(&text);
-        assert!(matches!(&e, LexiconError::UnknownAction { line: 6, action, .. } if action == "delete"), "{e:?}");
-        assert!(e.to_string().contains("allow, flag, mask, block, safe_answer"), "{e}");
+        assert!(
+            matches!(&e, LexiconError::UnknownAction { line: 6, action, .. } if action == "delete"),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("allow, flag, mask, block, safe_answer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn blank_terms_are_rejected() {
-        for blank in ["", "   ", "\u{3000}"] {
-            let text = format!("[lexicon]\nname = \"x\"\n{}", entry_text(blank, "A1-4", "block"));
-            assert!(matches!(parse_err(&text), LexiconError::EmptyTerm { line: 4, .. }), "{blank:?}");
+        // U+3000 is the ideographic space; NFKC turns it into an ASCII space.
+        for blank in ["", "   ", "\u{3000}", "\u{3000} "] {
+            let text = format!(
+                "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"{blank}\"\nrisk = \"A1-4\"\naction = \"block\"\n"
+            );
+            assert!(
+                matches!(parse_err(&text), LexiconError::EmptyTerm { line: 4, .. }),
+                "{blank:?}"
+            );
         }
     }
 
@@ -497,7 +551,10 @@ action = "mask"
     fn invalid_names_are_rejected_at_their_line() {
         for bad in ["", "Demo", "de mo", "演示"] {
             let e = parse_err(&format!("\n[lexicon]\nname = {bad:?}\n"));
-            assert!(matches!(e, LexiconError::InvalidName { line: 3, .. }), "{bad:?}: {e:?}");
+            assert!(
+                matches!(e, LexiconError::InvalidName { line: 3, .. }),
+                "{bad:?}: {e:?}"
+            );
         }
     }
 
@@ -507,12 +564,21 @@ action = "mask"
         let path = dir.path().join("lex.toml");
         std::fs::write(&path, GOOD).unwrap();
         let lex = Lexicon::load(&path).unwrap();
-        assert_eq!(lex, Lexicon::parse(&path.display().to_string(), GOOD).unwrap());
+        assert_eq!(
+            lex,
+            Lexicon::parse(&path.display().to_string(), GOOD).unwrap()
+        );
 
-        std::fs::write(&path, format!("{GOOD}[[entry]]\nterm = \"x\"\nrisk = \"A1-4\"\naction = \"nope\"\n"))
-            .unwrap();
+        std::fs::write(
+            &path,
+            format!("{GOOD}[[entry]]\nterm = \"x\"\nrisk = \"A1-4\"\naction = \"nope\"\n"),
+        )
+        .unwrap();
         let msg = Lexicon::load(&path).unwrap_err().to_string();
-        assert!(msg.starts_with(&format!("{}:19: ", path.display())), "{msg}");
+        assert!(
+            msg.starts_with(&format!("{}:18: ", path.display())),
+            "{msg}"
+        );
 
         let missing = dir.path().join("missing.toml");
         let e = Lexicon::load(&missing).unwrap_err();

@@ -46,7 +46,11 @@ impl Normalized {
     /// end of the mapped text rather than a panic.
     pub fn original_range(&self, normalized: Range<usize>) -> Range<usize> {
         let end_of_text = self.ends.last().copied().unwrap_or(0);
-        let start = self.starts.get(normalized.start).copied().unwrap_or(end_of_text);
+        let start = self
+            .starts
+            .get(normalized.start)
+            .copied()
+            .unwrap_or(end_of_text);
         let end = normalized
             .end
             .checked_sub(1)

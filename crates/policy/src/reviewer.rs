@@ -50,7 +50,12 @@ impl Inner {
                 continue;
             }
             let span = norm.original_range(m.start()..m.end());
-            for r in self.pattern_rules.get(m.pattern().as_usize()).into_iter().flatten() {
+            for r in self
+                .pattern_rules
+                .get(m.pattern().as_usize())
+                .into_iter()
+                .flatten()
+            {
                 out.push(MatchInfo {
                     rule: r.rule.clone(),
                     risk: r.risk.clone(),
@@ -123,9 +128,13 @@ impl LexiconReviewer {
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&terms)
-            .map_err(|e| LexiconError::Matcher { message: e.to_string() })?;
+            .map_err(|e| LexiconError::Matcher {
+                message: e.to_string(),
+            })?;
         if let Err(e) = matcher.try_find_overlapping_iter("") {
-            return Err(LexiconError::Matcher { message: e.to_string() });
+            return Err(LexiconError::Matcher {
+                message: e.to_string(),
+            });
         }
 
         Ok(LexiconReviewer {
@@ -168,7 +177,11 @@ impl Reviewer for LexiconReviewer {
         let decision = Decision::from_matches(stage, matches, self.inner.version.clone());
         // Masks are applied even when the decision stops: should a caller deliver the text
         // anyway, the masked spans at least stay hidden.
-        let text = if masks.is_empty() { text.to_string() } else { apply_masks(text, 0, &masks) };
+        let text = if masks.is_empty() {
+            text.to_string()
+        } else {
+            apply_masks(text, 0, &masks)
+        };
         Review { decision, text }
     }
 
@@ -223,6 +236,9 @@ fn apply_masks(text: &str, base: usize, spans: &[(usize, usize)]) -> String {
 /// counted once. After a scan, no future match can start before the last `hold_chars`
 /// normalised chars, so everything before them is final and released, masks applied. A
 /// stopping match ends the stream before any of its text could be released.
+///
+/// Text pushed after `finish` is reviewed as a continuation (offsets keep counting), but a term
+/// spanning the `finish` boundary cannot be caught because the tail was already released.
 struct LexiconStream {
     inner: Arc<Inner>,
     stage: Stage,
@@ -300,7 +316,8 @@ impl StreamReview for LexiconStream {
 
         let first_new = self.matches.len();
         let ends_after = self.scanned_to.saturating_sub(self.norm_base);
-        self.inner.scan(&self.norm, ends_after, self.held_base, &mut self.matches);
+        self.inner
+            .scan(&self.norm, ends_after, self.held_base, &mut self.matches);
         self.scanned_to = self.norm_base + self.norm.as_str().len();
 
         let new = self.matches.get(first_new..).unwrap_or_default();
@@ -312,7 +329,13 @@ impl StreamReview for LexiconStream {
             return StreamStep::Stop;
         }
         let before = self.masks.len();
-        self.masks.extend(new.iter().filter(|m| m.action == Action::Mask).map(|m| (m.start, m.end)));
+        self.masks.extend(
+            new.iter()
+                .filter(|m| m.action == Action::Mask)
+                .map(|m| (m.start, m.end)),
+        );
+        // A term nested inside a longer one ends first and is found first, so the spans arrive
+        // out of start order; `apply_masks` needs them sorted.
         if self.masks.len() != before {
             merge(&mut self.masks);
         }

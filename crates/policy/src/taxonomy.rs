@@ -33,11 +33,31 @@ pub const PII_PREFIX: &str = "PII-";
 
 /// The five categories, in the standard's order.
 pub static CATEGORIES: [Category; 5] = [
-    Category { code: "A1", zh: "违反社会主义核心价值观的内容", en: "Content violating the core socialist values" },
-    Category { code: "A2", zh: "含有歧视性内容", en: "Discriminatory content" },
-    Category { code: "A3", zh: "商业违法违规", en: "Commercial violations" },
-    Category { code: "A4", zh: "侵犯他人合法权益", en: "Infringing the lawful rights and interests of others" },
-    Category { code: "A5", zh: "无法满足特定服务类型的安全需求", en: "Unable to meet the security needs of specific service types" },
+    Category {
+        code: "A1",
+        zh: "违反社会主义核心价值观的内容",
+        en: "Content violating the core socialist values",
+    },
+    Category {
+        code: "A2",
+        zh: "含有歧视性内容",
+        en: "Discriminatory content",
+    },
+    Category {
+        code: "A3",
+        zh: "商业违法违规",
+        en: "Commercial violations",
+    },
+    Category {
+        code: "A4",
+        zh: "侵犯他人合法权益",
+        en: "Infringing the lawful rights and interests of others",
+    },
+    Category {
+        code: "A5",
+        zh: "无法满足特定服务类型的安全需求",
+        en: "Unable to meet the security needs of specific service types",
+    },
 ];
 
 const fn risk_entry(
@@ -46,7 +66,12 @@ const fn risk_entry(
     zh: &'static str,
     en: &'static str,
 ) -> Risk {
-    Risk { code, category, zh, en }
+    Risk {
+        code,
+        category,
+        zh,
+        en,
+    }
 }
 
 /// All 31 risks, in the standard's order.
@@ -98,7 +123,9 @@ pub fn category(code: &str) -> Option<&'static Category> {
 pub fn is_pii_code(code: &str) -> bool {
     code.strip_prefix(PII_PREFIX).is_some_and(|name| {
         !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
     })
 }
 
@@ -119,8 +146,17 @@ mod tests {
         assert_eq!(codes.len(), 31);
         for r in &ALL {
             let cat = category(r.category);
-            assert!(cat.is_some(), "{} has unknown category {}", r.code);
-            assert!(r.code.starts_with(&format!("{}-", r.category)), "{}", r.code);
+            assert!(
+                cat.is_some(),
+                "{} has unknown category {}",
+                r.code,
+                r.category
+            );
+            assert!(
+                r.code.starts_with(&format!("{}-", r.category)),
+                "{}",
+                r.code
+            );
             assert!(!r.zh.is_empty() && !r.en.is_empty(), "{}", r.code);
         }
     }
@@ -129,7 +165,13 @@ mod tests {
     fn category_sizes_follow_the_standard() {
         let count = |cat: &str| ALL.iter().filter(|r| r.category == cat).count();
         assert_eq!(
-            [count("A1"), count("A2"), count("A3"), count("A4"), count("A5")],
+            [
+                count("A1"),
+                count("A2"),
+                count("A3"),
+                count("A4"),
+                count("A5")
+            ],
             [8, 9, 5, 7, 2]
         );
     }

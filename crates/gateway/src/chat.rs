@@ -1,0 +1,256 @@
+//! `POST /v1/chat/completions`: the request path, non-streaming; streaming continues in
+//! [`crate::stream`].
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use hegui_config::OnBlock;
+use hegui_types::{Action, AigcLabel, Outcome, Stage};
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::record::Tracker;
+use crate::request::{ChatRequest, PromptText};
+use crate::upstream::UpstreamError;
+use crate::{stream, Gateway};
+
+/// What the request path produced for the client.
+pub(crate) enum Reply {
+    /// A complete JSON body (a completion).
+    Completion { body: Value, label: AigcLabel, outcome: Outcome },
+    /// A synthesised answer (the safe answer) for a blocked prompt.
+    SafeAnswer { label: AigcLabel },
+    /// An upstream stream to review and relay.
+    Stream(stream::Relay),
+}
+
+/// Handler: runs the request path and writes exactly one record, whatever happens.
+pub(crate) async fn chat_completions(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut t = Tracker::new(gw.clone());
+    match run(&gw, &mut t, &headers, body).await {
+        Err(e) => {
+            t.error(e.code, &e.message);
+            t.finish(e.outcome, e.status.as_u16()).await;
+            e.into_response()
+        }
+        Ok(Reply::Stream(relay)) => relay.start(t),
+        Ok(Reply::SafeAnswer { label }) if t.record.stream => {
+            stream::synthesised(t, label, gw.settings.safe_answer.clone(), Outcome::BlockedInput)
+        }
+        Ok(Reply::SafeAnswer { mut label }) => {
+            let text = gw.settings.safe_answer.clone();
+            gw.labeler.seal(&mut label, &text);
+            let body = completion_body(&t, &text, "content_filter", &label);
+            t.record.output = Some(text);
+            t.record.finish_reason = Some("content_filter".into());
+            t.record.label = Some(label.clone());
+            respond(t, body, label, Outcome::BlockedInput).await
+        }
+        Ok(Reply::Completion { body, label, outcome }) => respond(t, body, label, outcome).await,
+    }
+}
+
+async fn respond(t: Tracker, body: Value, label: AigcLabel, outcome: Outcome) -> Response {
+    let header = t.gw.settings.label_header;
+    if !t.finish(outcome, 200).await {
+        return ApiError::record_unavailable().into_response();
+    }
+    let mut resp = (StatusCode::OK, Json(body)).into_response();
+    if header {
+        if let Ok(v) = HeaderValue::from_str(&label.to_payload()) {
+            resp.headers_mut().insert("x-aigc", v);
+        }
+    }
+    resp
+}
+
+/// A chat.completion body for text hegui produced itself.
+fn completion_body(t: &Tracker, text: &str, finish: &str, label: &AigcLabel) -> Value {
+    json!({
+        "id": format!("chatcmpl-{}", t.record.id),
+        "object": "chat.completion",
+        "created": t.record.received_at_ms / 1000,
+        "model": t.record.model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish,
+        }],
+        "aigc": label,
+    })
+}
+
+async fn run(
+    gw: &Arc<Gateway>,
+    t: &mut Tracker,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Reply, ApiError> {
+    // The size limit first: an oversize body is refused before anything else reads it.
+    let bytes = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::too_large(gw.settings.max_body_bytes))
+        }
+        Err(r) => return Err(ApiError::bad_request("invalid_body", r.body_text())),
+    };
+
+    // Identity gate.
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let principal = match gw.identity.admit(auth).await {
+        Ok(p) => p,
+        Err(refusal) => {
+            if let Some(p) = refusal.principal {
+                t.record.user_id = Some(p.user_id);
+                t.record.key_id = Some(p.key_id);
+            }
+            return Err(refusal.error);
+        }
+    };
+    t.record.user_id = Some(principal.user_id);
+    t.record.key_id = Some(principal.key_id);
+
+    let req = ChatRequest::parse(&bytes)?;
+    t.record.model = Some(req.model.clone());
+    t.record.stream = req.stream;
+    t.record.input = req.messages();
+    if let Some(n) = req.body.get("n") {
+        if n.as_u64() != Some(1) && !n.is_null() {
+            let mut e = ApiError::bad_request("unsupported_parameter", "hegui serves one choice per request: `n` must be 1");
+            e.param = Some("n");
+            return Err(e);
+        }
+    }
+    let upstream_model = resolve_model(gw, &req.model)?;
+    t.record.upstream_model = Some(upstream_model.clone());
+
+    // Input review.
+    let mut upstream_body = req.body.clone();
+    upstream_body.insert("model".into(), Value::String(upstream_model));
+    if gw.settings.review_input {
+        let prompt = PromptText::collect(&t.record.input);
+        let review = gw.reviewer.review(Stage::Input, &prompt.text);
+        let action = review.decision.action;
+        let risks = review.decision.risks.clone();
+        if action == Action::Mask {
+            let mut masked = t.record.input.clone();
+            prompt.apply_masks(&mut masked, &review.decision.matches);
+            upstream_body.insert("messages".into(), masked);
+        }
+        t.decision(review.decision);
+        if action.stops() {
+            if action == Action::SafeAnswer || gw.settings.on_block == OnBlock::SafeAnswer {
+                return Ok(Reply::SafeAnswer { label: gw.labeler.new_label() });
+            }
+            return Err(ApiError::policy_violation(&risks));
+        }
+    }
+
+    let label = gw.labeler.new_label();
+    if req.stream {
+        t.upstream_started();
+        let upstream = gw.upstream.stream(&Value::Object(upstream_body)).await;
+        return match upstream {
+            Ok(s) => Ok(Reply::Stream(stream::Relay::new(s, label, req.include_usage))),
+            Err(e) => {
+                t.upstream_ended();
+                Err(e.to_api())
+            }
+        };
+    }
+
+    t.upstream_started();
+    let result = gw.upstream.complete(&Value::Object(upstream_body)).await;
+    t.upstream_ended();
+    let resp = result.map_err(|e| e.to_api())?;
+    complete(gw, t, resp, label)
+}
+
+fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
+    if gw.settings.models.is_empty() {
+        return Ok(model.to_string());
+    }
+    gw.settings
+        .models
+        .iter()
+        .find(|m| m.name == model)
+        .map(|m| m.upstream.clone())
+        .ok_or_else(|| {
+            let known: Vec<String> = gw.settings.models.iter().map(|m| m.name.clone()).collect();
+            ApiError::model_not_found(model, &known)
+        })
+}
+
+/// Output review and labeling of a non-streaming completion.
+fn complete(gw: &Gateway, t: &mut Tracker, mut resp: Value, mut label: AigcLabel) -> Result<Reply, ApiError> {
+    let malformed = |what: &str| UpstreamError::Malformed(what.to_string()).to_api();
+    let choice = resp
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| malformed("no choices in the completion"))?;
+    let text = match choice.pointer("/message/content") {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => String::new(),
+        Some(_) => return Err(malformed("message.content is not a string")),
+    };
+    let mut finish = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop").to_string();
+    let mut outcome = Outcome::Served;
+    let delivered = if gw.settings.review_output {
+        let review = gw.reviewer.review(Stage::Output, &text);
+        let action = review.decision.action;
+        t.decision(review.decision);
+        if action.stops() {
+            outcome = Outcome::BlockedOutput;
+            finish = "content_filter".into();
+            if action == Action::SafeAnswer {
+                gw.settings.safe_answer.clone()
+            } else {
+                String::new()
+            }
+        } else {
+            labeled(gw, &review.text)
+        }
+    } else {
+        labeled(gw, &text)
+    };
+    gw.labeler.seal(&mut label, &delivered);
+
+    // Only reviewed fields reach the client: the message is rebuilt from the reviewed text
+    // (tool calls and reasoning fields are not reviewed yet, so they are not relayed).
+    resp["choices"] = json!([{
+        "index": 0,
+        "message": {"role": "assistant", "content": delivered},
+        "finish_reason": finish,
+    }]);
+    if let Some(m) = &t.record.model {
+        resp["model"] = Value::String(m.clone());
+    }
+    resp["aigc"] = serde_json::to_value(&label).unwrap_or(Value::Null);
+    t.record.usage = resp.get("usage").filter(|u| !u.is_null()).cloned();
+    t.record.output = Some(delivered);
+    t.record.finish_reason = Some(finish);
+    t.record.label = Some(label.clone());
+    Ok(Reply::Completion { body: resp, label, outcome })
+}
+
+fn labeled(gw: &Gateway, text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{}{}{}",
+        gw.labeler.prefix().unwrap_or(""),
+        text,
+        gw.labeler.suffix().unwrap_or("")
+    )
+}

@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::RawConfig;
+pub use raw::{
+    RawConfig, RawIdentity, RawLabel, RawLog, RawModel, RawReview, RawServer, RawStorage, RawUpstream,
+};
 
 /// Environment variables that override the file (secrets belong here, not in the file).
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[

@@ -91,7 +91,10 @@ async fn open(config: Option<&Path>) -> anyhow::Result<Store> {
 }
 
 fn actor() -> String {
-    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    )
 }
 
 fn time(ms: i64) -> String {
@@ -101,7 +104,10 @@ fn time(ms: i64) -> String {
 }
 
 fn require_reason(reason: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why (it is recorded)");
+    anyhow::ensure!(
+        !reason.trim().is_empty(),
+        "--reason must say why (it is recorded)"
+    );
     Ok(())
 }
 
@@ -109,9 +115,14 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
     let store = open(config).await?;
     let a = actor();
     let u = match cmd {
-        UsersCommand::Create { external_ref } => store.create_user(external_ref.as_deref(), &a).await?,
+        UsersCommand::Create { external_ref } => {
+            store.create_user(external_ref.as_deref(), &a).await?
+        }
         UsersCommand::List => {
-            println!("{:<36}  {:<8}  {:<9}  {:<24}  ref", "id", "verified", "suspended", "created");
+            println!(
+                "{:<36}  {:<8}  {:<9}  {:<24}  ref",
+                "id", "verified", "suspended", "created"
+            );
             for u in store.list_users().await? {
                 println!(
                     "{:<36}  {:<8}  {:<9}  {:<24}  {}",
@@ -125,10 +136,19 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             return Ok(());
         }
         UsersCommand::Show { user } => {
-            let u = store.user(&user).await?.with_context(|| format!("no user {user:?}"))?;
+            let u = store
+                .user(&user)
+                .await?
+                .with_context(|| format!("no user {user:?}"))?;
             println!("{u:#?}");
             for e in store.user_events(&user).await? {
-                println!("{}  {:<12} by {:<16} {}", time(e.at), e.kind, e.actor, e.reason);
+                println!(
+                    "{}  {:<12} by {:<16} {}",
+                    time(e.at),
+                    e.kind,
+                    e.actor,
+                    e.reason
+                );
             }
             return Ok(());
         }
@@ -149,7 +169,10 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             store.set_suspended(&user, false, &reason, &a).await?
         }
     };
-    println!("{}  verified={} suspended={}", u.id, u.verified, u.suspended);
+    println!(
+        "{}  verified={} suspended={}",
+        u.id, u.verified, u.suspended
+    );
     Ok(())
 }
 
@@ -158,15 +181,25 @@ pub async fn keys(config: Option<&Path>, cmd: KeysCommand) -> anyhow::Result<()>
     match cmd {
         KeysCommand::Create { user } => {
             let (key, secret) = store.create_key(&user, &actor()).await?;
-            eprintln!("key {} for {} (the secret below is shown once; store it now)", key.id, key.user_id);
+            eprintln!(
+                "key {} for {} (the secret below is shown once; store it now)",
+                key.id, key.user_id
+            );
             println!("{secret}");
         }
         KeysCommand::Revoke { key } => {
             let k = store.revoke_key(&key, &actor()).await?;
-            println!("{} revoked at {}", k.id, k.revoked_at.map(time).unwrap_or_default());
+            println!(
+                "{} revoked at {}",
+                k.id,
+                k.revoked_at.map(time).unwrap_or_default()
+            );
         }
         KeysCommand::List { user } => {
-            println!("{:<36}  {:<36}  {:<10}  {:<24}  revoked", "id", "user", "prefix", "created");
+            println!(
+                "{:<36}  {:<36}  {:<10}  {:<24}  revoked",
+                "id", "user", "prefix", "created"
+            );
             for k in store.list_keys(user.as_deref()).await? {
                 println!(
                     "{:<36}  {:<36}  {:<10}  {:<24}  {}",
@@ -185,14 +218,26 @@ pub async fn keys(config: Option<&Path>, cmd: KeysCommand) -> anyhow::Result<()>
 pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
     match cmd {
-        RecordsCommand::List { limit, user, outcome, produce_id, json } => {
+        RecordsCommand::List {
+            limit,
+            user,
+            outcome,
+            produce_id,
+            json,
+        } => {
             let outcome = match outcome {
                 None => None,
                 Some(o) => Some(Outcome::parse(&o).with_context(|| {
                     format!("unknown outcome {o:?}: use served, rejected, blocked_input, blocked_output, upstream_error or client_disconnect")
                 })?),
             };
-            let q = RecordQuery { user_id: user, outcome, produce_id, limit: Some(limit), ..Default::default() };
+            let q = RecordQuery {
+                user_id: user,
+                outcome,
+                produce_id,
+                limit: Some(limit),
+                ..Default::default()
+            };
             let rows = store.list_records(&q).await?;
             if json {
                 for r in rows {
@@ -210,7 +255,11 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
                     .decisions
                     .iter()
                     .map(|d| {
-                        let risks = if d.risks.is_empty() { String::new() } else { format!("[{}]", d.risks.join(",")) };
+                        let risks = if d.risks.is_empty() {
+                            String::new()
+                        } else {
+                            format!("[{}]", d.risks.join(","))
+                        };
                         format!("{}:{}{}", d.stage.as_str(), d.action.as_str(), risks)
                     })
                     .collect();
@@ -227,7 +276,10 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
             }
         }
         RecordsCommand::Show { id } => {
-            let r = store.record(&id).await?.with_context(|| format!("no record {id:?}"))?;
+            let r = store
+                .record(&id)
+                .await?
+                .with_context(|| format!("no record {id:?}"))?;
             let v: serde_json::Value = serde_json::from_slice(&r.record.canonical_bytes())?;
             println!("{}", serde_json::to_string_pretty(&v)?);
             println!("# seq {}  sha256 {}", r.seq, r.content_hash);

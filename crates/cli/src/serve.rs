@@ -10,7 +10,9 @@ use tokio::sync::Notify;
 fn init_logs(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match cfg.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -54,14 +56,29 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
     let built = hegui_gateway::build(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
-        .with_context(|| format!("cannot listen on {}: set server.listen or HEGUI_LISTEN", cfg.server.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: set server.listen or HEGUI_LISTEN",
+                cfg.server.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
-    println!("hegui listening on http://{addr} (database {})", hegui_store::redact(&cfg.storage.database_url));
+    println!(
+        "hegui listening on http://{addr} (database {})",
+        hegui_store::redact(&cfg.storage.database_url)
+    );
 
     if demo {
         let store = built.gateway.store.clone();
         let user = store.create_user(Some("demo"), "serve --demo").await?;
-        store.set_verified(&user.id, true, "demo mode: no real person behind this account", "serve --demo").await?;
+        store
+            .set_verified(
+                &user.id,
+                true,
+                "demo mode: no real person behind this account",
+                "serve --demo",
+            )
+            .await?;
         let (_, secret) = store.create_key(&user.id, "serve --demo").await?;
         println!("demo model server: {}", cfg.upstream.base_url);
         println!("demo user {} (verified), API key: {secret}", user.id);

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use raw::{
-    RawConfig, RawIdentity, RawLabel, RawLog, RawModel, RawReview, RawServer, RawStorage, RawUpstream,
+    RawConfig, RawIdentity, RawLabel, RawLog, RawModel, RawReview, RawServer, RawStorage,
+    RawUpstream,
 };
 
 /// Environment variables that override the file (secrets belong here, not in the file).
@@ -213,7 +214,11 @@ pub enum ConfigError {
 }
 
 fn list(issues: &[Issue]) -> String {
-    issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n")
+    issues
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl Config {

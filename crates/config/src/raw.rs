@@ -64,7 +64,11 @@ pub struct RawStorage {
 
 impl Default for RawStorage {
     fn default() -> Self {
-        RawStorage { database_url: String::new(), data_dir: "./hegui-data".into(), max_connections: 8 }
+        RawStorage {
+            database_url: String::new(),
+            data_dir: "./hegui-data".into(),
+            max_connections: 8,
+        }
     }
 }
 
@@ -122,7 +126,10 @@ pub struct RawIdentity {
 
 impl Default for RawIdentity {
     fn default() -> Self {
-        RawIdentity { require_verification: true, verify_url: "/verify".into() }
+        RawIdentity {
+            require_verification: true,
+            verify_url: "/verify".into(),
+        }
     }
 }
 
@@ -194,15 +201,20 @@ pub struct RawLog {
 
 impl Default for RawLog {
     fn default() -> Self {
-        RawLog { format: "text".into(), level: "info".into() }
+        RawLog {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
 impl RawConfig {
     /// Reads and parses a TOML file; errors name the key and the line.
     pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         RawConfig::parse(&text).map_err(|(key, message)| ConfigError::Parse {
             path: path.to_path_buf(),
             key,
@@ -223,7 +235,11 @@ impl RawConfig {
                     format!(" (line {line})")
                 })
                 .unwrap_or_default();
-            let key = if key == "." || key.is_empty() { "(file)".to_string() } else { key };
+            let key = if key == "." || key.is_empty() {
+                "(file)".to_string()
+            } else {
+                key
+            };
             (key, format!("{}{at}", inner.message().trim()))
         })
     }

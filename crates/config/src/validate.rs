@@ -18,7 +18,10 @@ struct Issues(Vec<Issue>);
 
 impl Issues {
     fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Issue { key: key.into(), message: message.into() });
+        self.0.push(Issue {
+            key: key.into(),
+            message: message.into(),
+        });
     }
 
     fn millis(&mut self, key: &str, ms: u64) -> Duration {
@@ -30,7 +33,9 @@ impl Issues {
 }
 
 fn is_http_url(s: &str) -> bool {
-    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
     matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
@@ -45,7 +50,10 @@ impl RawConfig {
             Err(_) => {
                 issues.push(
                     "server.listen",
-                    format!("{:?} is not an address:port such as \"127.0.0.1:8080\"", r.server.listen),
+                    format!(
+                        "{:?} is not an address:port such as \"127.0.0.1:8080\"",
+                        r.server.listen
+                    ),
                 );
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }
@@ -86,11 +94,15 @@ impl RawConfig {
         let upstream = UpstreamConfig {
             base_url: r.upstream.base_url.trim_end_matches('/').to_string(),
             api_key: Some(r.upstream.api_key.clone()).filter(|k| !k.is_empty()),
-            connect_timeout: issues.millis("upstream.connect_timeout_ms", r.upstream.connect_timeout_ms),
-            first_byte_timeout: issues
-                .millis("upstream.first_byte_timeout_ms", r.upstream.first_byte_timeout_ms),
+            connect_timeout: issues
+                .millis("upstream.connect_timeout_ms", r.upstream.connect_timeout_ms),
+            first_byte_timeout: issues.millis(
+                "upstream.first_byte_timeout_ms",
+                r.upstream.first_byte_timeout_ms,
+            ),
             idle_timeout: issues.millis("upstream.idle_timeout_ms", r.upstream.idle_timeout_ms),
-            request_timeout: issues.millis("upstream.request_timeout_ms", r.upstream.request_timeout_ms),
+            request_timeout: issues
+                .millis("upstream.request_timeout_ms", r.upstream.request_timeout_ms),
         };
 
         let mut seen = HashSet::new();
@@ -99,28 +111,41 @@ impl RawConfig {
             if m.name.trim().is_empty() {
                 issues.push(format!("models[{i}].name"), "must not be empty");
             } else if !seen.insert(m.name.clone()) {
-                issues.push(format!("models[{i}].name"), format!("{:?} is listed twice", m.name));
+                issues.push(
+                    format!("models[{i}].name"),
+                    format!("{:?} is listed twice", m.name),
+                );
             }
             let upstream = m.upstream.clone().unwrap_or_else(|| m.name.clone());
             if upstream.trim().is_empty() {
                 issues.push(format!("models[{i}].upstream"), "must not be empty");
             }
-            models.push(ModelMapping { name: m.name.clone(), upstream });
+            models.push(ModelMapping {
+                name: m.name.clone(),
+                upstream,
+            });
         }
 
         let on_block = match r.review.on_block.as_str() {
             "error" => OnBlock::Error,
             "safe_answer" => OnBlock::SafeAnswer,
             other => {
-                issues.push("review.on_block", format!("{other:?} is not one of \"error\", \"safe_answer\""));
+                issues.push(
+                    "review.on_block",
+                    format!("{other:?} is not one of \"error\", \"safe_answer\""),
+                );
                 OnBlock::Error
             }
         };
         if r.review.safe_answer.trim().is_empty() {
             issues.push("review.safe_answer", "must not be empty");
         }
-        let lexicons: Vec<PathBuf> =
-            r.review.lexicons.iter().map(|p| RawConfig::resolve(base, p)).collect();
+        let lexicons: Vec<PathBuf> = r
+            .review
+            .lexicons
+            .iter()
+            .map(|p| RawConfig::resolve(base, p))
+            .collect();
         for (i, p) in lexicons.iter().enumerate() {
             if !p.is_file() {
                 issues.push(
@@ -129,7 +154,10 @@ impl RawConfig {
                 );
             }
         }
-        if r.review.lexicons.is_empty() && !r.review.demo_lexicon && (r.review.input || r.review.output) {
+        if r.review.lexicons.is_empty()
+            && !r.review.demo_lexicon
+            && (r.review.input || r.review.output)
+        {
             issues.push(
                 "review.lexicons",
                 "review is on but no lexicon is configured: list lexicon files or set demo_lexicon = true",
@@ -150,7 +178,8 @@ impl RawConfig {
         };
         let t = &r.label.explicit_text;
         if explicit_position != LabelPosition::None
-            && !((t.contains("人工智能") || t.contains("AI")) && (t.contains("生成") || t.contains("合成")))
+            && !((t.contains("人工智能") || t.contains("AI"))
+                && (t.contains("生成") || t.contains("合成")))
         {
             issues.push(
                 "label.explicit_text",
@@ -169,7 +198,10 @@ impl RawConfig {
             reserved_code2: None,
         };
         if r.label.content_producer.is_empty() {
-            issues.push("label.content_producer", "must not be empty: give your provider code");
+            issues.push(
+                "label.content_producer",
+                "must not be empty: give your provider code",
+            );
         } else if let Err(e) = probe.validate() {
             issues.push("label.content_producer", e.to_string());
         }
@@ -178,7 +210,10 @@ impl RawConfig {
             "json" => LogFormat::Json,
             "text" => LogFormat::Text,
             other => {
-                issues.push("log.format", format!("{other:?} is not one of \"json\", \"text\""));
+                issues.push(
+                    "log.format",
+                    format!("{other:?} is not one of \"json\", \"text\""),
+                );
                 LogFormat::Text
             }
         };
@@ -192,7 +227,11 @@ impl RawConfig {
                 max_body_bytes,
                 shutdown_grace: Duration::from_secs(r.server.shutdown_grace_secs),
             },
-            storage: StorageConfig { database_url, data_dir, max_connections: r.storage.max_connections },
+            storage: StorageConfig {
+                database_url,
+                data_dir,
+                max_connections: r.storage.max_connections,
+            },
             upstream,
             models,
             identity: IdentityConfig {
@@ -213,7 +252,10 @@ impl RawConfig {
                 explicit_position,
                 header: r.label.header,
             },
-            log: LogConfig { format, level: r.log.level },
+            log: LogConfig {
+                format,
+                level: r.log.level,
+            },
         })
     }
 }
@@ -231,7 +273,9 @@ mod tests {
 
     #[test]
     fn no_file_gives_a_working_sqlite_config() {
-        let c = RawConfig::default().validate(None).expect("defaults are valid");
+        let c = RawConfig::default()
+            .validate(None)
+            .expect("defaults are valid");
         assert!(c.storage.database_url.starts_with("sqlite://"));
         assert!(c.storage.database_url.ends_with("hegui-data/hegui.db"));
         assert_eq!(c.server.listen.port(), 8080);
@@ -249,7 +293,8 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let (key, msg) = RawConfig::parse("[server]\nmax_body_bytes = \"big\"\n").expect_err("type");
+        let (key, msg) =
+            RawConfig::parse("[server]\nmax_body_bytes = \"big\"\n").expect_err("type");
         assert_eq!(key, "server.max_body_bytes");
         assert!(msg.contains("line 2"), "{msg}");
     }

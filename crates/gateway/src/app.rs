@@ -50,8 +50,10 @@ pub fn load_reviewer(lexicons: &[PathBuf], demo: bool) -> Result<LexiconReviewer
 /// Opens storage, loads the policy and composes the request path.
 pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let store = Store::open(&cfg.storage.database_url, cfg.storage.max_connections).await?;
-    let reviewer: Arc<dyn Reviewer> =
-        Arc::new(load_reviewer(&cfg.review.lexicons, cfg.review.demo_lexicon)?);
+    let reviewer: Arc<dyn Reviewer> = Arc::new(load_reviewer(
+        &cfg.review.lexicons,
+        cfg.review.demo_lexicon,
+    )?);
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);
     let position = match cfg.label.explicit_position {
         LabelPosition::Start => Position::Start,
@@ -86,5 +88,8 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             max_body_bytes: cfg.server.max_body_bytes,
         },
     });
-    Ok(Built { gateway, writer_task })
+    Ok(Built {
+        gateway,
+        writer_task,
+    })
 }

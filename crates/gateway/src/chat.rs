@@ -22,7 +22,11 @@ use crate::{stream, Gateway};
 /// What the request path produced for the client.
 pub(crate) enum Reply {
     /// A complete JSON body (a completion).
-    Completion { body: Value, label: AigcLabel, outcome: Outcome },
+    Completion {
+        body: Value,
+        label: AigcLabel,
+        outcome: Outcome,
+    },
     /// A synthesised answer (the safe answer) for a blocked prompt.
     SafeAnswer { label: AigcLabel },
     /// An upstream stream to review and relay.
@@ -43,9 +47,12 @@ pub(crate) async fn chat_completions(
             e.into_response()
         }
         Ok(Reply::Stream(relay)) => relay.start(t),
-        Ok(Reply::SafeAnswer { label }) if t.record.stream => {
-            stream::synthesised(t, label, gw.settings.safe_answer.clone(), Outcome::BlockedInput)
-        }
+        Ok(Reply::SafeAnswer { label }) if t.record.stream => stream::synthesised(
+            t,
+            label,
+            gw.settings.safe_answer.clone(),
+            Outcome::BlockedInput,
+        ),
         Ok(Reply::SafeAnswer { mut label }) => {
             let text = gw.settings.safe_answer.clone();
             gw.labeler.seal(&mut label, &text);
@@ -55,7 +62,11 @@ pub(crate) async fn chat_completions(
             t.record.label = Some(label.clone());
             respond(t, body, label, Outcome::BlockedInput).await
         }
-        Ok(Reply::Completion { body, label, outcome }) => respond(t, body, label, outcome).await,
+        Ok(Reply::Completion {
+            body,
+            label,
+            outcome,
+        }) => respond(t, body, label, outcome).await,
     }
 }
 
@@ -125,7 +136,10 @@ async fn run(
     t.record.input = req.messages();
     if let Some(n) = req.body.get("n") {
         if n.as_u64() != Some(1) && !n.is_null() {
-            let mut e = ApiError::bad_request("unsupported_parameter", "hegui serves one choice per request: `n` must be 1");
+            let mut e = ApiError::bad_request(
+                "unsupported_parameter",
+                "hegui serves one choice per request: `n` must be 1",
+            );
             e.param = Some("n");
             return Err(e);
         }
@@ -149,7 +163,9 @@ async fn run(
         t.decision(review.decision);
         if action.stops() {
             if action == Action::SafeAnswer || gw.settings.on_block == OnBlock::SafeAnswer {
-                return Ok(Reply::SafeAnswer { label: gw.labeler.new_label() });
+                return Ok(Reply::SafeAnswer {
+                    label: gw.labeler.new_label(),
+                });
             }
             return Err(ApiError::policy_violation(&risks));
         }
@@ -160,7 +176,11 @@ async fn run(
         t.upstream_started();
         let upstream = gw.upstream.stream(&Value::Object(upstream_body)).await;
         return match upstream {
-            Ok(s) => Ok(Reply::Stream(stream::Relay::new(s, label, req.include_usage))),
+            Ok(s) => Ok(Reply::Stream(stream::Relay::new(
+                s,
+                label,
+                req.include_usage,
+            ))),
             Err(e) => {
                 t.upstream_ended();
                 Err(e.to_api())
@@ -191,7 +211,12 @@ fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
 }
 
 /// Output review and labeling of a non-streaming completion.
-fn complete(gw: &Gateway, t: &mut Tracker, mut resp: Value, mut label: AigcLabel) -> Result<Reply, ApiError> {
+fn complete(
+    gw: &Gateway,
+    t: &mut Tracker,
+    mut resp: Value,
+    mut label: AigcLabel,
+) -> Result<Reply, ApiError> {
     let malformed = |what: &str| UpstreamError::Malformed(what.to_string()).to_api();
     let choice = resp
         .get("choices")
@@ -203,7 +228,11 @@ fn complete(gw: &Gateway, t: &mut Tracker, mut resp: Value, mut label: AigcLabel
         None | Some(Value::Null) => String::new(),
         Some(_) => return Err(malformed("message.content is not a string")),
     };
-    let mut finish = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("stop").to_string();
+    let mut finish = choice
+        .get("finish_reason")
+        .and_then(Value::as_str)
+        .unwrap_or("stop")
+        .to_string();
     let mut outcome = Outcome::Served;
     let delivered = if gw.settings.review_output {
         let review = gw.reviewer.review(Stage::Output, &text);
@@ -240,7 +269,11 @@ fn complete(gw: &Gateway, t: &mut Tracker, mut resp: Value, mut label: AigcLabel
     t.record.output = Some(delivered);
     t.record.finish_reason = Some(finish);
     t.record.label = Some(label.clone());
-    Ok(Reply::Completion { body: resp, label, outcome })
+    Ok(Reply::Completion {
+        body: resp,
+        label,
+        outcome,
+    })
 }
 
 fn labeled(gw: &Gateway, text: &str) -> String {

@@ -26,22 +26,44 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, kind: &'static str, code: &'static str, message: String) -> Self {
-        ApiError { status, kind, code, message, param: None, outcome: Outcome::Rejected }
+        ApiError {
+            status,
+            kind,
+            code,
+            message,
+            param: None,
+            outcome: Outcome::Rejected,
+        }
     }
 
     /// 400: the body is not what the API expects.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", code, message.into())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            code,
+            message.into(),
+        )
     }
 
     /// 401: missing, unknown or revoked API key.
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_request_error", code, message.into())
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            code,
+            message.into(),
+        )
     }
 
     /// 403: the user may not be served (unverified, suspended).
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "permission_error", code, message.into())
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            code,
+            message.into(),
+        )
     }
 
     /// 404: unknown model.
@@ -50,7 +72,10 @@ impl ApiError {
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             "model_not_found",
-            format!("The model `{model}` does not exist here; available models: {}", known.join(", ")),
+            format!(
+                "The model `{model}` does not exist here; available models: {}",
+                known.join(", ")
+            ),
         );
         e.param = Some("model");
         e
@@ -62,7 +87,9 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             "request_too_large",
-            format!("The request body exceeds the limit of {limit} bytes; shorten the conversation"),
+            format!(
+                "The request body exceeds the limit of {limit} bytes; shorten the conversation"
+            ),
         )
     }
 
@@ -74,7 +101,11 @@ impl ApiError {
             "content_policy_violation",
             format!(
                 "Your request was rejected by content review (risk: {}). Rephrase the request.",
-                if risks.is_empty() { "unspecified".to_string() } else { risks.join(", ") }
+                if risks.is_empty() {
+                    "unspecified".to_string()
+                } else {
+                    risks.join(", ")
+                }
             ),
         );
         e.param = Some("messages");

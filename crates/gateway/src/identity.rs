@@ -40,12 +40,19 @@ pub struct StoreGate {
 impl StoreGate {
     /// A gate over `store`; `verify_url` is quoted to unverified users.
     pub fn new(store: Store, require_verification: bool, verify_url: String) -> Self {
-        StoreGate { store, require_verification, verify_url }
+        StoreGate {
+            store,
+            require_verification,
+            verify_url,
+        }
     }
 }
 
 fn refuse(error: ApiError) -> Refusal {
-    Refusal { error, principal: None }
+    Refusal {
+        error,
+        principal: None,
+    }
 }
 
 #[async_trait]
@@ -68,17 +75,24 @@ impl IdentityGate for StoreGate {
                     "The Authorization header must be `Bearer <key>`",
                 ))
             })?;
-        let found = self.store.authenticate(secret).await.map_err(|e: StoreError| {
-            tracing::error!(error = %e, "key lookup failed");
-            refuse(ApiError::record_unavailable())
-        })?;
+        let found = self
+            .store
+            .authenticate(secret)
+            .await
+            .map_err(|e: StoreError| {
+                tracing::error!(error = %e, "key lookup failed");
+                refuse(ApiError::record_unavailable())
+            })?;
         let Some((key, user)) = found else {
             return Err(refuse(ApiError::unauthorized(
                 "invalid_api_key",
                 "Incorrect API key provided; ask the operator for a key (`hegui keys create`)",
             )));
         };
-        let principal = Principal { user_id: user.id.clone(), key_id: key.id.clone() };
+        let principal = Principal {
+            user_id: user.id.clone(),
+            key_id: key.id.clone(),
+        };
         if key.revoked_at.is_some() {
             return Err(Refusal {
                 error: ApiError::unauthorized(

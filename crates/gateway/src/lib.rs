@@ -31,7 +31,7 @@ use hegui_policy::Reviewer;
 use hegui_store::Store;
 use tokio::net::TcpListener;
 
-pub use app::{build, Built, BuildError};
+pub use app::{build, BuildError, Built};
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
 pub use metrics::Metrics;
@@ -97,5 +97,7 @@ pub async fn serve(
     gw: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(gw)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(gw))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

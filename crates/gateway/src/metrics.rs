@@ -35,8 +35,8 @@ pub struct Metrics {
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
     [
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-        2.5, 5.0, 10.0, 30.0, 60.0,
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0, 30.0, 60.0,
     ]
     .into_iter()
 }
@@ -46,9 +46,17 @@ impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("hegui");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Chat requests by outcome and HTTP status", requests.clone());
+        registry.register(
+            "requests",
+            "Chat requests by outcome and HTTP status",
+            requests.clone(),
+        );
         let duration = Histogram::new(latency_buckets());
-        registry.register("request_duration_seconds", "Total time in the gateway", duration.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Total time in the gateway",
+            duration.clone(),
+        );
         let overhead = Histogram::new(latency_buckets());
         registry.register(
             "overhead_seconds",
@@ -56,19 +64,35 @@ impl Metrics {
             overhead.clone(),
         );
         let upstream = Histogram::new(latency_buckets());
-        registry.register("upstream_duration_seconds", "Time spent in the model server", upstream.clone());
+        registry.register(
+            "upstream_duration_seconds",
+            "Time spent in the model server",
+            upstream.clone(),
+        );
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "review_decisions",
             "Review decisions by stage, action and risk (risk \"none\" for allow)",
             decisions.clone(),
         );
-        Arc::new(Metrics { registry, requests, duration, overhead, upstream, decisions })
+        Arc::new(Metrics {
+            registry,
+            requests,
+            duration,
+            overhead,
+            upstream,
+            decisions,
+        })
     }
 
     /// Counts one finished request.
     pub fn request(&self, outcome: Outcome, status: u16, total_us: u64, upstream_us: Option<u64>) {
-        self.requests.get_or_create(&RequestLabels { outcome: outcome.as_str(), status }).inc();
+        self.requests
+            .get_or_create(&RequestLabels {
+                outcome: outcome.as_str(),
+                status,
+            })
+            .inc();
         let total = total_us as f64 / 1e6;
         self.duration.observe(total);
         if let Some(u) = upstream_us {
@@ -83,10 +107,22 @@ impl Metrics {
         let stage = d.stage.as_str();
         let action = d.action.as_str();
         if d.risks.is_empty() {
-            self.decisions.get_or_create(&DecisionLabels { stage, action, risk: "none".into() }).inc();
+            self.decisions
+                .get_or_create(&DecisionLabels {
+                    stage,
+                    action,
+                    risk: "none".into(),
+                })
+                .inc();
         }
         for risk in &d.risks {
-            self.decisions.get_or_create(&DecisionLabels { stage, action, risk: risk.clone() }).inc();
+            self.decisions
+                .get_or_create(&DecisionLabels {
+                    stage,
+                    action,
+                    risk: risk.clone(),
+                })
+                .inc();
         }
     }
 

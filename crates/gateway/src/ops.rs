@@ -21,7 +21,10 @@ pub(crate) async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": "database unreachable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "database unreachable"})),
+            )
                 .into_response()
         }
     }
@@ -30,7 +33,10 @@ pub(crate) async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 /// Prometheus text exposition.
 pub(crate) async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         gw.metrics.encode(),
     )
         .into_response()

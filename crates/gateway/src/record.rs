@@ -100,7 +100,9 @@ impl Tracker {
             }
         };
         let total_us = self.start.elapsed().as_micros() as u64;
-        self.gw.metrics.request(outcome, status, total_us, upstream_us);
+        self.gw
+            .metrics
+            .request(outcome, status, total_us, upstream_us);
         tracing::info!(
             record = %id,
             user = user.as_deref().unwrap_or("-"),

@@ -5,7 +5,14 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "function"];
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// A chat request that passed structural checks.
 #[derive(Debug, Clone)]
@@ -48,14 +55,30 @@ impl ChatRequest {
         let messages = match body.get("messages") {
             Some(Value::Array(m)) if !m.is_empty() => m,
             Some(Value::Array(_)) => {
-                return Err(param("messages", "`messages` must contain at least one message".into()))
+                return Err(param(
+                    "messages",
+                    "`messages` must contain at least one message".into(),
+                ))
             }
-            Some(_) => return Err(param("messages", "`messages` must be an array of messages".into())),
-            None => return Err(param("messages", "missing required parameter `messages`".into())),
+            Some(_) => {
+                return Err(param(
+                    "messages",
+                    "`messages` must be an array of messages".into(),
+                ))
+            }
+            None => {
+                return Err(param(
+                    "messages",
+                    "missing required parameter `messages`".into(),
+                ))
+            }
         };
         for (i, m) in messages.iter().enumerate() {
             let Value::Object(m) = m else {
-                return Err(param("messages", format!("messages[{i}] must be an object with `role` and `content`")));
+                return Err(param(
+                    "messages",
+                    format!("messages[{i}] must be an object with `role` and `content`"),
+                ));
             };
             match m.get("role") {
                 Some(Value::String(r)) if ROLES.contains(&r.as_str()) => {}
@@ -84,7 +107,9 @@ impl ChatRequest {
                 Some(_) => {
                     return Err(param(
                         "messages",
-                        format!("messages[{i}].content must be a string or an array of content parts"),
+                        format!(
+                            "messages[{i}].content must be a string or an array of content parts"
+                        ),
                     ))
                 }
             }
@@ -106,7 +131,12 @@ impl ChatRequest {
                     ))
                 }
             },
-            Some(_) => return Err(param("stream_options", "`stream_options` must be an object".into())),
+            Some(_) => {
+                return Err(param(
+                    "stream_options",
+                    "`stream_options` must be an object".into(),
+                ))
+            }
         };
         if include_usage && !stream {
             return Err(param(
@@ -114,7 +144,12 @@ impl ChatRequest {
                 "`stream_options` is only allowed when `stream` is true".into(),
             ));
         }
-        Ok(ChatRequest { body, model, stream, include_usage })
+        Ok(ChatRequest {
+            body,
+            model,
+            stream,
+            include_usage,
+        })
     }
 
     /// The `messages` array (checked in `parse`).
@@ -151,9 +186,20 @@ impl PromptText {
             }
             let start = text.len();
             text.push_str(s);
-            segments.push(Segment { message, part, start, end: text.len() });
+            segments.push(Segment {
+                message,
+                part,
+                start,
+                end: text.len(),
+            });
         };
-        for (i, m) in messages.as_array().map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+        for (i, m) in messages
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             match m.get("content") {
                 Some(Value::String(s)) => push(s, i, None),
                 Some(Value::Array(parts)) => {
@@ -171,7 +217,10 @@ impl PromptText {
 
     /// Applies mask matches to the messages in place: every char inside a masked span becomes `*`.
     pub fn apply_masks(&self, messages: &mut Value, matches: &[MatchInfo]) {
-        let masks: Vec<&MatchInfo> = matches.iter().filter(|m| m.action == Action::Mask).collect();
+        let masks: Vec<&MatchInfo> = matches
+            .iter()
+            .filter(|m| m.action == Action::Mask)
+            .collect();
         if masks.is_empty() {
             return;
         }
@@ -214,9 +263,18 @@ mod tests {
             (r#"{"messages":[]}"#, "missing required parameter `model`"),
             (r#"{"model":"m"}"#, "missing required parameter `messages`"),
             (r#"{"model":"m","messages":[]}"#, "at least one message"),
-            (r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, "messages[0].role"),
-            (r#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0].content"),
-            (r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#, "`stream`"),
+            (
+                r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+                "messages[0].role",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+                "messages[0].content",
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+                "`stream`",
+            ),
             (
                 r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}"#,
                 "only allowed when `stream` is true",
@@ -248,7 +306,13 @@ mod tests {
         let p = PromptText::collect(&messages);
         assert_eq!(p.text, "规则\n你是傻冒吗");
         let start = p.text.find("傻冒").unwrap();
-        let m = MatchInfo { rule: "d:1".into(), risk: "A2-9".into(), action: Action::Mask, start, end: start + "傻冒".len() };
+        let m = MatchInfo {
+            rule: "d:1".into(),
+            risk: "A2-9".into(),
+            action: Action::Mask,
+            start,
+            end: start + "傻冒".len(),
+        };
         p.apply_masks(&mut messages, &[m]);
         assert_eq!(messages[1]["content"][0]["text"], "你是**吗");
         assert_eq!(messages[0]["content"], "规则");

@@ -26,40 +26,86 @@ pub(crate) struct Relay {
 
 impl Relay {
     pub fn new(upstream: ChunkStream, label: AigcLabel, include_usage: bool) -> Relay {
-        Relay { upstream, label, include_usage }
+        Relay {
+            upstream,
+            label,
+            include_usage,
+        }
     }
 
     /// Starts relaying in a task and returns the SSE response.
     pub fn start(self, t: Tracker) -> Response {
         let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
         let header = t.gw.settings.label_header.then(|| self.label.to_payload());
-        tokio::spawn(relay(t, self, Sink { tx, delivered: String::new(), gone: false }));
+        tokio::spawn(relay(
+            t,
+            self,
+            Sink {
+                tx,
+                delivered: String::new(),
+                gone: false,
+            },
+        ));
         sse_response(rx, header)
     }
 }
 
 /// A stream whose text hegui wrote itself (the safe answer for a blocked prompt).
-pub(crate) fn synthesised(t: Tracker, label: AigcLabel, text: String, outcome: Outcome) -> Response {
+pub(crate) fn synthesised(
+    t: Tracker,
+    label: AigcLabel,
+    text: String,
+    outcome: Outcome,
+) -> Response {
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     let header = t.gw.settings.label_header.then(|| label.to_payload());
     tokio::spawn(async move {
         let mut t = t;
-        let mut sink = Sink { tx, delivered: String::new(), gone: false };
-        let meta = Meta { id: format!("chatcmpl-{}", t.record.id), created: t.record.received_at_ms / 1000 };
+        let mut sink = Sink {
+            tx,
+            delivered: String::new(),
+            gone: false,
+        };
+        let meta = Meta {
+            id: format!("chatcmpl-{}", t.record.id),
+            created: t.record.received_at_ms / 1000,
+        };
         let model = t.record.model.clone();
-        sink.chunk(&meta, &model, json!({"role": "assistant", "content": ""}), None, None).await;
+        sink.chunk(
+            &meta,
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        )
+        .await;
         sink.text(&meta, &model, &text).await;
         let mut label = label;
         t.gw.labeler.seal(&mut label, &sink.delivered);
-        sink.chunk(&meta, &model, json!({}), Some("content_filter"), Some(&label)).await;
+        sink.chunk(
+            &meta,
+            &model,
+            json!({}),
+            Some("content_filter"),
+            Some(&label),
+        )
+        .await;
         t.record.output = Some(sink.delivered.clone());
         t.record.finish_reason = Some("content_filter".into());
         t.record.label = Some(label);
-        let outcome = if sink.gone { Outcome::ClientDisconnect } else { outcome };
+        let outcome = if sink.gone {
+            Outcome::ClientDisconnect
+        } else {
+            outcome
+        };
         if t.finish(outcome, 200).await {
             sink.done().await;
         } else {
-            sink.error("record_unavailable", "the interaction could not be recorded").await;
+            sink.error(
+                "record_unavailable",
+                "the interaction could not be recorded",
+            )
+            .await;
         }
     });
     sse_response(rx, header)
@@ -67,12 +113,17 @@ pub(crate) fn synthesised(t: Tracker, label: AigcLabel, text: String, outcome: O
 
 fn sse_response(rx: mpsc::Receiver<Bytes>, aigc: Option<String>) -> Response {
     let body = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<Bytes, std::convert::Infallible>(b), rx))
     });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Some(v) = aigc.and_then(|a| HeaderValue::from_str(&a).ok()) {
         h.insert("x-aigc", v);
@@ -97,7 +148,12 @@ impl Sink {
         if self.gone {
             return false;
         }
-        if self.tx.send(Bytes::from(format!("data: {data}\n\n"))).await.is_err() {
+        if self
+            .tx
+            .send(Bytes::from(format!("data: {data}\n\n")))
+            .await
+            .is_err()
+        {
             self.gone = true;
         }
         !self.gone
@@ -129,7 +185,9 @@ impl Sink {
         if text.is_empty() {
             return !self.gone;
         }
-        let ok = self.chunk(meta, model, json!({"content": text}), None, None).await;
+        let ok = self
+            .chunk(meta, model, json!({"content": text}), None, None)
+            .await;
         if ok {
             self.delivered.push_str(text);
         }
@@ -156,14 +214,21 @@ enum End {
 
 async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
     let gw = t.gw.clone();
-    let Relay { mut upstream, mut label, include_usage } = relay;
+    let Relay {
+        mut upstream,
+        mut label,
+        include_usage,
+    } = relay;
     let mut review: Box<dyn StreamReview> = if gw.settings.review_output {
         gw.reviewer.stream(Stage::Output)
     } else {
         Box::new(Unreviewed)
     };
     let model = t.record.model.clone();
-    let mut meta = Meta { id: format!("chatcmpl-{}", t.record.id), created: t.record.received_at_ms / 1000 };
+    let mut meta = Meta {
+        id: format!("chatcmpl-{}", t.record.id),
+        created: t.record.received_at_ms / 1000,
+    };
     let mut started = false;
     let mut finish: Option<String> = None;
     let mut usage: Option<Value> = None;
@@ -177,7 +242,9 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
             Some(Ok(StreamItem::Chunk(c))) => c,
             Some(Ok(StreamItem::Done)) => break End::Done,
             // A server that sent its finish reason and closed without [DONE] has finished.
-            Some(Err(UpstreamError::Disconnected(_))) | None if finish.is_some() => break End::Done,
+            Some(Err(UpstreamError::Disconnected(_))) | None if finish.is_some() => {
+                break End::Done
+            }
             Some(Err(e)) => break End::Failed(e),
             None => break End::Failed(UpstreamError::Disconnected("stream ended".into())),
         };
@@ -189,7 +256,14 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
             if let Some(c) = chunk.get("created").and_then(Value::as_i64) {
                 meta.created = c;
             }
-            sink.chunk(&meta, &model, json!({"role": "assistant", "content": ""}), None, None).await;
+            sink.chunk(
+                &meta,
+                &model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+                None,
+            )
+            .await;
             if let Some(p) = gw.labeler.prefix() {
                 sink.text(&meta, &model, p).await;
             }
@@ -197,7 +271,11 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             usage = Some(u.clone());
         }
-        let Some(choice) = chunk.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else {
+        let Some(choice) = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        else {
             continue;
         };
         if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
@@ -233,7 +311,14 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
         t.decision(review.decision());
     }
     if !started && !matches!(end, End::ClientGone) {
-        sink.chunk(&meta, &model, json!({"role": "assistant", "content": ""}), None, None).await;
+        sink.chunk(
+            &meta,
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        )
+        .await;
     }
     let model_text = !sink.delivered.is_empty();
 
@@ -258,7 +343,8 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
     }
     gw.labeler.seal(&mut label, &sink.delivered);
     if matches!(end, End::Done | End::Stopped(_)) {
-        sink.chunk(&meta, &model, json!({}), Some(&finish_reason), Some(&label)).await;
+        sink.chunk(&meta, &model, json!({}), Some(&finish_reason), Some(&label))
+            .await;
         if include_usage {
             if let Some(u) = &usage {
                 let c = json!({
@@ -269,7 +355,11 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
             }
         }
     }
-    let outcome = if sink.gone { Outcome::ClientDisconnect } else { outcome };
+    let outcome = if sink.gone {
+        Outcome::ClientDisconnect
+    } else {
+        outcome
+    };
     t.record.output = Some(sink.delivered.clone());
     t.record.finish_reason = Some(finish_reason);
     t.record.usage = usage;
@@ -283,7 +373,13 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
     match failure {
         Some(e) => sink.error(e.code, &e.message).await,
         None if written => sink.done().await,
-        None => sink.error("record_unavailable", "the interaction could not be recorded").await,
+        None => {
+            sink.error(
+                "record_unavailable",
+                "the interaction could not be recorded",
+            )
+            .await
+        }
     }
 }
 

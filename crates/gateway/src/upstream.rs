@@ -57,7 +57,9 @@ impl UpstreamError {
             }
             // The client's own mistakes that only the model server could see pass through
             // with their status; upstream auth failures are ours, not the client's.
-            UpstreamError::Status { status, message } if matches!(status, 400 | 404 | 422 | 429) => {
+            UpstreamError::Status { status, message }
+                if matches!(status, 400 | 404 | 422 | 429) =>
+            {
                 let mut e = ApiError::upstream(
                     StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
                     match status {
@@ -146,11 +148,18 @@ impl OpenAiClient {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
-        let text = tokio::time::timeout(self.idle, resp.text()).await.ok().and_then(Result::ok);
+        let text = tokio::time::timeout(self.idle, resp.text())
+            .await
+            .ok()
+            .and_then(Result::ok);
         let message = text
             .as_deref()
             .and_then(|t| serde_json::from_str::<Value>(t).ok())
-            .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from))
+            .and_then(|v| {
+                v.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
             .or(text.map(|t| t.chars().take(300).collect()))
             .unwrap_or_default();
         Err(UpstreamError::Status { status, message })
@@ -196,14 +205,19 @@ impl ModelClient for OpenAiClient {
             loop {
                 let next = match tokio::time::timeout(idle, events.next()).await {
                     Err(_) => {
-                        return Some((Err(UpstreamError::Timeout(idle, "between stream chunks")), None))
+                        return Some((
+                            Err(UpstreamError::Timeout(idle, "between stream chunks")),
+                            None,
+                        ))
                     }
                     Ok(n) => n,
                 };
                 let item = match next {
                     None => {
                         return Some((
-                            Err(UpstreamError::Disconnected("stream ended without [DONE]".into())),
+                            Err(UpstreamError::Disconnected(
+                                "stream ended without [DONE]".into(),
+                            )),
                             None,
                         ))
                     }
@@ -226,7 +240,9 @@ impl ModelClient for OpenAiClient {
                                     .to_string(),
                             }),
                             Ok(v) => Ok(StreamItem::Chunk(v)),
-                            Err(e) => Err(UpstreamError::Malformed(format!("SSE data is not JSON ({e})"))),
+                            Err(e) => Err(UpstreamError::Malformed(format!(
+                                "SSE data is not JSON ({e})"
+                            ))),
                         }
                     }
                 };

@@ -48,19 +48,31 @@ impl Gb45438TextLabeler {
             Position::End => (None, Some(format!("\n\n【{wording}】"))),
             Position::None => (None, None),
         };
-        Gb45438TextLabeler { producer: producer.into(), prefix, suffix }
+        Gb45438TextLabeler {
+            producer: producer.into(),
+            prefix,
+            suffix,
+        }
     }
 
     /// Applies the explicit label to a complete text.
     pub fn apply(&self, text: &str) -> String {
-        format!("{}{}{}", self.prefix.as_deref().unwrap_or(""), text, self.suffix.as_deref().unwrap_or(""))
+        format!(
+            "{}{}{}",
+            self.prefix.as_deref().unwrap_or(""),
+            text,
+            self.suffix.as_deref().unwrap_or("")
+        )
     }
 }
 
 /// `ReservedCode1` for delivered text: `sha256:` + hex SHA-256 of the UTF-8 bytes, so anyone
 /// holding the text can check it is what the provider delivered under this ProduceID.
 pub fn text_integrity(delivered: &str) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(delivered.as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(delivered.as_bytes()))
+    )
 }
 
 impl TextLabeler for Gb45438TextLabeler {

@@ -45,11 +45,18 @@ const KEY_COLUMNS: &str =
 
 impl Store {
     /// Issues a new key for a user; returns its record and the secret (shown once).
-    pub async fn create_key(&self, user_id: &str, actor: &str) -> Result<(ApiKey, String), StoreError> {
+    pub async fn create_key(
+        &self,
+        user_id: &str,
+        actor: &str,
+    ) -> Result<(ApiKey, String), StoreError> {
         self.user_required(user_id).await?;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let secret = format!("hg-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+        let secret = format!(
+            "hg-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
         let id = new_id("key");
         let prefix: String = secret.chars().take(10).collect();
         let now = now_ms();
@@ -66,7 +73,13 @@ impl Store {
         .await?;
         insert_event(&mut tx, user_id, now, "key_created", &id, actor).await?;
         tx.commit().await?;
-        let key = ApiKey { id, user_id: user_id.into(), prefix, created_at: now, revoked_at: None };
+        let key = ApiKey {
+            id,
+            user_id: user_id.into(),
+            prefix,
+            created_at: now,
+            revoked_at: None,
+        };
         Ok((key, secret))
     }
 
@@ -74,11 +87,16 @@ impl Store {
     pub async fn revoke_key(&self, key_id: &str, actor: &str) -> Result<ApiKey, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"))
-            .bind(key_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { kind: "key", id: key_id.into() })?;
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"
+        ))
+        .bind(key_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            kind: "key",
+            id: key_id.into(),
+        })?;
         let mut key = key_from_row(&row)?;
         if key.revoked_at.is_none() {
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")

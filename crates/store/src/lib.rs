@@ -72,13 +72,18 @@ impl Store {
             Backend::Sqlite => prepare_sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        let opts = AnyConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Connect { url: redact(&url), source: e })?;
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Connect {
+            url: redact(&url),
+            source: e,
+        })?;
         // One direct attempt first: the pool retries until its acquire timeout, which would
         // make a wrong URL take seconds to report.
         AnyConnection::connect_with(&opts)
             .await
-            .map_err(|e| StoreError::Connect { url: redact(&url), source: e })?
+            .map_err(|e| StoreError::Connect {
+                url: redact(&url),
+                source: e,
+            })?
             .close()
             .await
             .map_err(StoreError::Query)?;
@@ -100,7 +105,10 @@ impl Store {
             })
             .connect_with(opts)
             .await
-            .map_err(|e| StoreError::Connect { url: redact(&url), source: e })?;
+            .map_err(|e| StoreError::Connect {
+                url: redact(&url),
+                source: e,
+            })?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -132,7 +140,9 @@ impl Store {
 
 /// Adds `mode=rwc` and creates the parent directory so a fresh machine needs no setup.
 fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = match rest.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),

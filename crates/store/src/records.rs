@@ -35,9 +35,16 @@ pub struct RecordRow {
 fn row_to_record(row: &AnyRow) -> Result<RecordRow, StoreError> {
     let id: String = row.try_get("id")?;
     let text: String = row.try_get("record")?;
-    let record = InteractionRecord::from_canonical(text.as_bytes())
-        .map_err(|e| StoreError::Corrupt { id: id.clone(), detail: e.to_string() })?;
-    Ok(RecordRow { seq: row.try_get("seq")?, content_hash: row.try_get("content_hash")?, record })
+    let record =
+        InteractionRecord::from_canonical(text.as_bytes()).map_err(|e| StoreError::Corrupt {
+            id: id.clone(),
+            detail: e.to_string(),
+        })?;
+    Ok(RecordRow {
+        seq: row.try_get("seq")?,
+        content_hash: row.try_get("content_hash")?,
+        record,
+    })
 }
 
 impl Store {
@@ -69,9 +76,8 @@ impl Store {
 
     /// Lists records matching `q`, newest first.
     pub async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT seq, id, content_hash, record FROM interactions WHERE 1 = 1",
-        );
+        let mut sql =
+            String::from("SELECT seq, id, content_hash, record FROM interactions WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -116,16 +122,19 @@ impl Store {
 
     /// One record by id.
     pub async fn record(&self, id: &str) -> Result<Option<RecordRow>, StoreError> {
-        let row = sqlx::query("SELECT seq, id, content_hash, record FROM interactions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT seq, id, content_hash, record FROM interactions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         row.as_ref().map(row_to_record).transpose()
     }
 
     /// Number of stored records.
     pub async fn count_records(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM interactions").fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM interactions")
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get("n")?)
     }
 }

@@ -29,13 +29,17 @@ pub fn postgres_admin_url() -> Option<String> {
 pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Error> {
     let name = format!("hegui_t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(admin_url).await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
     conn.close().await?;
     let base = match admin_url.rfind('/') {
         Some(i) if i > "postgres://".len() => &admin_url[..i],
         _ => admin_url,
     };
-    let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let query = admin_url
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     Ok(format!("{base}/{name}{query}"))
 }
 
@@ -57,7 +61,8 @@ pub mod tempfile_guard {
     impl TempDir {
         /// Creates a uniquely named directory.
         pub fn new() -> std::io::Result<TempDir> {
-            let p = std::env::temp_dir().join(format!("hegui-test-{}", uuid::Uuid::new_v4().simple()));
+            let p =
+                std::env::temp_dir().join(format!("hegui-test-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&p)?;
             Ok(TempDir(p))
         }

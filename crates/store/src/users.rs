@@ -33,7 +33,8 @@ pub struct UserEvent {
     pub actor: String,
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, external_ref, suspended, verified, verified_at, created_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, external_ref, suspended, verified, verified_at, created_at";
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -81,14 +82,19 @@ impl Store {
     }
 
     pub(crate) async fn user_required(&self, id: &str) -> Result<User, StoreError> {
-        self.user(id).await?.ok_or_else(|| StoreError::NotFound { kind: "user", id: id.into() })
+        self.user(id).await?.ok_or_else(|| StoreError::NotFound {
+            kind: "user",
+            id: id.into(),
+        })
     }
 
     /// Lists users, newest first.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(user_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -131,7 +137,11 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let kind = if suspended { "suspended" } else { "unsuspended" };
+        let kind = if suspended {
+            "suspended"
+        } else {
+            "unsuspended"
+        };
         insert_event(&mut tx, id, now, kind, reason, actor).await?;
         tx.commit().await?;
         self.user_required(id).await

@@ -25,7 +25,8 @@ impl RecordWriter {
         let task = tokio::spawn(async move {
             let mut batch: Vec<(InteractionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let records: Vec<InteractionRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+                let records: Vec<InteractionRecord> =
+                    batch.iter().map(|(r, _)| r.clone()).collect();
                 let result = store.insert_records(&records).await;
                 if let Err(e) = &result {
                     tracing::error!(error = %e, count = records.len(), "record batch failed");
@@ -43,7 +44,10 @@ impl RecordWriter {
     /// Queues a record and waits until it is durable.
     pub async fn write(&self, record: InteractionRecord) -> Result<(), StoreError> {
         let (ack, done) = oneshot::channel();
-        self.tx.send((record, ack)).await.map_err(|_| StoreError::WriterClosed)?;
+        self.tx
+            .send((record, ack))
+            .await
+            .map_err(|_| StoreError::WriterClosed)?;
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err(StoreError::WriteFailed(msg)),

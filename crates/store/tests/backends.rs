@@ -1,4 +1,5 @@
 //! The same behaviour on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
 use hegui_store::{RecordQuery, RecordWriter, Store};
@@ -35,25 +36,47 @@ async fn exercise(store: Store) {
     let u = store.create_user(Some("acct-1"), "cli").await.unwrap();
     assert!(u.id.starts_with("usr_"));
     assert!(!u.verified && !u.suspended);
-    let u = store.set_verified(&u.id, true, "verified offline at counter 3", "alice").await.unwrap();
+    let u = store
+        .set_verified(&u.id, true, "verified offline at counter 3", "alice")
+        .await
+        .unwrap();
     assert!(u.verified && u.verified_at.is_some());
-    let u = store.set_suspended(&u.id, true, "abuse", "bob").await.unwrap();
+    let u = store
+        .set_suspended(&u.id, true, "abuse", "bob")
+        .await
+        .unwrap();
     assert!(u.suspended);
-    let kinds: Vec<String> =
-        store.user_events(&u.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = store
+        .user_events(&u.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds, vec!["created", "verified", "suspended"]);
-    assert!(store.set_verified("usr_nope", true, "x", "y").await.is_err());
+    assert!(store
+        .set_verified("usr_nope", true, "x", "y")
+        .await
+        .is_err());
 
     // Keys: stored hashed, looked up by secret, revocable.
     let (key, secret) = store.create_key(&u.id, "cli").await.unwrap();
     assert!(secret.starts_with("hg-") && secret.len() > 40);
-    let (k, owner) = store.authenticate(&secret).await.unwrap().expect("key found");
+    let (k, owner) = store
+        .authenticate(&secret)
+        .await
+        .unwrap()
+        .expect("key found");
     assert_eq!(k.id, key.id);
     assert_eq!(owner.id, u.id);
     assert!(k.revoked_at.is_none());
     assert!(store.authenticate("hg-wrong").await.unwrap().is_none());
     store.revoke_key(&key.id, "cli").await.unwrap();
-    let (k, _) = store.authenticate(&secret).await.unwrap().expect("still found");
+    let (k, _) = store
+        .authenticate(&secret)
+        .await
+        .unwrap()
+        .expect("still found");
     assert!(k.revoked_at.is_some());
     assert_eq!(store.list_keys(Some(&u.id)).await.unwrap().len(), 1);
 
@@ -64,8 +87,18 @@ async fn exercise(store: Store) {
         let w = writer.clone();
         let uid = u.id.clone();
         handles.push(tokio::spawn(async move {
-            let outcome = if i % 4 == 0 { Outcome::BlockedInput } else { Outcome::Served };
-            w.write(record(&format!("rec-{i:03}"), Some(&uid), outcome, 1_000 + i)).await
+            let outcome = if i % 4 == 0 {
+                Outcome::BlockedInput
+            } else {
+                Outcome::Served
+            };
+            w.write(record(
+                &format!("rec-{i:03}"),
+                Some(&uid),
+                outcome,
+                1_000 + i,
+            ))
+            .await
         }));
     }
     for h in handles {
@@ -75,21 +108,37 @@ async fn exercise(store: Store) {
     task.await.unwrap();
     assert_eq!(store.count_records().await.unwrap(), 40);
     let blocked = store
-        .list_records(&RecordQuery { outcome: Some(Outcome::BlockedInput), ..Default::default() })
+        .list_records(&RecordQuery {
+            outcome: Some(Outcome::BlockedInput),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(blocked.len(), 10);
     let recent = store
-        .list_records(&RecordQuery { since_ms: Some(1_030), limit: Some(5), ..Default::default() })
+        .list_records(&RecordQuery {
+            since_ms: Some(1_030),
+            limit: Some(5),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(recent.len(), 5);
-    assert!(recent.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    assert!(
+        recent.windows(2).all(|w| w[0].seq > w[1].seq),
+        "newest first"
+    );
     let one = store.record("rec-007").await.unwrap().expect("found");
-    assert_eq!(one.record, record("rec-007", Some(&u.id), Outcome::Served, 1_007));
+    assert_eq!(
+        one.record,
+        record("rec-007", Some(&u.id), Outcome::Served, 1_007)
+    );
     assert_eq!(one.content_hash, one.record.content_hash());
     // Ids are unique: a duplicate is refused, not silently merged.
-    assert!(store.insert_records(&[record("rec-007", None, Outcome::Served, 1)]).await.is_err());
+    assert!(store
+        .insert_records(&[record("rec-007", None, Outcome::Served, 1)])
+        .await
+        .is_err());
     store.ping().await.unwrap();
 }
 
@@ -106,8 +155,12 @@ async fn sqlite_backend_behaves() {
 
 #[tokio::test]
 async fn postgres_backend_behaves() {
-    let Some(admin) = postgres_admin_url() else { return };
-    let url = fresh_postgres_database(&admin).await.expect("PostgreSQL reachable");
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
     let store = Store::open(&url, 4).await.unwrap();
     exercise(store.clone()).await;
     store.close().await;
@@ -119,6 +172,12 @@ async fn postgres_backend_behaves() {
 async fn bad_urls_are_explained() {
     let e = Store::open("mysql://x", 1).await.unwrap_err().to_string();
     assert!(e.contains("sqlite://") && e.contains("postgres://"), "{e}");
-    let e = Store::open("postgres://nobody:pw@127.0.0.1:1/x", 1).await.unwrap_err().to_string();
-    assert!(e.contains("cannot connect") && e.contains("***") && !e.contains("pw@"), "{e}");
+    let e = Store::open("postgres://nobody:pw@127.0.0.1:1/x", 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot connect") && e.contains("***") && !e.contains("pw@"),
+        "{e}"
+    );
 }

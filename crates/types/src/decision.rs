@@ -118,11 +118,21 @@ impl Decision {
         policy_version: impl Into<String>,
     ) -> Decision {
         matches.sort_by_key(|m| (m.start, m.end));
-        let action = matches.iter().map(|m| m.action).max().unwrap_or(Action::Allow);
+        let action = matches
+            .iter()
+            .map(|m| m.action)
+            .max()
+            .unwrap_or(Action::Allow);
         let mut risks: Vec<String> = matches.iter().map(|m| m.risk.clone()).collect();
         risks.sort();
         risks.dedup();
-        Decision { stage, action, risks, matches, policy_version: policy_version.into() }
+        Decision {
+            stage,
+            action,
+            risks,
+            matches,
+            policy_version: policy_version.into(),
+        }
     }
 }
 
@@ -141,7 +151,11 @@ mod tests {
         };
         let d = Decision::from_matches(
             Stage::Output,
-            vec![m("A1-6", Action::Mask, 9), m("A1-4", Action::Block, 3), m("A1-6", Action::Flag, 0)],
+            vec![
+                m("A1-6", Action::Mask, 9),
+                m("A1-4", Action::Block, 3),
+                m("A1-6", Action::Flag, 0),
+            ],
             "v1",
         );
         assert_eq!(d.action, Action::Block);
@@ -151,7 +165,13 @@ mod tests {
 
     #[test]
     fn action_names_round_trip() {
-        for a in [Action::Allow, Action::Flag, Action::Mask, Action::Block, Action::SafeAnswer] {
+        for a in [
+            Action::Allow,
+            Action::Flag,
+            Action::Mask,
+            Action::Block,
+            Action::SafeAnswer,
+        ] {
             assert_eq!(Action::parse(a.as_str()), Some(a));
         }
         assert_eq!(Action::parse("delete"), None);

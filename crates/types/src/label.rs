@@ -16,16 +16,32 @@ pub struct AigcLabel {
     #[serde(rename = "ProduceID")]
     pub produce_id: String,
     /// Producer's integrity data (hegui: `sha256:` + hex digest of the delivered text).
-    #[serde(rename = "ReservedCode1", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ReservedCode1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reserved_code1: Option<String>,
     /// Code of the platform that distributes the content.
-    #[serde(rename = "ContentPropagator", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContentPropagator",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_propagator: Option<String>,
     /// The distributing platform's id for the content.
-    #[serde(rename = "PropagateID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PropagateID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub propagate_id: Option<String>,
     /// Propagator's integrity data.
-    #[serde(rename = "ReservedCode2", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ReservedCode2",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reserved_code2: Option<String>,
 }
 
@@ -49,11 +65,18 @@ pub fn allowed_label_char(c: char) -> bool {
 }
 
 fn check_value(field: &'static str, value: &str) -> Result<(), LabelValueError> {
-    match value.chars().enumerate().find(|(_, c)| !allowed_label_char(*c)) {
+    match value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !allowed_label_char(*c))
+    {
         None => Ok(()),
-        Some((position, bad)) => {
-            Err(LabelValueError { field, value: value.to_string(), bad, position })
-        }
+        Some((position, bad)) => Err(LabelValueError {
+            field,
+            value: value.to_string(),
+            bad,
+            position,
+        }),
     }
 }
 

@@ -158,6 +158,9 @@ mod tests {
         let mut r2 = r.clone();
         r2.decisions[0].action = Action::Flag;
         assert_ne!(r.content_hash(), r2.content_hash());
-        assert_eq!(Outcome::parse("client_disconnect"), Some(Outcome::ClientDisconnect));
+        assert_eq!(
+            Outcome::parse("client_disconnect"),
+            Some(Outcome::ClientDisconnect)
+        );
     }
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use hegui_config::RawConfig;
 use hegui_gateway::Gateway;
 use hegui_mock_upstream::{MockConfig, MockServer};
-use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url, tempfile_guard::TempDir};
+use hegui_store::testing::{
+    fresh_postgres_database, fresh_sqlite_url, postgres_admin_url, tempfile_guard::TempDir,
+};
 use hegui_store::{RecordQuery, RecordRow, Store};
 use tokio::sync::oneshot;
 
@@ -42,7 +44,9 @@ pub struct Harness {
 }
 
 pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harness {
-    let mock = hegui_mock_upstream::spawn(MockConfig::default()).await.expect("mock upstream");
+    let mock = hegui_mock_upstream::spawn(MockConfig::default())
+        .await
+        .expect("mock upstream");
     let (url, dir) = match backend {
         Backend::Sqlite => {
             let (u, d) = fresh_sqlite_url().expect("temp dir");
@@ -50,7 +54,12 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
         }
         Backend::Postgres => {
             let admin = postgres_admin_url().expect("postgres configured");
-            (fresh_postgres_database(&admin).await.expect("PostgreSQL reachable"), None)
+            (
+                fresh_postgres_database(&admin)
+                    .await
+                    .expect("PostgreSQL reachable"),
+                None,
+            )
         }
     };
     let mut raw = RawConfig::default();
@@ -63,7 +72,10 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
     let gateway = built.gateway.clone();
     let store = gateway.store.clone();
     let user = store.create_user(None, "test").await.unwrap();
-    store.set_verified(&user.id, true, "test fixture", "test").await.unwrap();
+    store
+        .set_verified(&user.id, true, "test fixture", "test")
+        .await
+        .unwrap();
     let (_, key) = store.create_key(&user.id, "test").await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -102,7 +114,10 @@ impl Harness {
     /// The newest record.
     pub async fn last_record(&self) -> RecordRow {
         self.store
-            .list_records(&RecordQuery { limit: Some(1), ..Default::default() })
+            .list_records(&RecordQuery {
+                limit: Some(1),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .pop()
@@ -117,7 +132,10 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("expected {n} records, have {}", self.store.count_records().await.unwrap());
+        panic!(
+            "expected {n} records, have {}",
+            self.store.count_records().await.unwrap()
+        );
     }
 
     pub async fn stop(mut self) {
@@ -160,10 +178,16 @@ pub fn stream_text(events: &[String]) -> (String, Option<String>) {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(e).expect("chunk is JSON");
-        if let Some(c) = v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()) {
+        if let Some(c) = v
+            .pointer("/choices/0/delta/content")
+            .and_then(|c| c.as_str())
+        {
             text.push_str(c);
         }
-        if let Some(f) = v.pointer("/choices/0/finish_reason").and_then(|c| c.as_str()) {
+        if let Some(f) = v
+            .pointer("/choices/0/finish_reason")
+            .and_then(|c| c.as_str())
+        {
             finish = Some(f.to_string());
         }
     }
@@ -173,5 +197,8 @@ pub fn stream_text(events: &[String]) -> (String, Option<String>) {
 pub const LABEL_SUFFIX: &str = "\n\n【本内容由人工智能生成】";
 
 pub fn model(name: &str, upstream: Option<&str>) -> hegui_config::RawModel {
-    hegui_config::RawModel { name: name.into(), upstream: upstream.map(String::from) }
+    hegui_config::RawModel {
+        name: name.into(),
+        upstream: upstream.map(String::from),
+    }
 }

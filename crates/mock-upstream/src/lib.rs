@@ -6,6 +6,7 @@
 //! | directive             | effect                                                            |
 //! |-----------------------|-------------------------------------------------------------------|
 //! | `[[reply:TEXT]]`      | reply exactly `TEXT` (runs to the next `]]`)                       |
+//! | `[[reply_b64:B64]]`   | reply the UTF-8 text whose standard base64 is `B64`                |
 //! | `[[chunk:N]]`         | stream in pieces of `N` chars (never splits a UTF-8 char)          |
 //! | `[[split:a\|b\|c]]`   | stream exactly these pieces (their concatenation is the reply)     |
 //! | `[[delay_ms:N]]`      | sleep `N` ms before each streamed content piece / the reply        |
@@ -36,6 +37,7 @@ use axum::{
     serve::ListenerExt,
     Router,
 };
+use base64::Engine;
 use bytes::Bytes;
 use futures::{stream, Stream};
 use serde::Deserialize;
@@ -711,6 +713,16 @@ fn parse_directives(text: &str) -> Result<(Directives, String), String> {
 fn apply_directive(d: &mut Directives, name: &str, value: &str) -> Result<bool, String> {
     match name {
         "reply" => d.reply = Some(value.to_owned()),
+        // Base64 lets a test make the mock say text that must not appear in the prompt
+        // (input review would refuse the prompt otherwise).
+        "reply_b64" => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|e| format!("mock upstream: bad [[reply_b64:{value}]] ({e})"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("mock upstream: [[reply_b64:{value}]] is not UTF-8"))?;
+            d.reply = Some(text);
+        }
         "split" => d.split = Some(value.split('|').map(str::to_owned).collect()),
         "chunk" => match value.trim().parse::<usize>() {
             Ok(n) if n > 0 => d.chunk = Some(n),
@@ -859,6 +871,14 @@ mod unit {
         assert_eq!(d.chunk, Some(3));
         assert_eq!(d.delay_ms, Some(7));
         assert_eq!(rest, "hi  there  [[x]]");
+    }
+
+    #[test]
+    fn base64_reply_is_decoded() {
+        // "冰毒" in base64: the prompt carries no reviewable text.
+        let (d, _) = parse_directives("[[reply_b64:5Yaw5q+S]]").unwrap();
+        assert_eq!(d.reply.as_deref(), Some("冰毒"));
+        assert!(parse_directives("[[reply_b64:%%%]]").is_err());
     }
 
     #[test]

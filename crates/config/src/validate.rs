@@ -355,3 +355,23 @@ content_producer = "有 空格"
         assert!(r.validate(Some(dir.path())).is_err());
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The documented example must stay a valid configuration that equals the defaults.
+    #[test]
+    fn example_config_is_valid_and_matches_the_defaults() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hegui.example.toml");
+        let raw = RawConfig::from_file(&path).expect("example parses");
+        let c = raw.validate(None).expect("example is valid");
+        let d = RawConfig::default().validate(None).expect("defaults valid");
+        assert_eq!(format!("{:?}", c.server), format!("{:?}", d.server));
+        assert_eq!(format!("{:?}", c.upstream), format!("{:?}", d.upstream));
+        assert_eq!(format!("{:?}", c.review), format!("{:?}", d.review));
+        assert_eq!(format!("{:?}", c.label), format!("{:?}", d.label));
+        assert_eq!(c.storage.database_url, d.storage.database_url);
+    }
+}

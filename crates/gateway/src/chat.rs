@@ -40,7 +40,8 @@ pub(crate) async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut t = Tracker::new(gw.clone());
-    match run(&gw, &mut t, &headers, body).await {
+    let record_id = HeaderValue::from_str(&t.record.id).ok();
+    let mut resp = match run(&gw, &mut t, &headers, body).await {
         Err(e) => {
             t.error(e.code, &e.message);
             t.finish(e.outcome, e.status.as_u16()).await;
@@ -67,7 +68,12 @@ pub(crate) async fn chat_completions(
             label,
             outcome,
         }) => respond(t, body, label, outcome).await,
+    };
+    // Every answer names its record, so a complaint or an inspection can point at it.
+    if let Some(id) = record_id {
+        resp.headers_mut().insert("x-hegui-record-id", id);
     }
+    resp
 }
 
 async fn respond(t: Tracker, body: Value, label: AigcLabel, outcome: Outcome) -> Response {

@@ -15,6 +15,10 @@ async fn non_streaming_answer_is_reviewed_labeled_and_recorded() {
         assert_eq!(resp.status(), 200);
         let header: Value =
             serde_json::from_str(resp.headers()["x-aigc"].to_str().unwrap()).unwrap();
+        let record_id = resp.headers()["x-hegui-record-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let body: Value = resp.json().await.unwrap();
         let content = body["choices"][0]["message"]["content"].as_str().unwrap();
         assert_eq!(content, format!("今天天气很好{LABEL_SUFFIX}"));
@@ -33,6 +37,7 @@ async fn non_streaming_answer_is_reviewed_labeled_and_recorded() {
         );
 
         let rec = h.last_record().await.record;
+        assert_eq!(rec.id, record_id);
         assert_eq!(rec.outcome, Outcome::Served);
         assert_eq!(rec.status, 200);
         assert_eq!(rec.user_id.as_deref(), Some(h.user_id.as_str()));

@@ -1,0 +1,222 @@
+//! The `hegui` binary as an operator uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const HEGUI: &str = env!("CARGO_BIN_EXE_hegui");
+
+fn hegui(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(HEGUI)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_config(dir: &Path, upstream: &str) -> std::path::PathBuf {
+    let p = dir.join("hegui.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n[upstream]\nbase_url = \"{upstream}\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn config_check_lists_every_problem_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[upstream]\nbase_url = \"nope\"\n[review]\non_block = \"maybe\"\n",
+    )
+    .unwrap();
+    let out = Command::new(HEGUI)
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(
+        err.contains("upstream.base_url") && err.contains("review.on_block"),
+        "{err}"
+    );
+
+    std::fs::write(&bad, "[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap();
+    let out = Command::new(HEGUI)
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("server") && err.contains("unknown field `port`") && err.contains("line 3"),
+        "{err}"
+    );
+
+    let good = write_config(dir.path(), "http://127.0.0.1:8000/v1");
+    let out = Command::new(HEGUI)
+        .args(["config", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn operators_manage_users_and_keys_with_recorded_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "http://127.0.0.1:8000/v1");
+    let (ok, out, _) = hegui(&cfg, &["users", "create", "--ref", "acct-1"]);
+    assert!(ok);
+    let user = out.split_whitespace().next().unwrap().to_string();
+    assert!(user.starts_with("usr_"));
+    let (ok, _, err) = hegui(&cfg, &["users", "verify", &user, "--reason", " "]);
+    assert!(!ok && err.contains("--reason"), "{err}");
+    let (ok, out, _) = hegui(
+        &cfg,
+        &["users", "verify", &user, "--reason", "checked at counter"],
+    );
+    assert!(ok && out.contains("verified=true"), "{out}");
+    let (ok, secret, _) = hegui(&cfg, &["keys", "create", "--user", &user]);
+    assert!(ok && secret.trim().starts_with("hg-"));
+    let (_, list, _) = hegui(&cfg, &["keys", "list"]);
+    assert!(!list.contains(secret.trim()), "secrets are never listed");
+    let key_id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let (ok, out, _) = hegui(&cfg, &["keys", "revoke", &key_id]);
+    assert!(ok && out.contains("revoked"));
+    let (_, show, _) = hegui(&cfg, &["users", "show", &user]);
+    for kind in [
+        "created",
+        "verified",
+        "key_created",
+        "key_revoked",
+        "checked at counter",
+    ] {
+        assert!(show.contains(kind), "{kind} missing in {show}");
+    }
+    let (ok, _, err) = hegui(&cfg, &["users", "verify", "usr_missing", "--reason", "x"]);
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = hegui(&cfg, &["records", "list", "--outcome", "great"]);
+    assert!(!ok && err.contains("unknown outcome"), "{err}");
+    // The key secret never lands in the database file in plain text.
+    let db = std::fs::read(dir.path().join("data/hegui.db")).unwrap();
+    let needle = secret.trim().as_bytes();
+    assert!(!db.windows(needle.len()).any(|w| w == needle));
+}
+
+struct Serve(Child, String);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(cfg: &Path) -> Serve {
+    let mut child = Command::new(HEGUI)
+        .arg("--config")
+        .arg(cfg)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    Serve(child, url)
+}
+
+/// Invariant: a record acknowledged as written survives kill -9 of the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_records_survive_kill_9() {
+    let mock = hegui_mock_upstream::spawn(hegui_mock_upstream::MockConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &mock.base_url);
+    let (_, out, _) = hegui(&cfg, &["users", "create"]);
+    let user = out.split_whitespace().next().unwrap().to_string();
+    hegui(&cfg, &["users", "verify", &user, "--reason", "test"]);
+    let (_, secret, _) = hegui(&cfg, &["keys", "create", "--user", &user]);
+    let secret = secret.trim().to_string();
+    let mut server = serve(&cfg);
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", server.1);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (http, url, secret, acked) = (http.clone(), url.clone(), secret.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..1000 {
+                let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]});
+                let Ok(resp) = http.post(&url).bearer_auth(&secret).json(&body).send().await else { return };
+                let Some(id) = resp.headers().get("x-hegui-record-id").map(|v| v.to_str().unwrap().to_string()) else { return };
+                if resp.status() == 200 && resp.bytes().await.is_ok() {
+                    acked.lock().unwrap().push(id);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // SIGKILL: no shutdown path runs.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} requests completed before the kill",
+        acked.len()
+    );
+    eprintln!("{} acknowledged records before kill -9", acked.len());
+    let store = hegui_store::Store::open(
+        &format!("sqlite://{}", dir.path().join("data/hegui.db").display()),
+        1,
+    )
+    .await
+    .unwrap();
+    for id in &acked {
+        assert!(
+            store.record(id).await.unwrap().is_some(),
+            "acknowledged record {id} lost"
+        );
+    }
+}

@@ -71,14 +71,7 @@ pub(crate) fn synthesised(
             created: t.record.received_at_ms / 1000,
         };
         let model = t.record.model.clone();
-        sink.chunk(
-            &meta,
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            None,
-            None,
-        )
-        .await;
+        sink.role(&meta, &model).await;
         sink.text(&meta, &model, &text).await;
         let mut label = label;
         t.gw.labeler.seal(&mut label, &sink.delivered);
@@ -180,6 +173,18 @@ impl Sink {
         self.send(c.to_string()).await
     }
 
+    /// The opening chunk: the assistant role, no text yet.
+    async fn role(&mut self, meta: &Meta, model: &Option<String>) -> bool {
+        self.chunk(
+            meta,
+            model,
+            json!({"role": "assistant", "content": ""}),
+            None,
+            None,
+        )
+        .await
+    }
+
     /// Sends reviewed text as a content delta.
     async fn text(&mut self, meta: &Meta, model: &Option<String>, text: &str) -> bool {
         if text.is_empty() {
@@ -256,14 +261,7 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
             if let Some(c) = chunk.get("created").and_then(Value::as_i64) {
                 meta.created = c;
             }
-            sink.chunk(
-                &meta,
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                None,
-                None,
-            )
-            .await;
+            sink.role(&meta, &model).await;
             if let Some(p) = gw.labeler.prefix() {
                 sink.text(&meta, &model, p).await;
             }
@@ -311,14 +309,7 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
         t.decision(review.decision());
     }
     if !started && !matches!(end, End::ClientGone) {
-        sink.chunk(
-            &meta,
-            &model,
-            json!({"role": "assistant", "content": ""}),
-            None,
-            None,
-        )
-        .await;
+        sink.role(&meta, &model).await;
     }
     let model_text = !sink.delivered.is_empty();
 

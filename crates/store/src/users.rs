@@ -106,19 +106,13 @@ impl Store {
         reason: &str,
         actor: &str,
     ) -> Result<User, StoreError> {
-        self.user_required(id).await?;
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE users SET verified = $1, verified_at = $2 WHERE id = $3")
+        let update = sqlx::query("UPDATE users SET verified = $1, verified_at = $2 WHERE id = $3")
             .bind(i64::from(verified))
             .bind(verified.then_some(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            .bind(id);
         let kind = if verified { "verified" } else { "unverified" };
-        insert_event(&mut tx, id, now, kind, reason, actor).await?;
-        tx.commit().await?;
-        self.user_required(id).await
+        self.change_user(id, update, now, kind, reason, actor).await
     }
 
     /// Suspends (or reinstates) a user, recording who did it and why.
@@ -129,19 +123,31 @@ impl Store {
         reason: &str,
         actor: &str,
     ) -> Result<User, StoreError> {
-        self.user_required(id).await?;
-        let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE users SET suspended = $1 WHERE id = $2")
+        let update = sqlx::query("UPDATE users SET suspended = $1 WHERE id = $2")
             .bind(i64::from(suspended))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            .bind(id);
         let kind = if suspended {
             "suspended"
         } else {
             "unsuspended"
         };
+        self.change_user(id, update, now_ms(), kind, reason, actor)
+            .await
+    }
+
+    /// Applies one change to a user together with its event, in one transaction.
+    async fn change_user<'q>(
+        &self,
+        id: &str,
+        update: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        now: i64,
+        kind: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<User, StoreError> {
+        self.user_required(id).await?;
+        let mut tx = self.pool().begin().await?;
+        update.execute(&mut *tx).await?;
         insert_event(&mut tx, id, now, kind, reason, actor).await?;
         tx.commit().await?;
         self.user_required(id).await

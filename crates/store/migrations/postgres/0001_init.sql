@@ -1,3 +1,5 @@
+-- PostgreSQL dialect of ../sqlite/0001_init.sql: keep the two in step. They differ only where
+-- the dialects do (identity columns); the queries in src/ run unchanged on both.
 -- Accounts: a pseudonymous id; no personal information is stored here.
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,

@@ -1,3 +1,4 @@
+-- SQLite dialect; ../postgres/0001_init.sql is the same schema for PostgreSQL: keep them in step.
 -- Accounts: a pseudonymous id; no personal information is stored here.
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,

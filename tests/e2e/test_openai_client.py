@@ -30,8 +30,9 @@ LABEL = "【本内容由人工智能生成】"
 
 
 def start(cmd, pattern, env=None):
-    """Starts a process and waits for the line announcing its address."""
+    """Starts a process and waits for the line announcing its address; stderr is kept in p.log."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p.log = []
     deadline = time.time() + 30
     while time.time() < deadline:
         line = p.stdout.readline()
@@ -40,7 +41,8 @@ def start(cmd, pattern, env=None):
         m = re.search(pattern, line)
         if m:
             threading.Thread(target=p.stdout.read, daemon=True).start()
-            threading.Thread(target=p.stderr.read, daemon=True).start()
+            p.log_reader = threading.Thread(target=lambda: p.log.extend(p.stderr), daemon=True)
+            p.log_reader.start()
             return p, m.group(1)
     raise RuntimeError(f"{cmd[0]} did not announce its address in 30 s")
 
@@ -77,6 +79,8 @@ database_url = "{db}"
 base_url = "{mock_url}"
 [label]
 content_producer = "001191440300708461136T1XGW3"
+[log]
+format = "json"
 """
             )
         user = self.cli("users", "create", "--ref", "e2e").split()[0]
@@ -215,6 +219,18 @@ def graceful_shutdown_finishes_streams():
     print("graceful shutdown finished the in-flight stream: ok")
 
 
+def logs_carry_no_content_or_secrets():
+    """The structured logs name pseudonymous ids, never prompts, answers or key secrets."""
+    GW.proc.log_reader.join(timeout=10)
+    lines = GW.proc.log
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(e.get("fields", {}).get("outcome") == "blocked_input" for e in events), lines[:5]
+    text = "".join(lines)
+    for secret in (GW.key, GW.unverified_key, "你好，世界", "制造炸弹", "冰毒", "一二三四五"):
+        assert secret not in text, f"{secret!r} found in the logs"
+    print(f"{len(events)} JSON log events carry no content or secrets: ok")
+
+
 def main():
     global ARGS, GW
     ap = argparse.ArgumentParser()
@@ -228,6 +244,7 @@ def main():
         ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
         if ok:
             graceful_shutdown_finishes_streams()
+            logs_carry_no_content_or_secrets()
     finally:
         GW.stop()
     sys.exit(0 if ok else 1)

@@ -241,7 +241,15 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
             let rows = store.list_records(&q).await?;
             if json {
                 for r in rows {
-                    println!("{}", String::from_utf8_lossy(&r.record.canonical_bytes()));
+                    match &r.record {
+                        Some(rec) => {
+                            println!("{}", String::from_utf8_lossy(&rec.canonical_bytes()))
+                        }
+                        None => println!(
+                            "{}",
+                            serde_json::json!({"id": r.id, "purged_at": r.purged_at, "leaf_index": r.leaf_index})
+                        ),
+                    }
                 }
                 return Ok(());
             }
@@ -250,7 +258,14 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
                 "id", "received", "outcome", "status", "latency", "user"
             );
             for r in rows {
-                let rec = r.record;
+                let Some(rec) = r.record else {
+                    println!(
+                        "{:<36}  (content erased at {})",
+                        r.id,
+                        r.purged_at.map(time).unwrap_or_default()
+                    );
+                    continue;
+                };
                 let decisions: Vec<String> = rec
                     .decisions
                     .iter()
@@ -280,9 +295,21 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
                 .record(&id)
                 .await?
                 .with_context(|| format!("no record {id:?}"))?;
-            let v: serde_json::Value = serde_json::from_slice(&r.record.canonical_bytes())?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            println!("# seq {}  sha256 {}", r.seq, r.content_hash);
+            match &r.record {
+                Some(rec) => {
+                    let v: serde_json::Value = serde_json::from_slice(&rec.canonical_bytes())?;
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                None => println!(
+                    "content erased at {}",
+                    r.purged_at.map(time).unwrap_or_default()
+                ),
+            }
+            let leaf = r
+                .leaf_index
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "pending".into());
+            println!("# seq {}  sha256 {}  leaf {leaf}", r.seq, r.content_hash);
         }
     }
     Ok(())

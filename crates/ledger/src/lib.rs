@@ -13,14 +13,18 @@
 pub mod bundle;
 pub mod checkpoint;
 mod error;
+pub mod fetch;
 pub mod hash;
+pub mod leaf;
 pub mod merkle;
 pub mod note;
 
 pub use bundle::{Bundle, VerifiedBundle, BUNDLE_FORMAT};
 pub use checkpoint::Checkpoint;
 pub use error::{BundleError, CheckpointError, LedgerError, ProofError};
+pub use fetch::{nodes_needed, NodeMap, NodeRecorder};
 pub use hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
+pub use leaf::{commitment, LeafEntry, LEAF_FORMAT};
 pub use merkle::{
     consistency_proof, inclusion_proof, root, root_at, verify_consistency, verify_inclusion,
     CompactRange, MemoryTree, NodeSource,

@@ -8,9 +8,13 @@
 //! Architecture invariant: this crate knows nothing about HTTP or review logic.
 
 mod error;
+mod journal;
 mod keys;
+mod ledger;
 mod records;
+mod sequencer;
 mod users;
+mod verify;
 mod writer;
 
 pub mod testing;
@@ -24,9 +28,13 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use error::StoreError;
+pub use journal::JournalRow;
 pub use keys::ApiKey;
+pub use ledger::{StoredCheckpoint, StoredLeaf};
 pub use records::{RecordQuery, RecordRow};
+pub use sequencer::{Sequencer, SequencerConfig};
 pub use users::{User, UserEvent};
+pub use verify::{Problem, VerifyReport};
 pub use writer::RecordWriter;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -1,7 +1,8 @@
-use hegui_types::{InteractionRecord, Outcome};
+use hegui_types::{kinds, InteractionRecord, Outcome};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::journal::journal_insert;
 use crate::{Store, StoreError};
 
 /// Filters for listing records; every field narrows the result.
@@ -21,42 +22,60 @@ pub struct RecordQuery {
     pub limit: Option<i64>,
 }
 
-/// A stored record with its position and hash.
+/// A stored interaction with its position, hash and place in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordRow {
-    /// Insertion order (the future log index).
+    /// Insertion order.
     pub seq: i64,
-    /// SHA-256 of the canonical encoding as stored.
+    /// The record id.
+    pub id: String,
+    /// SHA-256 of the canonical encoding as written.
     pub content_hash: String,
-    /// The decoded record.
-    pub record: InteractionRecord,
+    /// The decoded record; `None` once its content was erased (retention or erasure request).
+    pub record: Option<InteractionRecord>,
+    /// When the content was erased.
+    pub purged_at: Option<i64>,
+    /// Index of its leaf in the Merkle log, once the sequencer has integrated it.
+    pub leaf_index: Option<i64>,
 }
+
+const ROW_COLUMNS: &str = "i.seq, i.id, i.content_hash, j.record, j.purged_at, j.leaf_index \
+     FROM interactions i JOIN journal j ON j.id = i.id";
 
 fn row_to_record(row: &AnyRow) -> Result<RecordRow, StoreError> {
     let id: String = row.try_get("id")?;
-    let text: String = row.try_get("record")?;
-    let record =
-        InteractionRecord::from_canonical(text.as_bytes()).map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            detail: e.to_string(),
-        })?;
+    let text: Option<String> = row.try_get("record")?;
+    let record = text
+        .map(|t| {
+            InteractionRecord::from_canonical(t.as_bytes()).map_err(|e| StoreError::Corrupt {
+                id: id.clone(),
+                detail: e.to_string(),
+            })
+        })
+        .transpose()?;
     Ok(RecordRow {
         seq: row.try_get("seq")?,
         content_hash: row.try_get("content_hash")?,
+        id,
         record,
+        purged_at: row.try_get("purged_at")?,
+        leaf_index: row.try_get("leaf_index")?,
     })
 }
 
 impl Store {
     /// Writes records in one transaction; when this returns `Ok` they are durable.
+    ///
+    /// The searchable fields go to `interactions`; the content, salted, goes to the journal
+    /// that the sequencer integrates into the Merkle log.
     pub async fn insert_records(&self, records: &[InteractionRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for r in records {
             let bytes = r.canonical_bytes();
-            let text = String::from_utf8_lossy(&bytes).into_owned();
+            journal_insert(&mut tx, kinds::INTERACTION, &r.id, r.received_at_ms, &bytes).await?;
             sqlx::query(
-                "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&r.id)
             .bind(r.received_at_ms)
@@ -66,7 +85,6 @@ impl Store {
             .bind(i64::from(r.status))
             .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
             .bind(r.content_hash())
-            .bind(text)
             .execute(&mut *tx)
             .await?;
         }
@@ -76,29 +94,28 @@ impl Store {
 
     /// Lists records matching `q`, newest first.
     pub async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
-        let mut sql =
-            String::from("SELECT seq, id, content_hash, record FROM interactions WHERE 1 = 1");
+        let mut sql = format!("SELECT {ROW_COLUMNS} WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
             n
         };
         if q.user_id.is_some() {
-            sql += &format!(" AND user_id = ${}", next());
+            sql += &format!(" AND i.user_id = ${}", next());
         }
         if q.outcome.is_some() {
-            sql += &format!(" AND outcome = ${}", next());
+            sql += &format!(" AND i.outcome = ${}", next());
         }
         if q.produce_id.is_some() {
-            sql += &format!(" AND produce_id = ${}", next());
+            sql += &format!(" AND i.produce_id = ${}", next());
         }
         if q.since_ms.is_some() {
-            sql += &format!(" AND received_at >= ${}", next());
+            sql += &format!(" AND i.received_at >= ${}", next());
         }
         if q.until_ms.is_some() {
-            sql += &format!(" AND received_at < ${}", next());
+            sql += &format!(" AND i.received_at < ${}", next());
         }
-        sql += &format!(" ORDER BY seq DESC LIMIT ${}", next());
+        sql += &format!(" ORDER BY i.seq DESC LIMIT ${}", next());
         let mut query = sqlx::query(&sql);
         if let Some(u) = &q.user_id {
             query = query.bind(u);
@@ -122,11 +139,10 @@ impl Store {
 
     /// One record by id.
     pub async fn record(&self, id: &str) -> Result<Option<RecordRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT seq, id, content_hash, record FROM interactions WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(&format!("SELECT {ROW_COLUMNS} WHERE i.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(row_to_record).transpose()
     }
 

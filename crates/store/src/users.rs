@@ -1,6 +1,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
+
+use crate::journal::journal_insert;
 use crate::{now_ms, Store, StoreError};
 
 /// An end user of the provider's service, known only by a pseudonymous id.
@@ -193,5 +196,14 @@ pub(crate) async fn insert_event(
     .bind(actor)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    // Every operator action on an account is also a compliance record in the log.
+    let entry = JournalEntry {
+        v: JOURNAL_ENCODING_VERSION,
+        kind: kinds::USER_EVENT.into(),
+        id: uuid::Uuid::now_v7().to_string(),
+        at_ms: at,
+        actor: actor.to_string(),
+        body: serde_json::json!({"user_id": user_id, "event": kind, "reason": reason}),
+    };
+    journal_insert(tx, &entry.kind, &entry.id, at, &entry.canonical_bytes()).await
 }

@@ -129,11 +129,13 @@ async fn exercise(store: Store) {
         "newest first"
     );
     let one = store.record("rec-007").await.unwrap().expect("found");
+    let content = one.record.expect("content retained");
     assert_eq!(
-        one.record,
+        content,
         record("rec-007", Some(&u.id), Outcome::Served, 1_007)
     );
-    assert_eq!(one.content_hash, one.record.content_hash());
+    assert_eq!(one.content_hash, content.content_hash());
+    assert_eq!((one.purged_at, one.leaf_index), (None, None));
     // Ids are unique: a duplicate is refused, not silently merged.
     assert!(store
         .insert_records(&[record("rec-007", None, Outcome::Served, 1)])

@@ -5,9 +5,11 @@
 //! canonical, versioned encoding of an interaction record.
 
 mod decision;
+mod journal;
 mod label;
 mod record;
 
 pub use decision::{Action, Decision, MatchInfo, Stage};
+pub use journal::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
 pub use label::{AigcLabel, LabelValueError};
 pub use record::{InteractionRecord, Outcome, RECORD_ENCODING_VERSION};

@@ -12,7 +12,13 @@ use hegui_mock_upstream::{MockConfig, MockServer};
 use hegui_store::testing::{
     fresh_postgres_database, fresh_sqlite_url, postgres_admin_url, tempfile_guard::TempDir,
 };
-use hegui_store::{RecordQuery, RecordRow, Store};
+use hegui_store::{RecordQuery, Store};
+use hegui_types::InteractionRecord;
+
+/// The newest record.
+pub struct Last {
+    pub record: InteractionRecord,
+}
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +117,10 @@ impl Harness {
             .json(&body)
     }
 
-    /// The newest record.
-    pub async fn last_record(&self) -> RecordRow {
-        self.store
+    /// The newest record (its content must still be stored).
+    pub async fn last_record(&self) -> Last {
+        let row = self
+            .store
             .list_records(&RecordQuery {
                 limit: Some(1),
                 ..Default::default()
@@ -121,7 +128,10 @@ impl Harness {
             .await
             .unwrap()
             .pop()
-            .expect("a record")
+            .expect("a record");
+        Last {
+            record: row.record.expect("content retained"),
+        }
     }
 
     /// Waits until `n` records exist (for outcomes recorded after the client left).

@@ -1,0 +1,208 @@
+//! The Merkle log's storage: leaves, perfect-subtree nodes and signed checkpoints, and the
+//! proofs computed from them (through `hegui-ledger`'s pure algorithms).
+
+use hegui_ledger::{
+    consistency_proof, inclusion_proof, nodes_needed, root_at, CompactRange, Hash, NodeMap,
+};
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// A checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed note text.
+    pub note: String,
+    /// When it was issued (Unix ms).
+    pub created_at: i64,
+}
+
+/// One leaf as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLeaf {
+    /// Leaf index.
+    pub index: u64,
+    /// The record the leaf names.
+    pub record_id: String,
+    /// Leaf data (`hegui-leaf/1`).
+    pub data: Vec<u8>,
+    /// `leaf_hash(data)` as stored.
+    pub hash: Hash,
+}
+
+pub(crate) fn parse_hash(hex_str: &str, what: &str) -> Result<Hash, StoreError> {
+    let bytes = hex::decode(hex_str).map_err(|e| StoreError::Corrupt {
+        id: what.into(),
+        detail: format!("hash is not hex: {e}"),
+    })?;
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        id: what.into(),
+        detail: "hash is not 32 bytes".into(),
+    })
+}
+
+fn ledger_err(e: hegui_ledger::LedgerError) -> StoreError {
+    StoreError::Ledger(e.to_string())
+}
+
+fn size_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Number of leaves in the log.
+    pub async fn tree_size(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
+    /// Fetches the given perfect-subtree nodes.
+    pub(crate) async fn fetch_nodes(&self, needed: &[(u8, u64)]) -> Result<NodeMap, StoreError> {
+        let mut map = NodeMap::default();
+        for chunk in needed.chunks(200) {
+            let mut sql = String::from("SELECT level, idx, hash FROM ledger_nodes WHERE ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push_str(&format!(
+                    "(level = ${} AND idx = ${})",
+                    2 * i + 1,
+                    2 * i + 2
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for (level, idx) in chunk {
+                q = q.bind(i64::from(*level)).bind(size_i64(*idx));
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                let level: i64 = row.try_get("level")?;
+                let idx: i64 = row.try_get("idx")?;
+                let hash: String = row.try_get("hash")?;
+                let h = parse_hash(&hash, &format!("node ({level}, {idx})"))?;
+                map.0.insert((level as u8, idx as u64), h);
+            }
+        }
+        Ok(map)
+    }
+
+    /// The root of the log at `size` leaves.
+    pub async fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        let needed = nodes_needed(|s| root_at(s, size)).map_err(ledger_err)?;
+        let map = self.fetch_nodes(&needed).await?;
+        root_at(&map, size).map_err(ledger_err)
+    }
+
+    /// The audit path of leaf `index` in the tree of `size` leaves.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let needed = nodes_needed(|s| inclusion_proof(s, index, size)).map_err(ledger_err)?;
+        let map = self.fetch_nodes(&needed).await?;
+        inclusion_proof(&map, index, size).map_err(ledger_err)
+    }
+
+    /// The consistency proof from tree size `old` to `new`.
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        let needed = nodes_needed(|s| consistency_proof(s, old, new)).map_err(ledger_err)?;
+        let map = self.fetch_nodes(&needed).await?;
+        consistency_proof(&map, old, new).map_err(ledger_err)
+    }
+
+    /// The compact range (right edge) of the tree at `size`, to keep appending from.
+    pub(crate) async fn compact_range(&self, size: u64) -> Result<CompactRange, StoreError> {
+        let needed = nodes_needed(|s| CompactRange::from_source(s, size)).map_err(ledger_err)?;
+        let map = self.fetch_nodes(&needed).await?;
+        CompactRange::from_source(&map, size).map_err(ledger_err)
+    }
+
+    /// The leaf that names a record.
+    pub async fn leaf_of_record(&self, record_id: &str) -> Result<Option<StoredLeaf>, StoreError> {
+        let row = sqlx::query(
+            "SELECT idx, record_id, data, hash FROM ledger_leaves WHERE record_id = $1",
+        )
+        .bind(record_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(leaf_from_row).transpose()
+    }
+
+    /// Leaves `[from, from + limit)`, in order.
+    pub async fn leaves(&self, from: u64, limit: i64) -> Result<Vec<StoredLeaf>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idx, record_id, data, hash FROM ledger_leaves WHERE idx >= $1 ORDER BY idx LIMIT $2",
+        )
+        .bind(size_i64(from))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(leaf_from_row).collect()
+    }
+
+    /// The newest checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(checkpoint_from_row).transpose()
+    }
+
+    /// Every checkpoint, oldest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    /// Stores a checkpoint (a second one for the same size is ignored: same size, same root).
+    pub async fn save_checkpoint(
+        &self,
+        size: u64,
+        root: &Hash,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(size_i64(size))
+        .bind(hex::encode(root))
+        .bind(note)
+        .bind(crate::now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+fn leaf_from_row(row: &sqlx::any::AnyRow) -> Result<StoredLeaf, StoreError> {
+    let idx: i64 = row.try_get("idx")?;
+    let data: String = row.try_get("data")?;
+    let hash: String = row.try_get("hash")?;
+    Ok(StoredLeaf {
+        index: idx as u64,
+        record_id: row.try_get("record_id")?,
+        data: data.into_bytes(),
+        hash: parse_hash(&hash, &format!("leaf {idx}"))?,
+    })
+}
+
+fn checkpoint_from_row(row: &sqlx::any::AnyRow) -> Result<StoredCheckpoint, StoreError> {
+    let size: i64 = row.try_get("size")?;
+    let root: String = row.try_get("root")?;
+    Ok(StoredCheckpoint {
+        size: size as u64,
+        root: parse_hash(&root, &format!("checkpoint {size}"))?,
+        note: row.try_get("note")?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,316 @@
+//! The sequencer: integrates journal records into the Merkle log, in order, and issues signed
+//! checkpoints.
+//!
+//! Records are durable the moment the writer commits them; the sequencer then gives each a
+//! leaf, a little later (like a CT log's merge delay). On PostgreSQL several gateway instances
+//! may run; exactly one sequencer works at a time, elected with a session advisory lock held
+//! on its own connection (another instance takes over when that connection dies). Correctness
+//! does not rest on the lock alone: leaf indices are a primary key, so a second writer's
+//! transaction fails and it reloads its state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hegui_ledger::{leaf_hash, Checkpoint, CompactRange, LeafEntry, Signer};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Connection, Row};
+use tokio::sync::{watch, Notify};
+
+use crate::journal::new_salt;
+use crate::{Backend, Store, StoreError};
+
+/// Advisory lock key that elects the sequencer ("hegui-seq" in ASCII).
+const LOCK_KEY: i64 = 0x6865_6775_692d_7371;
+
+/// How the sequencer works.
+#[derive(Debug, Clone)]
+pub struct SequencerConfig {
+    /// Most records integrated per transaction.
+    pub batch: i64,
+    /// Wait between polls when idle (a wake-up from the writer cuts it short).
+    pub idle_poll: Duration,
+    /// Shortest interval between scheduled checkpoints.
+    pub checkpoint_every: Duration,
+    /// Checkpoint origin line (the log's name).
+    pub origin: String,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            batch: 1000,
+            idle_poll: Duration::from_millis(200),
+            checkpoint_every: Duration::from_secs(10),
+            origin: "hegui/log".into(),
+        }
+    }
+}
+
+/// Integrates pending records and signs checkpoints.
+pub struct Sequencer {
+    store: Store,
+    signer: Option<Signer>,
+    cfg: SequencerConfig,
+    range: Option<CompactRange>,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl Sequencer {
+    /// A sequencer over `store`; without a signer it integrates but issues no checkpoints.
+    pub fn new(store: Store, signer: Option<Signer>, cfg: SequencerConfig) -> Sequencer {
+        Sequencer {
+            store,
+            signer,
+            cfg,
+            range: None,
+            conn: None,
+        }
+    }
+
+    /// Takes the sequencer role. On PostgreSQL this waits for the advisory lock; returns
+    /// `Ok(false)` if another instance holds it.
+    pub async fn try_elect(&mut self) -> Result<bool, StoreError> {
+        if self.conn.is_some() {
+            return Ok(true);
+        }
+        let mut conn = self.store.pool().acquire().await?;
+        if self.store.backend() == Backend::Postgres {
+            let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS ok")
+                .bind(LOCK_KEY)
+                .fetch_one(&mut *conn)
+                .await?;
+            if !row.try_get::<bool, _>("ok")? {
+                return Ok(false);
+            }
+        }
+        self.range = None;
+        self.conn = Some(conn);
+        Ok(true)
+    }
+
+    /// Gives up the role (and the lock with its connection).
+    pub fn resign(&mut self) {
+        if let Some(c) = self.conn.take() {
+            // Closing the connection releases the session lock; never return it to the pool.
+            drop(c.detach());
+        }
+        self.range = None;
+    }
+
+    /// Integrates up to one batch of pending records; returns how many.
+    pub async fn integrate_pending(&mut self) -> Result<usize, StoreError> {
+        if !self.try_elect().await? {
+            return Ok(0);
+        }
+        match self.integrate_batch().await {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                // Our view may be stale (another writer, a failed commit): start afresh.
+                self.resign();
+                Err(e)
+            }
+        }
+    }
+
+    async fn integrate_batch(&mut self) -> Result<usize, StoreError> {
+        let store = self.store.clone();
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(0);
+        };
+        let mut tx = conn.begin().await?;
+        let size_row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
+            .fetch_one(&mut *tx)
+            .await?;
+        let size = size_row.try_get::<i64, _>("n")? as u64;
+        let rows = sqlx::query(
+            "SELECT id, kind, created_at, record, salt, commitment FROM journal \
+             WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(self.cfg.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut range = match self.range.take() {
+            Some(r) if r.size() == size => r,
+            _ => store.compact_range(size).await?,
+        };
+        let mut leaves: Vec<(u64, String, String, String)> = Vec::with_capacity(rows.len());
+        let mut nodes: Vec<(u8, u64, String)> = Vec::with_capacity(rows.len() * 2);
+        let mut backfills: Vec<(String, String, String)> = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let kind: String = row.try_get("kind")?;
+            let at: i64 = row.try_get("created_at")?;
+            let record: Option<String> = row.try_get("record")?;
+            let salt: Option<String> = row.try_get("salt")?;
+            let commitment: Option<String> = row.try_get("commitment")?;
+            let commitment = match (commitment, record) {
+                (Some(c), _) if salt.is_some() => c,
+                // Records written before the log existed get their salt now.
+                (_, Some(record)) => {
+                    let salt = new_salt();
+                    let c = hex::encode(hegui_ledger::commitment(
+                        &hex::decode(&salt).unwrap_or_default(),
+                        record.as_bytes(),
+                    ));
+                    backfills.push((id.clone(), salt, c.clone()));
+                    c
+                }
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        id,
+                        detail: "journal row has neither content nor commitment".into(),
+                    })
+                }
+            };
+            let entry = LeafEntry {
+                format: hegui_ledger::LEAF_FORMAT.into(),
+                kind,
+                id: id.clone(),
+                at_ms: at,
+                commitment,
+            };
+            let data = entry.encode();
+            let hash = leaf_hash(&data);
+            let index = range.size();
+            range
+                .append_with(hash, |level, idx, h| {
+                    nodes.push((level, idx, hex::encode(h)))
+                })
+                .map_err(|e| StoreError::Ledger(e.to_string()))?;
+            leaves.push((
+                index,
+                id,
+                String::from_utf8_lossy(&data).into_owned(),
+                hex::encode(hash),
+            ));
+        }
+        for chunk in leaves.chunks(250) {
+            let mut sql =
+                String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for (idx, id, data, hash) in chunk {
+                q = q
+                    .bind(*idx as i64)
+                    .bind(id.as_str())
+                    .bind(data.as_str())
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in nodes.chunks(300) {
+            let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+            }
+            let mut q = sqlx::query(&sql);
+            for (level, idx, hash) in chunk {
+                q = q
+                    .bind(i64::from(*level))
+                    .bind(*idx as i64)
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (id, salt, c) in &backfills {
+            sqlx::query("UPDATE journal SET salt = $1, commitment = $2 WHERE id = $3")
+                .bind(salt)
+                .bind(c)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (idx, id, _, _) in &leaves {
+            sqlx::query("UPDATE journal SET leaf_index = $1 WHERE id = $2")
+                .bind(*idx as i64)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.range = Some(range);
+        Ok(leaves.len())
+    }
+
+    /// Integrates everything pending, then signs a checkpoint of the current tree if it grew
+    /// since the last one. Returns the checkpoint issued, if any.
+    pub async fn checkpoint_now(&mut self) -> Result<Option<crate::StoredCheckpoint>, StoreError> {
+        while self.integrate_pending().await? > 0 {}
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        if self.conn.is_none() {
+            return Ok(None);
+        }
+        let size = self.store.tree_size().await?;
+        if size == 0 {
+            return Ok(None);
+        }
+        if let Some(last) = self.store.latest_checkpoint().await? {
+            if last.size >= size {
+                return Ok(None);
+            }
+        }
+        let root = match &self.range {
+            Some(r) if r.size() == size => r.root(),
+            _ => self.store.root_at(size).await?,
+        };
+        let note = Checkpoint::new(self.cfg.origin.clone(), size, root)
+            .sign(signer)
+            .map_err(|e| StoreError::Ledger(e.to_string()))?;
+        self.store.save_checkpoint(size, &root, &note).await?;
+        self.store.latest_checkpoint().await
+    }
+
+    /// Runs until `shutdown` turns true: integrates as records arrive (woken by `wake`),
+    /// checkpoints on schedule, and on PostgreSQL waits its turn for the sequencer role.
+    pub async fn run(mut self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        let mut last_checkpoint = Instant::now();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let result = async {
+                let n = self.integrate_pending().await?;
+                if last_checkpoint.elapsed() >= self.cfg.checkpoint_every && n == 0 {
+                    self.checkpoint_now().await?;
+                    last_checkpoint = Instant::now();
+                }
+                Ok::<usize, StoreError>(n)
+            }
+            .await;
+            match result {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sequencer step failed; retrying"),
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(self.cfg.idle_poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Leave the log integrated and checkpointed for whoever comes next.
+        if let Err(e) = self.checkpoint_now().await {
+            tracing::warn!(error = %e, "final checkpoint failed");
+        }
+        self.resign();
+    }
+}

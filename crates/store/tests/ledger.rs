@@ -1,0 +1,252 @@
+//! The Merkle log over stored records, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use hegui_ledger::{
+    leaf_hash, verify_consistency, verify_inclusion, Checkpoint, LeafEntry, Signer,
+};
+use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
+use hegui_store::{Sequencer, SequencerConfig, Store};
+use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
+
+fn record(i: usize) -> InteractionRecord {
+    InteractionRecord {
+        v: RECORD_ENCODING_VERSION,
+        id: format!("rec-{i:04}"),
+        received_at_ms: 1_000 + i as i64,
+        user_id: Some("usr_1".into()),
+        key_id: None,
+        endpoint: "chat.completions".into(),
+        model: Some("m".into()),
+        upstream_model: Some("m".into()),
+        stream: false,
+        outcome: Outcome::Served,
+        status: 200,
+        error_code: None,
+        error: None,
+        input: serde_json::json!([{"role": "user", "content": format!("问题 {i}")}]),
+        output: Some(format!("回答 {i}")),
+        finish_reason: Some("stop".into()),
+        decisions: vec![Decision::allow(Stage::Input, "v1")],
+        label: None,
+        usage: None,
+        latency_us: 10,
+        upstream_us: None,
+    }
+}
+
+fn sequencer(store: &Store, signer: &Signer) -> Sequencer {
+    Sequencer::new(
+        store.clone(),
+        Some(signer.clone()),
+        SequencerConfig {
+            batch: 16,
+            origin: "test.example/log".into(),
+            ..Default::default()
+        },
+    )
+}
+
+async fn exercise(store: Store) {
+    let signer = Signer::generate("test.example/log").unwrap();
+    let verifier = signer.verifier();
+    let user = store.create_user(None, "t").await.unwrap(); // a user_event record too
+    store
+        .insert_records(&(0..20).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let mut seq = sequencer(&store, &signer);
+    let first = seq
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .expect("first checkpoint");
+    assert_eq!(first.size, 21, "20 interactions + 1 user event");
+    store
+        .insert_records(&(20..57).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    store
+        .set_verified(&user.id, true, "offline", "t")
+        .await
+        .unwrap();
+    let second = seq
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .expect("second checkpoint");
+    assert_eq!(second.size, 59);
+    assert!(
+        seq.checkpoint_now().await.unwrap().is_none(),
+        "no new checkpoint without growth"
+    );
+
+    // Signed checkpoints open with the public key; the root is the tree's.
+    let cp = Checkpoint::open(&second.note, &verifier).unwrap();
+    assert_eq!((cp.size, cp.root), (59, store.root_at(59).await.unwrap()));
+
+    // Inclusion of a record, from its salted content, against the signed root.
+    let row = store.journal_row("rec-0033").await.unwrap().unwrap();
+    let leaf = store.leaf_of_record("rec-0033").await.unwrap().unwrap();
+    let entry = LeafEntry::decode(&leaf.data).unwrap();
+    assert!(entry.commits_to(
+        &hex::decode(row.salt.unwrap()).unwrap(),
+        row.record.unwrap().as_bytes()
+    ));
+    let proof = store.inclusion_proof(leaf.index, cp.size).await.unwrap();
+    verify_inclusion(
+        &leaf_hash(&leaf.data),
+        leaf.index,
+        cp.size,
+        &proof,
+        &cp.root,
+    )
+    .unwrap();
+
+    // Consistency between the two checkpoints.
+    let proof = store
+        .consistency_proof(first.size, second.size)
+        .await
+        .unwrap();
+    verify_consistency(first.size, second.size, &first.root, &second.root, &proof).unwrap();
+
+    let report = store.verify_ledger(Some(&verifier)).await.unwrap();
+    assert_eq!(report.problems, vec![]);
+    assert_eq!(
+        (report.leaves, report.records_checked, report.checkpoints),
+        (59, 59, 2)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_log_proves_and_verifies() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    exercise(Store::open(&url, 4).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_log_proves_and_verifies() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    exercise(Store::open(&url, 4).await.unwrap()).await;
+}
+
+/// Changing one byte of any stored record makes verify fail at that record.
+#[tokio::test]
+async fn tampering_is_caught_where_it_happened() {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 2).await.unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    store
+        .insert_records(&(0..40).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .verify_ledger(Some(&signer.verifier()))
+        .await
+        .unwrap()
+        .problems
+        .is_empty());
+    store.close().await;
+
+    // Tamper with the file directly, as an attacker with database access would.
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hegui.db").display()
+    ))
+    .await
+    .unwrap();
+    let cases: &[(&str, &str)] = &[
+        (
+            "UPDATE journal SET record = replace(record, '回答 7', '回答 8') WHERE id = 'rec-0007'",
+            "leaf 7 (record rec-0007)",
+        ),
+        (
+            "UPDATE interactions SET outcome = 'blocked_input' WHERE id = 'rec-0012'",
+            "leaf 12 (record rec-0012)",
+        ),
+        (
+            "UPDATE journal SET salt = '00' || substr(salt, 3) WHERE id = 'rec-0020'",
+            "leaf 20 (record rec-0020)",
+        ),
+        (
+            "UPDATE ledger_leaves SET data = replace(data, 'rec-0031', 'rec-0099') WHERE idx = 31",
+            "leaf 31",
+        ),
+        (
+            "UPDATE ledger_nodes SET hash = '00' || substr(hash, 3) WHERE level = 2 AND idx = 3",
+            "node (2, 3)",
+        ),
+    ];
+    for (sql, _) in cases {
+        sqlx::query(sql).execute(&raw).await.unwrap();
+    }
+    let store = Store::open(&url, 2).await.unwrap();
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    for (sql, location) in cases {
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.location.starts_with(location)),
+            "{sql} not reported at {location}: {:#?}",
+            report.problems
+        );
+    }
+    // A checkpoint signed by someone else is reported too.
+    let other = Signer::generate("test.example/log").unwrap();
+    let report = store.verify_ledger(Some(&other.verifier())).await.unwrap();
+    assert!(report
+        .problems
+        .iter()
+        .any(|p| p.location == "checkpoint 40" && p.message.contains("signature")));
+}
+
+/// With PostgreSQL, exactly one sequencer works at a time; another takes over when it goes.
+#[tokio::test]
+async fn one_sequencer_at_a_time_on_postgres() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    let a_store = Store::open(&url, 2).await.unwrap();
+    let b_store = Store::open(&url, 2).await.unwrap(); // a second gateway instance
+    let signer = Signer::generate("test.example/log").unwrap();
+    let mut a = sequencer(&a_store, &signer);
+    let mut b = sequencer(&b_store, &signer);
+    assert!(a.try_elect().await.unwrap());
+    assert!(!b.try_elect().await.unwrap());
+    a_store
+        .insert_records(&(0..10).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    b_store
+        .insert_records(&(10..25).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.integrate_pending().await.unwrap(),
+        0,
+        "the standby does nothing"
+    );
+    assert_eq!(a.integrate_pending().await.unwrap(), 16);
+    a.resign(); // the first instance dies
+    assert!(b.try_elect().await.unwrap());
+    b.checkpoint_now().await.unwrap().unwrap();
+    assert_eq!(b_store.tree_size().await.unwrap(), 25);
+    let report = b_store
+        .verify_ledger(Some(&signer.verifier()))
+        .await
+        .unwrap();
+    assert_eq!(report.problems, vec![]);
+}

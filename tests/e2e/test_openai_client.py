@@ -75,6 +75,7 @@ listen = "127.0.0.1:0"
 shutdown_grace_secs = 20
 [storage]
 database_url = "{db}"
+data_dir = "{self.dir}"
 [upstream]
 base_url = "{mock_url}"
 [label]

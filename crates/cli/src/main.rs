@@ -1,6 +1,7 @@
 //! `hegui`: the command line. A thin layer: parse arguments, call the crates, print.
 
 mod admin;
+mod ledger;
 mod serve;
 
 use std::path::PathBuf;
@@ -46,6 +47,11 @@ enum Command {
     Records {
         #[command(subcommand)]
         command: admin::RecordsCommand,
+    },
+    /// The tamper-evident log: checkpoints, proofs, verification.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
     },
 }
 
@@ -108,5 +114,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users { command } => admin::users(config, command).await,
         Command::Keys { command } => admin::keys(config, command).await,
         Command::Records { command } => admin::records(config, command).await,
+        Command::Ledger { command } => ledger::run(config, command).await,
     }
 }

@@ -106,10 +106,10 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period expired; abandoning open connections");
         }
     }
-    // Every record queued so far is written before the process exits.
-    let writer_task = built.writer_task;
-    drop(built.gateway);
-    let _ = tokio::time::timeout(grace, writer_task).await;
+    // Every record queued so far is written, integrated and checkpointed before the exit.
+    if tokio::time::timeout(grace, built.shutdown()).await.is_err() {
+        tracing::warn!("records still being written when the grace period ended");
+    }
     if let Some(m) = mock {
         m.shutdown();
     }

@@ -24,6 +24,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("HEGUI_UPSTREAM_BASE_URL", "upstream.base_url"),
     ("HEGUI_DATABASE_URL", "storage.database_url"),
     ("HEGUI_LISTEN", "server.listen"),
+    ("HEGUI_LEDGER_SIGNING_KEY_FILE", "ledger.signing_key_file"),
 ];
 
 /// The validated configuration the gateway runs on.
@@ -45,6 +46,33 @@ pub struct Config {
     pub label: LabelConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The tamper-evident log.
+    pub ledger: LedgerConfig,
+    /// How long record content is kept.
+    pub retention: RetentionConfig,
+}
+
+/// The tamper-evident log.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// Log name on checkpoints (also the signing key's name).
+    pub origin: String,
+    /// File holding the signing key (created on first start if absent). The environment
+    /// variable `HEGUI_LEDGER_SIGNING_KEY` (a key string) takes precedence over the file.
+    pub signing_key_file: PathBuf,
+    /// Interval between scheduled checkpoints.
+    pub checkpoint_interval: Duration,
+}
+
+/// Retention of record content (proofs outlive it).
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Interaction content, at least 183 days (six months, Cybersecurity Law).
+    pub interaction: Duration,
+    /// Other compliance records, at least 1095 days (three years, PIPL Art. 56 records).
+    pub records: Duration,
+    /// Interval between purge runs.
+    pub purge_interval: Duration,
 }
 
 /// HTTP server settings.

@@ -26,6 +26,54 @@ pub struct RawConfig {
     pub label: RawLabel,
     /// `[log]`
     pub log: RawLog,
+    /// `[ledger]`
+    pub ledger: RawLedger,
+    /// `[retention]`
+    pub retention: RawRetention,
+}
+
+/// `[ledger]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLedger {
+    /// Log name on checkpoints; empty = `hegui/<label.content_producer>`.
+    pub origin: String,
+    /// File holding the checkpoint signing key; empty = `<data_dir>/ledger-signing.key`.
+    pub signing_key_file: String,
+    /// Seconds between scheduled checkpoints.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for RawLedger {
+    fn default() -> Self {
+        RawLedger {
+            origin: String::new(),
+            signing_key_file: String::new(),
+            checkpoint_interval_secs: 10,
+        }
+    }
+}
+
+/// `[retention]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetention {
+    /// Days interaction content is kept.
+    pub interaction_days: u64,
+    /// Days other compliance records' content is kept.
+    pub record_days: u64,
+    /// Hours between purge runs in `hegui serve`.
+    pub purge_interval_hours: u64,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            interaction_days: 183,
+            record_days: 1095,
+            purge_interval_hours: 24,
+        }
+    }
 }
 
 /// `[server]`
@@ -257,6 +305,9 @@ impl RawConfig {
         }
         if let Some(v) = get("HEGUI_LISTEN") {
             self.server.listen = v;
+        }
+        if let Some(v) = get("HEGUI_LEDGER_SIGNING_KEY_FILE") {
+            self.ledger.signing_key_file = v;
         }
     }
 

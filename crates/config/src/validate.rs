@@ -10,8 +10,9 @@ use hegui_types::AigcLabel;
 
 use crate::raw::RawConfig;
 use crate::{
-    Config, ConfigError, IdentityConfig, Issue, LabelConfig, LabelPosition, LogConfig, LogFormat,
-    ModelMapping, OnBlock, ReviewConfig, ServerConfig, StorageConfig, UpstreamConfig,
+    Config, ConfigError, IdentityConfig, Issue, LabelConfig, LabelPosition, LedgerConfig,
+    LogConfig, LogFormat, ModelMapping, OnBlock, RetentionConfig, ReviewConfig, ServerConfig,
+    StorageConfig, UpstreamConfig,
 };
 
 struct Issues(Vec<Issue>);
@@ -218,6 +219,42 @@ impl RawConfig {
             }
         };
 
+        let origin = if r.ledger.origin.is_empty() {
+            format!("hegui/{}", r.label.content_producer)
+        } else {
+            r.ledger.origin.clone()
+        };
+        if origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+') {
+            issues.push(
+                "ledger.origin",
+                format!("{origin:?} must be a non-empty name without spaces or '+', e.g. \"example.com/hegui-log\""),
+            );
+        }
+        let signing_key_file = if r.ledger.signing_key_file.is_empty() {
+            data_dir.join("ledger-signing.key")
+        } else {
+            RawConfig::resolve(base, &r.ledger.signing_key_file)
+        };
+        if r.ledger.checkpoint_interval_secs == 0 {
+            issues.push("ledger.checkpoint_interval_secs", "must be at least 1");
+        }
+        if r.retention.interaction_days < 183 {
+            issues.push(
+                "retention.interaction_days",
+                format!("{} is below the legal minimum: interaction records are kept at least six months (183 days) under the Cybersecurity Law", r.retention.interaction_days),
+            );
+        }
+        if r.retention.record_days < 1095 {
+            issues.push(
+                "retention.record_days",
+                format!("{} is below three years (1095 days), the minimum for PIPL impact-assessment and processing records", r.retention.record_days),
+            );
+        }
+        if r.retention.purge_interval_hours == 0 {
+            issues.push("retention.purge_interval_hours", "must be at least 1");
+        }
+        let day = Duration::from_secs(86_400);
+
         if !issues.0.is_empty() {
             return Err(ConfigError::Invalid(issues.0));
         }
@@ -255,6 +292,16 @@ impl RawConfig {
             log: LogConfig {
                 format,
                 level: r.log.level,
+            },
+            ledger: LedgerConfig {
+                origin,
+                signing_key_file,
+                checkpoint_interval: Duration::from_secs(r.ledger.checkpoint_interval_secs),
+            },
+            retention: RetentionConfig {
+                interaction: day * r.retention.interaction_days.min(100_000) as u32,
+                records: day * r.retention.record_days.min(100_000) as u32,
+                purge_interval: Duration::from_secs(3600 * r.retention.purge_interval_hours),
             },
         })
     }
@@ -317,6 +364,8 @@ on_block = "shrug"
 [label]
 explicit_text = "hello"
 content_producer = "有 空格"
+[retention]
+interaction_days = 90
 "#,
         );
         let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
@@ -329,7 +378,9 @@ content_producer = "有 空格"
                 "models[1].name",
                 "review.on_block",
                 "label.explicit_text",
-                "label.content_producer"
+                "label.content_producer",
+                "ledger.origin",
+                "retention.interaction_days"
             ]
         );
     }

@@ -1,12 +1,15 @@
 //! The composition root: configuration in, a running request path out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hegui_config::{Config, LabelPosition};
 use hegui_label::{Gb45438TextLabeler, Position};
+use hegui_ledger::Signer;
 use hegui_policy::{Lexicon, LexiconError, LexiconReviewer, Reviewer, DEMO_LEXICON};
-use hegui_store::{RecordWriter, Store, StoreError};
+use hegui_store::{RecordWriter, Sequencer, SequencerConfig, Store, StoreError};
+use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::identity::StoreGate;
@@ -25,14 +28,137 @@ pub enum BuildError {
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The ledger signing key could not be loaded or created.
+    #[error("ledger signing key {path}: {message}")]
+    SigningKey {
+        /// Where it was looked for.
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
 }
 
-/// A built gateway and the background task that writes its records.
+/// A built gateway and its background tasks.
 pub struct Built {
     /// The request path.
     pub gateway: Arc<Gateway>,
     /// The record writer task; it ends once every gateway handle is dropped.
     pub writer_task: JoinHandle<()>,
+    /// The sequencer (integrates records into the Merkle log, signs checkpoints).
+    pub sequencer_task: JoinHandle<()>,
+    /// Set to `true` to stop the sequencer (after the writer has finished).
+    pub stop_sequencer: watch::Sender<bool>,
+}
+
+impl Built {
+    /// Orderly stop: every queued record is written, integrated and checkpointed.
+    pub async fn shutdown(self) {
+        let Built {
+            gateway,
+            writer_task,
+            sequencer_task,
+            stop_sequencer,
+        } = self;
+        drop(gateway);
+        let _ = writer_task.await;
+        let _ = stop_sequencer.send(true);
+        let _ = sequencer_task.await;
+    }
+}
+
+/// Loads the checkpoint signing key: `HEGUI_LEDGER_SIGNING_KEY` (a key string) if set, else
+/// the key file, which is created (mode 0600) on first start. The key never goes into the
+/// database.
+pub fn load_signer(path: &Path, origin: &str) -> Result<Signer, BuildError> {
+    let err = |message: String| BuildError::SigningKey {
+        path: path.display().to_string(),
+        message,
+    };
+    if let Ok(k) = std::env::var("HEGUI_LEDGER_SIGNING_KEY") {
+        return Signer::from_key_string(k.trim()).map_err(|e| {
+            err(format!(
+                "HEGUI_LEDGER_SIGNING_KEY is not a signer key string: {e}"
+            ))
+        });
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => Signer::from_key_string(text.trim()).map_err(|e| {
+            err(format!(
+                "not a signer key string ({e}); create one with `hegui ledger keygen`"
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let signer = Signer::generate(origin).map_err(|e| err(e.to_string()))?;
+            write_private(path, &signer.key_string())
+                .map_err(|e| err(format!("cannot create it: {e}")))?;
+            tracing::warn!(path = %path.display(), "created a new ledger signing key; back it up and keep it out of the database");
+            Ok(signer)
+        }
+        Err(e) => Err(err(format!("cannot read it: {e}"))),
+    }
+}
+
+/// Writes a secret file readable by its owner only.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    std::io::Write::write_all(&mut f, format!("{text}\n").as_bytes())?;
+    f.sync_all()
+}
+
+/// Records the policy in force when it differs from the last recorded one, so every decision's
+/// policy version can be traced to the lexicons, settings and model mapping behind it.
+async fn record_policy(
+    store: &Store,
+    cfg: &Config,
+    reviewer: &LexiconReviewer,
+) -> Result<(), StoreError> {
+    let body = serde_json::json!({
+        "policy_version": reviewer.version(),
+        "lexicons": reviewer.lexicon_versions().iter().map(|(n, v)| serde_json::json!({"name": n, "version": v})).collect::<Vec<_>>(),
+        "review": {
+            "input": cfg.review.input,
+            "output": cfg.review.output,
+            "on_block": format!("{:?}", cfg.review.on_block),
+            "safe_answer": cfg.review.safe_answer,
+        },
+        "models": cfg.models.iter().map(|m| serde_json::json!({"name": m.name, "upstream": m.upstream})).collect::<Vec<_>>(),
+        "label": {
+            "content_producer": cfg.label.content_producer,
+            "explicit_text": cfg.label.explicit_text,
+            "explicit_position": format!("{:?}", cfg.label.explicit_position),
+        },
+    });
+    let last = store.journal_of_kind(kinds::POLICY_CHANGE, 1).await?;
+    let unchanged = last
+        .first()
+        .and_then(|r| r.record.as_deref())
+        .and_then(|t| serde_json::from_str::<JournalEntry>(t).ok())
+        .is_some_and(|e| e.body == body);
+    if unchanged {
+        return Ok(());
+    }
+    store
+        .journal_append(&JournalEntry {
+            v: JOURNAL_ENCODING_VERSION,
+            kind: kinds::POLICY_CHANGE.into(),
+            id: uuid::Uuid::now_v7().to_string(),
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            actor: "gateway".into(),
+            body,
+        })
+        .await
 }
 
 /// Loads the review policy named by the configuration.
@@ -50,10 +176,10 @@ pub fn load_reviewer(lexicons: &[PathBuf], demo: bool) -> Result<LexiconReviewer
 /// Opens storage, loads the policy and composes the request path.
 pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let store = Store::open(&cfg.storage.database_url, cfg.storage.max_connections).await?;
-    let reviewer: Arc<dyn Reviewer> = Arc::new(load_reviewer(
-        &cfg.review.lexicons,
-        cfg.review.demo_lexicon,
-    )?);
+    let signer = load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
+    let lexicon_reviewer = load_reviewer(&cfg.review.lexicons, cfg.review.demo_lexicon)?;
+    record_policy(&store, cfg, &lexicon_reviewer).await?;
+    let reviewer: Arc<dyn Reviewer> = Arc::new(lexicon_reviewer);
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);
     let position = match cfg.label.explicit_position {
         LabelPosition::Start => Position::Start,
@@ -65,7 +191,20 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
         &cfg.label.explicit_text,
         position,
     ));
-    let (writer, writer_task) = RecordWriter::spawn(store.clone());
+    let wake = Arc::new(Notify::new());
+    let (writer, writer_task) = RecordWriter::spawn_with_wake(store.clone(), Some(wake.clone()));
+    let (stop_sequencer, stopped) = watch::channel(false);
+    let ledger_key = signer.verifier();
+    let sequencer = Sequencer::new(
+        store.clone(),
+        Some(signer),
+        SequencerConfig {
+            origin: cfg.ledger.origin.clone(),
+            checkpoint_every: cfg.ledger.checkpoint_interval,
+            ..SequencerConfig::default()
+        },
+    );
+    let sequencer_task = tokio::spawn(sequencer.run(wake, stopped));
     let gateway = Arc::new(Gateway {
         identity: Arc::new(StoreGate::new(
             store.clone(),
@@ -78,6 +217,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
         recorder: Arc::new(writer),
         metrics: Metrics::new(),
         store,
+        ledger_key,
         settings: Settings {
             models: cfg.models.clone(),
             review_input: cfg.review.input,
@@ -91,5 +231,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     Ok(Built {
         gateway,
         writer_task,
+        sequencer_task,
+        stop_sequencer,
     })
 }

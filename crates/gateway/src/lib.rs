@@ -12,6 +12,7 @@ mod app;
 mod chat;
 mod error;
 mod identity;
+mod ledger_api;
 mod metrics;
 mod ops;
 mod record;
@@ -31,7 +32,7 @@ use hegui_policy::Reviewer;
 use hegui_store::Store;
 use tokio::net::TcpListener;
 
-pub use app::{build, BuildError, Built};
+pub use app::{build, load_signer, write_private, BuildError, Built};
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
 pub use metrics::Metrics;
@@ -71,8 +72,10 @@ pub struct Gateway {
     pub recorder: Arc<dyn Recorder>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// The database, for readiness.
+    /// The database, for readiness and the ledger endpoints.
     pub store: Store,
+    /// The public key that signs the log's checkpoints.
+    pub ledger_key: hegui_ledger::Verifier,
     /// Per-request settings.
     pub settings: Settings,
 }
@@ -86,6 +89,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/ledger/checkpoint", get(ledger_api::checkpoint))
+        .route("/ledger/public-key", get(ledger_api::public_key))
+        .route("/ledger/proof/inclusion", get(ledger_api::inclusion))
+        .route("/ledger/proof/consistency", get(ledger_api::consistency))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gw)
 }

@@ -88,3 +88,46 @@ mod tests {
         assert!(!l.commits_to(b"pepper", b"{}"));
     }
 }
+
+/// Checks what a verified bundle discloses: the leaf must be a `hegui-leaf/1` entry and, when
+/// the bundle carries the record (a JSON string with the canonical encoding) and its salt,
+/// they must be what the leaf commits to. Returns the entry and the record text, if disclosed.
+pub fn check_disclosure(
+    v: &crate::VerifiedBundle,
+) -> Result<(LeafEntry, Option<String>), DisclosureError> {
+    let entry = LeafEntry::decode(&v.leaf_data)
+        .map_err(|e| DisclosureError::NotALeafEntry(e.to_string()))?;
+    match (&v.record, &v.salt) {
+        (None, None) => Ok((entry, None)),
+        (Some(serde_json::Value::String(text)), Some(salt)) => {
+            if entry.commits_to(salt, text.as_bytes()) {
+                Ok((entry, Some(text.clone())))
+            } else {
+                Err(DisclosureError::CommitmentMismatch)
+            }
+        }
+        (Some(serde_json::Value::String(_)), None) | (None, Some(_)) => {
+            Err(DisclosureError::Incomplete)
+        }
+        (Some(_), _) => Err(DisclosureError::RecordNotAString),
+    }
+}
+
+/// Why a bundle's disclosed record does not check out.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DisclosureError {
+    /// The leaf data is not a `hegui-leaf/1` entry.
+    #[error("the leaf data is not a hegui-leaf/1 entry: {0}")]
+    NotALeafEntry(String),
+    /// Record and salt do not hash to the leaf's commitment.
+    #[error(
+        "the disclosed record and salt do not match the leaf's commitment: the record was altered"
+    )]
+    CommitmentMismatch,
+    /// Only one of record and salt is present.
+    #[error("the bundle discloses a record without its salt, or a salt without its record")]
+    Incomplete,
+    /// `record` is not a JSON string holding the canonical encoding.
+    #[error("`record` must be a JSON string holding the record's canonical encoding")]
+    RecordNotAString,
+}

@@ -24,7 +24,7 @@ pub use checkpoint::Checkpoint;
 pub use error::{BundleError, CheckpointError, LedgerError, ProofError};
 pub use fetch::{nodes_needed, NodeMap, NodeRecorder};
 pub use hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT};
-pub use leaf::{commitment, LeafEntry, LEAF_FORMAT};
+pub use leaf::{check_disclosure, commitment, DisclosureError, LeafEntry, LEAF_FORMAT};
 pub use merkle::{
     consistency_proof, inclusion_proof, root, root_at, verify_consistency, verify_inclusion,
     CompactRange, MemoryTree, NodeSource,

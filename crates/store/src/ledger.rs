@@ -2,7 +2,8 @@
 //! proofs computed from them (through `hegui-ledger`'s pure algorithms).
 
 use hegui_ledger::{
-    consistency_proof, inclusion_proof, nodes_needed, root_at, CompactRange, Hash, NodeMap,
+    consistency_proof, inclusion_proof, nodes_needed, root_at, Bundle, CompactRange, Hash, NodeMap,
+    Verifier,
 };
 use sqlx::Row;
 
@@ -161,6 +162,65 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    /// A self-contained proof bundle for a record against the newest checkpoint (or the one
+    /// of `tree_size`); with `disclose`, it carries the record's content and salt too.
+    pub async fn proof_bundle(
+        &self,
+        record_id: &str,
+        key: &Verifier,
+        disclose: bool,
+        tree_size: Option<u64>,
+    ) -> Result<Bundle, StoreError> {
+        let journal = self
+            .journal_row(record_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "record",
+                id: record_id.into(),
+            })?;
+        let leaf = self.leaf_of_record(record_id).await?.ok_or_else(|| {
+            StoreError::Ledger(format!(
+                "record {record_id} is not in the log yet: the sequencer integrates new records within seconds; retry"
+            ))
+        })?;
+        let checkpoint = match tree_size {
+            Some(size) => self
+                .checkpoints()
+                .await?
+                .into_iter()
+                .find(|c| c.size == size)
+                .ok_or_else(|| {
+                    StoreError::Ledger(format!("no signed checkpoint of tree size {size}"))
+                })?,
+            None => self.latest_checkpoint().await?.ok_or_else(|| {
+                StoreError::Ledger("no signed checkpoint yet; run `hegui ledger checkpoint`".into())
+            })?,
+        };
+        if checkpoint.size <= leaf.index {
+            return Err(StoreError::Ledger(format!(
+                "leaf {} is not covered by the newest signed checkpoint (size {}) yet; retry after the next checkpoint",
+                leaf.index, checkpoint.size
+            )));
+        }
+        let proof = self.inclusion_proof(leaf.index, checkpoint.size).await?;
+        let mut bundle = Bundle::new(
+            leaf.index,
+            checkpoint.size,
+            &leaf.data,
+            &proof,
+            checkpoint.note,
+            key,
+        );
+        if disclose {
+            if let (Some(record), Some(salt)) = (journal.record, journal.salt) {
+                bundle = bundle
+                    .with_record(serde_json::Value::String(record))
+                    .with_salt(&hex::decode(salt).unwrap_or_default());
+            }
+        }
+        Ok(bundle)
     }
 
     /// Stores a checkpoint (a second one for the same size is ignored: same size, same root).

@@ -2,7 +2,9 @@
 //! is acknowledged only after that transaction commits.
 
 use hegui_types::InteractionRecord;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use crate::{Store, StoreError};
@@ -21,6 +23,14 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// Starts the writer task. It ends when every handle is dropped, after writing what is queued.
     pub fn spawn(store: Store) -> (RecordWriter, JoinHandle<()>) {
+        Self::spawn_with_wake(store, None)
+    }
+
+    /// Like [`RecordWriter::spawn`], and wakes `wake` (the sequencer) after every commit.
+    pub fn spawn_with_wake(
+        store: Store,
+        wake: Option<Arc<Notify>>,
+    ) -> (RecordWriter, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(InteractionRecord, Ack)>(8192);
         let task = tokio::spawn(async move {
             let mut batch: Vec<(InteractionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
@@ -28,8 +38,15 @@ impl RecordWriter {
                 let records: Vec<InteractionRecord> =
                     batch.iter().map(|(r, _)| r.clone()).collect();
                 let result = store.insert_records(&records).await;
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, count = records.len(), "record batch failed");
+                match &result {
+                    Err(e) => {
+                        tracing::error!(error = %e, count = records.len(), "record batch failed")
+                    }
+                    Ok(()) => {
+                        if let Some(w) = &wake {
+                            w.notify_one();
+                        }
+                    }
                 }
                 let result = result.map_err(|e| e.to_string());
                 for (_, ack) in batch.drain(..) {

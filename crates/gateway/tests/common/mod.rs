@@ -53,23 +53,20 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
     let mock = hegui_mock_upstream::spawn(MockConfig::default())
         .await
         .expect("mock upstream");
-    let (url, dir) = match backend {
-        Backend::Sqlite => {
-            let (u, d) = fresh_sqlite_url().expect("temp dir");
-            (u, Some(d))
-        }
+    let (sqlite_url, dir) = fresh_sqlite_url().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => sqlite_url,
         Backend::Postgres => {
             let admin = postgres_admin_url().expect("postgres configured");
-            (
-                fresh_postgres_database(&admin)
-                    .await
-                    .expect("PostgreSQL reachable"),
-                None,
-            )
+            fresh_postgres_database(&admin)
+                .await
+                .expect("PostgreSQL reachable")
         }
     };
     let mut raw = RawConfig::default();
     raw.storage.database_url = url;
+    raw.storage.data_dir = dir.path().display().to_string();
+    raw.ledger.checkpoint_interval_secs = 1;
     raw.upstream.base_url = mock.base_url.clone();
     raw.label.content_producer = "001191440300708461136T1XGW3".into();
     tweak(&mut raw);
@@ -105,7 +102,7 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
         http: reqwest::Client::new(),
         shutdown: Some(tx),
         server: Some(server),
-        _dir: dir,
+        _dir: Some(dir),
     }
 }
 

@@ -1,0 +1,178 @@
+//! `hegui ledger …`: keys, checkpoints, proofs and verification of the tamper-evident log.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use hegui_config::Config;
+use hegui_ledger::{check_disclosure, Bundle, Signer, Verifier};
+use hegui_store::{Sequencer, SequencerConfig, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Create a checkpoint signing key file (never stored in the database).
+    Keygen {
+        /// Where to write the private key (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+        /// Key name; defaults to the configured log origin.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print the public key that verifies this log's checkpoints.
+    PublicKey,
+    /// Integrate pending records and sign a checkpoint now.
+    Checkpoint,
+    /// Write a self-contained proof bundle for a record (content and salt included unless
+    /// --no-content, or erased).
+    Prove {
+        record_id: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Leave the record's content and salt out of the bundle.
+        #[arg(long)]
+        no_content: bool,
+    },
+    /// Check a proof bundle offline with only the log's public key.
+    CheckProof {
+        bundle: PathBuf,
+        /// The trusted verifier key string, or @FILE holding it.
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Recompute every leaf and the whole tree from storage and check every checkpoint.
+    Verify,
+}
+
+fn sequencer(store: &Store, cfg: &Config, signer: Signer) -> Sequencer {
+    Sequencer::new(
+        store.clone(),
+        Some(signer),
+        SequencerConfig {
+            origin: cfg.ledger.origin.clone(),
+            ..SequencerConfig::default()
+        },
+    )
+}
+
+fn trusted_key(arg: &str) -> anyhow::Result<Verifier> {
+    let text = match arg.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
+        None => arg.to_string(),
+    };
+    Verifier::from_key_string(text.trim())
+        .context("--public-key is not a verifier key string (name+keyid+base64)")
+}
+
+pub async fn run(config: Option<&Path>, cmd: LedgerCommand) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    match cmd {
+        LedgerCommand::Keygen { out, name } => {
+            let signer = Signer::generate(name.as_deref().unwrap_or(&cfg.ledger.origin))?;
+            hegui_gateway::write_private(&out, &signer.key_string())
+                .with_context(|| format!("writing {} (it must not exist yet)", out.display()))?;
+            eprintln!(
+                "private key written to {} (mode 0600); set ledger.signing_key_file to use it",
+                out.display()
+            );
+            println!("{}", signer.verifier_string());
+            return Ok(());
+        }
+        LedgerCommand::CheckProof { bundle, public_key } => {
+            return check_proof(&bundle, &public_key)
+        }
+        _ => {}
+    }
+    let store = Store::open(&cfg.storage.database_url, 2).await?;
+    let signer = hegui_gateway::load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
+    match cmd {
+        LedgerCommand::PublicKey => println!("{}", signer.verifier_string()),
+        LedgerCommand::Checkpoint => {
+            let mut seq = sequencer(&store, &cfg, signer);
+            match seq.checkpoint_now().await? {
+                Some(c) => print!("{}", c.note),
+                None => match store.latest_checkpoint().await? {
+                    Some(c) => {
+                        eprintln!("no new leaves since the last checkpoint (or another instance is the sequencer)");
+                        print!("{}", c.note);
+                    }
+                    None => anyhow::bail!("the log is empty: nothing to checkpoint yet"),
+                },
+            }
+        }
+        LedgerCommand::Prove {
+            record_id,
+            out,
+            no_content,
+        } => {
+            // Make a record written moments ago provable without waiting for the schedule.
+            let key = signer.verifier();
+            sequencer(&store, &cfg, signer).checkpoint_now().await?;
+            let bundle = store
+                .proof_bundle(&record_id, &key, !no_content, None)
+                .await?;
+            let json = bundle.to_json()?;
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, format!("{json}\n"))
+                        .with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!(
+                        "proof bundle for {record_id} written to {} (leaf {}, tree size {})",
+                        p.display(),
+                        bundle.leaf_index,
+                        bundle.tree_size
+                    );
+                }
+                None => println!("{json}"),
+            }
+        }
+        LedgerCommand::Verify => {
+            let report = store.verify_ledger(Some(&signer.verifier())).await?;
+            println!(
+                "{} leaves recomputed, {} records checked against their leaves, {} erased at end of retention, {} pending integration, {} checkpoints checked",
+                report.leaves, report.records_checked, report.purged, report.pending, report.checkpoints
+            );
+            if !report.problems.is_empty() {
+                for p in &report.problems {
+                    println!("FAIL {}: {}", p.location, p.message);
+                }
+                anyhow::bail!(
+                    "the log does not verify: {} problem(s)",
+                    report.problems.len()
+                );
+            }
+            println!("OK: the log verifies");
+        }
+        LedgerCommand::Keygen { .. } | LedgerCommand::CheckProof { .. } => {}
+    }
+    Ok(())
+}
+
+fn check_proof(path: &Path, key: &str) -> anyhow::Result<()> {
+    let key = trusted_key(key)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let bundle = Bundle::from_json(&text)
+        .with_context(|| format!("{} is not a proof bundle", path.display()))?;
+    let verified = bundle.verify(&key).context("the proof does not verify")?;
+    let (entry, record) =
+        check_disclosure(&verified).context("the disclosed record does not verify")?;
+    println!(
+        "OK: {} record {} (created at {} ms) is leaf {} of {} in log {:?}, signed by {}",
+        entry.kind,
+        entry.id,
+        entry.at_ms,
+        verified.leaf_index,
+        verified.checkpoint.size,
+        verified.checkpoint.origin,
+        key.key_string()
+    );
+    match record {
+        Some(_) => println!("the disclosed record content matches the leaf's commitment"),
+        None => println!(
+            "the record content is not disclosed (or was erased); the leaf's existence is proven"
+        ),
+    }
+    Ok(())
+}

@@ -220,3 +220,119 @@ async fn acknowledged_records_survive_kill_9() {
         );
     }
 }
+
+/// The operator's proof workflow: prove a record, check it offline with only the public key,
+/// and see tampering caught by `ledger verify`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_proven_offline_and_tampering_is_caught() {
+    let mock = hegui_mock_upstream::spawn(hegui_mock_upstream::MockConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &mock.base_url);
+    let (_, out, _) = hegui(&cfg, &["users", "create"]);
+    let user = out.split_whitespace().next().unwrap().to_string();
+    hegui(&cfg, &["users", "verify", &user, "--reason", "test"]);
+    let (_, secret, _) = hegui(&cfg, &["keys", "create", "--user", &user]);
+    let server = serve(&cfg);
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for q in ["第一个问题", "第二个问题"] {
+        let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": q}]});
+        let resp = http
+            .post(format!("{}/v1/chat/completions", server.1))
+            .bearer_auth(secret.trim())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        ids.push(
+            resp.headers()["x-hegui-record-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    drop(server);
+
+    let (ok, key, _) = hegui(&cfg, &["ledger", "public-key"]);
+    assert!(ok);
+    let bundle = dir.path().join("proof.json");
+    let (ok, _, err) = hegui(
+        &cfg,
+        &[
+            "ledger",
+            "prove",
+            &ids[0],
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let check = |key: &str| {
+        Command::new(HEGUI)
+            .args(["ledger", "check-proof"])
+            .arg(&bundle)
+            .args(["--public-key", key])
+            .output()
+            .unwrap()
+    };
+    let out = check(key.trim());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&ids[0]) && stdout.contains("content matches"),
+        "{stdout}"
+    );
+
+    // Another key, or an altered disclosed record, fails.
+    let other = dir.path().join("other.key");
+    let (ok, other_key, _) = hegui(
+        &cfg,
+        &["ledger", "keygen", "--out", other.to_str().unwrap()],
+    );
+    assert!(ok);
+    assert!(!check(other_key.trim()).status.success());
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    std::fs::write(&bundle, text.replace("第一个问题", "第三个问题")).unwrap();
+    let out = check(key.trim());
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("altered"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&bundle, "{\"format\": \"hegui-proof-bundle/1\"").unwrap();
+    let out = check(key.trim());
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("not a proof bundle")
+    );
+
+    // Tamper with the second record's stored content: verify names it.
+    let (ok, _, _) = hegui(&cfg, &["ledger", "verify"]);
+    assert!(ok);
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("data/hegui.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE journal SET record = replace(record, '第二个问题', '第二个问我') WHERE id = $1",
+    )
+    .bind(&ids[1])
+    .execute(&raw)
+    .await
+    .unwrap();
+    let (ok, out, _) = hegui(&cfg, &["ledger", "verify"]);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("(record {})", ids[1])) && out.contains("altered"),
+        "{out}"
+    );
+}

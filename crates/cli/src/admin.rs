@@ -81,6 +81,12 @@ pub enum RecordsCommand {
     },
     /// Print one record in full (canonical JSON).
     Show { id: String },
+    /// Erase one record's content on a granted erasure request (its proof keeps verifying).
+    Erase {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 async fn open(config: Option<&Path>) -> anyhow::Result<Store> {
@@ -90,7 +96,7 @@ async fn open(config: Option<&Path>) -> anyhow::Result<Store> {
         .with_context(|| format!("opening {}", hegui_store::redact(&c.storage.database_url)))
 }
 
-fn actor() -> String {
+pub fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "operator".into())
@@ -289,6 +295,11 @@ pub async fn records(config: Option<&Path>, cmd: RecordsCommand) -> anyhow::Resu
                     decisions.join(" ")
                 );
             }
+        }
+        RecordsCommand::Erase { id, reason } => {
+            require_reason(&reason)?;
+            let purge = store.erase_record(&id, &reason, &actor()).await?;
+            println!("content of {id} erased; the erasure is recorded as {purge}");
         }
         RecordsCommand::Show { id } => {
             let r = store

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use hegui_config::Config;
 use hegui_ledger::{check_disclosure, Bundle, Signer, Verifier};
-use hegui_store::{Sequencer, SequencerConfig, Store};
+use hegui_store::{Retention, Sequencer, SequencerConfig, Store};
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
@@ -43,6 +43,91 @@ pub enum LedgerCommand {
     },
     /// Recompute every leaf and the whole tree from storage and check every checkpoint.
     Verify,
+    /// Erase the content of records past their retention (legal holds respected); the
+    /// erasure is recorded in the log and every proof keeps verifying.
+    Purge {
+        /// Only report what would be erased.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Legal holds, which block erasure.
+#[derive(Subcommand, Debug)]
+pub enum HoldsCommand {
+    /// Place a hold on a user's records or one record.
+    Add {
+        #[arg(long, conflicts_with = "record", required_unless_present = "record")]
+        user: Option<String>,
+        #[arg(long)]
+        record: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a hold.
+    Release {
+        hold: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List holds.
+    List,
+}
+
+pub fn retention(cfg: &Config) -> Retention {
+    Retention {
+        interaction_ms: cfg.retention.interaction.as_millis() as i64,
+        records_ms: cfg.retention.records.as_millis() as i64,
+    }
+}
+
+pub async fn holds(config: Option<&Path>, cmd: HoldsCommand) -> anyhow::Result<()> {
+    let cfg = Config::load(config)?;
+    let store = Store::open(&cfg.storage.database_url, 2).await?;
+    let actor = crate::admin::actor();
+    match cmd {
+        HoldsCommand::Add {
+            user,
+            record,
+            reason,
+        } => {
+            anyhow::ensure!(
+                !reason.trim().is_empty(),
+                "--reason must say why (it is recorded)"
+            );
+            let h = store
+                .add_hold(user.as_deref(), record.as_deref(), &reason, &actor)
+                .await?;
+            println!("{}", h.id);
+        }
+        HoldsCommand::Release { hold, reason } => {
+            anyhow::ensure!(
+                !reason.trim().is_empty(),
+                "--reason must say why (it is recorded)"
+            );
+            store.release_hold(&hold, &reason, &actor).await?;
+            println!("{hold} released");
+        }
+        HoldsCommand::List => {
+            for h in store.holds().await? {
+                let what = match (&h.user_id, &h.record_id) {
+                    (Some(u), _) => format!("user {u}"),
+                    (_, Some(r)) => format!("record {r}"),
+                    _ => "-".into(),
+                };
+                let state = if h.released_at.is_some() {
+                    "released"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {state:<8}  {what:<45}  by {}  {}",
+                    h.id, h.actor, h.reason
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sequencer(store: &Store, cfg: &Config, signer: Signer) -> Sequencer {
@@ -143,6 +228,21 @@ pub async fn run(config: Option<&Path>, cmd: LedgerCommand) -> anyhow::Result<()
                 );
             }
             println!("OK: the log verifies");
+        }
+        LedgerCommand::Purge { dry_run } => {
+            let now = chrono::Utc::now().timestamp_millis();
+            let r = store
+                .purge_expired(now, retention(&cfg), &crate::admin::actor(), dry_run)
+                .await?;
+            let verb = if dry_run { "would erase" } else { "erased" };
+            println!(
+                "{verb} the content of {} record(s); {} kept under legal hold",
+                r.purged.len(),
+                r.held
+            );
+            if let Some(id) = r.purge_record {
+                println!("the erasure is recorded as {id}");
+            }
         }
         LedgerCommand::Keygen { .. } | LedgerCommand::CheckProof { .. } => {}
     }

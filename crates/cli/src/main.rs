@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::RecordsCommand,
     },
+    /// Legal holds that block erasure.
+    Holds {
+        #[command(subcommand)]
+        command: ledger::HoldsCommand,
+    },
     /// The tamper-evident log: checkpoints, proofs, verification.
     Ledger {
         #[command(subcommand)]
@@ -115,5 +120,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { command } => admin::keys(config, command).await,
         Command::Records { command } => admin::records(config, command).await,
         Command::Ledger { command } => ledger::run(config, command).await,
+        Command::Holds { command } => ledger::holds(config, command).await,
     }
 }

@@ -92,6 +92,27 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
         println!("  cargo run --release -- records list");
     }
 
+    // Retention: erase content past its period on a schedule (the first run at start).
+    let purge_store = built.gateway.store.clone();
+    let (policy, every) = (crate::ledger::retention(&cfg), cfg.retention.purge_interval);
+    let purge_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now().timestamp_millis();
+            match purge_store
+                .purge_expired(now, policy, "retention-job", false)
+                .await
+            {
+                Ok(r) if !r.purged.is_empty() => {
+                    tracing::info!(erased = r.purged.len(), held = r.held, "retention purge")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+            }
+        }
+    });
+
     let stopping = Arc::new(Notify::new());
     let notify = stopping.clone();
     let server = hegui_gateway::serve(listener, built.gateway.clone(), async move {
@@ -106,6 +127,7 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
             tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period expired; abandoning open connections");
         }
     }
+    purge_task.abort();
     // Every record queued so far is written, integrated and checkpointed before the exit.
     if tokio::time::timeout(grace, built.shutdown()).await.is_err() {
         tracing::warn!("records still being written when the grace period ended");

@@ -313,9 +313,59 @@ async fn records_are_proven_offline_and_tampering_is_caught() {
             && String::from_utf8_lossy(&out.stderr).contains("not a proof bundle")
     );
 
-    // Tamper with the second record's stored content: verify names it.
-    let (ok, _, _) = hegui(&cfg, &["ledger", "verify"]);
+    // Erasure: blocked by a legal hold, then granted; the proof outlives the content.
+    let (ok, hold, _) = hegui(
+        &cfg,
+        &[
+            "holds",
+            "add",
+            "--record",
+            &ids[0],
+            "--reason",
+            "court order",
+        ],
+    );
     assert!(ok);
+    let (ok, _, err) = hegui(
+        &cfg,
+        &["records", "erase", &ids[0], "--reason", "PIPL request 7"],
+    );
+    assert!(!ok && err.contains("legal hold"), "{err}");
+    let (ok, _, _) = hegui(
+        &cfg,
+        &["holds", "release", hold.trim(), "--reason", "order lifted"],
+    );
+    assert!(ok);
+    let (ok, out, err) = hegui(
+        &cfg,
+        &["records", "erase", &ids[0], "--reason", "PIPL request 7"],
+    );
+    assert!(ok && out.contains("erased"), "{err}");
+    let (_, show, _) = hegui(&cfg, &["records", "show", &ids[0]]);
+    assert!(show.contains("content erased"), "{show}");
+    let (ok, out, _) = hegui(&cfg, &["ledger", "purge", "--dry-run"]);
+    assert!(
+        ok && out.contains("would erase the content of 0 record(s)"),
+        "{out}"
+    );
+    let (ok, _, err) = hegui(
+        &cfg,
+        &[
+            "ledger",
+            "prove",
+            &ids[0],
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let out = check(key.trim());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not disclosed"));
+
+    // Tamper with the second record's stored content: verify names it.
+    let (ok, out, _) = hegui(&cfg, &["ledger", "verify"]);
+    assert!(ok && out.contains("1 erased"), "{out}");
     let raw = sqlx::SqlitePool::connect(&format!(
         "sqlite://{}",
         dir.path().join("data/hegui.db").display()

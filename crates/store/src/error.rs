@@ -45,6 +45,9 @@ pub enum StoreError {
     /// The transaction carrying a record failed; the record was not written.
     #[error("record not written: {0}")]
     WriteFailed(String),
+    /// The operation is not allowed in the current state; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
     /// The Merkle log's stored state is inconsistent or a proof was asked for out of range.
     #[error("ledger: {0}")]
     Ledger(String),

@@ -250,3 +250,112 @@ async fn one_sequencer_at_a_time_on_postgres() {
         .unwrap();
     assert_eq!(report.problems, vec![]);
 }
+
+async fn retention(store: Store) {
+    let signer = Signer::generate("test.example/log").unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut recent = record(99);
+    recent.received_at_ms = now;
+    let mut old: Vec<_> = (0..10).map(record).collect(); // received in 1970: long expired
+    old.push(recent);
+    store.insert_records(&old).await.unwrap();
+    let mut seq = sequencer(&store, &signer);
+    seq.checkpoint_now().await.unwrap().unwrap();
+    let hold = store
+        .add_hold(None, Some("rec-0003"), "court order 42", "t")
+        .await
+        .unwrap();
+    let policy = hegui_store::Retention {
+        interaction_ms: 183 * 86_400_000,
+        records_ms: 1095 * 86_400_000,
+    };
+
+    let dry = store.purge_expired(now, policy, "t", true).await.unwrap();
+    assert_eq!((dry.purged.len(), dry.held), (9, 1));
+    assert!(
+        store
+            .journal_row("rec-0001")
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .is_some(),
+        "dry run erases nothing"
+    );
+    let report = store.purge_expired(now, policy, "t", false).await.unwrap();
+    assert_eq!((report.purged.len(), report.held), (9, 1));
+    assert!(
+        !report.purged.contains(&"rec-0003".to_string())
+            && !report.purged.contains(&"rec-0099".to_string())
+    );
+    let gone = store.journal_row("rec-0001").await.unwrap().unwrap();
+    assert!(gone.record.is_none() && gone.salt.is_none() && gone.purged_at.is_some());
+    let listed = store.record("rec-0001").await.unwrap().unwrap();
+    assert!(listed.record.is_none() && listed.purged_at.is_some());
+
+    // Proofs survive erasure; the erasure itself is a record in the log.
+    seq.checkpoint_now().await.unwrap().unwrap();
+    let bundle = store
+        .proof_bundle("rec-0001", &signer.verifier(), true, None)
+        .await
+        .unwrap();
+    let verified = bundle.verify(&signer.verifier()).unwrap();
+    let (entry, content) = hegui_ledger::check_disclosure(&verified).unwrap();
+    assert_eq!((entry.id.as_str(), content), ("rec-0001", None));
+    let purge = store
+        .journal_row(report.purge_record.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(purge.record.unwrap().contains("rec-0001") && purge.leaf_index.is_some());
+    let v = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(v.problems, vec![]);
+    assert_eq!(v.purged, 9);
+
+    // Erasure requests respect holds and wait for integration.
+    let e = store
+        .erase_record("rec-0003", "data subject request", "t")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("legal hold"), "{e}");
+    store
+        .release_hold(&hold.id, "order lifted", "t")
+        .await
+        .unwrap();
+    store
+        .erase_record("rec-0003", "data subject request", "t")
+        .await
+        .unwrap();
+    let mut pending = record(500);
+    pending.received_at_ms = now;
+    store.insert_records(&[pending]).await.unwrap();
+    let e = store.erase_record("rec-0500", "x", "t").await.unwrap_err();
+    assert!(e.to_string().contains("not in the log yet"), "{e}");
+    assert!(store.erase_record("rec-0003", "again", "t").await.is_err());
+    seq.checkpoint_now().await.unwrap();
+    assert_eq!(
+        store
+            .verify_ledger(Some(&signer.verifier()))
+            .await
+            .unwrap()
+            .problems,
+        vec![]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_retention_erases_content_and_keeps_proofs() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    retention(Store::open(&url, 4).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_retention_erases_content_and_keeps_proofs() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    retention(Store::open(&url, 4).await.unwrap()).await;
+}

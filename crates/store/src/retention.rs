@@ -1,0 +1,302 @@
+//! Retention: content is erased at the end of its retention (or on a granted erasure request),
+//! unless a legal hold covers it; the erasure itself is recorded in the log. Leaves and
+//! commitments stay, so every proof keeps verifying.
+
+use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
+use sqlx::Row;
+
+use crate::journal::journal_insert;
+use crate::users::new_id;
+use crate::{now_ms, Store, StoreError};
+
+/// How long content is kept, per kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Interaction content, in ms.
+    pub interaction_ms: i64,
+    /// Every other kind, in ms.
+    pub records_ms: i64,
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Records whose content and salt were erased.
+    pub purged: Vec<String>,
+    /// Records past retention kept because a legal hold covers them.
+    pub held: u64,
+    /// Id of the `purge` record written to the log (none when nothing was purged).
+    pub purge_record: Option<String>,
+}
+
+/// A legal hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalHold {
+    /// Hold id.
+    pub id: String,
+    /// Covers every record of this user.
+    pub user_id: Option<String>,
+    /// Covers this record.
+    pub record_id: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Who placed it.
+    pub actor: String,
+    /// When (Unix ms).
+    pub created_at: i64,
+    /// When released.
+    pub released_at: Option<i64>,
+}
+
+/// Candidates past retention: integrated, content present, and not under an active hold.
+const EXPIRED: &str = "SELECT j.id, \
+       (CASE WHEN EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
+            (h.record_id = j.id OR (h.user_id IS NOT NULL AND h.user_id = i.user_id))) THEN 1 ELSE 0 END) AS held \
+     FROM journal j LEFT JOIN interactions i ON i.id = j.id \
+     WHERE j.record IS NOT NULL AND j.leaf_index IS NOT NULL \
+       AND ((j.kind = 'interaction' AND j.created_at < $1) OR (j.kind <> 'interaction' AND j.created_at < $2)) \
+     ORDER BY j.seq LIMIT $3";
+
+impl Store {
+    /// Erases the content of every record past its retention (skipping held ones) and records
+    /// the erasure. With `dry_run`, only reports what would be erased.
+    pub async fn purge_expired(
+        &self,
+        now: i64,
+        retention: Retention,
+        actor: &str,
+        dry_run: bool,
+    ) -> Result<PurgeReport, StoreError> {
+        let rows = sqlx::query(EXPIRED)
+            .bind(now.saturating_sub(retention.interaction_ms))
+            .bind(now.saturating_sub(retention.records_ms))
+            .bind(100_000_i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut report = PurgeReport::default();
+        for r in rows {
+            if r.try_get::<i64, _>("held")? != 0 {
+                report.held += 1;
+            } else {
+                report.purged.push(r.try_get("id")?);
+            }
+        }
+        if dry_run || report.purged.is_empty() {
+            return Ok(report);
+        }
+        report.purge_record = Some(
+            self.erase_content(&report.purged, "retention period ended", actor)
+                .await?,
+        );
+        Ok(report)
+    }
+
+    /// Erases one record's content on a granted erasure request (PIPL Art. 47). Refused while
+    /// a legal hold covers it or before it is in the log.
+    pub async fn erase_record(
+        &self,
+        record_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        let row = self
+            .journal_row(record_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "record",
+                id: record_id.into(),
+            })?;
+        if row.record.is_none() {
+            return Err(StoreError::Refused(format!(
+                "record {record_id} was already erased"
+            )));
+        }
+        if row.leaf_index.is_none() {
+            return Err(StoreError::Refused(format!(
+                "record {record_id} is not in the log yet; erase it after the next checkpoint so its proof survives"
+            )));
+        }
+        let held = sqlx::query(
+            "SELECT COUNT(*) AS n FROM legal_holds h LEFT JOIN interactions i ON i.id = $1 \
+             WHERE h.released_at IS NULL AND (h.record_id = $2 OR (h.user_id IS NOT NULL AND h.user_id = i.user_id))",
+        )
+        .bind(record_id)
+        .bind(record_id)
+        .fetch_one(self.pool())
+        .await?;
+        if held.try_get::<i64, _>("n")? > 0 {
+            return Err(StoreError::Refused(format!(
+                "record {record_id} is under a legal hold; release the hold first (`hegui holds list`)"
+            )));
+        }
+        self.erase_content(
+            &[record_id.to_string()],
+            &format!("erasure request: {reason}"),
+            actor,
+        )
+        .await
+    }
+
+    async fn erase_content(
+        &self,
+        ids: &[String],
+        reason: &str,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE journal SET record = NULL, salt = NULL, purged_at = $1, purge_reason = $2 \
+                 WHERE id = $3 AND record IS NOT NULL",
+            )
+            .bind(now)
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let entry = JournalEntry {
+            v: JOURNAL_ENCODING_VERSION,
+            kind: kinds::PURGE.into(),
+            id: uuid::Uuid::now_v7().to_string(),
+            at_ms: now,
+            actor: actor.into(),
+            body: serde_json::json!({"reason": reason, "record_ids": ids}),
+        };
+        journal_insert(
+            &mut tx,
+            &entry.kind,
+            &entry.id,
+            now,
+            &entry.canonical_bytes(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(entry.id)
+    }
+
+    /// Places a legal hold on a user's records or on one record.
+    pub async fn add_hold(
+        &self,
+        user_id: Option<&str>,
+        record_id: Option<&str>,
+        reason: &str,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError> {
+        if user_id.is_none() == record_id.is_none() {
+            return Err(StoreError::Refused(
+                "a hold covers either a user or a record".into(),
+            ));
+        }
+        let hold = LegalHold {
+            id: new_id("hold"),
+            user_id: user_id.map(String::from),
+            record_id: record_id.map(String::from),
+            reason: reason.into(),
+            actor: actor.into(),
+            created_at: now_ms(),
+            released_at: None,
+        };
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO legal_holds (id, user_id, record_id, reason, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&hold.id)
+        .bind(user_id)
+        .bind(record_id)
+        .bind(reason)
+        .bind(actor)
+        .bind(hold.created_at)
+        .execute(&mut *tx)
+        .await?;
+        hold_record(&mut tx, &hold, false, reason).await?;
+        tx.commit().await?;
+        Ok(hold)
+    }
+
+    /// Releases a hold.
+    pub async fn release_hold(
+        &self,
+        id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<LegalHold, StoreError> {
+        let mut hold = self
+            .holds()
+            .await?
+            .into_iter()
+            .find(|h| h.id == id)
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "hold",
+                id: id.into(),
+            })?;
+        if hold.released_at.is_some() {
+            return Err(StoreError::Refused(format!(
+                "hold {id} is already released"
+            )));
+        }
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE legal_holds SET released_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        hold.released_at = Some(now);
+        hold.actor = actor.into();
+        hold_record(&mut tx, &hold, true, reason).await?;
+        tx.commit().await?;
+        Ok(hold)
+    }
+
+    /// Every hold, newest first.
+    pub async fn holds(&self) -> Result<Vec<LegalHold>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, record_id, reason, actor, created_at, released_at FROM legal_holds ORDER BY created_at DESC, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LegalHold {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    record_id: r.try_get("record_id")?,
+                    reason: r.try_get("reason")?,
+                    actor: r.try_get("actor")?,
+                    created_at: r.try_get("created_at")?,
+                    released_at: r.try_get("released_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}
+
+async fn hold_record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    hold: &LegalHold,
+    released: bool,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let entry = JournalEntry {
+        v: JOURNAL_ENCODING_VERSION,
+        kind: kinds::LEGAL_HOLD.into(),
+        id: uuid::Uuid::now_v7().to_string(),
+        at_ms: hold.released_at.unwrap_or(hold.created_at),
+        actor: hold.actor.clone(),
+        body: serde_json::json!({
+            "hold_id": hold.id, "user_id": hold.user_id, "record_id": hold.record_id,
+            "reason": reason, "released": released,
+        }),
+    };
+    journal_insert(
+        tx,
+        &entry.kind,
+        &entry.id,
+        entry.at_ms,
+        &entry.canonical_bytes(),
+    )
+    .await
+}

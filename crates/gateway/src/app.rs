@@ -8,7 +8,7 @@ use hegui_label::{Gb45438TextLabeler, Position};
 use hegui_ledger::Signer;
 use hegui_policy::{Lexicon, LexiconError, LexiconReviewer, Reviewer, DEMO_LEXICON};
 use hegui_store::{RecordWriter, Sequencer, SequencerConfig, Store, StoreError};
-use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
+use hegui_types::{kinds, JournalEntry};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -150,14 +150,7 @@ async fn record_policy(
         return Ok(());
     }
     store
-        .journal_append(&JournalEntry {
-            v: JOURNAL_ENCODING_VERSION,
-            kind: kinds::POLICY_CHANGE.into(),
-            id: uuid::Uuid::now_v7().to_string(),
-            at_ms: chrono::Utc::now().timestamp_millis(),
-            actor: "gateway".into(),
-            body,
-        })
+        .journal_append(&JournalEntry::new(kinds::POLICY_CHANGE, "gateway", body))
         .await
 }
 

@@ -18,6 +18,15 @@ pub mod kinds {
     pub const PURGE: &str = "purge";
     /// A legal hold was placed or released: body `{hold_id, user_id?, record_id?, reason, released}`.
     pub const LEGAL_HOLD: &str = "legal_hold";
+    /// A real-name verification result (never the personal data itself): body `{user_id,
+    /// method, result, provider, reason?}`.
+    pub const IDENTITY_CHECK: &str = "identity_check";
+    /// A complaint received: body `{receipt, category, target, description_hash}`.
+    pub const COMPLAINT: &str = "complaint";
+    /// A step in handling a complaint: body `{receipt, from_state, to_state, action?, reason}`.
+    pub const COMPLAINT_STEP: &str = "complaint_step";
+    /// Any other action by compliance staff: body `{action, target, details}`.
+    pub const STAFF_ACTION: &str = "staff_action";
 }
 
 /// Envelope of every non-interaction compliance record.
@@ -41,9 +50,48 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
+    /// A new entry of `kind`, stamped now with a fresh time-ordered id.
+    pub fn new(kind: &str, actor: &str, body: serde_json::Value) -> JournalEntry {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        JournalEntry {
+            v: JOURNAL_ENCODING_VERSION,
+            kind: kind.to_string(),
+            id: uuid::Uuid::now_v7().to_string(),
+            at_ms: now,
+            actor: actor.to_string(),
+            body,
+        }
+    }
+
     /// The canonical encoding.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         // serde_json's Value keeps object keys sorted (no preserve_order), so this is stable.
         serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_encoding_is_pinned() {
+        let e = JournalEntry {
+            v: 1,
+            kind: kinds::STAFF_ACTION.into(),
+            id: "x".into(),
+            at_ms: 7,
+            actor: "cli:alice".into(),
+            body: serde_json::json!({"target": "usr_1", "action": "suspend"}),
+        };
+        assert_eq!(
+            String::from_utf8(e.canonical_bytes()).unwrap(),
+            r#"{"v":1,"kind":"staff_action","id":"x","at_ms":7,"actor":"cli:alice","body":{"action":"suspend","target":"usr_1"}}"#
+        );
+        let n = JournalEntry::new(kinds::COMPLAINT, "web", serde_json::json!({}));
+        assert!(n.at_ms > 1_700_000_000_000 && n.id.len() == 36);
     }
 }

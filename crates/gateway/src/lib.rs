@@ -24,6 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::routing::{get, post};
 use axum::Router;
 use hegui_config::{ModelMapping, OnBlock};
@@ -104,6 +105,13 @@ pub async fn serve(
     gw: Arc<Gateway>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold back the small writes of
+    // a stream (and the last segment of a response) by up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(gw))
         .with_graceful_shutdown(shutdown)
         .await

@@ -130,6 +130,9 @@ pub struct IdentityConfig {
     pub require_verification: bool,
     /// Where a user completes verification; quoted in the 403 message.
     pub verify_url: String,
+    /// How long a looked-up key is remembered: revocations, suspensions and verifications
+    /// made by another process take effect within this time.
+    pub key_cache_ttl: Duration,
 }
 
 /// What to do when input review blocks a prompt.

@@ -170,6 +170,8 @@ pub struct RawIdentity {
     pub require_verification: bool,
     /// Where users verify.
     pub verify_url: String,
+    /// Milliseconds a looked-up key is remembered (0: every request asks the database).
+    pub key_cache_ms: u64,
 }
 
 impl Default for RawIdentity {
@@ -177,6 +179,7 @@ impl Default for RawIdentity {
         RawIdentity {
             require_verification: true,
             verify_url: "/verify".into(),
+            key_cache_ms: 1000,
         }
     }
 }

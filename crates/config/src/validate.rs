@@ -253,6 +253,12 @@ impl RawConfig {
         if r.retention.purge_interval_hours == 0 {
             issues.push("retention.purge_interval_hours", "must be at least 1");
         }
+        if r.identity.key_cache_ms > 60_000 {
+            issues.push(
+                "identity.key_cache_ms",
+                "must be at most 60000: a revoked key or suspended user must be refused within a minute",
+            );
+        }
         let day = Duration::from_secs(86_400);
 
         if !issues.0.is_empty() {
@@ -274,6 +280,7 @@ impl RawConfig {
             identity: IdentityConfig {
                 require_verification: r.identity.require_verification,
                 verify_url: r.identity.verify_url,
+                key_cache_ttl: Duration::from_millis(r.identity.key_cache_ms),
             },
             review: ReviewConfig {
                 lexicons,

@@ -203,6 +203,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             store.clone(),
             cfg.identity.require_verification,
             cfg.identity.verify_url.clone(),
+            cfg.identity.key_cache_ttl,
         )),
         reviewer,
         upstream,

@@ -1,7 +1,11 @@
 //! The identity gate: API key → user → may this user be served?
 
 use async_trait::async_trait;
-use hegui_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hegui_store::{key_hash, ApiKey, Store, StoreError, User};
 
 use crate::error::ApiError;
 
@@ -35,16 +39,52 @@ pub struct StoreGate {
     store: Store,
     require_verification: bool,
     verify_url: String,
+    cache_ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, ApiKey, User)>>,
 }
 
+/// Most keys remembered; beyond it the cache starts over (it only saves lookups).
+const CACHE_CAPACITY: usize = 10_000;
+
 impl StoreGate {
-    /// A gate over `store`; `verify_url` is quoted to unverified users.
-    pub fn new(store: Store, require_verification: bool, verify_url: String) -> Self {
+    /// A gate over `store`; `verify_url` is quoted to unverified users. Known keys are
+    /// remembered for `cache_ttl` (zero: look up every time), so a revocation, suspension or
+    /// verification made elsewhere takes effect within that time.
+    pub fn new(
+        store: Store,
+        require_verification: bool,
+        verify_url: String,
+        cache_ttl: Duration,
+    ) -> Self {
         StoreGate {
             store,
             require_verification,
             verify_url,
+            cache_ttl,
+            cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    async fn lookup(&self, secret: &str) -> Result<Option<(ApiKey, User)>, StoreError> {
+        if self.cache_ttl.is_zero() {
+            return self.store.authenticate(secret).await;
+        }
+        let hash = key_hash(secret);
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, key, user)) = cache.get(&hash) {
+                if at.elapsed() < self.cache_ttl {
+                    return Ok(Some((key.clone(), user.clone())));
+                }
+            }
+        }
+        let found = self.store.authenticate(secret).await?;
+        if let (Some((key, user)), Ok(mut cache)) = (&found, self.cache.lock()) {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(hash, (Instant::now(), key.clone(), user.clone()));
+        }
+        Ok(found)
     }
 }
 
@@ -75,14 +115,10 @@ impl IdentityGate for StoreGate {
                     "The Authorization header must be `Bearer <key>`",
                 ))
             })?;
-        let found = self
-            .store
-            .authenticate(secret)
-            .await
-            .map_err(|e: StoreError| {
-                tracing::error!(error = %e, "key lookup failed");
-                refuse(ApiError::record_unavailable())
-            })?;
+        let found = self.lookup(secret).await.map_err(|e: StoreError| {
+            tracing::error!(error = %e, "key lookup failed");
+            refuse(ApiError::record_unavailable())
+        })?;
         let Some((key, user)) = found else {
             return Err(refuse(ApiError::unauthorized(
                 "invalid_api_key",

@@ -24,8 +24,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use hegui_config::{ModelMapping, OnBlock};
 use hegui_label::TextLabeler;

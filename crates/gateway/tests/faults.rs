@@ -17,7 +17,7 @@ async fn error_of(resp: reqwest::Response) -> (u16, Value) {
 #[tokio::test]
 async fn identity_gate_refuses_with_401_and_403() {
     for backend in backends() {
-        let h = start(backend, |_| {}).await;
+        let h = start(backend, |c| c.identity.key_cache_ms = 0).await;
         let url = format!("{}/v1/chat/completions", h.base);
         let (s, e) = error_of(h.http.post(&url).json(&user("hi")).send().await.unwrap()).await;
         assert_eq!(
@@ -301,5 +301,23 @@ async fn client_disconnect_mid_stream_is_recorded() {
     assert!(rec.output.unwrap().chars().count() < 30);
     // The upstream stream was abandoned rather than read to the end.
     tokio::time::sleep(Duration::from_millis(100)).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn cached_keys_are_rechecked_within_the_configured_time() {
+    let h = start(Backend::Sqlite, |c| c.identity.key_cache_ms = 300).await;
+    assert_eq!(h.chat(user("hi")).send().await.unwrap().status(), 200);
+    h.store
+        .set_suspended(&h.user_id, true, "abuse", "t")
+        .await
+        .unwrap();
+    // Within the cache time the earlier answer may still stand; after it, never.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (s, e) = error_of(h.chat(user("hi")).send().await.unwrap()).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (403, Some("account_suspended"))
+    );
     h.stop().await;
 }

@@ -22,20 +22,48 @@ pub(crate) async fn journal_insert(
     at_ms: i64,
     content: &[u8],
 ) -> Result<(), sqlx::Error> {
-    let salt = new_salt();
-    let salt_bytes = hex::decode(&salt).unwrap_or_default();
-    let commitment = hex::encode(hegui_ledger::commitment(&salt_bytes, content));
-    sqlx::query(
-        "INSERT INTO journal (id, kind, created_at, record, salt, commitment) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(kind)
-    .bind(at_ms)
-    .bind(String::from_utf8_lossy(content).into_owned())
-    .bind(salt)
-    .bind(commitment)
-    .execute(&mut **tx)
-    .await?;
+    journal_insert_many(tx, &[(kind, id, at_ms, content)]).await
+}
+
+/// Inserts many records' content, each with a fresh salt, in few statements.
+pub(crate) async fn journal_insert_many(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[(&str, &str, i64, &[u8])],
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO journal (id, kind, created_at, record, salt, commitment) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = 6 * i;
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (kind, id, at_ms, content) in chunk {
+            let salt = new_salt();
+            let salt_bytes = hex::decode(&salt).unwrap_or_default();
+            let commitment = hex::encode(hegui_ledger::commitment(&salt_bytes, content));
+            q = q
+                .bind(id.to_string())
+                .bind(kind.to_string())
+                .bind(*at_ms)
+                .bind(String::from_utf8_lossy(content).into_owned())
+                .bind(salt)
+                .bind(commitment);
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -30,7 +30,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use error::StoreError;
 pub use journal::JournalRow;
-pub use keys::ApiKey;
+pub use keys::{key_hash, ApiKey};
 pub use ledger::{StoredCheckpoint, StoredLeaf};
 pub use records::{RecordQuery, RecordRow};
 pub use retention::{LegalHold, PurgeReport, Retention};

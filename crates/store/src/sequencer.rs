@@ -237,12 +237,36 @@ impl Sequencer {
                 .execute(&mut *tx)
                 .await?;
         }
-        for (idx, id, _, _) in &leaves {
-            sqlx::query("UPDATE journal SET leaf_index = $1 WHERE id = $2")
-                .bind(*idx as i64)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        // One statement per chunk, not one per row: each statement is a round trip.
+        for chunk in leaves.chunks(300) {
+            let mut sql = String::from("UPDATE journal SET leaf_index = CASE id");
+            for i in 0..chunk.len() {
+                sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+            }
+            sql.push_str(" END WHERE leaf_index IS NULL AND id IN (");
+            let base = 2 * chunk.len();
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", base + i + 1));
+            }
+            sql.push(')');
+            let mut q = sqlx::query(&sql);
+            for (idx, id, _, _) in chunk {
+                q = q.bind(id.as_str()).bind(*idx as i64);
+            }
+            for (_, id, _, _) in chunk {
+                q = q.bind(id.as_str());
+            }
+            let done = q.execute(&mut *tx).await?.rows_affected();
+            if done != chunk.len() as u64 {
+                return Err(StoreError::Ledger(format!(
+                    "{} of {} journal rows were integrated concurrently; retrying",
+                    chunk.len() as u64 - done,
+                    chunk.len()
+                )));
+            }
         }
         tx.commit().await?;
         self.range = Some(range);

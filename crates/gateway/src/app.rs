@@ -7,7 +7,7 @@ use hegui_config::{Config, LabelPosition};
 use hegui_label::{Gb45438TextLabeler, Position};
 use hegui_ledger::Signer;
 use hegui_policy::{Lexicon, LexiconError, LexiconReviewer, Reviewer, DEMO_LEXICON};
-use hegui_store::{RecordWriter, Sequencer, SequencerConfig, Store, StoreError};
+use hegui_store::{Backend, RecordWriter, Sequencer, SequencerConfig, Store, StoreError};
 use hegui_types::{kinds, JournalEntry};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -185,7 +185,12 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
         position,
     ));
     let wake = Arc::new(Notify::new());
-    let (writer, writer_task) = RecordWriter::spawn_with_wake(store.clone(), Some(wake.clone()));
+    let (writer, writer_task) = match store.backend() {
+        // SQLite has one writer: the record writer integrates leaves itself, in the same
+        // transaction; the sequencer task signs checkpoints and picks up stragglers.
+        Backend::Sqlite => RecordWriter::spawn_integrating(store.clone()),
+        Backend::Postgres => RecordWriter::spawn_with_wake(store.clone(), Some(wake.clone())),
+    };
     let (stop_sequencer, stopped) = watch::channel(false);
     let ledger_key = signer.verifier();
     let sequencer = Sequencer::new(

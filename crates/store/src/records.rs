@@ -71,60 +71,8 @@ impl Store {
     /// The searchable fields go to `interactions`; the content, salted, goes to the journal
     /// that the sequencer integrates into the Merkle log.
     pub async fn insert_records(&self, records: &[InteractionRecord]) -> Result<(), StoreError> {
-        let encoded: Vec<Vec<u8>> = records
-            .iter()
-            .map(InteractionRecord::canonical_bytes)
-            .collect();
         let mut tx = self.pool().begin().await?;
-        let journal: Vec<(&str, &str, i64, &[u8])> = records
-            .iter()
-            .zip(&encoded)
-            .map(|(r, bytes)| {
-                (
-                    kinds::INTERACTION,
-                    r.id.as_str(),
-                    r.received_at_ms,
-                    bytes.as_slice(),
-                )
-            })
-            .collect();
-        journal_insert_many(&mut tx, &journal).await?;
-        // Multi-row statements: one round trip per 100 records, not one per record.
-        for chunk in records.iter().zip(&encoded).collect::<Vec<_>>().chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let b = 8 * i;
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for (r, bytes) in chunk {
-                q = q
-                    .bind(r.id.as_str())
-                    .bind(r.received_at_ms)
-                    .bind(r.user_id.as_deref())
-                    .bind(r.model.as_deref())
-                    .bind(r.outcome.as_str())
-                    .bind(i64::from(r.status))
-                    .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
-                    .bind(hex::encode(Sha256::digest(bytes)));
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_records_tx(&mut tx, records).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -190,4 +138,65 @@ impl Store {
             .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// Inserts interaction records inside the caller's transaction.
+pub(crate) async fn insert_records_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    records: &[InteractionRecord],
+) -> Result<(), StoreError> {
+    let encoded: Vec<Vec<u8>> = records
+        .iter()
+        .map(InteractionRecord::canonical_bytes)
+        .collect();
+    let journal: Vec<(&str, &str, i64, &[u8])> = records
+        .iter()
+        .zip(&encoded)
+        .map(|(r, bytes)| {
+            (
+                kinds::INTERACTION,
+                r.id.as_str(),
+                r.received_at_ms,
+                bytes.as_slice(),
+            )
+        })
+        .collect();
+    journal_insert_many(&mut *tx, &journal).await?;
+    // Multi-row statements: one round trip per 100 records, not one per record.
+    for chunk in records.iter().zip(&encoded).collect::<Vec<_>>().chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = 8 * i;
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (r, bytes) in chunk {
+            q = q
+                .bind(r.id.as_str())
+                .bind(r.received_at_ms)
+                .bind(r.user_id.as_deref())
+                .bind(r.model.as_deref())
+                .bind(r.outcome.as_str())
+                .bind(i64::from(r.status))
+                .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
+                .bind(hex::encode(Sha256::digest(bytes)));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -118,159 +118,11 @@ impl Sequencer {
             return Ok(0);
         };
         let mut tx = conn.begin().await?;
-        let size_row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
-            .fetch_one(&mut *tx)
-            .await?;
-        let size = size_row.try_get::<i64, _>("n")? as u64;
-        let rows = sqlx::query(
-            "SELECT id, kind, created_at, record, salt, commitment FROM journal \
-             WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
-        )
-        .bind(self.cfg.batch)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            return Ok(0);
+        let n = integrate_in(&store, &mut self.range, self.cfg.batch, &mut tx).await?;
+        if n > 0 {
+            tx.commit().await?;
         }
-        let mut range = match self.range.take() {
-            Some(r) if r.size() == size => r,
-            _ => store.compact_range(size).await?,
-        };
-        let mut leaves: Vec<(u64, String, String, String)> = Vec::with_capacity(rows.len());
-        let mut nodes: Vec<(u8, u64, String)> = Vec::with_capacity(rows.len() * 2);
-        let mut backfills: Vec<(String, String, String)> = Vec::new();
-        for row in &rows {
-            let id: String = row.try_get("id")?;
-            let kind: String = row.try_get("kind")?;
-            let at: i64 = row.try_get("created_at")?;
-            let record: Option<String> = row.try_get("record")?;
-            let salt: Option<String> = row.try_get("salt")?;
-            let commitment: Option<String> = row.try_get("commitment")?;
-            let commitment = match (commitment, record) {
-                (Some(c), _) if salt.is_some() => c,
-                // Records written before the log existed get their salt now.
-                (_, Some(record)) => {
-                    let salt = new_salt();
-                    let c = hex::encode(hegui_ledger::commitment(
-                        &hex::decode(&salt).unwrap_or_default(),
-                        record.as_bytes(),
-                    ));
-                    backfills.push((id.clone(), salt, c.clone()));
-                    c
-                }
-                _ => {
-                    return Err(StoreError::Corrupt {
-                        id,
-                        detail: "journal row has neither content nor commitment".into(),
-                    })
-                }
-            };
-            let entry = LeafEntry {
-                format: hegui_ledger::LEAF_FORMAT.into(),
-                kind,
-                id: id.clone(),
-                at_ms: at,
-                commitment,
-            };
-            let data = entry.encode();
-            let hash = leaf_hash(&data);
-            let index = range.size();
-            range
-                .append_with(hash, |level, idx, h| {
-                    nodes.push((level, idx, hex::encode(h)))
-                })
-                .map_err(|e| StoreError::Ledger(e.to_string()))?;
-            leaves.push((
-                index,
-                id,
-                String::from_utf8_lossy(&data).into_owned(),
-                hex::encode(hash),
-            ));
-        }
-        for chunk in leaves.chunks(250) {
-            let mut sql =
-                String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * i + 1,
-                    4 * i + 2,
-                    4 * i + 3,
-                    4 * i + 4
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for (idx, id, data, hash) in chunk {
-                q = q
-                    .bind(*idx as i64)
-                    .bind(id.as_str())
-                    .bind(data.as_str())
-                    .bind(hash.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in nodes.chunks(300) {
-            let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
-            }
-            let mut q = sqlx::query(&sql);
-            for (level, idx, hash) in chunk {
-                q = q
-                    .bind(i64::from(*level))
-                    .bind(*idx as i64)
-                    .bind(hash.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for (id, salt, c) in &backfills {
-            sqlx::query("UPDATE journal SET salt = $1, commitment = $2 WHERE id = $3")
-                .bind(salt)
-                .bind(c)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // One statement per chunk, not one per row: each statement is a round trip.
-        for chunk in leaves.chunks(300) {
-            let mut sql = String::from("UPDATE journal SET leaf_index = CASE id");
-            for i in 0..chunk.len() {
-                sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
-            }
-            sql.push_str(" END WHERE leaf_index IS NULL AND id IN (");
-            let base = 2 * chunk.len();
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", base + i + 1));
-            }
-            sql.push(')');
-            let mut q = sqlx::query(&sql);
-            for (idx, id, _, _) in chunk {
-                q = q.bind(id.as_str()).bind(*idx as i64);
-            }
-            for (_, id, _, _) in chunk {
-                q = q.bind(id.as_str());
-            }
-            let done = q.execute(&mut *tx).await?.rows_affected();
-            if done != chunk.len() as u64 {
-                return Err(StoreError::Ledger(format!(
-                    "{} of {} journal rows were integrated concurrently; retrying",
-                    chunk.len() as u64 - done,
-                    chunk.len()
-                )));
-            }
-        }
-        tx.commit().await?;
-        self.range = Some(range);
-        Ok(leaves.len())
+        Ok(n)
     }
 
     /// Integrates everything pending, then signs a checkpoint of the current tree if it grew
@@ -337,4 +189,168 @@ impl Sequencer {
         }
         self.resign();
     }
+}
+
+/// Integrates up to `batch` pending journal rows inside the caller's transaction, appending to
+/// `state` (reloaded from storage when it does not match the stored tree). Used by the
+/// sequencer on its own connection and, on SQLite, by the record writer inside the very
+/// transaction that writes the records (one writer, one fsync, no lock contention).
+pub(crate) async fn integrate_in(
+    store: &Store,
+    state: &mut Option<CompactRange>,
+    batch: i64,
+    tx: &mut sqlx::Transaction<'_, Any>,
+) -> Result<usize, StoreError> {
+    let size_row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
+        .fetch_one(&mut **tx)
+        .await?;
+    let size = size_row.try_get::<i64, _>("n")? as u64;
+    let rows = sqlx::query(
+        "SELECT id, kind, created_at, record, salt, commitment FROM journal \
+         WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
+    )
+    .bind(batch)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut range = match state.take() {
+        Some(r) if r.size() == size => r,
+        _ => store.compact_range(size).await?,
+    };
+    let mut leaves: Vec<(u64, String, String, String)> = Vec::with_capacity(rows.len());
+    let mut nodes: Vec<(u8, u64, String)> = Vec::with_capacity(rows.len() * 2);
+    let mut backfills: Vec<(String, String, String)> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let kind: String = row.try_get("kind")?;
+        let at: i64 = row.try_get("created_at")?;
+        let record: Option<String> = row.try_get("record")?;
+        let salt: Option<String> = row.try_get("salt")?;
+        let commitment: Option<String> = row.try_get("commitment")?;
+        let commitment = match (commitment, record) {
+            (Some(c), _) if salt.is_some() => c,
+            // Records written before the log existed get their salt now.
+            (_, Some(record)) => {
+                let salt = new_salt();
+                let c = hex::encode(hegui_ledger::commitment(
+                    &hex::decode(&salt).unwrap_or_default(),
+                    record.as_bytes(),
+                ));
+                backfills.push((id.clone(), salt, c.clone()));
+                c
+            }
+            _ => {
+                return Err(StoreError::Corrupt {
+                    id,
+                    detail: "journal row has neither content nor commitment".into(),
+                })
+            }
+        };
+        let entry = LeafEntry {
+            format: hegui_ledger::LEAF_FORMAT.into(),
+            kind,
+            id: id.clone(),
+            at_ms: at,
+            commitment,
+        };
+        let data = entry.encode();
+        let hash = leaf_hash(&data);
+        let index = range.size();
+        range
+            .append_with(hash, |level, idx, h| {
+                nodes.push((level, idx, hex::encode(h)))
+            })
+            .map_err(|e| StoreError::Ledger(e.to_string()))?;
+        leaves.push((
+            index,
+            id,
+            String::from_utf8_lossy(&data).into_owned(),
+            hex::encode(hash),
+        ));
+    }
+    for chunk in leaves.chunks(250) {
+        let mut sql =
+            String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${})",
+                4 * i + 1,
+                4 * i + 2,
+                4 * i + 3,
+                4 * i + 4
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (idx, id, data, hash) in chunk {
+            q = q
+                .bind(*idx as i64)
+                .bind(id.as_str())
+                .bind(data.as_str())
+                .bind(hash.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in nodes.chunks(300) {
+        let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
+        }
+        let mut q = sqlx::query(&sql);
+        for (level, idx, hash) in chunk {
+            q = q
+                .bind(i64::from(*level))
+                .bind(*idx as i64)
+                .bind(hash.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (id, salt, c) in &backfills {
+        sqlx::query("UPDATE journal SET salt = $1, commitment = $2 WHERE id = $3")
+            .bind(salt)
+            .bind(c)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    // One statement per chunk, not one per row: each statement is a round trip.
+    for chunk in leaves.chunks(300) {
+        let mut sql = String::from("UPDATE journal SET leaf_index = CASE id");
+        for i in 0..chunk.len() {
+            sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+        }
+        sql.push_str(" END WHERE leaf_index IS NULL AND id IN (");
+        let base = 2 * chunk.len();
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", base + i + 1));
+        }
+        sql.push(')');
+        let mut q = sqlx::query(&sql);
+        for (idx, id, _, _) in chunk {
+            q = q.bind(id.as_str()).bind(*idx as i64);
+        }
+        for (_, id, _, _) in chunk {
+            q = q.bind(id.as_str());
+        }
+        let done = q.execute(&mut **tx).await?.rows_affected();
+        if done != chunk.len() as u64 {
+            return Err(StoreError::Ledger(format!(
+                "{} of {} journal rows were integrated concurrently; retrying",
+                chunk.len() as u64 - done,
+                chunk.len()
+            )));
+        }
+    }
+    *state = Some(range);
+    Ok(leaves.len())
 }

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
+use hegui_ledger::CompactRange;
+use sqlx::Acquire;
+
+use crate::records::insert_records_tx;
+use crate::sequencer::integrate_in;
 use crate::{Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -31,13 +36,35 @@ impl RecordWriter {
         store: Store,
         wake: Option<Arc<Notify>>,
     ) -> (RecordWriter, JoinHandle<()>) {
+        Self::spawn_inner(store, wake, false)
+    }
+
+    /// For SQLite, which has one writer at a time: the records are integrated into the Merkle
+    /// log inside the transaction that writes them, so the writer and a separate sequencer
+    /// never contend for the write lock (whose busy wait is a sleep of milliseconds) and each
+    /// batch costs one fsync. If integration fails the records are still written (a savepoint
+    /// is rolled back) and the background sequencer integrates them later.
+    pub fn spawn_integrating(store: Store) -> (RecordWriter, JoinHandle<()>) {
+        Self::spawn_inner(store, None, true)
+    }
+
+    fn spawn_inner(
+        store: Store,
+        wake: Option<Arc<Notify>>,
+        integrate: bool,
+    ) -> (RecordWriter, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(InteractionRecord, Ack)>(8192);
         let task = tokio::spawn(async move {
             let mut batch: Vec<(InteractionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
+            let mut tree: Option<CompactRange> = None;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let records: Vec<InteractionRecord> =
                     batch.iter().map(|(r, _)| r.clone()).collect();
-                let result = store.insert_records(&records).await;
+                let result = if integrate {
+                    write_and_integrate(&store, &records, &mut tree).await
+                } else {
+                    store.insert_records(&records).await
+                };
                 match &result {
                     Err(e) => {
                         tracing::error!(error = %e, count = records.len(), "record batch failed")
@@ -71,4 +98,24 @@ impl RecordWriter {
             Err(_) => Err(StoreError::WriterClosed),
         }
     }
+}
+
+async fn write_and_integrate(
+    store: &Store,
+    records: &[InteractionRecord],
+    tree: &mut Option<CompactRange>,
+) -> Result<(), StoreError> {
+    let mut tx = store.pool().begin().await?;
+    insert_records_tx(&mut tx, records).await?;
+    let mut savepoint = tx.begin().await?;
+    match integrate_in(store, tree, (MAX_BATCH * 2) as i64, &mut savepoint).await {
+        Ok(_) => savepoint.commit().await?,
+        Err(e) => {
+            tracing::warn!(error = %e, "inline integration failed; the sequencer will retry");
+            *tree = None;
+            savepoint.rollback().await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }

@@ -359,3 +359,49 @@ async fn postgres_retention_erases_content_and_keeps_proofs() {
         .expect("PostgreSQL reachable");
     retention(Store::open(&url, 4).await.unwrap()).await;
 }
+
+/// On SQLite the writer integrates leaves in the transaction that writes the records: once a
+/// write is acknowledged its record is already a leaf.
+#[tokio::test]
+async fn sqlite_writer_integrates_in_the_same_transaction() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 4).await.unwrap();
+    store.create_user(None, "t").await.unwrap(); // a straggler written outside the writer
+    let (writer, task) = hegui_store::RecordWriter::spawn_integrating(store.clone());
+    let mut handles = Vec::new();
+    for i in 0..50 {
+        let w = writer.clone();
+        handles.push(tokio::spawn(async move { w.write(record(i)).await }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    for i in [0, 17, 49] {
+        let row = store
+            .journal_row(&format!("rec-{i:04}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            row.leaf_index.is_some(),
+            "rec-{i:04} not integrated on acknowledgement"
+        );
+    }
+    assert_eq!(store.tree_size().await.unwrap(), 51);
+    drop(writer);
+    task.await.unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .verify_ledger(Some(&signer.verifier()))
+            .await
+            .unwrap()
+            .problems,
+        vec![]
+    );
+}

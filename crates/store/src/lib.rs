@@ -98,7 +98,8 @@ impl Store {
             .await
             .map_err(StoreError::Query)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            // At least two: a sequencer keeps one connection (and, on PostgreSQL, its lock).
+            .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {

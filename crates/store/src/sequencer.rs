@@ -88,7 +88,23 @@ impl Sequencer {
         Ok(true)
     }
 
-    /// Gives up the role (and the lock with its connection).
+    /// Gives up the role cleanly: releases the lock and closes its connection, so a standby
+    /// can take over at once.
+    pub async fn step_down(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            if self.store.backend() == Backend::Postgres {
+                let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(LOCK_KEY)
+                    .execute(&mut *c)
+                    .await;
+            }
+            let _ = c.detach().close().await;
+        }
+        self.range = None;
+    }
+
+    /// Gives up the role (and the lock with its connection) without waiting: the server
+    /// releases the lock when it notices the connection is gone.
     pub fn resign(&mut self) {
         if let Some(c) = self.conn.take() {
             // Closing the connection releases the session lock; never return it to the pool.
@@ -187,6 +203,14 @@ impl Sequencer {
         if let Err(e) = self.checkpoint_now().await {
             tracing::warn!(error = %e, "final checkpoint failed");
         }
+        self.step_down().await;
+    }
+}
+
+impl Drop for Sequencer {
+    /// A session advisory lock must never go back into the pool with its connection: another
+    /// sequencer taking that connection would find the lock "free" (it is re-entrant).
+    fn drop(&mut self) {
         self.resign();
     }
 }

@@ -134,21 +134,42 @@ async fn postgres_log_proves_and_verifies() {
     exercise(Store::open(&url, 4).await.unwrap()).await;
 }
 
-/// Changing one byte of any stored record makes verify fail at that record.
-#[tokio::test]
-async fn tampering_is_caught_where_it_happened() {
-    let (url, dir) = fresh_sqlite_url().unwrap();
-    let store = Store::open(&url, 2).await.unwrap();
+/// Flips the first hex digit of a column (always a change, never a no-op).
+fn flip(col: &str) -> String {
+    format!("(CASE WHEN substr({col}, 1, 1) = '0' THEN '1' ELSE '0' END || substr({col}, 2))")
+}
+
+/// Writes 40 records with checkpoints at 20 and 40, then edits the tables directly (as an
+/// attacker with database access would) through `raw`, and checks verify names every place.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn exec(&self, sql: &str) -> u64 {
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+            Raw::Postgres(p) => sqlx::query(sql).execute(p).await.unwrap().rows_affected(),
+        }
+    }
+}
+
+async fn tamper_and_verify(url: &str, raw: &Raw) {
+    let store = Store::open(url, 2).await.unwrap();
     let signer = Signer::generate("test.example/log").unwrap();
+    let mut seq = sequencer(&store, &signer);
     store
-        .insert_records(&(0..40).map(record).collect::<Vec<_>>())
+        .insert_records(&(0..20).map(record).collect::<Vec<_>>())
         .await
         .unwrap();
-    sequencer(&store, &signer)
-        .checkpoint_now()
+    seq.checkpoint_now().await.unwrap().unwrap();
+    store
+        .insert_records(&(20..40).map(record).collect::<Vec<_>>())
         .await
-        .unwrap()
         .unwrap();
+    seq.checkpoint_now().await.unwrap().unwrap();
+    seq.resign();
     assert!(store
         .verify_ledger(Some(&signer.verifier()))
         .await
@@ -157,41 +178,23 @@ async fn tampering_is_caught_where_it_happened() {
         .is_empty());
     store.close().await;
 
-    // Tamper with the file directly, as an attacker with database access would.
-    let raw = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("hegui.db").display()
-    ))
-    .await
-    .unwrap();
-    let cases: &[(&str, &str)] = &[
-        (
-            "UPDATE journal SET record = replace(record, '回答 7', '回答 8') WHERE id = 'rec-0007'",
-            "leaf 7 (record rec-0007)",
-        ),
-        (
-            "UPDATE interactions SET outcome = 'blocked_input' WHERE id = 'rec-0012'",
-            "leaf 12 (record rec-0012)",
-        ),
-        (
-            "UPDATE journal SET salt = '00' || substr(salt, 3) WHERE id = 'rec-0020'",
-            "leaf 20 (record rec-0020)",
-        ),
-        (
-            "UPDATE ledger_leaves SET data = replace(data, 'rec-0031', 'rec-0099') WHERE idx = 31",
-            "leaf 31",
-        ),
-        (
-            "UPDATE ledger_nodes SET hash = '00' || substr(hash, 3) WHERE level = 2 AND idx = 3",
-            "node (2, 3)",
-        ),
+    let cases: Vec<(String, &str)> = vec![
+        ("UPDATE journal SET record = replace(record, '回答 7', '回答 8') WHERE id = 'rec-0007'".into(), "leaf 7 (record rec-0007)"),
+        ("UPDATE interactions SET outcome = 'blocked_input' WHERE id = 'rec-0012'".into(), "leaf 12 (record rec-0012)"),
+        (format!("UPDATE journal SET salt = {} WHERE id = 'rec-0015'", flip("salt")), "leaf 15 (record rec-0015)"),
+        (format!("UPDATE journal SET commitment = {} WHERE id = 'rec-0016'", flip("commitment")), "leaf 16 (record rec-0016)"),
+        ("UPDATE ledger_leaves SET data = replace(data, 'rec-0031', 'rec-0099') WHERE idx = 31".into(), "leaf 31"),
+        (format!("UPDATE ledger_leaves SET hash = {} WHERE idx = 33", flip("hash")), "leaf 33"),
+        (format!("UPDATE ledger_nodes SET hash = {} WHERE level = 2 AND idx = 3", flip("hash")), "node (2, 3)"),
+        (format!("UPDATE ledger_checkpoints SET root = {} WHERE size = 20", flip("root")), "checkpoint 20"),
+        ("UPDATE ledger_checkpoints SET note = replace(note, '\n40\n', '\n41\n') WHERE size = 40".into(), "checkpoint 40"),
     ];
-    for (sql, _) in cases {
-        sqlx::query(sql).execute(&raw).await.unwrap();
+    for (sql, _) in &cases {
+        assert_eq!(raw.exec(sql).await, 1, "{sql}");
     }
-    let store = Store::open(&url, 2).await.unwrap();
+    let store = Store::open(url, 2).await.unwrap();
     let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
-    for (sql, location) in cases {
+    for (sql, location) in &cases {
         assert!(
             report
                 .problems
@@ -201,13 +204,93 @@ async fn tampering_is_caught_where_it_happened() {
             report.problems
         );
     }
+    // Untouched records are not blamed.
+    assert!(!report
+        .problems
+        .iter()
+        .any(|p| p.location.contains("rec-0005")));
     // A checkpoint signed by someone else is reported too.
     let other = Signer::generate("test.example/log").unwrap();
     let report = store.verify_ledger(Some(&other.verifier())).await.unwrap();
     assert!(report
         .problems
         .iter()
-        .any(|p| p.location == "checkpoint 40" && p.message.contains("signature")));
+        .any(|p| p.location == "checkpoint 20" && p.message.contains("signature")));
+}
+
+/// Changing any stored record, leaf, node or checkpoint makes verify fail at that place.
+#[tokio::test]
+async fn tampering_with_sqlite_tables_is_caught_where_it_happened() {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    Store::open(&url, 1).await.unwrap().close().await;
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hegui.db").display()
+    ))
+    .await
+    .unwrap();
+    tamper_and_verify(&url, &Raw::Sqlite(raw)).await;
+}
+
+#[tokio::test]
+async fn tampering_with_postgres_tables_is_caught_where_it_happened() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    tamper_and_verify(&url, &Raw::Postgres(raw)).await;
+}
+
+/// One byte flipped in the SQLite file itself (no SQL at all) is caught at its record.
+#[tokio::test]
+async fn a_flipped_byte_in_the_sqlite_file_is_caught() {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 1).await.unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    store
+        .insert_records(&(0..30).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    store.close().await;
+    let path = dir.path().join("hegui.db");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = "回答 23\"".as_bytes();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("record content in the file");
+    bytes[at + needle.len() - 2] = b'4'; // 回答 23 -> 回答 24, same length
+    std::fs::write(&path, bytes).unwrap();
+    let store = Store::open(&url, 1).await.unwrap();
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert!(!report.problems.is_empty());
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.location.starts_with("leaf 23 (record rec-0023)")),
+        "{:#?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0]
+            .location
+            .starts_with("leaf 23 (record rec-0023)"),
+        "{:#?}",
+        report.problems
+    );
 }
 
 /// With PostgreSQL, exactly one sequencer works at a time; another takes over when it goes.
@@ -240,8 +323,18 @@ async fn one_sequencer_at_a_time_on_postgres() {
         "the standby does nothing"
     );
     assert_eq!(a.integrate_pending().await.unwrap(), 16);
-    a.resign(); // the first instance dies
-    assert!(b.try_elect().await.unwrap());
+    // The first instance dies (its connection drops without a goodbye): the server frees the
+    // lock once it notices, and the standby takes over.
+    a.resign();
+    let mut elected = false;
+    for _ in 0..100 {
+        if b.try_elect().await.unwrap() {
+            elected = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(elected, "the standby never took over");
     b.checkpoint_now().await.unwrap().unwrap();
     assert_eq!(b_store.tree_size().await.unwrap(), 25);
     let report = b_store

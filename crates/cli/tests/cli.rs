@@ -174,51 +174,68 @@ async fn acknowledged_records_survive_kill_9() {
     hegui(&cfg, &["users", "verify", &user, "--reason", "test"]);
     let (_, secret, _) = hegui(&cfg, &["keys", "create", "--user", &user]);
     let secret = secret.trim().to_string();
-    let mut server = serve(&cfg);
-
     let http = reqwest::Client::new();
-    let url = format!("{}/v1/chat/completions", server.1);
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (http, url, secret, acked) = (http.clone(), url.clone(), secret.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..1000 {
-                let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]});
-                let Ok(resp) = http.post(&url).bearer_auth(&secret).json(&body).send().await else { return };
-                let Some(id) = resp.headers().get("x-hegui-record-id").map(|v| v.to_str().unwrap().to_string()) else { return };
-                if resp.status() == 200 && resp.bytes().await.is_ok() {
-                    acked.lock().unwrap().push(id);
+
+    // Kill the server repeatedly under load, at a different moment each round.
+    for round in 0..3u64 {
+        let mut server = serve(&cfg);
+        let url = format!("{}/v1/chat/completions", server.1);
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (http, url, secret, acked) =
+                (http.clone(), url.clone(), secret.clone(), acked.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]});
+                    let Ok(resp) = http.post(&url).bearer_auth(&secret).json(&body).send().await else { return };
+                    let Some(id) = resp.headers().get("x-hegui-record-id").map(|v| v.to_str().unwrap().to_string()) else { return };
+                    if resp.status() == 200 && resp.bytes().await.is_ok() {
+                        acked.lock().unwrap().push(id);
+                    }
                 }
-            }
-        }));
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    // SIGKILL: no shutdown path runs.
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
-    for t in tasks {
-        t.await.unwrap();
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(400 + 150 * round)).await;
+        // SIGKILL: no shutdown path runs.
+        server.0.kill().unwrap();
+        server.0.wait().unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
     }
     let acked = acked.lock().unwrap().clone();
     assert!(
-        acked.len() > 20,
-        "only {} requests completed before the kill",
+        acked.len() > 60,
+        "only {} requests completed before the kills",
         acked.len()
     );
-    eprintln!("{} acknowledged records before kill -9", acked.len());
+    eprintln!("{} acknowledged records over 3 kill -9 rounds", acked.len());
     let store = hegui_store::Store::open(
         &format!("sqlite://{}", dir.path().join("data/hegui.db").display()),
-        1,
+        2,
     )
     .await
     .unwrap();
     for id in &acked {
-        assert!(
-            store.record(id).await.unwrap().is_some(),
-            "acknowledged record {id} lost"
-        );
+        let row = store.record(id).await.unwrap();
+        assert!(row.is_some(), "acknowledged record {id} lost");
     }
+    store.close().await;
+    // The log picks up where it stopped: every record is a leaf and the whole log verifies.
+    let (ok, note, err) = hegui(&cfg, &["ledger", "checkpoint"]);
+    assert!(ok, "{err}");
+    let size: usize = note.lines().nth(1).unwrap().parse().unwrap();
+    assert!(
+        size > acked.len(),
+        "tree size {size} <= {} acknowledged",
+        acked.len()
+    );
+    let (ok, out, err) = hegui(&cfg, &["ledger", "verify"]);
+    assert!(
+        ok && out.contains("OK: the log verifies") && out.contains(" 0 pending"),
+        "{out}{err}"
+    );
 }
 
 /// The operator's proof workflow: prove a record, check it offline with only the public key,
@@ -385,4 +402,87 @@ async fn records_are_proven_offline_and_tampering_is_caught() {
         out.contains(&format!("(record {})", ids[1])) && out.contains("altered"),
         "{out}"
     );
+}
+
+/// Two gateway instances on one PostgreSQL database: both serve and record; one sequencer at
+/// a time integrates; when it is killed the other takes over and the log stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_one_log_on_postgres() {
+    let Some(admin) = hegui_store::testing::postgres_admin_url() else {
+        return;
+    };
+    let db = hegui_store::testing::fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    let mock = hegui_mock_upstream::spawn(hegui_mock_upstream::MockConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("log.key");
+    let instance = |name: &str| {
+        let p = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndatabase_url = \"{db}\"\ndata_dir = \"{}\"\n\
+                 [upstream]\nbase_url = \"{}\"\n[ledger]\nsigning_key_file = \"{}\"\ncheckpoint_interval_secs = 1\n",
+                dir.path().join(name).display(),
+                mock.base_url,
+                key.display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let (a_cfg, b_cfg) = (instance("a"), instance("b"));
+    let (ok, _, err) = hegui(
+        &a_cfg,
+        &["ledger", "keygen", "--out", key.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let (_, out, _) = hegui(&a_cfg, &["users", "create"]);
+    let user = out.split_whitespace().next().unwrap().to_string();
+    hegui(&a_cfg, &["users", "verify", &user, "--reason", "test"]);
+    let (_, secret, _) = hegui(&a_cfg, &["keys", "create", "--user", &user]);
+    let mut a = serve(&a_cfg);
+    let b = serve(&b_cfg);
+    let http = reqwest::Client::new();
+    let send = |base: String| {
+        let (http, secret) = (http.clone(), secret.trim().to_string());
+        async move {
+            let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": "hi"}]});
+            let r = http
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(secret)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    for _ in 0..10 {
+        send(a.1.clone()).await;
+        send(b.1.clone()).await;
+    }
+    a.0.kill().unwrap(); // the sequencer (whichever it was) may die here
+    a.0.wait().unwrap();
+    for _ in 0..10 {
+        send(b.1.clone()).await;
+    }
+    // Within a few seconds every record is a leaf under a checkpoint signed with the shared key.
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (ok, out, _) = hegui(&b_cfg, &["ledger", "verify"]);
+        if ok && out.contains(" 0 pending") {
+            last.clear();
+            break;
+        }
+        last = out;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(last.is_empty(), "log never settled: {last}");
+    let (_, out, _) = hegui(&b_cfg, &["records", "list", "--limit", "100", "--json"]);
+    assert_eq!(out.lines().count(), 30);
+    drop(b);
 }

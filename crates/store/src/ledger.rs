@@ -57,7 +57,7 @@ fn size_i64(n: u64) -> i64 {
 impl Store {
     /// Number of leaves in the log.
     pub async fn tree_size(&self) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
+        let row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_leaves")
             .fetch_one(self.pool())
             .await?;
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))

@@ -225,7 +225,7 @@ pub(crate) async fn integrate_in(
     batch: i64,
     tx: &mut sqlx::Transaction<'_, Any>,
 ) -> Result<usize, StoreError> {
-    let size_row = sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
+    let size_row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_leaves")
         .fetch_one(&mut **tx)
         .await?;
     let size = size_row.try_get::<i64, _>("n")? as u64;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -43,7 +43,12 @@ pub(crate) async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 /// `GET /v1/models`: the configured models, or the upstream's list when none are configured.
-pub(crate) async fn models(State(gw): State<Arc<Gateway>>) -> Response {
+/// Like OpenAI's, it needs an API key (and here a user who may be served).
+pub(crate) async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if let Err(refusal) = gw.identity.admit(auth).await {
+        return refusal.error.into_response();
+    }
     if !gw.settings.models.is_empty() {
         let data: Vec<_> = gw
             .settings

@@ -231,7 +231,21 @@ async fn operations_endpoints_answer() {
     assert!(m.contains("hegui_overhead_seconds_bucket"), "{m}");
     assert!(m.contains("hegui_upstream_duration_seconds_count 1"), "{m}");
     // Models: upstream's list when none are configured.
-    let models: Value = get("/v1/models").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        get("/v1/models").await.unwrap().status(),
+        401,
+        "the model list needs a key"
+    );
+    let models: Value = h
+        .http
+        .get(format!("{}/v1/models", h.base))
+        .bearer_auth(&h.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(models["data"][0]["id"], "mock-small");
     h.gateway.store.close().await;
     assert_eq!(get("/readyz").await.unwrap().status(), 503);
@@ -252,6 +266,7 @@ async fn configured_models_are_mapped_and_listed() {
     let models: Value = h
         .http
         .get(format!("{}/v1/models", h.base))
+        .bearer_auth(&h.key)
         .send()
         .await
         .unwrap()

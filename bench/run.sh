@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Latency benchmark: direct mock upstream vs hegui (every stage on) vs LiteLLM proxy.
 #
-#   bench/run.sh                 full run: 500, 1000, 2000 req/s, 20 s per point (~16 min)
-#   bench/run.sh --quick         smoke: 200, 500 req/s, 3 s per point, 1 s warm-up (~2 min)
-#   bench/run.sh --rates 100,500,1000,2000 --duration 10
+#   bench/run.sh                 full run: 10, 50, 500, 1000, 2000 req/s, 20 s per point (~23 min)
+#   bench/run.sh --quick         smoke: 50, 500 req/s, 3 s per point, 1 s warm-up (~3 min)
+#   bench/run.sh --rates 500,1000,2000 --duration 10
 #
 # Options (anything else is passed to bench/bench.py, see `python3 bench/bench.py --help`):
 #   --quick               short smoke run
-#   --rates LIST          comma-separated req/s (default 500,1000,2000)
+#   --rates LIST          comma-separated req/s (default 10,50,500,1000,2000; 10 and 50 are
+#                         there because LiteLLM sustains none of the others on 2 cores)
 #   --duration S          seconds per measured point (default 20)
-#   --warmup S            unrecorded seconds before each point (default 2)
+#   --warmup S            unrecorded seconds of the same load before each point (default 1)
 #   --connections N       oha connections (default 64)
 #   --workloads LIST      json-short,json-long,stream-short,stream-long
-#   --targets LIST        direct,hegui,litellm
-#   --litellm-workers N   LiteLLM worker processes (default 1)
+#   --targets LIST        direct,hegui,litellm (direct is the baseline, always needed)
+#   --litellm-workers N   LiteLLM worker processes (default 2, one per core)
+#   --db-dir DIR          where hegui's SQLite database goes (default: the run folder, on disk)
+#   --redo-noisy RUN_DIR  measure again the rows of an earlier run that other processes disturbed
+#                         (more than 0.3 cores of other load during a point) or that it never
+#                         reached (interrupted), and write a merged run; see BENCHMARKS.md
 #   --no-build            use the binaries already built
 #   --keep-db             keep hegui's SQLite database in the run folder
 #
@@ -42,18 +47,17 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1; shift ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) pass+=("$1"); shift ;;
     esac
 done
 if [[ $quick == 1 ]]; then
     # Later arguments win in argparse, so explicit options still override these.
-    pass=(--rates 200,500 --duration 3 --warmup 1 --cooldown 0.5 "${pass[@]}")
+    pass=(--rates 50,500 --duration 3 --warmup 1 --cooldown 0.5 "${pass[@]}")
 fi
 
 need cargo "install Rust with rustup"
 need python3 "install Python 3.9 or newer"
-need curl "install curl"
 
 # --- tools -----------------------------------------------------------------------------------
 OHA="$TOOLS/bin/oha"

@@ -520,7 +520,8 @@ def records_diag(db: Path, diag: dict) -> None:
     try:
         for key, d in diag.items():
             t0, t1 = d["window_ms"]
-            rows = con.execute("SELECT record FROM interactions WHERE received_at >= ? AND received_at <= ?",
+            rows = con.execute("SELECT j.record FROM interactions i JOIN journal j ON j.id = i.id "
+                               "WHERE i.received_at >= ? AND i.received_at <= ?",
                                (t0, t1)).fetchall()
             pre, up = [], []
             for (text,) in rows:

@@ -133,7 +133,21 @@ impl Sequencer {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(0);
         };
-        let mut tx = conn.begin().await?;
+        let mut tx = if store.backend() == Backend::Sqlite {
+            // A deferred transaction that reads and then writes fails at once (SQLITE_BUSY)
+            // when another connection committed in between; take the write lock up front,
+            // but only when there is work, so idle polls never contend with the writer.
+            let pending =
+                sqlx::query("SELECT 1 AS x FROM journal WHERE leaf_index IS NULL LIMIT 1")
+                    .fetch_optional(&mut **conn)
+                    .await?;
+            if pending.is_none() {
+                return Ok(0);
+            }
+            conn.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            conn.begin().await?
+        };
         let n = integrate_in(&store, &mut self.range, self.cfg.batch, &mut tx).await?;
         if n > 0 {
             tx.commit().await?;

@@ -205,6 +205,83 @@ fn fmt_size(n: u64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Other load: the machine's 2 cores are shared with other work, so every figure says how much
+// CPU anything other than this benchmark and PostgreSQL's processes used while it was taken.
+
+struct OtherLoad {
+    at: Instant,
+    busy: u64,
+    ours: HashMap<u32, u64>,
+}
+
+/// Busy jiffies of the whole machine, and of each process of ours (this one, PostgreSQL's).
+fn cpu_snapshot() -> (u64, HashMap<u32, u64>) {
+    let busy = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<u64> = s
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal: busy = all but idle, iowait, steal
+            Some(f.iter().take(7).sum::<u64>() - f.get(3)? - f.get(4)?)
+        })
+        .unwrap_or(0);
+    let mut ours = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = &stat[open + 1..close];
+            if pid != std::process::id() && comm != "postgres" {
+                continue;
+            }
+            let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            let (Some(u), Some(s)) = (f.get(11), f.get(12)) else {
+                continue;
+            };
+            ours.insert(
+                pid,
+                u.parse::<u64>().unwrap_or(0) + s.parse::<u64>().unwrap_or(0),
+            );
+        }
+    }
+    (busy, ours)
+}
+
+impl OtherLoad {
+    fn start() -> OtherLoad {
+        let (busy, ours) = cpu_snapshot();
+        OtherLoad {
+            at: Instant::now(),
+            busy,
+            ours,
+        }
+    }
+
+    /// Cores used by other work since `start` (clock ticks are 1/100 s on Linux).
+    fn cores(&self) -> f64 {
+        let (busy, ours) = cpu_snapshot();
+        let mine: u64 = ours
+            .iter()
+            .map(|(p, t)| t.saturating_sub(*self.ours.get(p).unwrap_or(&0)))
+            .sum();
+        let other = busy.saturating_sub(self.busy).saturating_sub(mine) as f64 / 100.0;
+        (other / self.at.elapsed().as_secs_f64()).max(0.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // A realistic record: a served chat completion with input and output review, an AIGC label
 // and usage, about 1 KB in its canonical encoding (as the gateway writes them).
 
@@ -319,7 +396,7 @@ impl Db {
             url,
             sqlite_dir: None,
             pg: Some((admin, name)),
-            keep: false,
+            keep: opts.flag("keep"),
         })
     }
 
@@ -345,6 +422,10 @@ impl Db {
             }
         }
         if let Some((admin, name)) = &self.pg {
+            if self.keep {
+                eprintln!("kept PostgreSQL database {name}");
+                return Ok(());
+            }
             let mut conn = sqlx::postgres::PgConnection::connect(admin).await?;
             conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                 .await?;
@@ -354,7 +435,25 @@ impl Db {
     }
 }
 
-/// Leaves integrated so far, read through the primary key (not the O(n) COUNT(*)).
+/// The query `integrate_in` starts every batch with (besides the tree size).
+const PENDING_SQL: &str = "SELECT id, kind, created_at, record, salt, commitment FROM journal \
+     WHERE leaf_index IS NULL ORDER BY seq LIMIT 1000";
+
+/// Times the sequencer's two reads (median of 3): pending rows, tree size.
+async fn sequencer_reads(pool: &sqlx::AnyPool) -> Result<(f64, f64)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let t = Instant::now();
+        sqlx::query(PENDING_SQL).fetch_all(pool).await?;
+        a.push(us(t.elapsed()));
+        let t = Instant::now();
+        leaves_now(pool).await?;
+        b.push(us(t.elapsed()));
+    }
+    Ok((stats(a).p50, stats(b).p50))
+}
+
+/// Leaves integrated so far, read through the primary key (as `Store::tree_size` does).
 async fn leaves_now(pool: &sqlx::AnyPool) -> Result<u64> {
     let row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_leaves")
         .fetch_one(pool)
@@ -437,9 +536,21 @@ async fn appends(opts: &Opts) -> Result<()> {
             }));
         }
         tokio::time::sleep_until(window_start).await;
+        let load = OtherLoad::start();
         let leaves0 = if pg { leaves_now(&probe).await? } else { 0 };
         tokio::time::sleep_until(window_end).await;
         let leaves1 = if pg { leaves_now(&probe).await? } else { 0 };
+        let other = load.cores();
+        // What the sequencer's two reads cost now, with the writers still going.
+        let (pending_us, size_us) = sequencer_reads(&probe).await?;
+        if pg && opts.flag("explain") {
+            let plan = sqlx::query(&format!("EXPLAIN (ANALYZE, BUFFERS) {PENDING_SQL}"))
+                .fetch_all(&probe)
+                .await?;
+            for r in plan {
+                eprintln!("    {}", r.try_get::<String, _>(0)?);
+            }
+        }
         let t_end = Instant::now();
         stop.store(true, Ordering::Relaxed);
         let mut lat = Vec::new();
@@ -464,19 +575,12 @@ async fn appends(opts: &Opts) -> Result<()> {
             let _ = stop_tx.send(true);
             handle.await?;
         }
-        let mut counts = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
-                .fetch_one(&probe)
-                .await?;
-            counts.push(us(t.elapsed()));
-        }
         notes.push(format!(
-            "- {} at {n} writers: `SELECT COUNT(*) FROM ledger_leaves` (once per integrated batch) took {} over the {} leaves written",
+            "- {} at {n} writers, end of the window: the sequencer's pending-rows query took {}, its tree-size query {} ({} leaves by then)",
             if pg { "PostgreSQL" } else { "SQLite" },
-            fmt_us(stats(counts).p50),
-            fmt_n(total as f64)
+            fmt_us(pending_us),
+            fmt_us(size_us),
+            fmt_n(leaves1 as f64)
         ));
         let size = store.tree_size().await?;
         if size != total {
@@ -499,6 +603,7 @@ async fn appends(opts: &Opts) -> Result<()> {
         } else {
             row.push_str(" (same transaction) | 0 |");
         }
+        row.push_str(&format!(" {other:.2} |"));
         eprintln!(
             "  {n} writers: {} acknowledged in the window ({}/s), {total} in all, max latency {}",
             s.n,
@@ -512,9 +617,9 @@ async fn appends(opts: &Opts) -> Result<()> {
     }
     if !opts.flag("no-header") {
         println!(
-            "\n| backend | writers | durable appends/s | ack p50 | ack p99 | integrated as leaves/s | backlog drained after the window |"
+            "\n| backend | writers | durable appends/s | ack p50 | ack p99 | integrated as leaves/s | backlog drained after the window | other load (cores) |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     }
     for r in rows {
         println!("{r}");
@@ -557,6 +662,7 @@ async fn real_store(opts: &Opts) -> Result<()> {
         }));
     }
     let t0 = Instant::now();
+    let build_load = OtherLoad::start();
     let step = (records / 10).max(1);
     let mut mark = step;
     let mut last = (0u64, t0);
@@ -586,6 +692,7 @@ async fn real_store(opts: &Opts) -> Result<()> {
         t.await??;
     }
     let build = t0.elapsed();
+    let build_other = build_load.cores();
     drop(writer);
     writer_task.await?;
 
@@ -615,29 +722,23 @@ async fn real_store(opts: &Opts) -> Result<()> {
         db.file_bytes() as f64 / 1e9
     );
 
-    // integrate_in and tree_size count the leaves with COUNT(*), once per batch: time it.
+    // The sequencer's two reads at this size (nothing pending any more).
     sqlx::any::install_default_drivers();
     let raw = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(&db.url)
         .await?;
-    let mut counts = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        sqlx::query("SELECT COUNT(*) AS n FROM ledger_leaves")
-            .fetch_one(&raw)
-            .await?;
-        counts.push(us(t.elapsed()));
-    }
+    let (pending_us, size_us) = sequencer_reads(&raw).await?;
     raw.close().await;
-    let count_us = stats(counts).p50;
 
     let rows = storage_proofs(&store, size, &cp.root, nproofs, "real store").await?;
 
     eprintln!("  verify_ledger over {size} records ...");
     let t = Instant::now();
+    let verify_load = OtherLoad::start();
     let report = store.verify_ledger(Some(&verifier)).await?;
     let verify = t.elapsed();
+    let verify_other = verify_load.cores();
     if !report.problems.is_empty() || report.records_checked != size || report.checkpoints != 1 {
         bail!(
             "verify_ledger: {} problems, {} records checked, {} checkpoints: {:?}",
@@ -662,29 +763,31 @@ async fn real_store(opts: &Opts) -> Result<()> {
         );
     }
     println!(
-        "| **all {}** | **{}** ({:.1} s, database {:.2} GB) |",
+        "| **all {}** | **{}** ({:.1} s, database {:.2} GB, other load {:.2} cores) |",
         fmt_size(records),
         fmt_n(records as f64 / build.as_secs_f64()),
         build.as_secs_f64(),
-        db.file_bytes() as f64 / 1e9
+        db.file_bytes() as f64 / 1e9,
+        build_other
     );
     println!("\n| operation | leaves | n | mean | p50 | p99 |");
     println!("|---|---:|---:|---:|---:|---:|");
     for r in rows {
         println!("{r}");
     }
-    println!("\n| what | size | time | rate |");
-    println!("|---|---:|---:|---:|");
+    println!("\n| what | size | time | rate | other load (cores) |");
+    println!("|---|---:|---:|---:|---:|");
     println!(
-        "| `Store::verify_ledger` (with checkpoint signature) | {} records | {:.1} s | {}/s |",
+        "| `Store::verify_ledger` (with checkpoint signature) | {} records | {:.1} s | {}/s | {verify_other:.2} |",
         fmt_size(size),
         verify.as_secs_f64(),
         fmt_n(size as f64 / verify.as_secs_f64())
     );
     println!(
-        "| `SELECT COUNT(*) FROM ledger_leaves` (run by `integrate_in` once per batch, and by `tree_size`) | {} leaves | {} | |",
+        "| the sequencer's pending-rows query / tree-size query (`integrate_in`, once per batch) | {} leaves | {} / {} | | |",
         fmt_size(size),
-        fmt_us(count_us)
+        fmt_us(pending_us),
+        fmt_us(size_us)
     );
     store.close().await;
     db.drop_now().await?;
@@ -716,6 +819,7 @@ async fn storage_proofs(
     }
     let (mut dry, mut full, mut ver) = (Vec::new(), Vec::new(), Vec::new());
     let mut nodes = 0usize;
+    let load = OtherLoad::start();
     for (&i, h) in leaves.iter().zip(&hashes) {
         let t = Instant::now();
         let needed = nodes_needed(|s| inclusion_proof(s, i, size)).map_err(|e| anyhow!("{e}"))?;
@@ -740,8 +844,9 @@ async fn storage_proofs(
         )
     };
     eprintln!(
-        "  {what}: {:.1} nodes per proof on average",
-        nodes as f64 / leaves.len() as f64
+        "  {what}: {:.1} nodes per proof on average; other load {:.2} cores",
+        nodes as f64 / leaves.len() as f64,
+        load.cores()
     );
     Ok(vec![
         row(
@@ -773,6 +878,7 @@ async fn nodes(opts: &Opts) -> Result<()> {
         let root = tree.root();
 
         // Pure proofs over the in-memory tree.
+        let load = OtherLoad::start();
         let mut rng = StdRng::seed_from_u64(6962);
         let leaves: Vec<u64> = (0..nproofs).map(|_| rng.gen_range(0..size)).collect();
         for &i in leaves.iter().take(200) {
@@ -814,6 +920,7 @@ async fn nodes(opts: &Opts) -> Result<()> {
             bail!("stored nodes give a different root");
         }
         let storage = storage_proofs_nodes_only(&store, size, &root, nproofs).await?;
+        let proofs_other = load.cores();
         rows.extend(storage);
         store.close().await;
         for cache_mb in [2u64, 512] {
@@ -821,7 +928,7 @@ async fn nodes(opts: &Opts) -> Result<()> {
         }
         let store = Store::open(&db.url, 1).await?;
         builds.push(format!(
-            "| {} | {:.1} s | {} nodes in {:.1} s, {:.2} GB |",
+            "| {} | {:.1} s | {} nodes in {:.1} s, {:.2} GB | {proofs_other:.2} |",
             fmt_size(size),
             build.as_secs_f64(),
             fmt_n(count as f64),
@@ -831,8 +938,8 @@ async fn nodes(opts: &Opts) -> Result<()> {
         store.close().await;
         db.drop_now().await?;
     }
-    println!("\n| leaves | MemoryTree build | nodes-only SQLite database |");
-    println!("|---:|---:|---|");
+    println!("\n| leaves | MemoryTree build | nodes-only SQLite database | other load (cores) |");
+    println!("|---:|---:|---|---:|");
     for b in builds {
         println!("{b}");
     }

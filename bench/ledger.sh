@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tamper-evident log benchmark (BENCHMARKS.md, section "Tamper-evident log").
 #
-#   bench/ledger.sh              full run, about 12 minutes on 2 cores:
+#   bench/ledger.sh              full run, about 8 minutes on an idle 2-core machine (+ build):
 #                                  durable appends on SQLite and PostgreSQL at 1, 16 and 256
 #                                  concurrent writers (2 s warm-up + 10 s measured each);
 #                                  a real 1M-record SQLite log built through the record writer,
@@ -27,7 +27,8 @@
 #   --no-build            use the binaries already built
 #
 # Binaries are built with cargo into $CARGO_TARGET_DIR (default: the workspace's target/).
-# Results: bench/results/ledger-<UTC time>/ (summary.md: the tables; log.txt: progress).
+# Results: bench/results/ledger-<UTC time>/ (summary.md: the tables; log.txt: progress, plus per
+# append point what the sequencer's reads cost and, on SQLite, the bytes written per record).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

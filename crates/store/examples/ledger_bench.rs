@@ -435,6 +435,18 @@ impl Db {
     }
 }
 
+/// Bytes this process has caused to be written to storage (`/proc/self/io`).
+fn disk_writes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The query `integrate_in` starts every batch with (besides the tree size).
 const PENDING_SQL: &str = "SELECT id, kind, created_at, record, salt, commitment FROM journal \
      WHERE leaf_index IS NULL ORDER BY seq LIMIT 1000";
@@ -537,10 +549,12 @@ async fn appends(opts: &Opts) -> Result<()> {
         }
         tokio::time::sleep_until(window_start).await;
         let load = OtherLoad::start();
-        let leaves0 = if pg { leaves_now(&probe).await? } else { 0 };
+        let written0 = disk_writes();
+        let leaves0 = leaves_now(&probe).await?;
         tokio::time::sleep_until(window_end).await;
-        let leaves1 = if pg { leaves_now(&probe).await? } else { 0 };
+        let leaves1 = leaves_now(&probe).await?;
         let other = load.cores();
+        let written = disk_writes().saturating_sub(written0);
         // What the sequencer's two reads cost now, with the writers still going.
         let (pending_us, size_us) = sequencer_reads(&probe).await?;
         if pg && opts.flag("explain") {
@@ -587,6 +601,13 @@ async fn appends(opts: &Opts) -> Result<()> {
             bail!("{total} records acknowledged but the log has {size} leaves");
         }
         let s = stats(lat);
+        if !pg {
+            notes.push(format!(
+                "- SQLite at {n} writers: {:.1} KB written to disk per acknowledged record in the window (WAL and checkpoints), {:.0} MB/s",
+                written as f64 / 1024.0 / s.n.max(1) as f64,
+                written as f64 / 1e6 / secs
+            ));
+        }
         let rate = s.n as f64 / secs;
         let mut row = format!(
             "| {} | {} | {} | {} | {} |",

@@ -58,8 +58,8 @@ impl RecordWriter {
             let mut batch: Vec<(InteractionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
             let mut tree: Option<CompactRange> = None;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let records: Vec<InteractionRecord> =
-                    batch.iter().map(|(r, _)| r.clone()).collect();
+                // Split the batch rather than copy every record on the hot path.
+                let (records, acks): (Vec<InteractionRecord>, Vec<Ack>) = batch.drain(..).unzip();
                 let result = if integrate {
                     write_and_integrate(&store, &records, &mut tree).await
                 } else {
@@ -76,7 +76,7 @@ impl RecordWriter {
                     }
                 }
                 let result = result.map_err(|e| e.to_string());
-                for (_, ack) in batch.drain(..) {
+                for ack in acks {
                     // The requester may have gone away; the record is written either way.
                     let _ = ack.send(result.clone());
                 }

@@ -306,13 +306,7 @@ mod tests {
         let p = PromptText::collect(&messages);
         assert_eq!(p.text, "规则\n你是傻冒吗");
         let start = p.text.find("傻冒").unwrap();
-        let m = MatchInfo {
-            rule: "d:1".into(),
-            risk: "A2-9".into(),
-            action: Action::Mask,
-            start,
-            end: start + "傻冒".len(),
-        };
+        let m = MatchInfo::new("d:1", "A2-9", Action::Mask, start, start + "傻冒".len());
         p.apply_masks(&mut messages, &[m]);
         assert_eq!(messages[1]["content"][0]["text"], "你是**吗");
         assert_eq!(messages[0]["content"], "规则");

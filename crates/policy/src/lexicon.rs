@@ -12,8 +12,19 @@
 //! [[entry]]
 //! term = "制造炸弹"          # required, non-empty after normalisation, unique in this file
 //! risk = "A1-4"            # required: a TC260 risk code A1-1..A5-2, or PII-<type>
-//! action = "block"         # required: allow | flag | mask | block | safe_answer
+//! action = "block"         # optional: allow | flag | mask | block | safe_answer
+//! severity = "high"        # optional: low | medium (default) | high
+//! except = ["炸弹糖"]        # optional: longer contexts in which the term is harmless
+//! pinyin = true            # optional: also match the pinyin spelling (zhizaozhadan)
+//! initials = false         # optional: also match the pinyin initials (zzzd)
+//! note = "..."             # optional, for people
+//!
+//! [[entry]]
+//! term = "毒品&购买~新闻"     # a combination: all of the &-terms, none of the ~-terms
+//! risk = "A1-8"
 //! ```
+//!
+//! Without an `action`, the review policy decides from (risk, severity, stage).
 //!
 //! Unknown keys are errors, so a misspelt key cannot silently disable an entry. Terms are
 //! compared after [normalisation](crate::normalize): `ＡＢＣ` and `abc` are the same term, and
@@ -24,7 +35,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use hegui_types::Action;
+use hegui_types::{Action, Severity};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
@@ -76,6 +87,16 @@ pub enum LexiconError {
         line: usize,
         /// The rejected name.
         name: String,
+    },
+    /// An entry is inconsistent (bad severity, combination, exception or pinyin option).
+    #[error("{file}:{line}: {problem}")]
+    Entry {
+        /// File name used in messages.
+        file: String,
+        /// Line of the offending key.
+        line: usize,
+        /// What is wrong and what to do.
+        problem: String,
     },
     /// An entry's `term` is empty or blank after normalisation.
     #[error(
@@ -155,13 +176,31 @@ fn location(file: &str, line: Option<usize>) -> String {
     }
 }
 
+/// How many terms one combination may join.
+pub const MAX_COMBINATION_TERMS: usize = 16;
+/// How many pinyin spellings one entry may generate (polyphonic chars multiply them).
+pub const MAX_PINYIN_VARIANTS: usize = 32;
+
+/// A combination entry: all of `all` and none of `none` (see [`Entry::combination`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Combination {
+    /// Normalised terms that must all appear.
+    pub all: Vec<String>,
+    /// Normalised terms none of which may appear before the combination completes.
+    pub none: Vec<String>,
+}
+
 /// One validated lexicon entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     term: String,
     normalized: String,
     risk: String,
-    action: Action,
+    action: Option<Action>,
+    severity: Severity,
+    exceptions: Vec<String>,
+    combination: Option<Combination>,
+    variants: Vec<String>,
     line: usize,
 }
 
@@ -171,7 +210,8 @@ impl Entry {
         &self.term
     }
 
-    /// The term after normalisation, as matched against normalised text.
+    /// The term after normalisation, as matched against normalised text (for a combination,
+    /// its canonical `a&b~c` form).
     pub fn normalized_term(&self) -> &str {
         &self.normalized
     }
@@ -181,9 +221,31 @@ impl Entry {
         &self.risk
     }
 
-    /// The action to take when the term matches.
-    pub fn action(&self) -> Action {
+    /// The action written in the entry; `None` leaves it to the review policy.
+    pub fn action(&self) -> Option<Action> {
         self.action
+    }
+
+    /// The entry's severity (`medium` when the file does not say).
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// Normalised contexts in which the term is harmless: a match inside one of them does not
+    /// count. Each contains the term.
+    pub fn exceptions(&self) -> &[String] {
+        &self.exceptions
+    }
+
+    /// For a term written `a&b~c`: all of `a`, `b` anywhere in the text, and no `c` before
+    /// they are all there.
+    pub fn combination(&self) -> Option<&Combination> {
+        self.combination.as_ref()
+    }
+
+    /// Extra normalised spellings that match as the term does (pinyin, pinyin initials).
+    pub fn variants(&self) -> &[String] {
+        &self.variants
     }
 
     /// 1-based line of the entry's `[[entry]]` header.
@@ -223,27 +285,49 @@ struct RawHeader {
 struct RawEntry {
     term: Spanned<String>,
     risk: Spanned<String>,
-    action: Spanned<String>,
+    #[serde(default)]
+    action: Option<Spanned<String>>,
+    #[serde(default)]
+    severity: Option<Spanned<String>>,
+    #[serde(default)]
+    except: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pinyin: Option<Spanned<bool>>,
+    #[serde(default)]
+    initials: Option<Spanned<bool>>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: Option<String>,
 }
 
 impl Lexicon {
     /// Parses and validates lexicon text; `name_for_errors` (usually the path) prefixes errors.
+    /// Stops at the first problem; [`Lexicon::check`] lists them all.
     pub fn parse(name_for_errors: &str, text: &str) -> Result<Lexicon, LexiconError> {
+        Lexicon::check(name_for_errors, text).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Parses and validates lexicon text, reporting every problem (in line order) rather than
+    /// the first. The error list is never empty.
+    pub fn check(name_for_errors: &str, text: &str) -> Result<Lexicon, Vec<LexiconError>> {
         let file = name_for_errors;
         let line_at = |offset: usize| line_of(text, offset);
-        let raw: RawFile = toml::from_str(text).map_err(|e| LexiconError::Syntax {
-            file: file.to_string(),
-            line: e.span().map(|s| line_at(s.start)),
-            message: e.message().trim_end().to_string(),
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            vec![LexiconError::Syntax {
+                file: file.to_string(),
+                line: e.span().map(|s| line_at(s.start)),
+                message: e.message().trim_end().to_string(),
+            }]
         })?;
 
+        let mut errors = Vec::new();
         let name = raw.lexicon.name.get_ref();
         if name.is_empty()
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         {
-            return Err(LexiconError::InvalidName {
+            errors.push(LexiconError::InvalidName {
                 file: file.to_string(),
                 line: line_at(raw.lexicon.name.span().start),
                 name: name.clone(),
@@ -254,46 +338,25 @@ impl Lexicon {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for spanned in raw.entry {
             let entry_line = line_at(spanned.span().start);
-            let raw_entry = spanned.into_inner();
-            let (term, risk, action) = (raw_entry.term, raw_entry.risk, raw_entry.action);
-
-            let normalized = normalize(term.get_ref());
-            if normalized.trim().is_empty() {
-                return Err(LexiconError::EmptyTerm {
-                    file: file.to_string(),
-                    line: line_at(term.span().start),
-                });
+            match parse_entry(file, entry_line, spanned.into_inner(), &line_at) {
+                Ok(entry) => {
+                    if let Some(&first_line) = seen.get(&entry.normalized) {
+                        errors.push(LexiconError::DuplicateTerm {
+                            file: file.to_string(),
+                            line: entry_line,
+                            first_line,
+                            term: entry.term.clone(),
+                        });
+                        continue;
+                    }
+                    seen.insert(entry.normalized.clone(), entry_line);
+                    entries.push(entry);
+                }
+                Err(e) => errors.push(e),
             }
-            if !taxonomy::is_known_code(risk.get_ref()) {
-                return Err(LexiconError::UnknownRisk {
-                    file: file.to_string(),
-                    line: line_at(risk.span().start),
-                    risk: risk.into_inner(),
-                });
-            }
-            let Some(parsed_action) = Action::parse(action.get_ref()) else {
-                return Err(LexiconError::UnknownAction {
-                    file: file.to_string(),
-                    line: line_at(action.span().start),
-                    action: action.into_inner(),
-                });
-            };
-            if let Some(&first_line) = seen.get(&normalized) {
-                return Err(LexiconError::DuplicateTerm {
-                    file: file.to_string(),
-                    line: entry_line,
-                    first_line,
-                    term: term.into_inner(),
-                });
-            }
-            seen.insert(normalized.clone(), entry_line);
-            entries.push(Entry {
-                term: term.into_inner(),
-                normalized,
-                risk: risk.into_inner(),
-                action: parsed_action,
-                line: entry_line,
-            });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
 
         Ok(Lexicon {
@@ -307,20 +370,31 @@ impl Lexicon {
 
     /// Reads and parses a lexicon file.
     pub fn load(path: impl AsRef<Path>) -> Result<Lexicon, LexiconError> {
+        Lexicon::load_checked(path).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Reads and parses a lexicon file, reporting every problem.
+    pub fn load_checked(path: impl AsRef<Path>) -> Result<Lexicon, Vec<LexiconError>> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LexiconError::Read {
-            file: file.clone(),
-            source,
+        let bytes = std::fs::read(path).map_err(|source| {
+            vec![LexiconError::Read {
+                file: file.clone(),
+                source,
+            }]
         })?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| LexiconError::NotUtf8 {
-            file: file.clone(),
-            line: 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            vec![LexiconError::NotUtf8 {
+                file: file.clone(),
+                line: 1 + bytes
+                    .get(..e.valid_up_to())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count(),
+            }]
         })?;
-        Lexicon::parse(&file, text)
+        Lexicon::check(&file, text)
     }
 
     /// The lexicon's `[lexicon] name`.
@@ -346,6 +420,248 @@ impl Lexicon {
     /// The name used in error messages (usually the path the lexicon was loaded from).
     pub fn source_name(&self) -> &str {
         &self.source
+    }
+}
+
+fn parse_entry(
+    file: &str,
+    entry_line: usize,
+    raw: RawEntry,
+    line_at: &dyn Fn(usize) -> usize,
+) -> Result<Entry, LexiconError> {
+    let err = |line: usize, problem: String| LexiconError::Entry {
+        file: file.to_string(),
+        line,
+        problem,
+    };
+    let term_line = line_at(raw.term.span().start);
+    let term = raw.term.into_inner();
+
+    let risk = raw.risk;
+    if !taxonomy::is_known_code(risk.get_ref()) {
+        return Err(LexiconError::UnknownRisk {
+            file: file.to_string(),
+            line: line_at(risk.span().start),
+            risk: risk.into_inner(),
+        });
+    }
+    let action = match raw.action {
+        None => None,
+        Some(a) => match Action::parse(a.get_ref()) {
+            Some(parsed) => Some(parsed),
+            None => {
+                return Err(LexiconError::UnknownAction {
+                    file: file.to_string(),
+                    line: line_at(a.span().start),
+                    action: a.into_inner(),
+                })
+            }
+        },
+    };
+    let severity = match raw.severity {
+        None => Severity::Medium,
+        Some(s) => Severity::parse(s.get_ref()).ok_or_else(|| {
+            err(
+                line_at(s.span().start),
+                format!(
+                    "unknown severity {:?}: use one of low, medium, high",
+                    s.get_ref()
+                ),
+            )
+        })?,
+    };
+
+    let is_combination = term.contains(['&', '~']);
+    let (normalized, combination) = if is_combination {
+        let c = parse_combination(&term).map_err(|p| err(term_line, p))?;
+        if action == Some(Action::Mask) {
+            return Err(err(
+                term_line,
+                "a combination cannot use action \"mask\" (there is no single span to mask): \
+                 use flag, block or safe_answer"
+                    .to_string(),
+            ));
+        }
+        let mut canonical = c.all.join("&");
+        for n in &c.none {
+            canonical.push('~');
+            canonical.push_str(n);
+        }
+        (canonical, Some(c))
+    } else {
+        let n = normalize(&term);
+        if n.is_empty() {
+            return Err(LexiconError::EmptyTerm {
+                file: file.to_string(),
+                line: term_line,
+            });
+        }
+        (n, None)
+    };
+
+    let mut exceptions = Vec::new();
+    if let Some(except) = raw.except {
+        let line = line_at(except.span().start);
+        if combination.is_some() {
+            return Err(err(
+                line,
+                "`except` cannot be used with a combination (a term with & or ~): use ~term \
+                 for contexts that cancel a combination"
+                    .to_string(),
+            ));
+        }
+        for context in except.into_inner() {
+            let n = normalize(&context);
+            if !n.contains(&normalized) {
+                return Err(err(
+                    line,
+                    format!(
+                        "exception {context:?} does not contain the term {term:?} (after \
+                         normalisation): an exception is a longer text around the term in \
+                         which it is harmless"
+                    ),
+                ));
+            }
+            if n == normalized {
+                return Err(err(
+                    line,
+                    format!(
+                        "exception {context:?} is the term itself, which would disable the \
+                         entry: remove the entry instead"
+                    ),
+                ));
+            }
+            exceptions.push(n);
+        }
+    }
+
+    let mut variants = Vec::new();
+    for (flag, initials) in [(raw.pinyin, false), (raw.initials, true)] {
+        let Some(flag) = flag else { continue };
+        if !*flag.get_ref() {
+            continue;
+        }
+        let line = line_at(flag.span().start);
+        if combination.is_some() {
+            return Err(err(
+                line,
+                "pinyin matching is not available for combinations: list the pinyin \
+                 spelling as its own entry"
+                    .to_string(),
+            ));
+        }
+        let spellings = pinyin_spellings(&term, initials);
+        if spellings.is_empty() {
+            return Err(err(
+                line,
+                format!("the term {term:?} has no Chinese characters to spell in pinyin"),
+            ));
+        }
+        for s in spellings {
+            let n = normalize(&s);
+            if n != normalized && !variants.contains(&n) {
+                variants.push(n);
+            }
+        }
+    }
+
+    Ok(Entry {
+        term,
+        normalized,
+        risk: risk.into_inner(),
+        action,
+        severity,
+        exceptions,
+        combination,
+        variants,
+        line: entry_line,
+    })
+}
+
+/// Parses `a&b~c~d`: `&` joins terms that must all appear, `~` introduces terms that must not.
+fn parse_combination(term: &str) -> Result<Combination, String> {
+    let mut all = Vec::new();
+    let mut none = Vec::new();
+    let mut rest = term;
+    let mut negative = false;
+    loop {
+        let cut = rest.find(['&', '~']).unwrap_or(rest.len());
+        let (atom, tail) = rest.split_at(cut);
+        let n = normalize(atom);
+        if n.is_empty() {
+            return Err(format!(
+                "combination {term:?} has an empty part: write terms joined by & (all of) and \
+                 ~ (none of), e.g. \"毒品&购买~新闻\""
+            ));
+        }
+        if negative {
+            none.push(n)
+        } else {
+            all.push(n)
+        }
+        let mut chars = tail.chars();
+        match chars.next() {
+            None => break,
+            Some('&') if !negative => {}
+            Some('&') => {
+                return Err(format!(
+                    "combination {term:?} has & after ~: list every all-of term (&) before the \
+                     none-of terms (~)"
+                ))
+            }
+            Some(_) => negative = true,
+        }
+        rest = chars.as_str();
+    }
+    if all.len() + none.len() > MAX_COMBINATION_TERMS {
+        return Err(format!(
+            "combination {term:?} joins {} terms; the limit is {MAX_COMBINATION_TERMS}",
+            all.len() + none.len()
+        ));
+    }
+    Ok(Combination { all, none })
+}
+
+/// Pinyin spellings of a term (full syllables, or their initials), one per combination of the
+/// readings of its polyphonic chars, the most common reading first, at most
+/// [`MAX_PINYIN_VARIANTS`]. Empty when the term has no Chinese chars.
+fn pinyin_spellings(term: &str, initials: bool) -> Vec<String> {
+    use pinyin::ToPinyinMulti;
+    let mut spellings = vec![String::new()];
+    let mut any_han = false;
+    for c in term.chars() {
+        let readings: Vec<String> = match c.to_pinyin_multi() {
+            Some(multi) => {
+                any_han = true;
+                let mut r: Vec<String> = Vec::new();
+                for p in multi {
+                    let s = if initials {
+                        p.first_letter().to_string()
+                    } else {
+                        p.plain().to_string()
+                    };
+                    if !r.contains(&s) {
+                        r.push(s);
+                    }
+                }
+                r
+            }
+            None => vec![c.to_string()],
+        };
+        let mut next = Vec::new();
+        for prefix in &spellings {
+            for r in &readings {
+                if next.len() < MAX_PINYIN_VARIANTS {
+                    next.push(format!("{prefix}{r}"));
+                }
+            }
+        }
+        spellings = next;
+    }
+    if any_han {
+        spellings
+    } else {
+        Vec::new()
     }
 }
 
@@ -399,13 +715,13 @@ action = "mask"
         assert_eq!(e.len(), 2);
         assert_eq!(
             (e[0].term(), e[0].risk(), e[0].action(), e[0].line()),
-            ("制造炸弹", "A1-4", Action::Block, 6)
+            ("制造炸弹", "A1-4", Some(Action::Block), 6)
         );
         assert_eq!(
             (e[1].term(), e[1].normalized_term(), e[1].line()),
             ("ＡＢＣ", "abc", 11)
         );
-        assert_eq!(e[1].action(), Action::Mask);
+        assert_eq!(e[1].action(), Some(Action::Mask));
     }
 
     #[test]

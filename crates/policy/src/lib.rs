@@ -6,17 +6,21 @@
 //!
 //! - [`taxonomy`]: the 31 TC260-003 risks that every lexicon entry is filed under.
 //! - [`Lexicon`]: one validated lexicon file (format in `LEXICON.md` and the [`Lexicon`] docs).
-//! - [`normalize`]: per-char NFKC + lower case, with a map back to original byte offsets.
+//! - [`normalize`]: normalisation against evasion (compatibility forms, case, traditional
+//!   Chinese, numerals, noise chars, repeats), char by char, mapped back to original offsets.
+//! - [`policy`]: (risk, severity, stage) → action, and safe answers per risk.
 //! - [`LexiconReviewer`]: batch and streaming review against a set of lexicons.
 
 use hegui_types::{Decision, Stage};
 
 pub mod lexicon;
 pub mod normalize;
+pub mod policy;
 mod reviewer;
 pub mod taxonomy;
 
-pub use lexicon::{Entry, Lexicon, LexiconError};
+pub use lexicon::{Combination, Entry, Lexicon, LexiconError};
+pub use policy::{PolicyRule, ReviewPolicy, RiskPattern};
 pub use reviewer::{LexiconReviewer, DEMO_LEXICON};
 
 /// The result of reviewing one complete text.

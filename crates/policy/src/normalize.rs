@@ -1,115 +1,261 @@
-//! Text normalisation shared by lexicon terms (at build time) and reviewed text (at review time).
+//! Text normalisation against evasion, shared by lexicon terms (when a lexicon is loaded) and
+//! reviewed text (at review time), one original char at a time.
 //!
-//! Each original char is normalised on its own — Unicode NFKC, then lower case — so that every
-//! normalised byte maps back to the byte range of exactly one original char. That is what lets
-//! a match found in normalised text be reported, masked and held back in the original text, and
-//! what makes normalising a stream chunk by chunk give the same result as normalising it whole.
+//! Each original char goes through these steps, in order:
 //!
-//! The price of per-char NFKC is that a base letter followed by a separate combining mark is not
-//! composed (`e` + U+0301 stays two chars, unlike precomposed `é`).
+//! 1. Unicode NFKC: full-width and half-width forms, circled, parenthesised and styled letters
+//!    and digits, ligatures and compatibility ideographs become their plain forms (`Ａ①𝐁㎏` →
+//!    `A1Bkg`).
+//! 2. Lower case.
+//! 3. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
+//!    (MediaWiki and OpenCC conversion tables): `製造炸彈` → `制造炸弹`.
+//! 4. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
+//!    and `幺` as read in phone numbers). The table is the numerals themselves, not a policy.
+//! 5. Noise is dropped: every char that is not a letter or digit after the steps above
+//!    (spaces, punctuation, symbols, emoji, zero-width and other format chars, combining
+//!    marks), so `傻@冒`, `傻 冒` and `傻\u{200b}冒` all read `傻冒`. At most
+//!    [`MAX_NOISE_GAP`] noise chars in a row are skipped; a longer run becomes one
+//!    [`SEPARATOR`], which no term contains, so words far apart are not joined.
+//! 6. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
+//!    repeats in a row are dropped). ASCII letters and digits are not collapsed, so English
+//!    words and numbers keep their spelling.
 //!
-//! Not done yet (a later issue, to be driven by data tables rather than hand-written ones):
-//! traditional → simplified Chinese, pinyin and initials, and skipping noise characters
-//! inserted between the characters of a term.
+//! Steps 1–5 depend on the char alone and are looked up in a table built on first use for the
+//! Basic Multilingual Plane (about 30 ms); chars beyond it are computed on the fly. Steps 5 and
+//! 6 keep a little state ([`Normalizer`]), so a stream normalised chunk by chunk gives the same
+//! result as the whole text.
+//!
+//! Every normalised char is produced by exactly one original char, which is what lets matches
+//! be mapped back to original offsets for masking, explanation and streaming hold-back.
 
-use std::ops::Range;
+use std::sync::LazyLock;
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Normalised text with a map from every normalised byte back to its original char.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Normalized {
-    text: String,
-    /// For each byte of `text`: start of the original char it came from.
-    starts: Vec<usize>,
-    /// For each byte of `text`: end of the original char it came from.
-    ends: Vec<usize>,
+/// How many noise chars in a row may sit between two chars of a term and still match.
+pub const MAX_NOISE_GAP: u32 = 4;
+
+/// How many repeats of one non-ASCII char in a row are dropped before one is kept again.
+/// Bounding it bounds how much original text one normalised char can stand for, and so how
+/// much a stream holds back.
+pub const MAX_REPEAT_DROP: u32 = 8;
+
+/// Emitted for a run of more than [`MAX_NOISE_GAP`] noise chars. It is a control char, which
+/// normalisation drops from terms, so no match spans it.
+pub const SEPARATOR: char = '\0';
+
+/// Table entry meaning "noise".
+const NOISE: u32 = u32::MAX;
+/// Table entries with this bit set index [`Table::expansions`].
+const EXPANSION: u32 = 1 << 31;
+
+/// Steps 1–5 for every char of the Basic Multilingual Plane.
+struct Table {
+    bmp: Box<[u32]>,
+    expansions: Vec<Box<str>>,
 }
 
-impl Normalized {
-    /// Normalises `original`; offsets in the map are byte offsets into `original`.
-    pub fn new(original: &str) -> Normalized {
-        let mut n = Normalized::default();
-        n.push_str(original, 0);
-        n
-    }
+static TABLE: LazyLock<Table> = LazyLock::new(build_table);
 
-    /// The normalised text.
-    pub fn as_str(&self) -> &str {
-        &self.text
+fn build_table() -> Table {
+    let mut bmp = vec![NOISE; 0x1_0000].into_boxed_slice();
+    let mut expansions = Vec::new();
+    let mut scratch = String::new();
+    for (cp, slot) in bmp.iter_mut().enumerate() {
+        let Some(c) = u32::try_from(cp).ok().and_then(char::from_u32) else {
+            continue; // surrogates
+        };
+        scratch.clear();
+        compute(c, &mut scratch);
+        let mut chars = scratch.chars();
+        *slot = match (chars.next(), chars.next()) {
+            (None, _) => NOISE,
+            (Some(one), None) => u32::from(one),
+            (Some(_), Some(_)) => {
+                let index = u32::try_from(expansions.len()).unwrap_or(0);
+                expansions.push(scratch.clone().into_boxed_str());
+                EXPANSION | index
+            }
+        };
     }
+    Table { bmp, expansions }
+}
 
-    /// The byte range of the original text that a non-empty normalised byte range came from.
-    ///
-    /// A range that starts or ends inside the expansion of one original char (`㎏` → `kg`)
-    /// widens to cover the whole original char. Out-of-range input yields an empty range at the
-    /// end of the mapped text rather than a panic.
-    pub fn original_range(&self, normalized: Range<usize>) -> Range<usize> {
-        let end_of_text = self.ends.last().copied().unwrap_or(0);
-        let start = self
-            .starts
-            .get(normalized.start)
-            .copied()
-            .unwrap_or(end_of_text);
-        let end = normalized
-            .end
-            .checked_sub(1)
-            .and_then(|last| self.ends.get(last))
-            .copied()
-            .unwrap_or(start)
-            .max(start);
-        start..end
-    }
-
-    /// Appends the normalisation of `original`, whose first byte is at offset `base`.
-    pub(crate) fn push_str(&mut self, original: &str, base: usize) {
-        for (i, c) in original.char_indices() {
-            let before = self.text.len();
-            push_char(c, &mut self.text);
-            let added = self.text.len() - before;
-            let (start, end) = (base + i, base + i + c.len_utf8());
-            self.starts.extend(std::iter::repeat_n(start, added));
-            self.ends.extend(std::iter::repeat_n(end, added));
+/// Steps 1–5 for one char, appended to `out` (nothing for noise).
+fn compute(c: char, out: &mut String) {
+    if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
         }
+        return;
     }
-
-    /// Drops the normalisation of every original char that starts before `original_cut`
-    /// (which must be an original char boundary) and shifts the remaining offsets down by it.
-    /// Returns how many normalised bytes were dropped.
-    pub(crate) fn drain_front(&mut self, original_cut: usize) -> usize {
-        let cut = self.starts.partition_point(|&s| s < original_cut);
-        // `cut` is a char boundary of `text`: all bytes of one normalised char share a start.
-        self.text.replace_range(..cut, "");
-        self.starts.drain(..cut);
-        self.ends.drain(..cut);
-        for s in &mut self.starts {
-            *s = s.saturating_sub(original_cut);
+    let mut buf = [0u8; 4];
+    for n in std::iter::once(c).nfkc() {
+        for l in n.to_lowercase() {
+            let s = if is_han(l) {
+                let converted = zhconv::zhconv(l.encode_utf8(&mut buf), zhconv::Variant::ZhHans);
+                let mut it = converted.chars();
+                match (it.next(), it.next()) {
+                    (Some(one), None) => one,
+                    _ => l,
+                }
+            } else {
+                l
+            };
+            let d = numeral(s).unwrap_or(s);
+            if d.is_alphanumeric() {
+                out.push(d);
+            }
         }
-        for e in &mut self.ends {
-            *e = e.saturating_sub(original_cut);
-        }
-        cut
     }
 }
 
-/// Normalises a string without keeping the offset map (used for lexicon terms).
+/// Chars the traditional → simplified tables cover (CJK ideographs and their extensions).
+fn is_han(c: char) -> bool {
+    matches!(u32::from(c), 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x2_0000..=0x3_FFFF)
+}
+
+/// Chinese numerals, including the financial (大写) forms, as ASCII digits.
+fn numeral(c: char) -> Option<char> {
+    Some(match c {
+        '零' | '〇' => '0',
+        '一' | '壹' | '幺' => '1',
+        '二' | '贰' | '两' => '2',
+        '三' | '叁' => '3',
+        '四' | '肆' => '4',
+        '五' | '伍' => '5',
+        '六' | '陆' => '6',
+        '七' | '柒' => '7',
+        '八' | '捌' => '8',
+        '九' | '玖' => '9',
+        _ => return None,
+    })
+}
+
+/// What steps 1–5 make of one char.
+enum Class<'a> {
+    Noise,
+    One(char),
+    Many(&'a str),
+}
+
+#[inline]
+fn classify(c: char, slow: &mut String) -> Class<'_> {
+    let cp = u32::from(c);
+    if let Some(&entry) = TABLE.bmp.get(cp as usize) {
+        return match entry {
+            NOISE => Class::Noise,
+            e if e & EXPANSION != 0 => match TABLE.expansions.get((e & !EXPANSION) as usize) {
+                Some(s) => Class::Many(s),
+                None => Class::Noise,
+            },
+            e => char::from_u32(e).map_or(Class::Noise, Class::One),
+        };
+    }
+    slow.clear();
+    compute(c, slow);
+    let mut chars = slow.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => Class::Noise,
+        (Some(one), None) => Class::One(one),
+        _ => Class::Many(slow.as_str()),
+    }
+}
+
+/// The normaliser's state between chars: the noise run and the last char kept (for repeats).
+#[derive(Debug, Clone, Default)]
+pub struct Normalizer {
+    noise_run: u32,
+    last: Option<char>,
+    repeats_dropped: u32,
+    slow: String,
+}
+
+impl Normalizer {
+    /// A normaliser at the start of a text.
+    pub fn new() -> Normalizer {
+        Normalizer::default()
+    }
+
+    /// Normalises the next original char, appending what it becomes to `out` (cleared first):
+    /// nothing (noise or a dropped repeat), [`SEPARATOR`], or one or more normalised chars.
+    #[inline]
+    pub fn push(&mut self, c: char, out: &mut Vec<char>) {
+        out.clear();
+        // Split borrows: `classify` may borrow the slow-path buffer.
+        let Normalizer {
+            noise_run,
+            last,
+            repeats_dropped,
+            slow,
+        } = self;
+        match classify(c, slow) {
+            Class::Noise => {
+                *noise_run += 1;
+                if *noise_run == MAX_NOISE_GAP + 1 {
+                    out.push(SEPARATOR);
+                    *last = None;
+                }
+            }
+            Class::One(n) => {
+                *noise_run = 0;
+                keep(n, last, repeats_dropped, out);
+            }
+            Class::Many(s) => {
+                *noise_run = 0;
+                for n in s.chars() {
+                    keep(n, last, repeats_dropped, out);
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+fn keep(n: char, last: &mut Option<char>, dropped: &mut u32, out: &mut Vec<char>) {
+    if !n.is_ascii() && *last == Some(n) && *dropped < MAX_REPEAT_DROP {
+        *dropped += 1;
+        return;
+    }
+    *dropped = 0;
+    *last = Some(n);
+    out.push(n);
+}
+
+/// Normalises a whole string (used for lexicon terms): separators are left out, so a term's
+/// normal form is its letters and digits only.
 pub fn normalize(text: &str) -> String {
+    let mut n = Normalizer::new();
     let mut out = String::with_capacity(text.len());
+    let mut buf = Vec::new();
     for c in text.chars() {
-        push_char(c, &mut out);
+        n.push(c, &mut buf);
+        out.extend(buf.iter().filter(|&&c| c != SEPARATOR));
     }
     out
 }
 
-fn push_char(c: char, out: &mut String) {
-    // ASCII is already NFKC; skipping the decomposition machinery keeps the common case cheap.
-    if c.is_ascii() {
-        out.push(c.to_ascii_lowercase());
-        return;
+/// Normalises a text and returns, for each normalised char, the byte range of the original
+/// char it came from (separators included). For explanations and tests; review does this
+/// incrementally without materialising the whole map.
+pub fn normalize_with_offsets(text: &str) -> (String, Vec<std::ops::Range<usize>>) {
+    let mut n = Normalizer::new();
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::new();
+    let mut buf = Vec::new();
+    for (i, c) in text.char_indices() {
+        n.push(c, &mut buf);
+        for &d in &buf {
+            out.push(d);
+            map.push(i..i + c.len_utf8());
+        }
     }
-    for n in std::iter::once(c).nfkc() {
-        out.extend(n.to_lowercase());
-    }
+    (out, map)
+}
+
+/// Forces the lookup table to be built now (it is otherwise built on first use).
+pub fn warm_up() {
+    LazyLock::force(&TABLE);
 }
 
 #[cfg(test)]
@@ -120,7 +266,7 @@ mod tests {
     #[test]
     fn full_width_letters_become_lower_case_ascii() {
         assert_eq!(normalize("ＡＢＣ"), "abc");
-        assert_eq!(normalize("ＨｅＬＬｏ，１２３"), "hello,123");
+        assert_eq!(normalize("ＨｅＬＬｏ，１２３"), "hello123");
     }
 
     #[test]
@@ -128,70 +274,97 @@ mod tests {
         assert_eq!(normalize("①②"), "12");
         assert_eq!(normalize("Ⓐ𝐁𝒄"), "abc");
         assert_eq!(normalize("㎏"), "kg");
+        assert_eq!(normalize("⑴㈠"), "11");
     }
 
     #[test]
-    fn chinese_text_is_unchanged() {
-        assert_eq!(normalize("制造炸弹"), "制造炸弹");
+    fn traditional_chinese_becomes_simplified() {
+        assert_eq!(normalize("製造炸彈"), "制造炸弹");
+        assert_eq!(normalize("髮發"), "发");
+        assert_eq!(normalize("冰毒"), "冰毒");
     }
 
     #[test]
-    fn offsets_map_back_to_the_original_full_width_bytes() {
-        let original = "x：ＡＢＣ!";
-        let n = Normalized::new(original);
-        assert_eq!(n.as_str(), "x:abc!");
-        let at = n.as_str().find("abc").map(|i| i..i + 3);
-        assert_eq!(at, Some(2..5));
-        let r = n.original_range(2..5);
-        assert_eq!(&original[r.clone()], "ＡＢＣ");
-        assert_eq!(r, 4..13);
+    fn chinese_numerals_become_digits() {
+        assert_eq!(normalize("一二三四五六七八九零"), "1234567890");
+        assert_eq!(normalize("壹贰叁肆伍陆柒捌玖〇"), "1234567890");
+        assert_eq!(normalize("陸"), "6");
     }
 
     #[test]
-    fn a_match_inside_an_expansion_covers_the_whole_original_char() {
-        let original = "5㎏!";
-        let n = Normalized::new(original);
-        assert_eq!(n.as_str(), "5kg!");
-        assert_eq!(&original[n.original_range(1..2)], "㎏");
-        assert_eq!(&original[n.original_range(2..4)], "㎏!");
+    fn noise_between_characters_is_dropped() {
+        for evasion in [
+            "傻@冒",
+            "傻 冒",
+            "傻\u{200b}冒",
+            "傻😀冒",
+            "傻.-*冒",
+            "傻\u{0301}冒",
+        ] {
+            assert_eq!(normalize(evasion), "傻冒", "{evasion:?}");
+        }
     }
 
     #[test]
-    fn out_of_range_mapping_does_not_panic() {
-        let n = Normalized::new("ab");
-        assert_eq!(n.original_range(5..9), 2..2);
-        assert_eq!(n.original_range(0..0), 0..0);
-        assert_eq!(Normalized::new("").original_range(0..1), 0..0);
+    fn a_long_noise_run_separates() {
+        let (text, _) = normalize_with_offsets("傻    冒");
+        assert_eq!(text, "傻冒");
+        let (text, _) = normalize_with_offsets("傻     冒");
+        assert_eq!(text, "傻\0冒");
+        // A run far longer still yields one separator.
+        let (text, _) = normalize_with_offsets(&format!("傻{}冒", " ".repeat(1000)));
+        assert_eq!(text, "傻\0冒");
     }
 
     #[test]
-    fn draining_the_front_keeps_the_rest_consistent() {
-        let mut n = Normalized::new("ａ①b");
-        let dropped = n.drain_front("ａ".len());
-        assert_eq!(dropped, 1);
-        assert_eq!(n.as_str(), "1b");
-        assert_eq!(n.original_range(0..2), 0.."①b".len());
+    fn repeated_chinese_chars_collapse_but_ascii_does_not() {
+        assert_eq!(normalize("傻傻傻冒冒"), "傻冒");
+        assert_eq!(normalize("傻 傻冒"), "傻冒");
+        assert_eq!(normalize("boob 1000"), "boob1000");
+        // A very long run keeps one char per MAX_REPEAT_DROP + 1.
+        let run = "傻".repeat(2 * (MAX_REPEAT_DROP as usize + 1));
+        assert_eq!(normalize(&run), "傻傻");
+    }
+
+    #[test]
+    fn offsets_map_back_to_original_chars() {
+        let original = "x：ＡＢ傻@冒";
+        let (text, map) = normalize_with_offsets(original);
+        assert_eq!(text, "xab傻冒");
+        let spans: Vec<&str> = map.iter().map(|r| &original[r.clone()]).collect();
+        assert_eq!(spans, vec!["x", "Ａ", "Ｂ", "傻", "冒"]);
+        let (text, map) = normalize_with_offsets("5㎏");
+        assert_eq!(text, "5kg");
+        assert_eq!(map, vec![0..1, 1..4, 1..4]);
     }
 
     proptest! {
         #[test]
         fn normalising_in_pieces_equals_normalising_whole(
-            parts in proptest::collection::vec("[a-zA-Zａ-ｚＡ-Ｚ①-⑳㎏ﬁ制造炸弹 ]{0,6}", 0..6)
+            parts in proptest::collection::vec("[a-zＡ-Ｚ①-⑳㎏制造炸弹傻冒 @\u{200b}😀製彈一]{0,6}", 0..6)
         ) {
             let whole: String = parts.concat();
-            let mut pieces = Normalized::default();
-            let mut base = 0;
+            let mut n = Normalizer::new();
+            let mut pieces = String::new();
+            let mut buf = Vec::new();
             for p in &parts {
-                pieces.push_str(p, base);
-                base += p.len();
+                for c in p.chars() {
+                    n.push(c, &mut buf);
+                    pieces.extend(buf.iter());
+                }
             }
-            prop_assert_eq!(&pieces, &Normalized::new(&whole));
-            prop_assert_eq!(pieces.as_str(), normalize(&whole));
-            // Every normalised char maps back to a non-empty original char range.
-            for (i, c) in pieces.as_str().char_indices() {
-                let r = pieces.original_range(i..i + c.len_utf8());
-                prop_assert!(r.start < r.end && r.end <= whole.len());
-                prop_assert!(whole.is_char_boundary(r.start) && whole.is_char_boundary(r.end));
+            prop_assert_eq!(&pieces, &normalize_with_offsets(&whole).0);
+            prop_assert_eq!(pieces.replace('\0', ""), normalize(&whole));
+        }
+
+        #[test]
+        fn normalisation_never_panics_and_keeps_only_letters_and_digits(text in "\\PC{0,40}") {
+            let once = normalize(&text);
+            prop_assert!(once.chars().all(char::is_alphanumeric));
+            let (with_seps, map) = normalize_with_offsets(&text);
+            prop_assert_eq!(with_seps.chars().count(), map.len());
+            for r in map {
+                prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
             }
         }
     }

@@ -1,71 +1,95 @@
-//! The lexicon reviewer: batch and streaming term matching over normalised text.
+//! The lexicon reviewer: one pass of normalisation and multi-pattern matching, batch or
+//! streaming.
+//!
+//! Every original char is normalised ([`crate::normalize`]) and the normalised chars are fed
+//! byte by byte into an Aho–Corasick automaton (the `aho-corasick` crate's DFA, or its
+//! contiguous NFA for large lexicons) whose state is kept between chunks, so a stream costs
+//! amortised O(1) per char however it is split. A ring buffer remembers the original offset of
+//! the last few normalised chars, which maps every match back to the original text.
+//!
+//! Batch review is the streaming scanner fed one chunk, so the two agree by construction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
-use hegui_types::{Action, Decision, MatchInfo, Stage};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::{dfa, nfa, Anchored, MatchKind};
+use hegui_types::{Action, Decision, MatchInfo, Severity, Stage};
 use sha2::{Digest, Sha256};
 
 use crate::lexicon::{Lexicon, LexiconError};
-use crate::normalize::Normalized;
+use crate::normalize::{Normalizer, SEPARATOR};
+use crate::policy::ReviewPolicy;
 use crate::{Review, Reviewer, StreamReview, StreamStep};
 
 /// The demonstration lexicon shipped with hegui (`lexicons/demo.toml`).
 pub const DEMO_LEXICON: &str = include_str!("../../../lexicons/demo.toml");
 
-/// What one lexicon entry asks for when its term matches.
+/// Above this many pattern bytes the automaton is a contiguous NFA rather than a DFA: a DFA
+/// is about twice as fast per byte but its transition table grows with patterns × byte
+/// classes.
+const DFA_MAX_PATTERN_BYTES: usize = 400_000;
+
+/// What one lexicon entry asks for when it matches.
 #[derive(Debug)]
 struct Rule {
-    rule: String,
+    id: String,
     risk: String,
-    action: Action,
+    severity: Severity,
+    /// Action at input and at output review.
+    actions: [Action; 2],
+    /// How many normalised chars, counted from the start of a match, an exception context can
+    /// still reach (0: the entry has none): the match waits that long before it counts.
+    exception_chars: usize,
+}
+
+impl Rule {
+    fn action(&self, stage: Stage) -> Action {
+        match stage {
+            Stage::Input => self.actions[0],
+            Stage::Output => self.actions[1],
+        }
+    }
+}
+
+/// What a pattern found by the automaton means (one pattern may mean several things: the same
+/// normalised text can be a term in two lexicons, or a term in one and an exception in another).
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Term(u32),
+    Exception(u32),
+    Atom { combo: u32, bit: u8, negative: bool },
+}
+
+#[derive(Debug)]
+struct Combo {
+    rule: u32,
+    all_mask: u32,
+}
+
+#[derive(Debug)]
+enum Matcher {
+    None,
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
 }
 
 #[derive(Debug)]
 struct Inner {
     version: String,
     lexicon_versions: Vec<(String, String)>,
-    /// Standard (not leftmost) semantics, so that overlapping search reports every occurrence
-    /// of every term: a harmless short term must not hide a longer stopping one.
-    matcher: AhoCorasick,
-    /// For each matcher pattern, the rules of every entry with that normalised term (the same
-    /// term may appear in several lexicons).
-    pattern_rules: Vec<Vec<Rule>>,
-    /// Longest term in normalised chars, minus one: how much a stream must hold back.
+    matcher: Matcher,
+    /// Per pattern: what it means.
+    targets: Vec<Vec<Target>>,
+    /// Per pattern: its length in normalised chars.
+    pattern_chars: Vec<usize>,
+    rules: Vec<Rule>,
+    combos: Vec<Combo>,
+    /// Longest pattern in normalised chars, minus one: how much a stream must hold back.
     hold_chars: usize,
-}
-
-impl Inner {
-    /// Appends every match in `norm` that ends after normalised byte `ends_after`, with offsets
-    /// shifted by `base` into the caller's original text.
-    fn scan(&self, norm: &Normalized, ends_after: usize, base: usize, out: &mut Vec<MatchInfo>) {
-        // The match kind is fixed to Standard at construction, where this call is also tried
-        // once, so the error case cannot happen here.
-        let Ok(found) = self.matcher.try_find_overlapping_iter(norm.as_str()) else {
-            return;
-        };
-        for m in found {
-            if m.end() <= ends_after {
-                continue;
-            }
-            let span = norm.original_range(m.start()..m.end());
-            for r in self
-                .pattern_rules
-                .get(m.pattern().as_usize())
-                .into_iter()
-                .flatten()
-            {
-                out.push(MatchInfo {
-                    rule: r.rule.clone(),
-                    risk: r.risk.clone(),
-                    action: r.action,
-                    start: base + span.start,
-                    end: base + span.end,
-                });
-            }
-        }
-    }
+    /// Ring buffer size − 1 (a power of two above the longest pattern).
+    ring_mask: usize,
+    term_count: usize,
 }
 
 /// A [`Reviewer`] that matches lexicon terms against normalised text.
@@ -76,9 +100,43 @@ pub struct LexiconReviewer {
     inner: Arc<Inner>,
 }
 
+/// Collects the patterns while building.
+#[derive(Default)]
+struct Patterns {
+    strings: Vec<String>,
+    targets: Vec<Vec<Target>>,
+    index: HashMap<String, usize>,
+}
+
+impl Patterns {
+    fn add(&mut self, pattern: &str, target: Target) {
+        let id = match self.index.get(pattern) {
+            Some(&id) => id,
+            None => {
+                self.strings.push(pattern.to_string());
+                self.targets.push(Vec::new());
+                self.index
+                    .insert(pattern.to_string(), self.strings.len() - 1);
+                self.strings.len() - 1
+            }
+        };
+        if let Some(t) = self.targets.get_mut(id) {
+            t.push(target);
+        }
+    }
+}
+
 impl LexiconReviewer {
-    /// Builds a reviewer from lexicons; their names must be distinct.
+    /// Builds a reviewer from lexicons under the default policy; names must be distinct.
     pub fn new(lexicons: Vec<Lexicon>) -> Result<LexiconReviewer, LexiconError> {
+        LexiconReviewer::with_policy(lexicons, &ReviewPolicy::default())
+    }
+
+    /// Builds a reviewer from lexicons and a decision policy; names must be distinct.
+    pub fn with_policy(
+        lexicons: Vec<Lexicon>,
+        policy: &ReviewPolicy,
+    ) -> Result<LexiconReviewer, LexiconError> {
         let mut by_name: HashMap<&str, &Lexicon> = HashMap::new();
         for lex in &lexicons {
             if let Some(first) = by_name.insert(lex.name(), lex) {
@@ -100,50 +158,96 @@ impl LexiconReviewer {
             // Names are [a-z0-9_-]+ and versions hex, so '=' and '\n' cannot be ambiguous.
             hasher.update(format!("{name}={version}\n").as_bytes());
         }
+        hasher.update(format!("policy={}\n", policy.fingerprint()).as_bytes());
         let digest = hex::encode(hasher.finalize());
         let version = format!("lex-{}", digest.get(..16).unwrap_or(&digest));
 
-        let mut terms: Vec<&str> = Vec::new();
-        let mut pattern_rules: Vec<Vec<Rule>> = Vec::new();
-        let mut pattern_of: HashMap<&str, usize> = HashMap::new();
-        let mut longest = 0;
+        let mut patterns = Patterns::default();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut combos: Vec<Combo> = Vec::new();
+        let mut term_count = 0;
         for lex in &lexicons {
             for entry in lex.entries() {
-                let term = entry.normalized_term();
-                let id = *pattern_of.entry(term).or_insert_with(|| {
-                    terms.push(term);
-                    pattern_rules.push(Vec::new());
-                    terms.len() - 1
+                term_count += 1;
+                let risk = entry.risk().to_string();
+                let severity = entry.severity();
+                let actions = [Stage::Input, Stage::Output].map(|stage| {
+                    entry
+                        .action()
+                        .unwrap_or_else(|| policy.action(&risk, severity, stage))
                 });
-                longest = longest.max(term.chars().count());
-                if let Some(rules) = pattern_rules.get_mut(id) {
-                    rules.push(Rule {
-                        rule: format!("{}:{}", lex.name(), entry.line()),
-                        risk: entry.risk().to_string(),
-                        action: entry.action(),
+                let rule_id = u32::try_from(rules.len()).map_err(|_| too_many())?;
+                rules.push(Rule {
+                    id: format!("{}:{}", lex.name(), entry.line()),
+                    risk,
+                    severity,
+                    actions,
+                    exception_chars: entry
+                        .exceptions()
+                        .iter()
+                        .map(|e| chars_from_term(e, entry.normalized_term()))
+                        .max()
+                        .unwrap_or(0),
+                });
+                if let Some(c) = entry.combination() {
+                    let combo = u32::try_from(combos.len()).map_err(|_| too_many())?;
+                    let mut all_mask = 0u32;
+                    for (bit, atom) in c.all.iter().enumerate() {
+                        let bit = u8::try_from(bit).map_err(|_| too_many())?;
+                        all_mask |= 1 << bit;
+                        patterns.add(
+                            atom,
+                            Target::Atom {
+                                combo,
+                                bit,
+                                negative: false,
+                            },
+                        );
+                    }
+                    for atom in &c.none {
+                        patterns.add(
+                            atom,
+                            Target::Atom {
+                                combo,
+                                bit: 0,
+                                negative: true,
+                            },
+                        );
+                    }
+                    combos.push(Combo {
+                        rule: rule_id,
+                        all_mask,
                     });
+                    continue;
+                }
+                patterns.add(entry.normalized_term(), Target::Term(rule_id));
+                for v in entry.variants() {
+                    patterns.add(v, Target::Term(rule_id));
+                }
+                for e in entry.exceptions() {
+                    patterns.add(e, Target::Exception(rule_id));
                 }
             }
         }
-        let matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&terms)
-            .map_err(|e| LexiconError::Matcher {
-                message: e.to_string(),
-            })?;
-        if let Err(e) = matcher.try_find_overlapping_iter("") {
-            return Err(LexiconError::Matcher {
-                message: e.to_string(),
-            });
-        }
+
+        let pattern_chars: Vec<usize> =
+            patterns.strings.iter().map(|p| p.chars().count()).collect();
+        let longest = pattern_chars.iter().copied().max().unwrap_or(0);
+        let total_bytes: usize = patterns.strings.iter().map(String::len).sum();
+        let matcher = build_matcher(&patterns.strings, total_bytes)?;
 
         Ok(LexiconReviewer {
             inner: Arc::new(Inner {
                 version,
                 lexicon_versions,
                 matcher,
-                pattern_rules,
+                targets: patterns.targets,
+                pattern_chars,
+                rules,
+                combos,
                 hold_chars: longest.saturating_sub(1),
+                ring_mask: (longest + 1).next_power_of_two() - 1,
+                term_count,
             }),
         })
     }
@@ -162,6 +266,325 @@ impl LexiconReviewer {
     pub fn max_held_chars(&self) -> usize {
         self.inner.hold_chars
     }
+
+    /// How many entries the lexicons in force have.
+    pub fn term_count(&self) -> usize {
+        self.inner.term_count
+    }
+
+    /// Which automaton is in use and its heap size in bytes.
+    pub fn matcher_info(&self) -> (&'static str, usize) {
+        match &self.inner.matcher {
+            Matcher::None => ("none", 0),
+            Matcher::Dfa(d) => ("dfa", d.memory_usage()),
+            Matcher::Nfa(n) => ("contiguous-nfa", n.memory_usage()),
+        }
+    }
+}
+
+/// Chars of `exception` from the first occurrence of `term` in it to its end.
+fn chars_from_term(exception: &str, term: &str) -> usize {
+    let at = exception.find(term).unwrap_or(0);
+    exception.get(at..).map_or(0, |rest| rest.chars().count())
+}
+
+fn too_many() -> LexiconError {
+    LexiconError::Matcher {
+        message: "more than 2^32 entries or combination terms".into(),
+    }
+}
+
+fn build_matcher(patterns: &[String], total_bytes: usize) -> Result<Matcher, LexiconError> {
+    if patterns.is_empty() {
+        return Ok(Matcher::None);
+    }
+    let err = |e: aho_corasick::BuildError| LexiconError::Matcher {
+        message: e.to_string(),
+    };
+    if total_bytes <= DFA_MAX_PATTERN_BYTES {
+        if let Ok(d) = dfa::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .byte_classes(true)
+            .build(patterns)
+        {
+            return Ok(Matcher::Dfa(d));
+        }
+    }
+    let n = nfa::contiguous::Builder::new()
+        .match_kind(MatchKind::Standard)
+        .build(patterns)
+        .map_err(err)?;
+    Ok(Matcher::Nfa(n))
+}
+
+/// A match waiting to see whether one of its rule's exception contexts covers it.
+#[derive(Debug, Clone)]
+struct Pending {
+    rule: u32,
+    start_ord: usize,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ComboState {
+    seen: u32,
+    negative_seen: bool,
+    fired: bool,
+    start: usize,
+    end: usize,
+}
+
+/// The scanning state of one text or stream.
+struct Scan {
+    inner: Arc<Inner>,
+    stage: Stage,
+    norm: Normalizer,
+    buf: Vec<char>,
+    sid: Option<StateID>,
+    /// Original start offset of each of the last normalised chars, by ordinal.
+    ring: Vec<usize>,
+    /// Normalised chars emitted so far.
+    count: usize,
+    /// `count` just after the last separator (no match starts before it).
+    after_sep: usize,
+    /// Original bytes consumed so far.
+    pos: usize,
+    pending: Vec<Pending>,
+    combos: HashMap<u32, ComboState>,
+    hits: Vec<(usize, usize)>,
+    matches: Vec<MatchInfo>,
+    /// Mask spans, absolute, not yet merged.
+    masks: Vec<(usize, usize)>,
+    stopped: bool,
+}
+
+impl Scan {
+    fn new(inner: Arc<Inner>, stage: Stage) -> Scan {
+        let sid = match &inner.matcher {
+            Matcher::None => None,
+            Matcher::Dfa(d) => d.start_state(Anchored::No).ok(),
+            Matcher::Nfa(n) => n.start_state(Anchored::No).ok(),
+        };
+        let ring = vec![0; inner.ring_mask + 1];
+        Scan {
+            inner,
+            stage,
+            norm: Normalizer::new(),
+            buf: Vec::new(),
+            sid,
+            ring,
+            count: 0,
+            after_sep: 0,
+            pos: 0,
+            pending: Vec::new(),
+            combos: HashMap::new(),
+            hits: Vec::new(),
+            matches: Vec::new(),
+            masks: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    fn feed(&mut self, text: &str) {
+        let inner = Arc::clone(&self.inner);
+        match &inner.matcher {
+            Matcher::None => self.pos += text.len(),
+            Matcher::Dfa(d) => self.feed_with(d, text),
+            Matcher::Nfa(n) => self.feed_with(n, text),
+        }
+    }
+
+    fn feed_with<A: Automaton>(&mut self, aut: &A, text: &str) {
+        let Some(mut sid) = self.sid else {
+            self.pos += text.len();
+            return;
+        };
+        let Ok(start_sid) = aut.start_state(Anchored::No) else {
+            return;
+        };
+        let mask = self.inner.ring_mask;
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut utf8 = [0u8; 4];
+        for (i, c) in text.char_indices() {
+            let start = self.pos + i;
+            let end = start + c.len_utf8();
+            self.norm.push(c, &mut buf);
+            for &n in &buf {
+                if let Some(slot) = self.ring.get_mut(self.count & mask) {
+                    *slot = start;
+                }
+                self.count += 1;
+                if n == SEPARATOR {
+                    self.after_sep = self.count;
+                    sid = start_sid;
+                    continue;
+                }
+                for &b in n.encode_utf8(&mut utf8).as_bytes() {
+                    sid = aut.next_state(Anchored::No, sid, b);
+                }
+                if aut.is_special(sid) && aut.is_match(sid) {
+                    self.hits.clear();
+                    for k in 0..aut.match_len(sid) {
+                        let pid = aut.match_pattern(sid, k).as_usize();
+                        let chars = self.inner.pattern_chars.get(pid).copied().unwrap_or(1);
+                        self.hits.push((pid, self.count.saturating_sub(chars)));
+                    }
+                    self.on_hits(end);
+                }
+            }
+            if !self.pending.is_empty() {
+                self.confirm_due(false);
+            }
+        }
+        self.buf = buf;
+        self.sid = Some(sid);
+        self.pos += text.len();
+    }
+
+    fn origin(&self, ordinal: usize) -> usize {
+        self.ring
+            .get(ordinal & self.inner.ring_mask)
+            .copied()
+            .unwrap_or(self.pos)
+    }
+
+    /// Handles every pattern that ends at the current normalised char (which ends at original
+    /// offset `end`): terms and combination parts first, then exceptions, so an exception
+    /// ending here can cancel a term ending here.
+    fn on_hits(&mut self, end: usize) {
+        let inner = Arc::clone(&self.inner);
+        let hits = std::mem::take(&mut self.hits);
+        for &(pid, start_ord) in &hits {
+            let start = self.origin(start_ord);
+            for &t in inner.targets.get(pid).into_iter().flatten() {
+                match t {
+                    Target::Term(rule) => {
+                        let needs_wait = inner
+                            .rules
+                            .get(rule as usize)
+                            .is_some_and(|r| r.exception_chars > 0);
+                        if needs_wait {
+                            self.pending.push(Pending {
+                                rule,
+                                start_ord,
+                                start,
+                                end,
+                            });
+                        } else {
+                            self.confirm(rule, start, end);
+                        }
+                    }
+                    Target::Atom {
+                        combo,
+                        bit,
+                        negative,
+                    } => self.on_atom(combo, bit, negative, start, end),
+                    Target::Exception(_) => {}
+                }
+            }
+        }
+        for &(pid, start_ord) in &hits {
+            for &t in inner.targets.get(pid).into_iter().flatten() {
+                if let Target::Exception(rule) = t {
+                    self.pending
+                        .retain(|p| !(p.rule == rule && start_ord <= p.start_ord));
+                }
+            }
+        }
+        self.hits = hits;
+    }
+
+    fn on_atom(&mut self, combo: u32, bit: u8, negative: bool, start: usize, end: usize) {
+        let Some(c) = self.inner.combos.get(combo as usize) else {
+            return;
+        };
+        let (rule, all_mask) = (c.rule, c.all_mask);
+        let state = self.combos.entry(combo).or_default();
+        if state.fired {
+            return;
+        }
+        if negative {
+            state.negative_seen = true;
+            return;
+        }
+        if state.seen == 0 {
+            state.start = start;
+        }
+        state.start = state.start.min(start);
+        state.seen |= 1 << bit;
+        state.end = state.end.max(end);
+        if state.seen == all_mask && !state.negative_seen {
+            state.fired = true;
+            let (s, e) = (state.start, state.end);
+            self.confirm(rule, s, e);
+        }
+    }
+
+    /// Confirms pending matches no exception can cover any more (all of them at the end).
+    fn confirm_due(&mut self, all: bool) {
+        let inner = Arc::clone(&self.inner);
+        let count = self.count;
+        let mut due = Vec::new();
+        self.pending.retain(|p| {
+            let wait = inner
+                .rules
+                .get(p.rule as usize)
+                .map_or(0, |r| r.exception_chars);
+            if all || count >= p.start_ord + wait {
+                due.push(p.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for p in due {
+            self.confirm(p.rule, p.start, p.end);
+        }
+    }
+
+    fn confirm(&mut self, rule: u32, start: usize, end: usize) {
+        let Some(r) = self.inner.rules.get(rule as usize) else {
+            return;
+        };
+        let action = r.action(self.stage);
+        self.matches.push(MatchInfo {
+            rule: r.id.clone(),
+            risk: r.risk.clone(),
+            action,
+            start,
+            end,
+            severity: Some(r.severity),
+            score_permille: None,
+        });
+        if action == Action::Mask {
+            self.masks.push((start, end));
+        }
+        if action.stops() {
+            self.stopped = true;
+        }
+    }
+
+    /// Original offset before which no future match can start: everything before it is final.
+    fn release_point(&self) -> usize {
+        let mut ord = self
+            .count
+            .saturating_sub(self.inner.hold_chars)
+            .max(self.after_sep);
+        if let Some(p) = self.pending.iter().map(|p| p.start_ord).min() {
+            ord = ord.min(p);
+        }
+        if ord >= self.count {
+            self.pos
+        } else {
+            self.origin(ord)
+        }
+    }
+
+    fn decision(&self) -> Decision {
+        Decision::from_matches(self.stage, self.matches.clone(), self.inner.version.clone())
+    }
 }
 
 impl Reviewer for LexiconReviewer {
@@ -170,11 +593,12 @@ impl Reviewer for LexiconReviewer {
     }
 
     fn review(&self, stage: Stage, text: &str) -> Review {
-        let norm = Normalized::new(text);
-        let mut matches = Vec::new();
-        self.inner.scan(&norm, 0, 0, &mut matches);
-        let masks = mask_spans(&matches);
-        let decision = Decision::from_matches(stage, matches, self.inner.version.clone());
+        let mut scan = Scan::new(Arc::clone(&self.inner), stage);
+        scan.feed(text);
+        scan.confirm_due(true);
+        let mut masks = std::mem::take(&mut scan.masks);
+        merge(&mut masks);
+        let decision = scan.decision();
         // Masks are applied even when the decision stops: should a caller deliver the text
         // anyway, the masked spans at least stay hidden.
         let text = if masks.is_empty() {
@@ -188,17 +612,6 @@ impl Reviewer for LexiconReviewer {
     fn stream(&self, stage: Stage) -> Box<dyn StreamReview> {
         Box::new(LexiconStream::new(Arc::clone(&self.inner), stage))
     }
-}
-
-/// Spans of mask-action matches, sorted and merged.
-fn mask_spans(matches: &[MatchInfo]) -> Vec<(usize, usize)> {
-    let mut spans: Vec<(usize, usize)> = matches
-        .iter()
-        .filter(|m| m.action == Action::Mask)
-        .map(|m| (m.start, m.end))
-        .collect();
-    merge(&mut spans);
-    spans
 }
 
 fn merge(spans: &mut Vec<(usize, usize)>) {
@@ -215,7 +628,7 @@ fn merge(spans: &mut Vec<(usize, usize)>) {
 
 /// Replaces every char of `text` (which starts at absolute offset `base`) that lies in one of
 /// the sorted, merged absolute `spans` by one `*`.
-fn apply_masks(text: &str, base: usize, spans: &[(usize, usize)]) -> String {
+pub(crate) fn apply_masks(text: &str, base: usize, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut spans = spans.iter().peekable();
     for (i, c) in text.char_indices() {
@@ -229,133 +642,84 @@ fn apply_masks(text: &str, base: usize, spans: &[(usize, usize)]) -> String {
     out
 }
 
-/// A streaming review over a [`LexiconReviewer`]'s terms.
-///
-/// Each push scans only the held tail plus the new chunk and records only matches that end in
-/// the new chunk — the ones ending earlier were recorded by an earlier push — so every match is
-/// counted once. After a scan, no future match can start before the last `hold_chars`
-/// normalised chars, so everything before them is final and released, masks applied. A
-/// stopping match ends the stream before any of its text could be released.
+/// A streaming review: the scanner keeps its automaton state between pushes, and text is
+/// released as soon as no match can still cover it (masks applied). A stopping match ends the
+/// stream before any of its text could be released.
 ///
 /// Text pushed after `finish` is reviewed as a continuation (offsets keep counting), but a term
 /// spanning the `finish` boundary cannot be caught because the tail was already released.
 struct LexiconStream {
-    inner: Arc<Inner>,
-    stage: Stage,
+    scan: Scan,
     /// Original text pushed but not yet released.
     held: String,
     /// Absolute original byte offset of `held`.
     held_base: usize,
-    /// Normalisation of `held`, with offsets relative to `held`.
-    norm: Normalized,
-    /// Absolute normalised byte offset of `norm`.
-    norm_base: usize,
-    /// Absolute normalised byte offset up to which matches have been recorded.
-    scanned_to: usize,
-    matches: Vec<MatchInfo>,
-    /// Absolute spans of mask matches that reach into the held text, sorted and merged.
-    masks: Vec<(usize, usize)>,
-    stopped: bool,
 }
 
 impl LexiconStream {
     fn new(inner: Arc<Inner>, stage: Stage) -> LexiconStream {
         LexiconStream {
-            inner,
-            stage,
+            scan: Scan::new(inner, stage),
             held: String::new(),
             held_base: 0,
-            norm: Normalized::default(),
-            norm_base: 0,
-            scanned_to: 0,
-            matches: Vec::new(),
-            masks: Vec::new(),
-            stopped: false,
         }
     }
 
-    /// Byte offset in `held` before which no future match can start.
-    fn release_point(&self) -> usize {
-        if self.inner.hold_chars == 0 {
-            return self.held.len();
-        }
-        let text = self.norm.as_str();
-        match text.char_indices().rev().nth(self.inner.hold_chars - 1) {
-            // Round down to the original char whose expansion contains the first held char.
-            Some((i, c)) => self.norm.original_range(i..i + c.len_utf8()).start,
-            None => 0,
-        }
-    }
-
-    fn release(&mut self, cut: usize) -> String {
-        let cut = cut.min(self.held.len());
+    fn release(&mut self, upto_abs: usize) -> String {
+        let cut = upto_abs.saturating_sub(self.held_base).min(self.held.len());
         let Some(released) = self.held.get(..cut) else {
             return String::new();
         };
-        let out = apply_masks(released, self.held_base, &self.masks);
+        if !self.scan.masks.is_empty() {
+            merge(&mut self.scan.masks);
+        }
+        let out = apply_masks(released, self.held_base, &self.scan.masks);
         self.held.replace_range(..cut, "");
-        self.norm_base += self.norm.drain_front(cut);
         self.held_base += cut;
         let held_base = self.held_base;
-        self.masks.retain(|&(_, end)| end > held_base);
+        self.scan.masks.retain(|&(_, end)| end > held_base);
         out
+    }
+
+    fn stop(&mut self) -> StreamStep {
+        self.held.clear();
+        self.scan.masks.clear();
+        self.scan.pending.clear();
+        StreamStep::Stop
     }
 }
 
 impl StreamReview for LexiconStream {
     fn push(&mut self, chunk: &str) -> StreamStep {
-        if self.stopped {
+        if self.scan.stopped {
             return StreamStep::Stop;
         }
         if chunk.is_empty() {
             return StreamStep::Release(String::new());
         }
-        let old_len = self.held.len();
         self.held.push_str(chunk);
-        self.norm.push_str(chunk, old_len);
-
-        let first_new = self.matches.len();
-        let ends_after = self.scanned_to.saturating_sub(self.norm_base);
-        self.inner
-            .scan(&self.norm, ends_after, self.held_base, &mut self.matches);
-        self.scanned_to = self.norm_base + self.norm.as_str().len();
-
-        let new = self.matches.get(first_new..).unwrap_or_default();
-        if new.iter().any(|m| m.action.stops()) {
-            self.stopped = true;
-            self.held.clear();
-            self.norm = Normalized::default();
-            self.masks.clear();
-            return StreamStep::Stop;
+        self.scan.feed(chunk);
+        if self.scan.stopped {
+            return self.stop();
         }
-        let before = self.masks.len();
-        self.masks.extend(
-            new.iter()
-                .filter(|m| m.action == Action::Mask)
-                .map(|m| (m.start, m.end)),
-        );
-        // A term nested inside a longer one ends first and is found first, so the spans arrive
-        // out of start order; `apply_masks` needs them sorted.
-        if self.masks.len() != before {
-            merge(&mut self.masks);
-        }
-
-        let cut = self.release_point();
+        let cut = self.scan.release_point();
         StreamStep::Release(self.release(cut))
     }
 
     fn finish(&mut self) -> StreamStep {
-        if self.stopped {
+        if self.scan.stopped {
             return StreamStep::Stop;
         }
-        // Every push already scanned through the end of the text, so the final check has
-        // nothing new to look at: no further text can complete a match now.
-        let all = self.held.len();
+        self.scan.confirm_due(true);
+        if self.scan.stopped {
+            return self.stop();
+        }
+        let all = self.held_base + self.held.len();
         StreamStep::Release(self.release(all))
     }
 
     fn decision(&self) -> Decision {
-        Decision::from_matches(self.stage, self.matches.clone(), self.inner.version.clone())
+        self.scan.decision()
     }
 }
 

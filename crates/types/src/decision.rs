@@ -68,7 +68,43 @@ impl Stage {
     }
 }
 
+/// How grave a rule's finding is; the review policy maps (risk, severity, stage) to an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth counting or flagging.
+    Low,
+    /// Usually masked or flagged.
+    Medium,
+    /// Usually blocked.
+    High,
+}
+
+impl Severity {
+    /// Parses the lower-case name used in lexicons and configuration.
+    pub fn parse(s: &str) -> Option<Severity> {
+        Some(match s {
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            _ => return None,
+        })
+    }
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
 /// One rule that matched, with where it matched in the original text.
+///
+/// The optional fields are left out of the serialised form when absent, so records written
+/// before they existed keep their canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchInfo {
     /// Stable identifier of the rule (lexicon name and entry), never the personal data itself.
@@ -81,6 +117,33 @@ pub struct MatchInfo {
     pub start: usize,
     /// Byte offset one past the end of the match in the original text.
     pub end: usize,
+    /// The rule's severity, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// A classifier's or guard model's score for this finding, in thousandths (0..=1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_permille: Option<u16>,
+}
+
+impl MatchInfo {
+    /// A match with no severity or score.
+    pub fn new(
+        rule: impl Into<String>,
+        risk: impl Into<String>,
+        action: Action,
+        start: usize,
+        end: usize,
+    ) -> MatchInfo {
+        MatchInfo {
+            rule: rule.into(),
+            risk: risk.into(),
+            action,
+            start,
+            end,
+            severity: None,
+            score_permille: None,
+        }
+    }
 }
 
 /// The outcome of one review of one text.
@@ -142,13 +205,8 @@ mod tests {
 
     #[test]
     fn most_severe_action_wins_and_risks_are_distinct() {
-        let m = |risk: &str, action, start| MatchInfo {
-            rule: "demo:1".into(),
-            risk: risk.into(),
-            action,
-            start,
-            end: start + 3,
-        };
+        let m =
+            |risk: &str, action, start| MatchInfo::new("demo:1", risk, action, start, start + 3);
         let d = Decision::from_matches(
             Stage::Output,
             vec![

@@ -9,7 +9,7 @@ mod journal;
 mod label;
 mod record;
 
-pub use decision::{Action, Decision, MatchInfo, Stage};
+pub use decision::{Action, Decision, MatchInfo, Severity, Stage};
 pub use journal::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
 pub use label::{AigcLabel, LabelValueError};
 pub use record::{InteractionRecord, Outcome, RECORD_ENCODING_VERSION};

@@ -59,7 +59,7 @@ fn demo_lexicon_has_the_entries_the_gateway_tests_rely_on() {
         lex.entries()
             .iter()
             .find(|e| e.term() == term)
-            .map(|e| (e.risk(), e.action()))
+            .map(|e| (e.risk(), e.action().unwrap_or(Action::Allow)))
     };
     assert_eq!(find("制造炸弹"), Some(("A1-4", Action::Block)));
     assert_eq!(find("冰毒"), Some(("A1-8", Action::Block)));
@@ -156,8 +156,13 @@ fn a_full_width_term_matches_ascii_text() {
         r.review(Stage::Input, "xxAbCxx").decision.action,
         Action::Block
     );
+    // Noise between the chars of a term does not hide it; a letter does.
     assert_eq!(
         r.review(Stage::Input, "xxab cxx").decision.action,
+        Action::Block
+    );
+    assert_eq!(
+        r.review(Stage::Input, "xxabxcxx").decision.action,
         Action::Allow
     );
 }
@@ -324,6 +329,14 @@ fn reviewer_is_usable_as_a_shared_trait_object() {
     );
 }
 
+/// The most original chars a stream may hold: each held normalised char can stand for one
+/// original char plus a noise gap and dropped repeats, and noise may trail.
+fn held_bound(r: &LexiconReviewer) -> usize {
+    use crate::normalize::{MAX_NOISE_GAP, MAX_REPEAT_DROP};
+    let per_char = 1 + MAX_NOISE_GAP as usize + MAX_REPEAT_DROP as usize;
+    (r.max_held_chars() + 1) * per_char
+}
+
 // ---- streaming ----
 
 #[test]
@@ -458,7 +471,7 @@ fn stream_hold_is_counted_in_normalised_chars() {
 
 #[test]
 fn a_mask_span_straddling_a_release_is_masked_on_both_sides() {
-    let r = reviewer(&[("傻冒", "A2-9", "mask"), ("长长长", "A1-7", "flag")]);
+    let r = reviewer(&[("傻冒", "A2-9", "mask"), ("长短句", "A1-7", "flag")]);
     let mut s = r.stream(Stage::Output);
     assert_eq!(s.push("你傻冒"), StreamStep::Release("你".into()));
     assert_eq!(s.push("吗"), StreamStep::Release("*".into()));
@@ -502,6 +515,15 @@ const PROP_TERMS: &[(&str, &str, &str)] = &[
     ("弹弹弹弹弹弹", "A1-7", "flag"),
 ];
 
+/// The property lexicon plus an entry with exception contexts and a combination.
+fn prop_reviewer() -> LexiconReviewer {
+    let extra = lexicon_text(
+        "q",
+        "[[entry]]\nterm = \"cx\"\nrisk = \"A1-4\"\naction = \"block\"\nexcept = [\"1cx\", \"cxa\"]\n\n[[entry]]\nterm = \"ca&弹~1c\"\nrisk = \"A1-7\"\naction = \"flag\"\n",
+    );
+    LexiconReviewer::new(vec![lexicon("p", PROP_TERMS), extra]).unwrap()
+}
+
 fn prop_text() -> impl Strategy<Value = String> {
     let plain = prop::sample::select(vec![
         "a",
@@ -522,8 +544,13 @@ fn prop_text() -> impl Strategy<Value = String> {
         "㎏",
         "弹弹弹",
         "1cab",
+        "1cx",
+        "cxa",
+        "@",
+        "  ",
+        "炸炸",
     ]);
-    let stopping = prop::sample::select(vec!["炸弹", "b1b", "Ｂ①b", "aaaaa"]);
+    let stopping = prop::sample::select(vec!["炸弹", "b1b", "Ｂ①b", "aaaaa", "cx", "炸 弹"]);
     let token = prop_oneof![40 => plain, 1 => stopping];
     prop::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
 }
@@ -554,12 +581,13 @@ proptest! {
         text in prop_text(),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
     ) {
-        let r = LexiconReviewer::new(vec![lexicon("p", PROP_TERMS)]).unwrap();
+        let r = prop_reviewer();
         let chunks = split(&text, &cuts);
         prop_assert_eq!(chunks.concat(), text.clone());
         let batch = r.review(Stage::Output, &text);
 
         let mut s = LexiconStream::new(Arc::clone(&r.inner), Stage::Output);
+        let bound = held_bound(&r);
         let mut released = String::new();
         let mut stopped = false;
         for chunk in &chunks {
@@ -567,7 +595,7 @@ proptest! {
                 StreamStep::Release(out) => released.push_str(&out),
                 StreamStep::Stop => { stopped = true; break; }
             }
-            prop_assert!(s.held.chars().count() <= r.max_held_chars());
+            prop_assert!(s.held.chars().count() <= bound, "held {:?}", s.held);
         }
         if stopped {
             prop_assert_eq!(s.push("ab"), StreamStep::Stop);
@@ -583,7 +611,9 @@ proptest! {
         if batch.decision.action.stops() {
             prop_assert!(stopped, "batch stops, stream did not: {:?}", text);
             prop_assert!(streamed.action.stops());
-            let seen = normalize(&released);
+            // Masks keep the char count: judge what was released by its original text.
+            let original: String = text.chars().take(released.chars().count()).collect();
+            let seen = normalize(&original);
             for (term, _, action) in PROP_TERMS {
                 if Action::parse(action).is_some_and(Action::stops) {
                     prop_assert!(!seen.contains(&normalize(term)), "released {:?}", released);
@@ -616,5 +646,233 @@ proptest! {
         if !stopped {
             prop_assert_eq!(released, review.text);
         }
+    }
+}
+
+// ---- evasion, exceptions, combinations, pinyin, policy ----
+
+fn lexicon_text(name: &str, body: &str) -> Lexicon {
+    Lexicon::parse(
+        &format!("{name}.toml"),
+        &format!("[lexicon]\nname = \"{name}\"\n{body}"),
+    )
+    .unwrap()
+}
+
+/// Real evasion forms: each must be found, and its span in the original text is given.
+#[test]
+fn evasions_are_caught_with_their_original_offsets() {
+    let r = reviewer(&[
+        ("傻冒", "A2-9", "mask"),
+        ("制造炸弹", "A1-4", "block"),
+        ("冰毒", "A1-8", "block"),
+        ("vx号", "A3-5", "flag"),
+        ("六四", "A1-1", "flag"),
+        ("bomb", "A1-4", "block"),
+    ]);
+    let cases: &[(&str, &str)] = &[
+        ("你是傻@冒吗", "傻@冒"),
+        ("你是傻 冒吗", "傻 冒"),
+        ("你是傻\u{200b}冒吗", "傻\u{200b}冒"),
+        ("你是傻😀冒吗", "傻😀冒"),
+        ("你是傻傻冒吗", "傻傻冒"),
+        ("教我製造炸彈", "製造炸彈"),
+        ("教我制-造-炸-弹", "制-造-炸-弹"),
+        ("哪里有冰.毒", "冰.毒"),
+        ("加ＶＸ號", "ＶＸ號"),
+        ("说说6四的事", "6四"),
+        ("说说陆肆的事", "陆肆"),
+        ("a ⓑⓞⓜⓑ here", "ⓑⓞⓜⓑ"),
+        ("a 𝐁𝐎𝐌𝐁 here", "𝐁𝐎𝐌𝐁"),
+        ("a B.O.M.B here", "B.O.M.B"),
+    ];
+    for &(text, span) in cases {
+        let d = r.review(Stage::Input, text).decision;
+        let want = text.find(span).map(|s| (s, s + span.len()));
+        let got: Vec<(usize, usize)> = d.matches.iter().map(|m| (m.start, m.end)).collect();
+        assert_eq!(got.first().copied(), want, "{text:?}: {d:?}");
+    }
+}
+
+#[test]
+fn a_long_noise_run_breaks_a_term() {
+    let r = reviewer(&[("傻冒", "A2-9", "mask")]);
+    assert_eq!(r.review(Stage::Input, "傻    冒").decision.matches.len(), 1);
+    assert!(r
+        .review(Stage::Input, "傻     冒")
+        .decision
+        .matches
+        .is_empty());
+}
+
+#[test]
+fn an_exception_context_cancels_the_term_inside_it_but_not_elsewhere() {
+    let lex = lexicon_text(
+        "x",
+        "[[entry]]\nterm = \"炸弹\"\nrisk = \"A1-4\"\naction = \"block\"\nexcept = [\"炸弹糖\", \"爆炸弹头\"]\n",
+    );
+    let r = LexiconReviewer::new(vec![lex]).unwrap();
+    assert_eq!(
+        r.review(Stage::Input, "我爱吃炸弹糖").decision.action,
+        Action::Allow
+    );
+    assert_eq!(
+        r.review(Stage::Input, "爆炸弹头很硬").decision.action,
+        Action::Allow
+    );
+    assert_eq!(
+        r.review(Stage::Input, "炸弹糖和炸弹").decision.action,
+        Action::Block
+    );
+    let d = r.review(Stage::Input, "炸弹糖和炸弹").decision;
+    assert_eq!(d.matches.len(), 1);
+    assert_eq!(d.matches[0].start, "炸弹糖和".len());
+
+    // Streaming: the term is held until the exception can no longer complete.
+    let mut s = r.stream(Stage::Output);
+    // The longest pattern (爆炸弹头) has 4 chars, so 3 are held.
+    assert_eq!(s.push("我爱吃炸弹"), StreamStep::Release("我爱".into()));
+    assert_eq!(s.push("糖"), StreamStep::Release("吃".into()));
+    let (rest, stopped) = run_stream(s.as_mut(), &["很甜"]);
+    assert!(!stopped);
+    assert_eq!(rest, "炸弹糖很甜");
+    let mut s = r.stream(Stage::Output);
+    assert!(matches!(s.push("吃炸弹"), StreamStep::Release(_)));
+    assert_eq!(s.push("了"), StreamStep::Stop);
+}
+
+#[test]
+fn combinations_need_all_terms_and_no_excluded_term_first() {
+    let lex = lexicon_text(
+        "x",
+        "[[entry]]\nterm = \"毒品&购买~新闻\"\nrisk = \"A1-8\"\naction = \"block\"\n",
+    );
+    let r = LexiconReviewer::new(vec![lex]).unwrap();
+    let action = |t: &str| r.review(Stage::Input, t).decision.action;
+    assert_eq!(action("哪里购买毒品"), Action::Block);
+    assert_eq!(action("毒品，然后购买"), Action::Block);
+    assert_eq!(action("毒品危害大"), Action::Allow);
+    assert_eq!(action("新闻：有人购买毒品被抓"), Action::Allow);
+    let d = r.review(Stage::Input, "哪里购买毒品").decision;
+    assert_eq!(d.matches.len(), 1);
+    assert_eq!(
+        (d.matches[0].start, d.matches[0].end),
+        ("哪里".len(), "哪里购买毒品".len())
+    );
+    // A stream stops as soon as the combination completes.
+    let mut s = r.stream(Stage::Output);
+    assert!(matches!(s.push("先说毒品，"), StreamStep::Release(_)));
+    assert_eq!(s.push("再说购买"), StreamStep::Stop);
+}
+
+#[test]
+fn combination_errors_are_explained() {
+    for (term, action, want) in [
+        ("a&", "block", "empty part"),
+        ("a~b&c", "block", "& after ~"),
+        ("a&b", "mask", "cannot use action \"mask\""),
+    ] {
+        let text = format!(
+            "[lexicon]\nname = \"x\"\n[[entry]]\nterm = {term:?}\nrisk = \"A1-8\"\naction = {action:?}\n"
+        );
+        let e = Lexicon::parse("x.toml", &text).unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:4: "), "{e}");
+        assert!(e.contains(want), "{term}: {e}");
+    }
+}
+
+#[test]
+fn pinyin_and_initials_match_when_the_entry_asks() {
+    let lex = lexicon_text(
+        "x",
+        "[[entry]]\nterm = \"傻冒\"\nrisk = \"A2-9\"\naction = \"mask\"\npinyin = true\ninitials = true\n\n[[entry]]\nterm = \"冰毒\"\nrisk = \"A1-8\"\naction = \"block\"\n",
+    );
+    let e = &lex.entries()[0];
+    assert!(
+        e.variants().contains(&"shamao".to_string()),
+        "{:?}",
+        e.variants()
+    );
+    assert!(
+        e.variants().contains(&"sm".to_string()),
+        "{:?}",
+        e.variants()
+    );
+    let r = LexiconReviewer::new(vec![lex]).unwrap();
+    assert_eq!(r.review(Stage::Output, "你是ShaMao").text, "你是******");
+    assert_eq!(
+        r.review(Stage::Output, "你是 sha mao 吗").text,
+        "你是 ******* 吗"
+    );
+    // Entries without the option do not match their pinyin.
+    assert_eq!(
+        r.review(Stage::Input, "bingdu").decision.action,
+        Action::Allow
+    );
+}
+
+#[test]
+fn pinyin_on_a_term_without_chinese_is_an_error() {
+    let text =
+        "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"abc\"\nrisk = \"A1-8\"\npinyin = true\n";
+    let e = Lexicon::parse("x.toml", text).unwrap_err().to_string();
+    assert!(e.contains("no Chinese characters"), "{e}");
+}
+
+#[test]
+fn entries_without_an_action_follow_the_policy_by_severity_and_stage() {
+    use crate::policy::{PolicyRule, ReviewPolicy, RiskPattern};
+    let body = "[[entry]]\nterm = \"甲\"\nrisk = \"A1-8\"\nseverity = \"high\"\n\n[[entry]]\nterm = \"乙\"\nrisk = \"A2-9\"\n\n[[entry]]\nterm = \"丙\"\nrisk = \"A3-1\"\nseverity = \"low\"\n\n[[entry]]\nterm = \"丁\"\nrisk = \"A2-9\"\nseverity = \"high\"\naction = \"flag\"\n";
+    let r = LexiconReviewer::new(vec![lexicon_text("x", body)]).unwrap();
+    let act = |st, t: &str| r.review(st, t).decision.action;
+    assert_eq!(act(Stage::Input, "甲"), Action::Block);
+    assert_eq!(act(Stage::Input, "乙"), Action::Flag);
+    assert_eq!(act(Stage::Output, "乙"), Action::Mask);
+    assert_eq!(act(Stage::Output, "丙"), Action::Allow);
+    assert_eq!(
+        act(Stage::Output, "丁"),
+        Action::Flag,
+        "the entry's own action wins"
+    );
+    let d = r.review(Stage::Input, "甲").decision;
+    assert_eq!(d.matches[0].severity, Some(Severity::High));
+
+    let policy = ReviewPolicy::new(
+        vec![PolicyRule {
+            risk: RiskPattern::parse("A2").unwrap(),
+            severity: None,
+            stage: Some(Stage::Input),
+            action: Action::SafeAnswer,
+        }],
+        vec![],
+        "",
+    );
+    let strict = LexiconReviewer::with_policy(vec![lexicon_text("x", body)], &policy).unwrap();
+    assert_eq!(
+        strict.review(Stage::Input, "乙").decision.action,
+        Action::SafeAnswer
+    );
+    assert_ne!(
+        strict.version(),
+        r.version(),
+        "the policy is part of the version"
+    );
+}
+
+#[test]
+fn a_stream_in_one_char_chunks_costs_the_same_per_chunk_however_long() {
+    // Not a timing test: counts the work. The held tail never grows with the stream, so each
+    // push handles a bounded amount of text.
+    let r = demo();
+    let mut s = LexiconStream::new(Arc::clone(&r.inner), Stage::Output);
+    let bound = held_bound(&r);
+    let text = "这是一段很长的普通回答，没有任何需要处理的内容。".repeat(2000);
+    for c in text.chars() {
+        let mut b = [0u8; 4];
+        assert!(matches!(
+            s.push(c.encode_utf8(&mut b)),
+            StreamStep::Release(_)
+        ));
+        assert!(s.held.chars().count() <= bound);
     }
 }

@@ -90,6 +90,8 @@ struct Inner {
     /// Ring buffer size − 1 (a power of two above the longest pattern).
     ring_mask: usize,
     term_count: usize,
+    /// PII detection and the action per kind at input and output, when enabled.
+    pii: Option<Vec<(hegui_pii::PiiKind, [Action; 2])>>,
 }
 
 /// A [`Reviewer`] that matches lexicon terms against normalised text.
@@ -137,6 +139,18 @@ impl LexiconReviewer {
         lexicons: Vec<Lexicon>,
         policy: &ReviewPolicy,
     ) -> Result<LexiconReviewer, LexiconError> {
+        LexiconReviewer::build(lexicons, policy, true)
+    }
+
+    /// Builds a reviewer; `pii` turns the personal-information detectors on (see
+    /// [`hegui_pii`]: resident ID numbers, mobile numbers, bank cards, e-mail addresses,
+    /// unified social credit codes), whose findings the policy maps to actions like any other
+    /// (by default flag on input, mask on output).
+    pub fn build(
+        lexicons: Vec<Lexicon>,
+        policy: &ReviewPolicy,
+        pii: bool,
+    ) -> Result<LexiconReviewer, LexiconError> {
         let mut by_name: HashMap<&str, &Lexicon> = HashMap::new();
         for lex in &lexicons {
             if let Some(first) = by_name.insert(lex.name(), lex) {
@@ -158,7 +172,7 @@ impl LexiconReviewer {
             // Names are [a-z0-9_-]+ and versions hex, so '=' and '\n' cannot be ambiguous.
             hasher.update(format!("{name}={version}\n").as_bytes());
         }
-        hasher.update(format!("policy={}\n", policy.fingerprint()).as_bytes());
+        hasher.update(format!("policy={}\npii={pii}\n", policy.fingerprint()).as_bytes());
         let digest = hex::encode(hasher.finalize());
         let version = format!("lex-{}", digest.get(..16).unwrap_or(&digest));
 
@@ -248,6 +262,16 @@ impl LexiconReviewer {
                 hold_chars: longest.saturating_sub(1),
                 ring_mask: (longest + 1).next_power_of_two() - 1,
                 term_count,
+                pii: pii.then(|| {
+                    hegui_pii::PiiKind::ALL
+                        .iter()
+                        .map(|&k| {
+                            let actions = [Stage::Input, Stage::Output]
+                                .map(|st| policy.action(k.code(), Severity::Medium, st));
+                            (k, actions)
+                        })
+                        .collect()
+                }),
             }),
         })
     }
@@ -585,6 +609,83 @@ impl Scan {
     fn decision(&self) -> Decision {
         Decision::from_matches(self.stage, self.matches.clone(), self.inner.version.clone())
     }
+
+    /// Runs the PII detectors over `text`, which starts at absolute offset `base` and begins
+    /// and ends at PII boundaries (see [`pii_tail_start`]).
+    fn scan_pii(&mut self, text: &str, base: usize) {
+        let Some(kinds) = &self.inner.pii else {
+            return;
+        };
+        if text.is_empty() {
+            return;
+        }
+        let stage_ix = usize::from(self.stage == Stage::Output);
+        let found = hegui_pii::detect(text);
+        let mut confirmed = Vec::with_capacity(found.len());
+        for m in found {
+            let Some((_, actions)) = kinds.iter().find(|(k, _)| *k == m.kind) else {
+                continue;
+            };
+            let action = actions.get(stage_ix).copied().unwrap_or(Action::Flag);
+            confirmed.push(MatchInfo {
+                rule: format!("pii:{}", m.kind.code().trim_start_matches("PII-")),
+                risk: m.kind.code().to_string(),
+                action,
+                start: base + m.start,
+                end: base + m.end,
+                severity: Some(Severity::Medium),
+                score_permille: None,
+            });
+        }
+        for m in confirmed {
+            if m.action == Action::Mask {
+                self.masks.push((m.start, m.end));
+            }
+            if m.action.stops() {
+                self.stopped = true;
+            }
+            self.matches.push(m);
+        }
+    }
+}
+
+/// Longest tail the PII boundary search looks back over: no detected entity is longer than an
+/// e-mail address (254 bytes). A run of PII-like chars longer than this is cut, so an e-mail
+/// address inside a run of more than this many chars may escape streaming PII review.
+const PII_TAIL_MAX: usize = 256;
+
+/// Start of the trailing run of `text` that could still grow into (or be part of) personal
+/// information: ASCII and full-width letters and digits, `@ . _ + -`, and a space or hyphen
+/// right after a digit (grouped numbers like `138 1234 5678`). Text before it is final for
+/// PII purposes.
+fn pii_tail_start(text: &str) -> usize {
+    let mut start = text.len();
+    let mut chars = text.char_indices().rev().peekable();
+    while let Some((i, c)) = chars.next() {
+        if text.len() - i > PII_TAIL_MAX {
+            break;
+        }
+        let part = is_pii_char(c)
+            || (matches!(c, ' ' | '-' | '\u{3000}')
+                && chars.peek().is_some_and(|&(_, p)| is_digit_like(p)));
+        if !part {
+            break;
+        }
+        start = i;
+    }
+    start
+}
+
+fn is_digit_like(c: char) -> bool {
+    c.is_ascii_digit() || ('０'..='９').contains(&c)
+}
+
+fn is_pii_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, '@' | '.' | '_' | '+' | '-' | '＠' | '．' | '＋' | '－')
+        || ('０'..='９').contains(&c)
+        || ('Ａ'..='Ｚ').contains(&c)
+        || ('ａ'..='ｚ').contains(&c)
 }
 
 impl Reviewer for LexiconReviewer {
@@ -596,6 +697,7 @@ impl Reviewer for LexiconReviewer {
         let mut scan = Scan::new(Arc::clone(&self.inner), stage);
         scan.feed(text);
         scan.confirm_due(true);
+        scan.scan_pii(text, 0);
         let mut masks = std::mem::take(&mut scan.masks);
         merge(&mut masks);
         let decision = scan.decision();
@@ -654,6 +756,8 @@ struct LexiconStream {
     held: String,
     /// Absolute original byte offset of `held`.
     held_base: usize,
+    /// Absolute offset up to which PII detection has run (always at a PII boundary).
+    pii_done: usize,
 }
 
 impl LexiconStream {
@@ -662,7 +766,24 @@ impl LexiconStream {
             scan: Scan::new(inner, stage),
             held: String::new(),
             held_base: 0,
+            pii_done: 0,
         }
+    }
+
+    /// Runs PII detection over held text up to absolute offset `upto` (a PII boundary) and
+    /// returns `upto`.
+    fn pii_until(&mut self, upto: usize) -> usize {
+        if self.scan.inner.pii.is_none() {
+            return usize::MAX;
+        }
+        let from = self.pii_done.saturating_sub(self.held_base);
+        let to = upto.saturating_sub(self.held_base).min(self.held.len());
+        if let Some(region) = self.held.get(from..to) {
+            let region = region.to_string();
+            self.scan.scan_pii(&region, self.pii_done);
+        }
+        self.pii_done = self.pii_done.max(upto);
+        upto
     }
 
     fn release(&mut self, upto_abs: usize) -> String {
@@ -699,10 +820,18 @@ impl StreamReview for LexiconStream {
         }
         self.held.push_str(chunk);
         self.scan.feed(chunk);
+        let pii_from = self.pii_done.saturating_sub(self.held_base).min(self.held.len());
+        let pii_boundary = self.held_base
+            + pii_from
+            + self
+                .held
+                .get(pii_from..)
+                .map_or(0, pii_tail_start);
+        let pii_cut = self.pii_until(pii_boundary);
         if self.scan.stopped {
             return self.stop();
         }
-        let cut = self.scan.release_point();
+        let cut = self.scan.release_point().min(pii_cut);
         StreamStep::Release(self.release(cut))
     }
 
@@ -711,10 +840,11 @@ impl StreamReview for LexiconStream {
             return StreamStep::Stop;
         }
         self.scan.confirm_due(true);
+        let all = self.held_base + self.held.len();
+        self.pii_until(all);
         if self.scan.stopped {
             return self.stop();
         }
-        let all = self.held_base + self.held.len();
         StreamStep::Release(self.release(all))
     }
 

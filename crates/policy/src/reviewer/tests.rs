@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::ReviewPolicy;
 use crate::normalize::normalize;
 use proptest::prelude::*;
 
@@ -14,6 +15,10 @@ fn lexicon(name: &str, entries: &[(&str, &str, &str)]) -> Lexicon {
 
 fn reviewer(entries: &[(&str, &str, &str)]) -> LexiconReviewer {
     LexiconReviewer::new(vec![lexicon("t", entries)]).unwrap()
+}
+
+fn reviewer_without_pii(entries: &[(&str, &str, &str)]) -> LexiconReviewer {
+    LexiconReviewer::build(vec![lexicon("t", entries)], &ReviewPolicy::default(), false).unwrap()
 }
 
 fn demo() -> LexiconReviewer {
@@ -448,7 +453,7 @@ fn stream_decision_so_far_uses_whole_stream_offsets() {
 
 #[test]
 fn stream_holds_back_only_a_bounded_tail_and_finish_releases_it() {
-    let r = reviewer(&[("abcd", "A1-4", "block")]);
+    let r = reviewer_without_pii(&[("abcd", "A1-4", "block")]);
     let mut s = r.stream(Stage::Output);
     assert_eq!(s.push("hello wor"), StreamStep::Release("hello ".into()));
     assert_eq!(s.push("ld"), StreamStep::Release("wo".into()));
@@ -875,4 +880,65 @@ fn a_stream_in_one_char_chunks_costs_the_same_per_chunk_however_long() {
         ));
         assert!(s.held.chars().count() <= bound);
     }
+}
+
+// ---- personal information ----
+
+#[test]
+fn pii_is_flagged_on_input_and_masked_on_output() {
+    let r = demo();
+    let text = "我的手机是13812345678，身份证11010519491231002X。";
+    let d = r.review(Stage::Input, text).decision;
+    assert_eq!(d.action, Action::Flag);
+    assert_eq!(d.risks, vec!["PII-id_card", "PII-phone"]);
+    let phone = d.matches.iter().find(|m| m.risk == "PII-phone").unwrap();
+    assert_eq!(&text[phone.start..phone.end], "13812345678");
+    assert_eq!(phone.rule, "pii:phone");
+    let out = r.review(Stage::Output, text);
+    assert_eq!(out.decision.action, Action::Mask);
+    assert_eq!(out.text, "我的手机是***********，身份证******************。");
+}
+
+#[test]
+fn pii_is_masked_in_a_stream_however_it_is_split() {
+    let r = demo();
+    let text = "请联系 138 1234 5678 或 a.b@example.com 谢谢";
+    let batch = r.review(Stage::Output, text);
+    assert_eq!(batch.decision.matches.len(), 2, "{:?}", batch.decision);
+    for size in 1..8 {
+        let chunks: Vec<String> = text
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(size)
+            .map(|c| c.iter().collect())
+            .collect();
+        let mut s = r.stream(Stage::Output);
+        let (released, stopped) = run_stream(s.as_mut(), &refs(&chunks));
+        assert!(!stopped);
+        assert_eq!(released, batch.text, "chunks of {size}");
+        assert_eq!(s.decision(), batch.decision, "chunks of {size}");
+    }
+}
+
+#[test]
+fn pii_can_be_turned_off_and_its_action_set_by_policy() {
+    use crate::policy::{PolicyRule, RiskPattern};
+    let off = reviewer_without_pii(&[]);
+    assert_eq!(off.review(Stage::Output, "13812345678").decision.action, Action::Allow);
+    let policy = ReviewPolicy::new(
+        vec![PolicyRule {
+            risk: RiskPattern::parse("PII-id_card").unwrap(),
+            severity: None,
+            stage: None,
+            action: Action::Block,
+        }],
+        vec![],
+        "",
+    );
+    let strict = LexiconReviewer::with_policy(vec![], &policy).unwrap();
+    assert_eq!(
+        strict.review(Stage::Input, "证件11010519491231002X").decision.action,
+        Action::Block
+    );
+    assert_eq!(strict.review(Stage::Input, "13812345678").decision.action, Action::Flag);
 }

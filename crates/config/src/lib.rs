@@ -157,8 +157,25 @@ pub struct ReviewConfig {
     pub output: bool,
     /// Response to a blocked prompt.
     pub on_block: OnBlock,
-    /// The safe answer text.
+    /// The default safe answer text.
     pub safe_answer: String,
+    /// Detect personal information.
+    pub pii: bool,
+    /// (risk, severity, stage) → action, and safe answers per risk.
+    pub policy: hegui_policy::ReviewPolicy,
+    /// Per-user escalation.
+    pub escalation: Escalation,
+    /// Guard models.
+    pub guards: Vec<hegui_guard::GuardConfig>,
+}
+
+/// Suspend users whose prompts keep being flagged (0 turns a limit off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Escalation {
+    /// Flagged or stopped prompts in a row.
+    pub flagged_in_a_row: u32,
+    /// Flagged or stopped prompts in one day (UTC+8).
+    pub flagged_per_day: u32,
 }
 
 /// Where the explicit text label goes.

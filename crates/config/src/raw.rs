@@ -198,8 +198,55 @@ pub struct RawReview {
     pub output: bool,
     /// `error` or `safe_answer`.
     pub on_block: String,
-    /// The safe answer.
+    /// The default safe answer.
     pub safe_answer: String,
+    /// Detect personal information (ID, phone, bank card, e-mail, credit code numbers).
+    pub pii: bool,
+    /// `[[review.policy]]`: (risk, severity, stage) → action rules, first fit wins.
+    pub policy: Vec<RawPolicyRule>,
+    /// `[[review.safe_answers]]`: safe answers per risk, first fit wins.
+    pub safe_answers: Vec<RawSafeAnswer>,
+    /// `[review.escalation]`: suspend users whose prompts keep being flagged.
+    pub escalation: RawEscalation,
+    /// `[[review.guards]]`: guard models asked after the lexicon review.
+    pub guards: Vec<hegui_guard::GuardConfig>,
+}
+
+/// One `[[review.policy]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicyRule {
+    /// `*`, a category (`A1`..`A5`, `PII`) or a code (`A1-4`, `PII-phone`).
+    pub risk: String,
+    /// `low`, `medium`, `high`; absent for any.
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// `input`, `output`; absent for both.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// `allow`, `flag`, `mask`, `block`, `safe_answer`.
+    pub action: String,
+}
+
+/// One `[[review.safe_answers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafeAnswer {
+    /// Risks it answers for (as in `[[review.policy]]`).
+    pub risk: String,
+    /// The answer.
+    pub text: String,
+}
+
+/// `[review.escalation]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEscalation {
+    /// Suspend a user after this many flagged (or stopped) prompts in a row; 0 turns it off.
+    pub flagged_in_a_row: u32,
+    /// Suspend a user after this many flagged (or stopped) prompts in one day (UTC+8); 0
+    /// turns it off.
+    pub flagged_per_day: u32,
 }
 
 impl Default for RawReview {
@@ -211,6 +258,11 @@ impl Default for RawReview {
             output: true,
             on_block: "error".into(),
             safe_answer: "抱歉，这个问题我无法回答。我们换个话题吧。".into(),
+            pii: true,
+            policy: Vec::new(),
+            safe_answers: Vec::new(),
+            escalation: RawEscalation::default(),
+            guards: Vec::new(),
         }
     }
 }

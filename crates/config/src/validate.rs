@@ -165,6 +165,83 @@ impl RawConfig {
             );
         }
 
+        let mut rules = Vec::new();
+        for (i, rule) in r.review.policy.iter().enumerate() {
+            let key = |k: &str| format!("review.policy[{i}].{k}");
+            let risk = hegui_policy::RiskPattern::parse(&rule.risk)
+                .map_err(|e| issues.push(key("risk"), e))
+                .ok();
+            let severity = match rule.severity.as_deref() {
+                None => Some(None),
+                Some(s) => match hegui_types::Severity::parse(s) {
+                    Some(v) => Some(Some(v)),
+                    None => {
+                        issues.push(
+                            key("severity"),
+                            format!("{s:?} is not one of \"low\", \"medium\", \"high\""),
+                        );
+                        None
+                    }
+                },
+            };
+            let stage = match rule.stage.as_deref() {
+                None => Some(None),
+                Some("input") => Some(Some(hegui_types::Stage::Input)),
+                Some("output") => Some(Some(hegui_types::Stage::Output)),
+                Some(s) => {
+                    issues.push(
+                        key("stage"),
+                        format!(
+                            "{s:?} is not one of \"input\", \"output\" (leave it out for both)"
+                        ),
+                    );
+                    None
+                }
+            };
+            let action = hegui_types::Action::parse(&rule.action);
+            if action.is_none() {
+                issues.push(
+                    key("action"),
+                    format!(
+                        "{:?} is not one of allow, flag, mask, block, safe_answer",
+                        rule.action
+                    ),
+                );
+            }
+            if let (Some(risk), Some(severity), Some(stage), Some(action)) =
+                (risk, severity, stage, action)
+            {
+                rules.push(hegui_policy::PolicyRule {
+                    risk,
+                    severity,
+                    stage,
+                    action,
+                });
+            }
+        }
+        let mut safe_answers = Vec::new();
+        for (i, a) in r.review.safe_answers.iter().enumerate() {
+            match hegui_policy::RiskPattern::parse(&a.risk) {
+                Ok(p) => safe_answers.push((p, a.text.clone())),
+                Err(e) => issues.push(format!("review.safe_answers[{i}].risk"), e),
+            }
+            if a.text.trim().is_empty() {
+                issues.push(
+                    format!("review.safe_answers[{i}].text"),
+                    "must not be empty",
+                );
+            }
+        }
+        let policy =
+            hegui_policy::ReviewPolicy::new(rules, safe_answers, r.review.safe_answer.clone());
+        for (i, g) in r.review.guards.iter().enumerate() {
+            if let Err(e) = g.validate() {
+                for p in e.problems {
+                    issues.push(format!("review.guards[{i}].{}", p.key), p.message);
+                }
+            }
+        }
+
         let explicit_position = match r.label.explicit_position.as_str() {
             "start" => LabelPosition::Start,
             "end" => LabelPosition::End,
@@ -289,6 +366,13 @@ impl RawConfig {
                 output: r.review.output,
                 on_block,
                 safe_answer: r.review.safe_answer,
+                pii: r.review.pii,
+                policy,
+                escalation: crate::Escalation {
+                    flagged_in_a_row: r.review.escalation.flagged_in_a_row,
+                    flagged_per_day: r.review.escalation.flagged_per_day,
+                },
+                guards: r.review.guards,
             },
             label: LabelConfig {
                 content_producer: r.label.content_producer,

@@ -1,0 +1,418 @@
+//! Text → sparse feature vector: normalisation, character n-grams, hashing, term weighting.
+//!
+//! Everything here is specified exactly in `MODEL_FORMAT.md` ("Features"), because a model file
+//! is only meaningful together with the function that turns text into bucket indices. Changing
+//! any of it (the normalisation, the hash, the weighting) needs a new `normalization` or `hash`
+//! identifier so old model files are refused instead of silently scoring garbage.
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+/// Identifier of the normalisation in [`normalize_chars`], stored in every model header.
+pub const NORMALIZATION_ID: &str = "nfkc-lowercase-dropzw-space1";
+/// Identifier of the n-gram hash in [`ngram_bucket`], stored in every model header.
+pub const HASH_ID: &str = "fnv1a64-codepoints-fmix64";
+/// Longest n-gram a model may use.
+pub const MAX_NGRAM: u8 = 8;
+/// Smallest and largest `bucket_bits` a model may use.
+pub const BUCKET_BITS_RANGE: std::ops::RangeInclusive<u8> = 8..=24;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// How the count of an n-gram in one text becomes its feature value (before L2 normalisation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TermWeighting {
+    /// 1 if the n-gram occurs at all.
+    Binary,
+    /// `1 + ln(count)`.
+    Sublinear,
+}
+
+impl TermWeighting {
+    fn value(self, count: u32) -> f32 {
+        match self {
+            TermWeighting::Binary => 1.0,
+            TermWeighting::Sublinear => 1.0 + (count as f32).ln(),
+        }
+    }
+}
+
+/// What a model's features are: the contract between the trainer, the model file and `predict`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Normalisation identifier; must be [`NORMALIZATION_ID`].
+    pub normalization: String,
+    /// Hash identifier; must be [`HASH_ID`].
+    pub hash: String,
+    /// Shortest character n-gram (≥ 1).
+    pub ngram_min: u8,
+    /// Longest character n-gram (≤ [`MAX_NGRAM`]).
+    pub ngram_max: u8,
+    /// The hash space has `2^bucket_bits` buckets.
+    pub bucket_bits: u8,
+    /// Feature value of a repeated n-gram.
+    pub term_weighting: TermWeighting,
+}
+
+impl FeatureSpec {
+    /// A spec with this crate's normalisation and hash.
+    pub fn new(ngram_min: u8, ngram_max: u8, bucket_bits: u8, tf: TermWeighting) -> FeatureSpec {
+        FeatureSpec {
+            normalization: NORMALIZATION_ID.to_owned(),
+            hash: HASH_ID.to_owned(),
+            ngram_min,
+            ngram_max,
+            bucket_bits,
+            term_weighting: tf,
+        }
+    }
+
+    /// Number of hash buckets.
+    pub fn buckets(&self) -> usize {
+        1usize << self.bucket_bits.min(*BUCKET_BITS_RANGE.end())
+    }
+
+    /// Why this spec cannot be used, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.normalization != NORMALIZATION_ID {
+            return Some(format!(
+                "unknown normalisation {:?} (this build knows {NORMALIZATION_ID:?})",
+                self.normalization
+            ));
+        }
+        if self.hash != HASH_ID {
+            return Some(format!(
+                "unknown n-gram hash {:?} (this build knows {HASH_ID:?})",
+                self.hash
+            ));
+        }
+        if self.ngram_min == 0 || self.ngram_min > self.ngram_max || self.ngram_max > MAX_NGRAM {
+            return Some(format!(
+                "n-gram range {}..={} must satisfy 1 <= min <= max <= {MAX_NGRAM}",
+                self.ngram_min, self.ngram_max
+            ));
+        }
+        if !BUCKET_BITS_RANGE.contains(&self.bucket_bits) {
+            return Some(format!(
+                "bucket_bits {} is outside {}..={}",
+                self.bucket_bits,
+                BUCKET_BITS_RANGE.start(),
+                BUCKET_BITS_RANGE.end()
+            ));
+        }
+        None
+    }
+}
+
+/// Calls `f` with each character of the normalised text.
+///
+/// Normalisation: NFKC, then Unicode lowercase; zero-width and soft-hyphen characters dropped
+/// (they are invisible, so inserting them is a cheap way to split a word); runs of whitespace
+/// become one ASCII space, and leading and trailing whitespace is dropped.
+pub fn normalize_chars(text: &str, mut f: impl FnMut(char)) {
+    let mut pending_space = false;
+    let mut started = false;
+    let mut emit = |c: char| {
+        if c.is_whitespace() {
+            pending_space = started;
+            return;
+        }
+        if is_invisible(c) {
+            return;
+        }
+        if pending_space {
+            f(' ');
+            pending_space = false;
+        }
+        started = true;
+        f(c);
+    };
+    // NFKC of the whole text, computed segment by segment without allocating. A segment starts
+    // at each ASCII or CJK-ideograph char: those are NFKC-stable starters (NFKC_QC=Yes, ccc=0),
+    // and UAX #15 lets a string be split before any such char without changing its NFKC. A
+    // segment of one such char is its own NFKC, so the common case skips the normaliser; any
+    // other segment (fullwidth punctuation, a letter plus combining marks…) goes through it.
+    let mut seg_start = 0;
+    let mut seg_plain = true;
+    let mut flush = |seg: &str, plain: bool| {
+        if plain {
+            seg.chars().for_each(|c| lower(c, &mut emit));
+        } else {
+            seg.nfkc().for_each(|c| lower(c, &mut emit));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if is_stable_starter(c) {
+            flush(text.get(seg_start..i).unwrap_or(""), seg_plain);
+            seg_start = i;
+            seg_plain = true;
+        } else {
+            seg_plain = false;
+        }
+    }
+    flush(text.get(seg_start..).unwrap_or(""), seg_plain);
+}
+
+/// Chars known to be NFKC-stable starters (and caseless, or ASCII).
+fn is_stable_starter(c: char) -> bool {
+    c.is_ascii() || is_cjk_ideograph(c)
+}
+
+fn is_cjk_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
+}
+
+fn lower(c: char, emit: &mut impl FnMut(char)) {
+    if c.is_ascii() {
+        emit(c.to_ascii_lowercase());
+    } else if is_cjk_ideograph(c) {
+        emit(c);
+    } else {
+        c.to_lowercase().for_each(emit);
+    }
+}
+
+/// The normalised text as a `String` (for inspection and tests; scoring never builds it).
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    normalize_chars(text, |c| out.push(c));
+    out
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// The bucket of one n-gram, given its code points oldest first.
+///
+/// FNV-1a over the code points as 64-bit units (`h = (h ^ cp) * FNV_PRIME` from the FNV offset
+/// basis), then the MurmurHash3 64-bit finaliser over `h ^ n` (so "a" and "a" repeated never
+/// collide by construction), keeping the top `bits` bits. FNV alone mixes the high bits poorly
+/// for short inputs; the finaliser fixes that for one extra multiply pair. It is stable across
+/// platforms and releases, which a model file needs and `std`'s `DefaultHasher` does not promise.
+pub fn ngram_bucket(code_points: &[u32], bits: u8) -> u32 {
+    let mut h = FNV_OFFSET;
+    for &cp in code_points {
+        h = (h ^ u64::from(cp)).wrapping_mul(FNV_PRIME);
+    }
+    let h = fmix64(h ^ code_points.len() as u64);
+    let bits = u32::from(bits.clamp(1, 32));
+    (h >> (64 - bits)) as u32
+}
+
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^= k >> 33;
+    k
+}
+
+/// Appends the bucket of every n-gram occurrence of `text` to `out` (cleared first).
+pub(crate) fn collect_buckets(spec: &FeatureSpec, text: &str, out: &mut Vec<u32>) {
+    out.clear();
+    let min = usize::from(spec.ngram_min.max(1));
+    let max = usize::from(spec.ngram_max.clamp(spec.ngram_min.max(1), MAX_NGRAM));
+    // `window[MAX_NGRAM - seen..]` holds the last chars, oldest first.
+    let mut window = [0u32; MAX_NGRAM as usize];
+    let mut seen = 0usize;
+    normalize_chars(text, |c| {
+        window.copy_within(1.., 0);
+        window[MAX_NGRAM as usize - 1] = u32::from(c);
+        seen += 1;
+        for n in min..=max.min(seen) {
+            out.push(ngram_bucket(
+                &window[MAX_NGRAM as usize - n..],
+                spec.bucket_bits,
+            ));
+        }
+    });
+}
+
+/// Turns bucket occurrences into (bucket, value) pairs, L2-normalised, calling `f` for each.
+///
+/// Sorts `buckets` in place. Calls nothing for an empty slice.
+pub(crate) fn weigh(buckets: &mut [u32], tf: TermWeighting, mut f: impl FnMut(u32, f32)) {
+    buckets.sort_unstable();
+    let mut sum_sq = 0.0f32;
+    for_each_run(buckets, |_, count| {
+        let v = tf.value(count);
+        sum_sq += v * v;
+    });
+    if sum_sq <= 0.0 {
+        return;
+    }
+    let inv = 1.0 / sum_sq.sqrt();
+    for_each_run(buckets, |bucket, count| f(bucket, tf.value(count) * inv));
+}
+
+fn for_each_run(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
+    let mut i = 0;
+    while let Some(&b) = sorted.get(i) {
+        let mut j = i + 1;
+        while sorted.get(j) == Some(&b) {
+            j += 1;
+        }
+        f(b, (j - i) as u32);
+        i = j;
+    }
+}
+
+/// The sparse, L2-normalised feature vector of `text` (used by training).
+pub(crate) fn sparse_features(
+    spec: &FeatureSpec,
+    text: &str,
+    scratch: &mut Vec<u32>,
+    out: &mut Vec<(u32, f32)>,
+) {
+    out.clear();
+    collect_buckets(spec, text, scratch);
+    weigh(scratch, spec.term_weighting, |b, v| out.push((b, v)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> FeatureSpec {
+        FeatureSpec::new(1, 3, 18, TermWeighting::Binary)
+    }
+
+    #[test]
+    fn normalisation_folds_width_case_and_whitespace() {
+        assert_eq!(normalize("  ＡＢＣ  def\t\n中文 "), "abc def 中文");
+        assert_eq!(normalize("傻\u{200B}逼"), "傻逼");
+        assert_eq!(normalize("①"), "1");
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize(" \t "), "");
+    }
+
+    /// The obvious implementation: NFKC of the whole string, then the same lowercase/space rules.
+    fn reference(text: &str) -> String {
+        let mut out = String::new();
+        let mut pending = false;
+        for c in text.nfkc().flat_map(char::to_lowercase) {
+            if c.is_whitespace() {
+                pending = !out.is_empty();
+            } else if !is_invisible(c) {
+                if pending {
+                    out.push(' ');
+                    pending = false;
+                }
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn segmented_normalisation_equals_whole_string_nfkc() {
+        use rand::{Rng, SeedableRng};
+        // Chars chosen to stress segment boundaries: ASCII before combining marks, Hangul jamo
+        // that compose, fullwidth and compatibility forms, ideographs, spaces, invisibles.
+        let pool: Vec<char> = "aZe ～，。！？ＡＢｃ１\u{301}\u{308}\u{323}\u{1100}\u{1161}\u{11A8}\u{AC00}中文傻㐀\u{F900}\u{2F00}①ﬁÅΣσς\u{200B}\u{3000}\t\u{FF9E}ｶ\u{3099}か"
+            .chars()
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..12);
+            let text: String = (0..len)
+                .map(|_| pool[rng.gen_range(0..pool.len())])
+                .collect();
+            assert_eq!(normalize(&text), reference(&text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ideograph_ranges_are_caseless_and_nfkc_stable() {
+        for c in ('\u{3400}'..='\u{4DBF}').chain('\u{4E00}'..='\u{9FFF}') {
+            let s = c.to_string();
+            assert_eq!(s.nfkc().collect::<String>(), s, "{c}");
+            assert_eq!(c.to_lowercase().collect::<String>(), s, "{c}");
+        }
+    }
+
+    #[test]
+    fn bucket_hash_is_pinned() {
+        // Part of the model format: changing them breaks every saved model. Computed independently
+        // from the MODEL_FORMAT.md description (in Python), not from this code.
+        assert_eq!(ngram_bucket(&[u32::from('中')], 18), 119_521);
+        assert_eq!(
+            ngram_bucket(&[u32::from('中'), u32::from('文')], 18),
+            234_458
+        );
+        assert_eq!(ngram_bucket(&[u32::from('a')], 20), 154_329);
+    }
+
+    #[test]
+    fn buckets_stay_in_range() {
+        for bits in [8u8, 18, 24] {
+            for cp in 0..2000u32 {
+                assert!(ngram_bucket(&[cp, cp + 1], bits) < (1u32 << bits));
+            }
+        }
+    }
+
+    #[test]
+    fn ngram_counts_match_the_range() {
+        let mut out = Vec::new();
+        collect_buckets(&spec(), "abcd", &mut out);
+        // 4 unigrams + 3 bigrams + 2 trigrams.
+        assert_eq!(out.len(), 9);
+        collect_buckets(
+            &FeatureSpec::new(2, 3, 18, TermWeighting::Binary),
+            "a",
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn features_are_unit_length() {
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        for tf in [TermWeighting::Binary, TermWeighting::Sublinear] {
+            let s = FeatureSpec::new(1, 3, 18, tf);
+            sparse_features(&s, "哈哈哈哈哈，你好你好", &mut scratch, &mut out);
+            let norm: f32 = out.iter().map(|(_, v)| v * v).sum();
+            assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+            assert!(
+                out.windows(2).all(|w| w[0].0 < w[1].0),
+                "sorted and deduplicated"
+            );
+        }
+        sparse_features(&spec(), "", &mut scratch, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn sublinear_weighting_rewards_repeats_less_than_linearly() {
+        assert_eq!(TermWeighting::Binary.value(5), 1.0);
+        let v = TermWeighting::Sublinear.value(5);
+        assert!(v > 2.0 && v < 3.0, "{v}");
+    }
+
+    #[test]
+    fn spec_problems_are_reported() {
+        assert_eq!(spec().problem(), None);
+        assert!(FeatureSpec::new(0, 3, 18, TermWeighting::Binary)
+            .problem()
+            .is_some());
+        assert!(FeatureSpec::new(3, 2, 18, TermWeighting::Binary)
+            .problem()
+            .is_some());
+        assert!(FeatureSpec::new(1, 9, 18, TermWeighting::Binary)
+            .problem()
+            .is_some());
+        assert!(FeatureSpec::new(1, 3, 30, TermWeighting::Binary)
+            .problem()
+            .is_some());
+        let mut s = spec();
+        s.hash = "md5".into();
+        assert!(s.problem().is_some_and(|p| p.contains("md5")));
+    }
+}

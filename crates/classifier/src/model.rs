@@ -1,0 +1,318 @@
+//! A trained model: metadata, weights, and prediction.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::eval::Evaluation;
+use crate::features::{collect_buckets, weigh, FeatureSpec};
+use crate::train::{sigmoid, TrainConfig};
+
+/// One label of a model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelInfo {
+    /// The label as it appears in the training data (after any label map).
+    pub name: String,
+    /// The TC260 risk code a text with this label falls under; `None` for non-risk labels.
+    pub risk_code: Option<String>,
+}
+
+/// How the labels are scored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Two labels, one logistic unit giving P(`labels[1]`); `labels[0]` is the negative label.
+    Binary,
+    /// One logistic unit per label; the label with the highest probability wins.
+    OneVsRest,
+}
+
+impl ModelKind {
+    /// Number of logistic units for `labels` labels.
+    pub fn units(self, labels: usize) -> usize {
+        match self {
+            ModelKind::Binary => 1,
+            ModelKind::OneVsRest => labels,
+        }
+    }
+}
+
+/// Where the training data came from and when the model was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// SHA-256 (hex) of the examples given to `train` (see [`crate::examples_sha256`]).
+    pub data_sha256: String,
+    /// Number of examples given to `train`.
+    pub examples: usize,
+    /// Number of them the weights were fitted on (fewer when a holdout was kept).
+    pub trained_on: usize,
+    /// Examples per label.
+    pub label_counts: BTreeMap<String, usize>,
+    /// The data file, when trained from one (path and SHA-256 of its bytes).
+    pub source: Option<SourceInfo>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_unix: u64,
+    /// Creation time as RFC 3339 UTC.
+    pub created_utc: String,
+    /// Version of hegui-classifier that trained the model.
+    pub crate_version: String,
+}
+
+/// A training data file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// The path as given.
+    pub path: String,
+    /// SHA-256 (hex) of the file's bytes.
+    pub sha256: String,
+}
+
+/// Metrics measured when the model was trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredMetrics {
+    /// What they were measured on, in words.
+    pub evaluated_on: String,
+    /// The figures.
+    pub evaluation: Evaluation,
+}
+
+/// A model's metadata: the JSON header of its file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Labels in unit order (binary: negative, positive).
+    pub labels: Vec<LabelInfo>,
+    /// Binary or one-vs-rest.
+    pub kind: ModelKind,
+    /// Binary models: the positive label wins at probability ≥ threshold. Unused otherwise.
+    pub threshold: f32,
+    /// How text becomes features; must match the weights.
+    pub features: FeatureSpec,
+    /// The training configuration.
+    pub config: TrainConfig,
+    /// Data and creation facts.
+    pub training: TrainingInfo,
+    /// Metrics at training time.
+    pub metrics: Option<StoredMetrics>,
+}
+
+/// A trained classifier. Cheap to share across threads (`&Model` is all `predict` needs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    meta: ModelMeta,
+    units: usize,
+    biases: Vec<f32>,
+    /// Bucket-major: the weight of unit `u` for bucket `j` is `weights[j * units + u]`, so one
+    /// n-gram's weights for all labels share a cache line.
+    weights: Vec<f32>,
+}
+
+/// A model's answer for one text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction<'m> {
+    /// The winning label.
+    pub label: &'m str,
+    /// Its index in [`Model::labels`].
+    pub index: usize,
+    /// Its probability.
+    pub score: f32,
+    /// Its TC260 risk code, if it carries one.
+    pub risk_code: Option<&'m str>,
+    /// Probability of every label, in [`Model::labels`] order. Binary: `[1 - p, p]`;
+    /// one-vs-rest: each unit's own probability (they need not sum to 1).
+    pub scores: Vec<f32>,
+    labels: &'m [LabelInfo],
+}
+
+impl<'m> Prediction<'m> {
+    /// `(label, probability)` for every label.
+    pub fn label_scores(&self) -> impl Iterator<Item = (&'m str, f32)> + '_ {
+        self.labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .zip(self.scores.iter().copied())
+    }
+}
+
+/// Reused per-thread buffers, so scoring allocates nothing after the first call on a thread.
+#[derive(Default)]
+struct Scratch {
+    buckets: Vec<u32>,
+    logits: Vec<f32>,
+}
+
+/// A huge text grows the scratch buffer; past this many entries it is released after use.
+const SCRATCH_KEEP: usize = 1 << 16;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Model {
+    /// Assembles a model; callers guarantee `weights.len() == buckets * units`.
+    pub(crate) fn from_parts(meta: ModelMeta, biases: Vec<f32>, weights: Vec<f32>) -> Model {
+        let units = meta.kind.units(meta.labels.len());
+        Model {
+            meta,
+            units,
+            biases,
+            weights,
+        }
+    }
+
+    /// The metadata (header) of this model.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.meta
+    }
+
+    /// The labels, in score order.
+    pub fn labels(&self) -> &[LabelInfo] {
+        &self.meta.labels
+    }
+
+    /// Binary decision threshold.
+    pub fn threshold(&self) -> f32 {
+        self.meta.threshold
+    }
+
+    /// Sets the binary decision threshold (e.g. after a threshold sweep); must be in (0, 1).
+    pub fn set_threshold(&mut self, threshold: f32) -> Result<(), InvalidThreshold> {
+        if threshold > 0.0 && threshold < 1.0 {
+            self.meta.threshold = threshold;
+            Ok(())
+        } else {
+            Err(InvalidThreshold(threshold))
+        }
+    }
+
+    /// Replaces the stored metrics.
+    pub fn set_metrics(&mut self, metrics: Option<StoredMetrics>) {
+        self.meta.metrics = metrics;
+    }
+
+    /// Records the data file the model was trained from.
+    pub fn set_source(&mut self, source: Option<SourceInfo>) {
+        self.meta.training.source = source;
+    }
+
+    pub(crate) fn biases(&self) -> &[f32] {
+        &self.biases
+    }
+
+    pub(crate) fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// Classifies `text`. Never panics; allocates only the returned score vector.
+    pub fn predict(&self, text: &str) -> Prediction<'_> {
+        let (scores, index) = self.with_logits(text, |logits| {
+            let mut scores = Vec::with_capacity(self.meta.labels.len());
+            let index = match self.meta.kind {
+                ModelKind::Binary => {
+                    let p = sigmoid(logits.first().copied().unwrap_or(0.0));
+                    scores.push(1.0 - p);
+                    scores.push(p);
+                    usize::from(p >= self.meta.threshold)
+                }
+                ModelKind::OneVsRest => {
+                    scores.extend(logits.iter().map(|&z| sigmoid(z)));
+                    argmax(logits)
+                }
+            };
+            (scores, index)
+        });
+        let info = self.meta.labels.get(index);
+        Prediction {
+            label: info.map_or("", |l| l.name.as_str()),
+            index,
+            score: scores.get(index).copied().unwrap_or(0.0),
+            risk_code: info.and_then(|l| l.risk_code.as_deref()),
+            scores,
+            labels: &self.meta.labels,
+        }
+    }
+
+    /// Probability of `label` for `text`, or `None` if the model has no such label.
+    /// Allocates nothing.
+    pub fn score(&self, text: &str, label: &str) -> Option<f32> {
+        let index = self.meta.labels.iter().position(|l| l.name == label)?;
+        Some(self.with_logits(text, |logits| match self.meta.kind {
+            ModelKind::Binary => {
+                let p = sigmoid(logits.first().copied().unwrap_or(0.0));
+                if index == 1 {
+                    p
+                } else {
+                    1.0 - p
+                }
+            }
+            ModelKind::OneVsRest => sigmoid(logits.get(index).copied().unwrap_or(0.0)),
+        }))
+    }
+
+    /// Index of the winning label (same decision as [`Model::predict`]) and its probability.
+    /// Allocates nothing; what the evaluation loop uses.
+    pub fn classify(&self, text: &str) -> (usize, f32) {
+        self.with_logits(text, |logits| match self.meta.kind {
+            ModelKind::Binary => {
+                let p = sigmoid(logits.first().copied().unwrap_or(0.0));
+                if p >= self.meta.threshold {
+                    (1, p)
+                } else {
+                    (0, 1.0 - p)
+                }
+            }
+            ModelKind::OneVsRest => {
+                let i = argmax(logits);
+                (i, sigmoid(logits.get(i).copied().unwrap_or(0.0)))
+            }
+        })
+    }
+
+    /// Runs `f` on the raw logits (one per unit) of `text`.
+    fn with_logits<R>(&self, text: &str, f: impl FnOnce(&[f32]) -> R) -> R {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let r = self.logits_into(text, &mut scratch, f);
+                if scratch.buckets.capacity() > SCRATCH_KEEP {
+                    scratch.buckets = Vec::new();
+                }
+                r
+            }
+            // Only reachable if `f` re-entered predict; fall back to fresh buffers.
+            Err(_) => self.logits_into(text, &mut Scratch::default(), f),
+        })
+    }
+
+    fn logits_into<R>(&self, text: &str, s: &mut Scratch, f: impl FnOnce(&[f32]) -> R) -> R {
+        let Scratch { buckets, logits } = s;
+        logits.clear();
+        logits.extend_from_slice(&self.biases);
+        collect_buckets(&self.meta.features, text, buckets);
+        let units = self.units;
+        let weights = &self.weights;
+        weigh(buckets, self.meta.features.term_weighting, |j, v| {
+            let base = j as usize * units;
+            if let Some(row) = weights.get(base..base + units) {
+                for (z, &w) in logits.iter_mut().zip(row) {
+                    *z += v * w;
+                }
+            }
+        });
+        f(logits)
+    }
+}
+
+fn argmax(xs: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A decision threshold outside (0, 1).
+#[derive(Debug, thiserror::Error)]
+#[error("threshold {0} must be strictly between 0 and 1")]
+pub struct InvalidThreshold(pub f32);

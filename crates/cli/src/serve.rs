@@ -113,6 +113,28 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
         }
     });
 
+    // SIGHUP reloads the review policy from the configuration file, without dropping requests.
+    #[cfg(unix)]
+    let reload_task = {
+        let gw = built.gateway.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; use POST /admin/review/reload");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match hegui_gateway::reload_from_file(&gw, "sighup").await {
+                    Ok(v) => println!("review policy reloaded: {v}"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload failed");
+                        eprintln!("{e}");
+                    }
+                }
+            }
+        })
+    };
+
     let stopping = Arc::new(Notify::new());
     let notify = stopping.clone();
     let server = hegui_gateway::serve(listener, built.gateway.clone(), async move {
@@ -128,6 +150,8 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
         }
     }
     purge_task.abort();
+    #[cfg(unix)]
+    reload_task.abort();
     // Every record queued so far is written, integrated and checkpointed before the exit.
     if tokio::time::timeout(grace, built.shutdown()).await.is_err() {
         tracing::warn!("records still being written when the grace period ended");

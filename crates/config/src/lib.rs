@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use raw::{
-    RawConfig, RawIdentity, RawLabel, RawLog, RawModel, RawReview, RawServer, RawStorage,
-    RawUpstream,
+    RawClassifier, RawConfig, RawEscalation, RawIdentity, RawLabel, RawLog, RawModel,
+    RawPolicyRule, RawReview, RawSafeAnswer, RawServer, RawStorage, RawUpstream,
 };
 
 /// Environment variables that override the file (secrets belong here, not in the file).
@@ -50,6 +50,8 @@ pub struct Config {
     pub ledger: LedgerConfig,
     /// How long record content is kept.
     pub retention: RetentionConfig,
+    /// The file this configuration was loaded from (`None`: defaults and environment only).
+    pub source: Option<PathBuf>,
 }
 
 /// The tamper-evident log.
@@ -167,6 +169,19 @@ pub struct ReviewConfig {
     pub escalation: Escalation,
     /// Guard models.
     pub guards: Vec<hegui_guard::GuardConfig>,
+    /// The built-in classifier, when configured.
+    pub classifier: Option<ClassifierConfig>,
+}
+
+/// `[review.classifier]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassifierConfig {
+    /// The model file.
+    pub model: PathBuf,
+    /// Classify prompts.
+    pub input: bool,
+    /// Classify answers.
+    pub output: bool,
 }
 
 /// Suspend users whose prompts keep being flagged (0 turns a limit off).
@@ -277,6 +292,8 @@ impl Config {
             None => RawConfig::default(),
         };
         raw.apply_env(|k| std::env::var(k).ok());
-        raw.validate(path.and_then(Path::parent))
+        let mut cfg = raw.validate(path.and_then(Path::parent))?;
+        cfg.source = path.map(Path::to_path_buf);
+        Ok(cfg)
     }
 }

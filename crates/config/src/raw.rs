@@ -210,6 +210,26 @@ pub struct RawReview {
     pub escalation: RawEscalation,
     /// `[[review.guards]]`: guard models asked after the lexicon review.
     pub guards: Vec<hegui_guard::GuardConfig>,
+    /// `[review.classifier]`: the built-in classifier.
+    pub classifier: Option<RawClassifier>,
+}
+
+/// `[review.classifier]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClassifier {
+    /// Model file written by `hegui classifier train` (relative to the config file).
+    pub model: String,
+    /// Classify prompts.
+    #[serde(default = "yes")]
+    pub input: bool,
+    /// Classify answers (streams: at the end).
+    #[serde(default = "yes")]
+    pub output: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One `[[review.policy]]` rule.
@@ -263,6 +283,7 @@ impl Default for RawReview {
             safe_answers: Vec::new(),
             escalation: RawEscalation::default(),
             guards: Vec::new(),
+            classifier: None,
         }
     }
 }

@@ -234,6 +234,19 @@ impl RawConfig {
         }
         let policy =
             hegui_policy::ReviewPolicy::new(rules, safe_answers, r.review.safe_answer.clone());
+        let classifier = r.review.classifier.as_ref().map(|c| {
+            let model = RawConfig::resolve(base, &c.model);
+            if !model.is_file() {
+                issues.push(
+                    "review.classifier.model",
+                    format!(
+                        "{} does not exist or is not a file: train one with `hegui classifier train`",
+                        model.display()
+                    ),
+                );
+            }
+            crate::ClassifierConfig { model, input: c.input, output: c.output }
+        });
         for (i, g) in r.review.guards.iter().enumerate() {
             if let Err(e) = g.validate() {
                 for p in e.problems {
@@ -373,6 +386,7 @@ impl RawConfig {
                     flagged_per_day: r.review.escalation.flagged_per_day,
                 },
                 guards: r.review.guards,
+                classifier,
             },
             label: LabelConfig {
                 content_producer: r.label.content_producer,
@@ -384,6 +398,7 @@ impl RawConfig {
                 format,
                 level: r.log.level,
             },
+            source: None,
             ledger: LedgerConfig {
                 origin,
                 signing_key_file,

@@ -3,10 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use hegui_config::{Config, LabelPosition};
+use hegui_guard::GuardStage;
 use hegui_label::{Gb45438TextLabeler, Position};
 use hegui_ledger::Signer;
-use hegui_policy::{Lexicon, LexiconError, LexiconReviewer, Reviewer, DEMO_LEXICON};
+use hegui_policy::{
+    ClassifierLoadError, ClassifierStage, Lexicon, LexiconError, LexiconReviewer, ReviewEngine,
+    Reviewer, DEMO_LEXICON,
+};
 use hegui_store::{Backend, RecordWriter, Sequencer, SequencerConfig, Store, StoreError};
 use hegui_types::{kinds, JournalEntry};
 use tokio::sync::{watch, Notify};
@@ -14,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::identity::StoreGate;
 use crate::upstream::{OpenAiClient, UpstreamError};
-use crate::{Gateway, Metrics, Settings};
+use crate::{Gateway, Metrics, ReviewState, Settings};
 
 /// Why the gateway could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +30,12 @@ pub enum BuildError {
     /// A lexicon is invalid.
     #[error(transparent)]
     Lexicon(#[from] LexiconError),
+    /// The classifier model could not be loaded.
+    #[error(transparent)]
+    Classifier(#[from] ClassifierLoadError),
+    /// A guard model is misconfigured.
+    #[error(transparent)]
+    Guard(#[from] hegui_guard::ConfigError),
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -119,19 +130,29 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Records the policy in force when it differs from the last recorded one, so every decision's
 /// policy version can be traced to the lexicons, settings and model mapping behind it.
-async fn record_policy(
+pub async fn record_policy(
     store: &Store,
     cfg: &Config,
-    reviewer: &LexiconReviewer,
+    engine: &ReviewEngine,
+    actor: &str,
 ) -> Result<(), StoreError> {
+    let reviewer = engine.lexicon();
     let body = serde_json::json!({
-        "policy_version": reviewer.version(),
+        "policy_version": engine.version(),
         "lexicons": reviewer.lexicon_versions().iter().map(|(n, v)| serde_json::json!({"name": n, "version": v})).collect::<Vec<_>>(),
         "review": {
             "input": cfg.review.input,
             "output": cfg.review.output,
             "on_block": format!("{:?}", cfg.review.on_block),
             "safe_answer": cfg.review.safe_answer,
+            "pii": cfg.review.pii,
+            "policy_fingerprint": cfg.review.policy.fingerprint(),
+            "classifier": engine.classifier_name(),
+            "guards": cfg.review.guards.iter().map(|g| serde_json::to_value(redacted(g)).unwrap_or_default()).collect::<Vec<_>>(),
+            "escalation": {
+                "flagged_in_a_row": cfg.review.escalation.flagged_in_a_row,
+                "flagged_per_day": cfg.review.escalation.flagged_per_day,
+            },
         },
         "models": cfg.models.iter().map(|m| serde_json::json!({"name": m.name, "upstream": m.upstream})).collect::<Vec<_>>(),
         "label": {
@@ -150,12 +171,68 @@ async fn record_policy(
         return Ok(());
     }
     store
-        .journal_append(&JournalEntry::new(kinds::POLICY_CHANGE, "gateway", body))
+        .journal_append(&JournalEntry::new(kinds::POLICY_CHANGE, actor, body))
         .await
 }
 
-/// Loads the review policy named by the configuration.
-pub fn load_reviewer(lexicons: &[PathBuf], demo: bool) -> Result<LexiconReviewer, LexiconError> {
+/// A guard configuration without its API key, for the record.
+fn redacted(g: &hegui_guard::GuardConfig) -> hegui_guard::GuardConfig {
+    let mut g = g.clone();
+    if g.api_key.is_some() {
+        g.api_key = Some("(redacted)".into());
+    }
+    g
+}
+
+/// Builds everything review needs from the configuration: lexicons, PII, classifier, policy
+/// and guard models.
+pub fn load_review(cfg: &Config) -> Result<(ReviewState, ReviewEngine), BuildError> {
+    let lexicon = load_reviewer(
+        &cfg.review.lexicons,
+        cfg.review.demo_lexicon,
+        &cfg.review.policy,
+        cfg.review.pii,
+    )?;
+    let classifier = match &cfg.review.classifier {
+        None => None,
+        Some(c) => Some(ClassifierStage::load(
+            &c.model,
+            c.input,
+            c.output,
+            &cfg.review.policy,
+        )?),
+    };
+    let engine = ReviewEngine::new(lexicon, classifier);
+    let mut guards = Vec::new();
+    for g in &cfg.review.guards {
+        guards.push(Arc::new(GuardStage::from_config(g)?));
+    }
+    let state = ReviewState {
+        reviewer: Arc::new(engine.clone()),
+        policy: cfg.review.policy.clone(),
+        guards,
+    };
+    Ok((state, engine))
+}
+
+/// Rebuilds review from `cfg` and swaps it in atomically: requests in flight finish under the
+/// policy they started with. On error the policy in force stays. Records the change in the
+/// tamper-evident log. Returns the new policy version.
+pub async fn reload_review(gw: &Gateway, cfg: &Config, actor: &str) -> Result<String, BuildError> {
+    let (state, engine) = load_review(cfg)?;
+    record_policy(&gw.store, cfg, &engine, actor).await?;
+    let version = engine.version().to_string();
+    gw.review.store(Arc::new(state));
+    Ok(version)
+}
+
+/// Loads the lexicons named by the configuration into a reviewer.
+pub fn load_reviewer(
+    lexicons: &[PathBuf],
+    demo: bool,
+    policy: &hegui_policy::ReviewPolicy,
+    pii: bool,
+) -> Result<LexiconReviewer, LexiconError> {
     let mut all = Vec::new();
     if demo {
         all.push(Lexicon::parse("(built-in demo lexicon)", DEMO_LEXICON)?);
@@ -163,16 +240,15 @@ pub fn load_reviewer(lexicons: &[PathBuf], demo: bool) -> Result<LexiconReviewer
     for p in lexicons {
         all.push(Lexicon::load(p)?);
     }
-    LexiconReviewer::new(all)
+    LexiconReviewer::build(all, policy, pii)
 }
 
 /// Opens storage, loads the policy and composes the request path.
 pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let store = Store::open(&cfg.storage.database_url, cfg.storage.max_connections).await?;
     let signer = load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
-    let lexicon_reviewer = load_reviewer(&cfg.review.lexicons, cfg.review.demo_lexicon)?;
-    record_policy(&store, cfg, &lexicon_reviewer).await?;
-    let reviewer: Arc<dyn Reviewer> = Arc::new(lexicon_reviewer);
+    let (review, engine) = load_review(cfg)?;
+    record_policy(&store, cfg, &engine, "gateway").await?;
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);
     let position = match cfg.label.explicit_position {
         LabelPosition::Start => Position::Start,
@@ -210,7 +286,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             cfg.identity.verify_url.clone(),
             cfg.identity.key_cache_ttl,
         )),
-        reviewer,
+        review: Arc::new(ArcSwap::from_pointee(review)),
         upstream,
         labeler,
         recorder: Arc::new(writer),
@@ -222,9 +298,14 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             review_input: cfg.review.input,
             review_output: cfg.review.output,
             on_block: cfg.review.on_block,
-            safe_answer: cfg.review.safe_answer.clone(),
             label_header: cfg.label.header,
             max_body_bytes: cfg.server.max_body_bytes,
+        },
+        admin: crate::AdminSettings {
+            token: std::env::var("HEGUI_ADMIN_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+            config_path: cfg.source.clone(),
         },
     });
     Ok(Built {

@@ -17,7 +17,8 @@ use crate::error::ApiError;
 use crate::record::Tracker;
 use crate::request::{ChatRequest, PromptText};
 use crate::upstream::UpstreamError;
-use crate::{stream, Gateway};
+use crate::{stream, Gateway, ReviewState};
+use hegui_guard::GuardRequest;
 
 /// What the request path produced for the client.
 pub(crate) enum Reply {
@@ -28,7 +29,7 @@ pub(crate) enum Reply {
         outcome: Outcome,
     },
     /// A synthesised answer (the safe answer) for a blocked prompt.
-    SafeAnswer { label: AigcLabel },
+    SafeAnswer { label: AigcLabel, text: String },
     /// An upstream stream to review and relay.
     Stream(stream::Relay),
 }
@@ -48,14 +49,10 @@ pub(crate) async fn chat_completions(
             e.into_response()
         }
         Ok(Reply::Stream(relay)) => relay.start(t),
-        Ok(Reply::SafeAnswer { label }) if t.record.stream => stream::synthesised(
-            t,
-            label,
-            gw.settings.safe_answer.clone(),
-            Outcome::BlockedInput,
-        ),
-        Ok(Reply::SafeAnswer { mut label }) => {
-            let text = gw.settings.safe_answer.clone();
+        Ok(Reply::SafeAnswer { label, text }) if t.record.stream => {
+            stream::synthesised(t, label, text, Outcome::BlockedInput)
+        }
+        Ok(Reply::SafeAnswer { mut label, text }) => {
             gw.labeler.seal(&mut label, &text);
             let body = completion_body(&t, &text, "content_filter", &label);
             t.record.output = Some(text);
@@ -156,21 +153,39 @@ async fn run(
     // Input review.
     let mut upstream_body = req.body.clone();
     upstream_body.insert("model".into(), Value::String(upstream_model));
+    let state = gw.review.load_full();
     if gw.settings.review_input {
         let prompt = PromptText::collect(&t.record.input);
-        let review = gw.reviewer.review(Stage::Input, &prompt.text);
-        let action = review.decision.action;
-        let risks = review.decision.risks.clone();
+        let review = state.reviewer.review(Stage::Input, &prompt.text);
+        let mut action = review.decision.action;
+        let mut risks = review.decision.risks.clone();
         if action == Action::Mask {
             let mut masked = t.record.input.clone();
             prompt.apply_masks(&mut masked, &review.decision.matches);
             upstream_body.insert("messages".into(), masked);
         }
         t.decision(review.decision);
+        if !action.stops() {
+            for guard in state.guards.iter().filter(|g| g.applies_to(Stage::Input)) {
+                let req = GuardRequest::input(prompt.text.clone());
+                if let Some(outcome) = guard.review(&req, state.reviewer.version()).await {
+                    let d = outcome.decision;
+                    if d.action > action {
+                        action = d.action;
+                        risks = d.risks.clone();
+                    }
+                    t.decision(d);
+                }
+                if action.stops() {
+                    break;
+                }
+            }
+        }
         if action.stops() {
             if action == Action::SafeAnswer || gw.settings.on_block == OnBlock::SafeAnswer {
                 return Ok(Reply::SafeAnswer {
                     label: gw.labeler.new_label(),
+                    text: state.policy.safe_answer(&risks).to_string(),
                 });
             }
             return Err(ApiError::policy_violation(&risks));
@@ -198,7 +213,7 @@ async fn run(
     let result = gw.upstream.complete(&Value::Object(upstream_body)).await;
     t.upstream_ended();
     let resp = result.map_err(|e| e.to_api())?;
-    complete(gw, t, resp, label)
+    complete(gw, &state, t, resp, label).await
 }
 
 fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
@@ -217,8 +232,9 @@ fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
 }
 
 /// Output review and labeling of a non-streaming completion.
-fn complete(
+async fn complete(
     gw: &Gateway,
+    state: &ReviewState,
     t: &mut Tracker,
     mut resp: Value,
     mut label: AigcLabel,
@@ -241,14 +257,32 @@ fn complete(
         .to_string();
     let mut outcome = Outcome::Served;
     let delivered = if gw.settings.review_output {
-        let review = gw.reviewer.review(Stage::Output, &text);
-        let action = review.decision.action;
+        let review = state.reviewer.review(Stage::Output, &text);
+        let mut action = review.decision.action;
+        let mut risks = review.decision.risks.clone();
         t.decision(review.decision);
+        if !action.stops() {
+            let prompt = PromptText::collect(&t.record.input).text;
+            for guard in state.guards.iter().filter(|g| g.applies_to(Stage::Output)) {
+                let req = GuardRequest::output(prompt.clone(), text.clone());
+                if let Some(outcome) = guard.review(&req, state.reviewer.version()).await {
+                    let d = outcome.decision;
+                    if d.action > action {
+                        action = d.action;
+                        risks = d.risks.clone();
+                    }
+                    t.decision(d);
+                }
+                if action.stops() {
+                    break;
+                }
+            }
+        }
         if action.stops() {
             outcome = Outcome::BlockedOutput;
             finish = "content_filter".into();
             if action == Action::SafeAnswer {
-                gw.settings.safe_answer.clone()
+                state.policy.safe_answer(&risks).to_string()
             } else {
                 String::new()
             }

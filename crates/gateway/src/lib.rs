@@ -8,6 +8,7 @@
 //! Architecture invariant: no SQL here (storage is behind `hegui-store`), no review logic
 //! (behind `hegui-policy`).
 
+mod admin;
 mod app;
 mod chat;
 mod error;
@@ -23,17 +24,20 @@ mod upstream;
 use std::future::Future;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use hegui_config::{ModelMapping, OnBlock};
+use hegui_guard::GuardStage;
 use hegui_label::TextLabeler;
-use hegui_policy::Reviewer;
+use hegui_policy::{ReviewPolicy, Reviewer};
 use hegui_store::Store;
 use tokio::net::TcpListener;
 
-pub use app::{build, load_signer, write_private, BuildError, Built};
+pub use admin::{reload_from_file, reload_from_file_at, AdminSettings};
+pub use app::{build, load_review, load_signer, reload_review, write_private, BuildError, Built};
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
 pub use metrics::Metrics;
@@ -51,20 +55,40 @@ pub struct Settings {
     pub review_output: bool,
     /// Response to a blocked prompt.
     pub on_block: OnBlock,
-    /// The safe answer text.
-    pub safe_answer: String,
     /// Send the `X-AIGC` header.
     pub label_header: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
 }
 
+/// Everything review needs, replaced as a whole on reload.
+pub struct ReviewState {
+    /// Lexicons, PII and classifier.
+    pub reviewer: Arc<dyn Reviewer>,
+    /// Actions and safe answers.
+    pub policy: ReviewPolicy,
+    /// Guard models, asked after the reviewer.
+    pub guards: Vec<Arc<GuardStage>>,
+}
+
+impl ReviewState {
+    /// A state with a reviewer, the default policy and no guards (for tests and tools).
+    pub fn simple(reviewer: Arc<dyn Reviewer>) -> ReviewState {
+        ReviewState {
+            reviewer,
+            policy: ReviewPolicy::default(),
+            guards: Vec::new(),
+        }
+    }
+}
+
 /// The composed request path.
 pub struct Gateway {
     /// Identity gate.
     pub identity: Arc<dyn IdentityGate>,
-    /// Input and output review.
-    pub reviewer: Arc<dyn Reviewer>,
+    /// Input and output review: the policy in force, swapped atomically on reload (requests
+    /// in flight keep the one they started with).
+    pub review: Arc<ArcSwap<ReviewState>>,
     /// The model server.
     pub upstream: Arc<dyn ModelClient>,
     /// Labeling.
@@ -79,6 +103,8 @@ pub struct Gateway {
     pub ledger_key: hegui_ledger::Verifier,
     /// Per-request settings.
     pub settings: Settings,
+    /// The admin API.
+    pub admin: AdminSettings,
 }
 
 /// The HTTP routes.
@@ -90,6 +116,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/admin/review/reload", post(admin::reload))
         .route("/ledger/checkpoint", get(ledger_api::checkpoint))
         .route("/ledger/public-key", get(ledger_api::public_key))
         .route("/ledger/proof/inclusion", get(ledger_api::inclusion))

@@ -224,8 +224,9 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
         mut label,
         include_usage,
     } = relay;
+    let state = gw.review.load_full();
     let mut review: Box<dyn StreamReview> = if gw.settings.review_output {
-        gw.reviewer.stream(Stage::Output)
+        state.reviewer.stream(Stage::Output)
     } else {
         Box::new(Unreviewed)
     };
@@ -317,7 +318,9 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
         End::Done => (Outcome::Served, finish.unwrap_or_else(|| "stop".into())),
         End::Stopped(action) => {
             if *action == Action::SafeAnswer {
-                sink.text(&meta, &model, &gw.settings.safe_answer).await;
+                let risks = review.decision().risks;
+                sink.text(&meta, &model, state.policy.safe_answer(&risks))
+                    .await;
             }
             (Outcome::BlockedOutput, "content_filter".to_string())
         }

@@ -13,12 +13,14 @@
 
 use hegui_types::{Decision, Stage};
 
+pub mod engine;
 pub mod lexicon;
 pub mod normalize;
 pub mod policy;
 mod reviewer;
 pub mod taxonomy;
 
+pub use engine::{ClassifierLoadError, ClassifierStage, ReviewEngine};
 pub use lexicon::{Combination, Entry, Lexicon, LexiconError};
 pub use policy::{PolicyRule, ReviewPolicy, RiskPattern};
 pub use reviewer::{LexiconReviewer, DEMO_LEXICON};

@@ -820,13 +820,12 @@ impl StreamReview for LexiconStream {
         }
         self.held.push_str(chunk);
         self.scan.feed(chunk);
-        let pii_from = self.pii_done.saturating_sub(self.held_base).min(self.held.len());
-        let pii_boundary = self.held_base
-            + pii_from
-            + self
-                .held
-                .get(pii_from..)
-                .map_or(0, pii_tail_start);
+        let pii_from = self
+            .pii_done
+            .saturating_sub(self.held_base)
+            .min(self.held.len());
+        let pii_boundary =
+            self.held_base + pii_from + self.held.get(pii_from..).map_or(0, pii_tail_start);
         let pii_cut = self.pii_until(pii_boundary);
         if self.scan.stopped {
             return self.stop();

@@ -114,7 +114,7 @@ impl Store {
     /// Appends a non-interaction compliance record (user events, policy changes, complaints,
     /// staff actions, identity results, ...); durable when this returns.
     pub async fn journal_append(&self, entry: &JournalEntry) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         journal_insert(
             &mut tx,
             &entry.kind,

@@ -60,7 +60,7 @@ impl Store {
         let id = new_id("key");
         let prefix: String = secret.chars().take(10).collect();
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -86,7 +86,7 @@ impl Store {
     /// Revokes a key; later requests with it get 401.
     pub async fn revoke_key(&self, key_id: &str, actor: &str) -> Result<ApiKey, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.id = $1"
         ))

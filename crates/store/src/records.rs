@@ -71,7 +71,7 @@ impl Store {
     /// The searchable fields go to `interactions`; the content, salted, goes to the journal
     /// that the sequencer integrates into the Merkle log.
     pub async fn insert_records(&self, records: &[InteractionRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_records_tx(&mut tx, records).await?;
         tx.commit().await?;
         Ok(())

@@ -144,7 +144,7 @@ impl Store {
         actor: &str,
     ) -> Result<String, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for id in ids {
             sqlx::query(
                 "UPDATE journal SET record = NULL, salt = NULL, purged_at = $1, purge_reason = $2 \
@@ -198,7 +198,7 @@ impl Store {
             created_at: now_ms(),
             released_at: None,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO legal_holds (id, user_id, record_id, reason, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -237,7 +237,7 @@ impl Store {
             )));
         }
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE legal_holds SET released_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)

@@ -63,7 +63,7 @@ impl Store {
     ) -> Result<User, StoreError> {
         let id = new_id("usr");
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO users (id, external_ref, suspended, verified, created_at) VALUES ($1, $2, 0, 0, $3)")
             .bind(&id)
             .bind(external_ref)
@@ -149,7 +149,7 @@ impl Store {
         actor: &str,
     ) -> Result<User, StoreError> {
         self.user_required(id).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         update.execute(&mut *tx).await?;
         insert_event(&mut tx, id, now, kind, reason, actor).await?;
         tx.commit().await?;

@@ -105,7 +105,7 @@ async fn write_and_integrate(
     records: &[InteractionRecord],
     tree: &mut Option<CompactRange>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     insert_records_tx(&mut tx, records).await?;
     let mut savepoint = tx.begin().await?;
     match integrate_in(store, tree, (MAX_BATCH * 2) as i64, &mut savepoint).await {

@@ -1,6 +1,6 @@
 use super::*;
-use crate::policy::ReviewPolicy;
 use crate::normalize::normalize;
+use crate::policy::ReviewPolicy;
 use proptest::prelude::*;
 
 fn lexicon(name: &str, entries: &[(&str, &str, &str)]) -> Lexicon {
@@ -896,7 +896,10 @@ fn pii_is_flagged_on_input_and_masked_on_output() {
     assert_eq!(phone.rule, "pii:phone");
     let out = r.review(Stage::Output, text);
     assert_eq!(out.decision.action, Action::Mask);
-    assert_eq!(out.text, "我的手机是***********，身份证******************。");
+    assert_eq!(
+        out.text,
+        "我的手机是***********，身份证******************。"
+    );
 }
 
 #[test]
@@ -924,7 +927,10 @@ fn pii_is_masked_in_a_stream_however_it_is_split() {
 fn pii_can_be_turned_off_and_its_action_set_by_policy() {
     use crate::policy::{PolicyRule, RiskPattern};
     let off = reviewer_without_pii(&[]);
-    assert_eq!(off.review(Stage::Output, "13812345678").decision.action, Action::Allow);
+    assert_eq!(
+        off.review(Stage::Output, "13812345678").decision.action,
+        Action::Allow
+    );
     let policy = ReviewPolicy::new(
         vec![PolicyRule {
             risk: RiskPattern::parse("PII-id_card").unwrap(),
@@ -937,8 +943,14 @@ fn pii_can_be_turned_off_and_its_action_set_by_policy() {
     );
     let strict = LexiconReviewer::with_policy(vec![], &policy).unwrap();
     assert_eq!(
-        strict.review(Stage::Input, "证件11010519491231002X").decision.action,
+        strict
+            .review(Stage::Input, "证件11010519491231002X")
+            .decision
+            .action,
         Action::Block
     );
-    assert_eq!(strict.review(Stage::Input, "13812345678").decision.action, Action::Flag);
+    assert_eq!(
+        strict.review(Stage::Input, "13812345678").decision.action,
+        Action::Flag
+    );
 }

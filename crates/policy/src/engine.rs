@@ -1,0 +1,333 @@
+//! The full review engine: the lexicon reviewer (terms and PII) plus, optionally, the built-in
+//! classifier, behind the same [`Reviewer`] trait.
+//!
+//! The classifier judges a whole text. In batch review it runs with the lexicons; in a stream
+//! it runs at the end over the answer (up to [`CLASSIFIER_MAX_BYTES`]): a stopping verdict
+//! withholds the last held-back text and ends the stream with `content_filter`, a flag is
+//! recorded.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hegui_classifier::Model;
+use hegui_types::{Action, Decision, MatchInfo, Severity, Stage};
+use sha2::{Digest, Sha256};
+
+use crate::policy::ReviewPolicy;
+use crate::{LexiconReviewer, Review, Reviewer, StreamReview, StreamStep};
+
+/// How much of a streamed answer the classifier sees at the end.
+pub const CLASSIFIER_MAX_BYTES: usize = 64 * 1024;
+
+/// The classifier stage: a model, where it runs, and the action per stage for each label.
+#[derive(Debug)]
+pub struct ClassifierStage {
+    model: Model,
+    name: String,
+    input: bool,
+    output: bool,
+    /// Per label: action at input and output (`None` for labels without a risk code).
+    actions: Vec<Option<[Action; 2]>>,
+}
+
+/// Why the classifier could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("classifier model {path}: {source}")]
+pub struct ClassifierLoadError {
+    path: String,
+    #[source]
+    source: hegui_classifier::LoadError,
+}
+
+impl ClassifierStage {
+    /// Loads a model file; `input` / `output` say which stages it reviews.
+    pub fn load(
+        path: &Path,
+        input: bool,
+        output: bool,
+        policy: &ReviewPolicy,
+    ) -> Result<ClassifierStage, ClassifierLoadError> {
+        let bytes = std::fs::read(path).map_err(|e| ClassifierLoadError {
+            path: path.display().to_string(),
+            source: hegui_classifier::LoadError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        })?;
+        let model = Model::from_bytes(&bytes).map_err(|source| ClassifierLoadError {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let name = format!("classifier:{}", digest.get(..12).unwrap_or(&digest));
+        Ok(ClassifierStage::new(model, name, input, output, policy))
+    }
+
+    /// A stage from a loaded model; `name` identifies it in rule ids and versions.
+    pub fn new(
+        model: Model,
+        name: String,
+        input: bool,
+        output: bool,
+        policy: &ReviewPolicy,
+    ) -> ClassifierStage {
+        let actions = model
+            .meta()
+            .labels
+            .iter()
+            .map(|l| {
+                l.risk_code.as_deref().map(|risk| {
+                    [Stage::Input, Stage::Output]
+                        .map(|st| policy.action(risk, Severity::Medium, st))
+                })
+            })
+            .collect();
+        ClassifierStage {
+            model,
+            name,
+            input,
+            output,
+            actions,
+        }
+    }
+
+    fn applies(&self, stage: Stage) -> bool {
+        match stage {
+            Stage::Input => self.input,
+            Stage::Output => self.output,
+        }
+    }
+
+    /// The finding for `text`, if the winning label carries a risk code.
+    fn judge(&self, stage: Stage, text: &str) -> Option<MatchInfo> {
+        if text.trim().is_empty() {
+            return None;
+        }
+        let p = self.model.predict(text);
+        let risk = p.risk_code?;
+        let actions = self.actions.get(p.index).copied().flatten()?;
+        let action = match stage {
+            Stage::Input => actions[0],
+            Stage::Output => actions[1],
+        };
+        let permille = (p.score.clamp(0.0, 1.0) * 1000.0).round() as u16;
+        Some(MatchInfo {
+            rule: format!("{}:{}", self.name, p.label),
+            risk: risk.to_string(),
+            action,
+            start: 0,
+            end: text.len(),
+            severity: Some(Severity::Medium),
+            score_permille: Some(permille),
+        })
+    }
+}
+
+/// Lexicons, PII and the optional classifier, as one [`Reviewer`].
+#[derive(Debug, Clone)]
+pub struct ReviewEngine {
+    lexicon: LexiconReviewer,
+    classifier: Option<Arc<ClassifierStage>>,
+    version: String,
+}
+
+impl ReviewEngine {
+    /// Combines a lexicon reviewer with an optional classifier stage.
+    pub fn new(lexicon: LexiconReviewer, classifier: Option<ClassifierStage>) -> ReviewEngine {
+        let version = match &classifier {
+            None => lexicon.version().to_string(),
+            Some(c) => {
+                let d = hex::encode(Sha256::digest(
+                    format!("{}\n{}\n{}{}", lexicon.version(), c.name, c.input, c.output)
+                        .as_bytes(),
+                ));
+                format!("pol-{}", d.get(..16).unwrap_or(&d))
+            }
+        };
+        ReviewEngine {
+            lexicon,
+            classifier: classifier.map(Arc::new),
+            version,
+        }
+    }
+
+    /// The lexicon part.
+    pub fn lexicon(&self) -> &LexiconReviewer {
+        &self.lexicon
+    }
+
+    /// The classifier's identifier (`classifier:<sha256 prefix of the model file>`), if any.
+    pub fn classifier_name(&self) -> Option<&str> {
+        self.classifier.as_deref().map(|c| c.name.as_str())
+    }
+}
+
+impl Reviewer for ReviewEngine {
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn review(&self, stage: Stage, text: &str) -> Review {
+        let mut review = self.lexicon.review(stage, text);
+        if let Some(c) = self.classifier.as_deref().filter(|c| c.applies(stage)) {
+            if let Some(m) = c.judge(stage, text) {
+                let mut matches = std::mem::take(&mut review.decision.matches);
+                matches.push(m);
+                review.decision = Decision::from_matches(stage, matches, self.version.clone());
+                return review;
+            }
+        }
+        review.decision.policy_version = self.version.clone();
+        review
+    }
+
+    fn stream(&self, stage: Stage) -> Box<dyn StreamReview> {
+        let inner = self.lexicon.stream(stage);
+        match self.classifier.as_ref().filter(|c| c.applies(stage)) {
+            None => Box::new(Versioned {
+                inner,
+                version: self.version.clone(),
+            }),
+            Some(c) => Box::new(ClassifiedStream {
+                inner,
+                classifier: Arc::clone(c),
+                stage,
+                seen: String::new(),
+                finding: None,
+                version: self.version.clone(),
+            }),
+        }
+    }
+}
+
+/// A lexicon stream whose decisions carry the engine's version.
+struct Versioned {
+    inner: Box<dyn StreamReview>,
+    version: String,
+}
+
+impl StreamReview for Versioned {
+    fn push(&mut self, chunk: &str) -> StreamStep {
+        self.inner.push(chunk)
+    }
+    fn finish(&mut self) -> StreamStep {
+        self.inner.finish()
+    }
+    fn decision(&self) -> Decision {
+        let mut d = self.inner.decision();
+        d.policy_version = self.version.clone();
+        d
+    }
+}
+
+/// A lexicon stream that also asks the classifier about the whole answer at the end.
+struct ClassifiedStream {
+    inner: Box<dyn StreamReview>,
+    classifier: Arc<ClassifierStage>,
+    stage: Stage,
+    seen: String,
+    finding: Option<MatchInfo>,
+    version: String,
+}
+
+impl StreamReview for ClassifiedStream {
+    fn push(&mut self, chunk: &str) -> StreamStep {
+        let room = CLASSIFIER_MAX_BYTES.saturating_sub(self.seen.len());
+        if room > 0 {
+            let mut cut = room.min(chunk.len());
+            while !chunk.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.seen.push_str(chunk.get(..cut).unwrap_or_default());
+        }
+        self.inner.push(chunk)
+    }
+
+    fn finish(&mut self) -> StreamStep {
+        let step = self.inner.finish();
+        if matches!(step, StreamStep::Stop) || self.finding.is_some() {
+            return step;
+        }
+        self.finding = self.classifier.judge(self.stage, &self.seen);
+        match &self.finding {
+            Some(m) if m.action.stops() => StreamStep::Stop,
+            _ => step,
+        }
+    }
+
+    fn decision(&self) -> Decision {
+        let mut d = self.inner.decision();
+        if let Some(m) = &self.finding {
+            d.matches.push(m.clone());
+            d = Decision::from_matches(self.stage, d.matches, self.version.clone());
+        }
+        d.policy_version = self.version.clone();
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hegui_classifier::{train, Example, TrainConfig};
+
+    fn model() -> Model {
+        let mut ex = Vec::new();
+        for i in 0..40 {
+            ex.push(Example {
+                text: format!("你这个蠢货滚开{i}"),
+                label: "offensive".into(),
+            });
+            ex.push(Example {
+                text: format!("今天天气很好我们去公园{i}"),
+                label: "safe".into(),
+            });
+        }
+        let cfg = TrainConfig {
+            negative_label: Some("safe".into()),
+            risk_codes: [("offensive".to_string(), "A2-9".to_string())].into(),
+            ..TrainConfig::default()
+        };
+        train(&ex, &cfg).unwrap()
+    }
+
+    fn engine() -> ReviewEngine {
+        let lex = LexiconReviewer::demo().unwrap();
+        let policy = ReviewPolicy::default();
+        let c = ClassifierStage::new(model(), "classifier:test".into(), true, true, &policy);
+        ReviewEngine::new(lex, Some(c))
+    }
+
+    #[test]
+    fn the_classifier_adds_a_scored_finding_with_its_risk() {
+        let e = engine();
+        let d = e.review(Stage::Input, "你这个蠢货滚开").decision;
+        assert_eq!(d.action, Action::Flag);
+        assert_eq!(d.risks, vec!["A2-9"]);
+        let m = &d.matches[0];
+        assert!(m.rule.starts_with("classifier:test:offensive"), "{m:?}");
+        assert!(m.score_permille.unwrap() > 500, "{m:?}");
+        assert_eq!(d.policy_version, e.version());
+        assert!(e.version().starts_with("pol-"));
+        let d = e.review(Stage::Input, "今天天气很好").decision;
+        assert_eq!(d.action, Action::Allow);
+    }
+
+    #[test]
+    fn a_stream_is_classified_at_the_end() {
+        let e = engine();
+        let mut s = e.stream(Stage::Output);
+        let mut out = String::new();
+        for c in ["你这个", "蠢货", "滚开"] {
+            if let StreamStep::Release(t) = s.push(c) {
+                out.push_str(&t);
+            }
+        }
+        assert!(matches!(s.finish(), StreamStep::Release(_)));
+        let d = s.decision();
+        assert_eq!(d.risks, vec!["A2-9"]);
+        // The default policy masks medium findings on output, which for a whole-text verdict
+        // cannot apply to released text: the finding is recorded.
+        assert_eq!(d.matches.len(), 1);
+    }
+}

@@ -2,6 +2,7 @@
 
 mod admin;
 mod ledger;
+mod review;
 mod serve;
 
 use std::path::PathBuf;
@@ -57,6 +58,18 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
+    },
+    /// Lexicon files: check them, and measure coverage against TC260-003.
+    Lexicon {
+        #[command(subcommand)]
+        command: review::LexiconCommand,
+    },
+    /// Review text (argument, file, standard input or JSONL) and print the decisions as JSON.
+    Review(review::ReviewArgs),
+    /// The built-in text classifier: train, evaluate, predict.
+    Classifier {
+        #[command(subcommand)]
+        command: review::ClassifierCommand,
     },
 }
 
@@ -121,5 +134,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records { command } => admin::records(config, command).await,
         Command::Ledger { command } => ledger::run(config, command).await,
         Command::Holds { command } => ledger::holds(config, command).await,
+        Command::Lexicon { command } => review::lexicon(config, command),
+        Command::Review(args) => review::review(config, args),
+        Command::Classifier { command } => review::classifier(command),
     }
 }

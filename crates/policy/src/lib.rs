@@ -13,11 +13,12 @@
 
 use hegui_types::{Decision, Stage};
 
+pub mod coverage;
 pub mod engine;
 pub mod lexicon;
 pub mod normalize;
 pub mod policy;
-mod reviewer;
+pub(crate) mod reviewer;
 pub mod taxonomy;
 
 pub use engine::{ClassifierLoadError, ClassifierStage, ReviewEngine};

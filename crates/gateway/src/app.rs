@@ -298,6 +298,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             review_input: cfg.review.input,
             review_output: cfg.review.output,
             on_block: cfg.review.on_block,
+            escalation: cfg.review.escalation,
             label_header: cfg.label.header,
             max_body_bytes: cfg.server.max_body_bytes,
         },

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::record::Tracker;
 use crate::request::{ChatRequest, PromptText};
 use crate::upstream::UpstreamError;
-use crate::{stream, Gateway, ReviewState};
+use crate::{escalation, stream, Gateway, ReviewState};
 use hegui_guard::GuardRequest;
 
 /// What the request path produced for the client.
@@ -180,6 +180,10 @@ async fn run(
                     break;
                 }
             }
+        }
+        if let Some(user_id) = t.record.user_id.clone() {
+            let now = chrono::Utc::now().timestamp_millis();
+            escalation::check(&gw.store, gw.settings.escalation, &user_id, action, now).await;
         }
         if action.stops() {
             if action == Action::SafeAnswer || gw.settings.on_block == OnBlock::SafeAnswer {

@@ -12,6 +12,7 @@ mod admin;
 mod app;
 mod chat;
 mod error;
+mod escalation;
 mod identity;
 mod ledger_api;
 mod metrics;
@@ -55,6 +56,8 @@ pub struct Settings {
     pub review_output: bool,
     /// Response to a blocked prompt.
     pub on_block: OnBlock,
+    /// Suspend users whose prompts keep being flagged.
+    pub escalation: hegui_config::Escalation,
     /// Send the `X-AIGC` header.
     pub label_header: bool,
     /// Largest request body.

@@ -228,3 +228,41 @@ async fn the_admin_api_reloads_lexicons_without_a_restart() {
     assert_eq!(resp.status(), 404);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_whose_prompts_keep_being_flagged_is_suspended() {
+    for backend in backends() {
+        let h = start(backend, |c| {
+            c.review.escalation.flagged_in_a_row = 3;
+            // Keep the suspension visible at once (no key cache).
+            c.identity.key_cache_ms = 1;
+        })
+        .await;
+        // Flagged (赌博网站), clean, flagged, flagged: only two in a row so far.
+        for (prompt, status) in [("赌博网站有哪些", 200), ("你好", 200), ("赌博网站", 200)]
+        {
+            assert_eq!(h.chat(user(prompt)).send().await.unwrap().status(), status);
+        }
+        h.wait_records(3).await;
+        assert_eq!(h.chat(user("冰毒")).send().await.unwrap().status(), 400);
+        h.wait_records(4).await;
+        let u = h.store.user(&h.user_id).await.unwrap().unwrap();
+        assert!(!u.suspended, "two flagged in a row after a clean one");
+        // The third in a row suspends.
+        assert_eq!(h.chat(user("赌博网站")).send().await.unwrap().status(), 200);
+        h.wait_records(5).await;
+        let u = h.store.user(&h.user_id).await.unwrap().unwrap();
+        assert!(u.suspended, "{backend:?}");
+        let events = h.store.user_events(&h.user_id).await.unwrap();
+        let last = events.last().unwrap();
+        assert_eq!(last.actor, "review-escalation");
+        assert!(
+            last.reason.contains("3 flagged prompts in a row"),
+            "{last:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let resp = h.chat(user("你好")).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        h.stop().await;
+    }
+}

@@ -162,18 +162,19 @@ pub(crate) async fn insert_records_tx(
         })
         .collect();
     journal_insert_many(&mut *tx, &journal).await?;
-    // Multi-row statements: one round trip per 100 records, not one per record.
+    // Multi-row statements: one round trip per 100 records, not one per record (9 parameters
+    // each, well under every driver's limit).
     for chunk in records.iter().zip(&encoded).collect::<Vec<_>>().chunks(100) {
         let mut sql = String::from(
-            "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash) VALUES ",
+            "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, input_action) VALUES ",
         );
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let b = 8 * i;
+            let b = 9 * i;
             sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -181,7 +182,8 @@ pub(crate) async fn insert_records_tx(
                 b + 5,
                 b + 6,
                 b + 7,
-                b + 8
+                b + 8,
+                b + 9
             ));
         }
         let mut q = sqlx::query(&sql);
@@ -194,9 +196,62 @@ pub(crate) async fn insert_records_tx(
                 .bind(r.outcome.as_str())
                 .bind(i64::from(r.status))
                 .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
-                .bind(hex::encode(Sha256::digest(bytes)));
+                .bind(hex::encode(Sha256::digest(bytes)))
+                .bind(input_action(r));
         }
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The strongest input-review action of a record, if its prompt was reviewed.
+fn input_action(r: &InteractionRecord) -> Option<&'static str> {
+    r.decisions
+        .iter()
+        .filter(|d| d.stage == hegui_types::Stage::Input)
+        .map(|d| d.action)
+        .max()
+        .map(hegui_types::Action::as_str)
+}
+
+impl Store {
+    /// The strongest input-review action of a user's latest `limit` interactions, newest
+    /// first (`None` where the prompt was not reviewed).
+    pub async fn recent_input_actions(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT input_action FROM interactions WHERE user_id = $1 ORDER BY received_at DESC, seq DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<Option<String>, _>("input_action")
+                    .map_err(StoreError::from)
+            })
+            .collect()
+    }
+
+    /// How many of a user's interactions since `since_ms` had their prompt flagged, masked,
+    /// blocked or answered with the safe answer.
+    pub async fn flagged_inputs_since(
+        &self,
+        user_id: &str,
+        since_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM interactions WHERE user_id = $1 AND received_at >= $2 \
+             AND input_action IN ('flag', 'mask', 'block', 'safe_answer')",
+        )
+        .bind(user_id)
+        .bind(since_ms)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
 }

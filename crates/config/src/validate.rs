@@ -425,6 +425,53 @@ mod tests {
     }
 
     #[test]
+    fn review_policy_problems_are_listed_with_their_keys() {
+        let v = issues(
+            r#"
+[[review.policy]]
+risk = "A9"
+severity = "extreme"
+stage = "both"
+action = "delete"
+[[review.policy]]
+risk = "PII"
+action = "mask"
+[[review.safe_answers]]
+risk = "A1-99"
+text = " "
+[review.classifier]
+model = "missing.hgc"
+[[review.guards]]
+kind = "qwen3guard"
+base_url = "not a url"
+model = ""
+"#,
+        );
+        let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
+        for want in [
+            "review.policy[0].risk",
+            "review.policy[0].severity",
+            "review.policy[0].stage",
+            "review.policy[0].action",
+            "review.safe_answers[0].risk",
+            "review.safe_answers[0].text",
+            "review.classifier.model",
+        ] {
+            assert!(keys.contains(&want), "{want} missing from {keys:?}");
+        }
+        assert!(
+            !keys.iter().any(|k| k.starts_with("review.policy[1]")),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|k| k.starts_with("review.guards[0].")),
+            "{keys:?}"
+        );
+        let risk = v.iter().find(|i| i.key == "review.policy[0].risk").unwrap();
+        assert!(risk.message.contains("A1..A5"), "{}", risk.message);
+    }
+
+    #[test]
     fn no_file_gives_a_working_sqlite_config() {
         let c = RawConfig::default()
             .validate(None)

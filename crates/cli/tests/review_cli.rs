@@ -186,3 +186,147 @@ fn classifier_trains_evaluates_and_plugs_into_review() {
     assert!(!ok);
     assert!(err.contains("broken.hgc"), "{err}");
 }
+
+struct Served(std::process::Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_with_token(cfg: &Path, token: &str) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(HEGUI)
+        .arg("--config")
+        .arg(cfg)
+        .arg("serve")
+        .env("HEGUI_ADMIN_TOKEN", token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    Served(child, url)
+}
+
+/// SIGHUP and the admin API swap in edited lexicons while the server keeps serving; a broken
+/// edit is refused and the policy in force stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_and_the_admin_api_reload_lexicons_in_a_running_server() {
+    let mock = hegui_mock_upstream::spawn(hegui_mock_upstream::MockConfig::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lex = dir.path().join("ops.toml");
+    std::fs::write(&lex, "[lexicon]\nname = \"ops\"\n").unwrap();
+    let cfg = dir.path().join("hegui.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n[upstream]\nbase_url = {:?}\n[identity]\nrequire_verification = false\n[review]\nlexicons = [\"ops.toml\"]\n",
+            dir.path().join("data").display().to_string(),
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = run(
+        dir.path(),
+        &["--config", "hegui.toml", "users", "create"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let user = out.split_whitespace().next().unwrap().to_string();
+    let (_, secret, _) = run(
+        dir.path(),
+        &["--config", "hegui.toml", "keys", "create", "--user", &user],
+        None,
+    );
+    let secret = secret.trim().to_string();
+
+    let server = serve_with_token(&cfg, "s3cret-admin");
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", server.1);
+    let status = |text: &'static str| {
+        let (http, url, secret) = (http.clone(), url.clone(), secret.clone());
+        async move {
+            let body = serde_json::json!({"model": "mock-small", "messages": [{"role": "user", "content": text}]});
+            http.post(&url)
+                .bearer_auth(&secret)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("紫色独角兽").await, 200);
+
+    // Edit, then SIGHUP.
+    std::fs::write(&lex, "[lexicon]\nname = \"ops\"\n[[entry]]\nterm = \"紫色独角兽\"\nrisk = \"A1-8\"\naction = \"block\"\n").unwrap();
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut blocked = false;
+    for _ in 0..100 {
+        if status("紫色独角兽").await == 400 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(blocked, "SIGHUP did not reload the lexicon");
+
+    // A broken edit through the admin API: refused with the file and line; the policy stays.
+    std::fs::write(
+        &lex,
+        "[lexicon]\nname = \"ops\"\n[[entry]]\nterm = \"紫色独角兽\"\nrisk = \"A1-99\"\n",
+    )
+    .unwrap();
+    let admin = format!("{}/admin/review/reload", server.1);
+    let resp = http.post(&admin).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = http
+        .post(&admin)
+        .bearer_auth("s3cret-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let e: serde_json::Value = resp.json().await.unwrap();
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("ops.toml:5") && msg.contains("policy in force stays"),
+        "{msg}"
+    );
+    assert_eq!(status("紫色独角兽").await, 400);
+
+    // A good edit through the admin API.
+    std::fs::write(&lex, "[lexicon]\nname = \"ops\"\n").unwrap();
+    let resp = http
+        .post(&admin)
+        .bearer_auth("s3cret-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        v["policy_version"].as_str().unwrap().starts_with("lex-"),
+        "{v}"
+    );
+    assert_eq!(status("紫色独角兽").await, 200);
+}

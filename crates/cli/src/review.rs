@@ -68,6 +68,10 @@ pub struct ReviewArgs {
     /// How to read the input.
     #[arg(long, value_enum, default_value = "text")]
     format: ReviewFormat,
+    /// Add to each match the text it matched and the lexicon term behind its rule (for
+    /// operators tuning their lexicons; records never carry either).
+    #[arg(long)]
+    explain: bool,
 }
 
 /// `hegui classifier …`
@@ -293,6 +297,19 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
     let (state, _) = hegui_gateway::load_review(&cfg)?;
     let reviewer = state.reviewer;
+    let terms: std::collections::HashMap<String, String> = if args.explain {
+        configured_lexicons(config)?
+            .iter()
+            .flat_map(|l| {
+                l.entries()
+                    .iter()
+                    .map(|e| (format!("{}:{}", l.name(), e.line()), e.term().to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    } else {
+        Default::default()
+    };
     let stage = match args.stage {
         StageArg::Input => Stage::Input,
         StageArg::Output => Stage::Output,
@@ -305,6 +322,22 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
             "decision": r.decision,
             "text": r.text,
         });
+        if args.explain {
+            if let Some(ms) = v
+                .pointer_mut("/decision/matches")
+                .and_then(|m| m.as_array_mut())
+            {
+                for (m, info) in ms.iter_mut().zip(&r.decision.matches) {
+                    if let Some(obj) = m.as_object_mut() {
+                        let matched = text.get(info.start..info.end).unwrap_or_default();
+                        obj.insert("matched".into(), matched.into());
+                        if let Some(term) = terms.get(&info.rule) {
+                            obj.insert("term".into(), term.as_str().into());
+                        }
+                    }
+                }
+            }
+        }
         if let (Some(extra), Some(obj)) = (extra, v.as_object_mut()) {
             obj.insert("input".into(), extra);
         }

@@ -80,6 +80,16 @@ fn review_reads_text_and_jsonl_and_prints_decisions() {
     assert_eq!(v["decision"]["action"], "mask");
     assert_eq!(v["text"], "你这个***，电话***********");
 
+    let (ok, out, err) = run(
+        dir.path(),
+        &["review", "--explain", "--text", "教我製-造-炸-彈"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["decision"]["matches"][0]["matched"], "製-造-炸-彈");
+    assert_eq!(v["decision"]["matches"][0]["term"], "制造炸弹");
+
     let jsonl = "{\"id\": 1, \"text\": \"教我製造炸彈\"}\n\n{\"id\": 2, \"text\": \"你好\"}\n";
     let (ok, out, err) = run(dir.path(), &["review", "--format", "jsonl"], Some(jsonl));
     assert!(ok, "{err}");

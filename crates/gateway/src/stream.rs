@@ -299,8 +299,20 @@ async fn relay(mut t: Tracker, relay: Relay, mut sink: Sink) {
     let end = match end {
         End::Done | End::Failed(_) => match review.finish() {
             StreamStep::Release(tail) => {
-                sink.text(&meta, &model, &tail).await;
-                end
+                // Guard models judge whole answers: they see the stream at its end, before
+                // the held-back tail is released, and a stop withholds it.
+                let stopped = if matches!(end, End::Done) && gw.settings.review_output {
+                    guard_at_end(&state, &mut t, &sink.delivered, &tail).await
+                } else {
+                    None
+                };
+                match stopped {
+                    Some(action) => End::Stopped(action),
+                    None => {
+                        sink.text(&meta, &model, &tail).await;
+                        end
+                    }
+                }
             }
             StreamStep::Stop => End::Stopped(review.decision().action),
         },
@@ -390,4 +402,36 @@ impl StreamReview for Unreviewed {
     fn decision(&self) -> hegui_types::Decision {
         hegui_types::Decision::allow(Stage::Output, "review-off")
     }
+}
+
+/// Asks the output guards about a finished stream (`delivered` so far plus the held `tail`;
+/// the explicit label is part of `delivered` and harmless). Records their decisions; returns
+/// the stopping action if one says stop.
+async fn guard_at_end(
+    state: &crate::ReviewState,
+    t: &mut Tracker,
+    delivered: &str,
+    tail: &str,
+) -> Option<Action> {
+    let guards: Vec<_> = state
+        .guards
+        .iter()
+        .filter(|g| g.applies_to(Stage::Output))
+        .collect();
+    if guards.is_empty() {
+        return None;
+    }
+    let prompt = crate::request::PromptText::collect(&t.record.input).text;
+    let answer = format!("{delivered}{tail}");
+    for guard in guards {
+        let req = hegui_guard::GuardRequest::output(prompt.clone(), answer.clone());
+        if let Some(outcome) = guard.review(&req, state.reviewer.version()).await {
+            let action = outcome.decision.action;
+            t.decision(outcome.decision);
+            if action.stops() {
+                return Some(action);
+            }
+        }
+    }
+    None
 }

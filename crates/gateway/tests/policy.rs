@@ -266,3 +266,65 @@ async fn a_user_whose_prompts_keep_being_flagged_is_suspended() {
         h.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_output_guard_judges_whole_answers_streamed_or_not() {
+    let guard = hegui_guard::mock::spawn(Default::default()).await.unwrap();
+    let base = guard.base_url.clone();
+    let h = start(Backend::Sqlite, move |c| {
+        c.review.guards = vec![toml::from_str(&format!(
+            "kind = \"llamaguard\"\nbase_url = {base:?}\nmodel = \"Llama-Guard-3-1B\"\nstages = \"output\""
+        ))
+        .unwrap()];
+    })
+    .await;
+    // The lexicons pass this answer; the guard does not.
+    let reply = "[[reply:The bomb squad explained how it works.]]";
+    let body: Value = h
+        .chat(user(reply))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(body["choices"][0]["message"]["content"], "");
+    let rec = h.last_record().await.record;
+    assert_eq!(rec.outcome, Outcome::BlockedOutput);
+    assert!(
+        rec.decisions
+            .iter()
+            .any(|d| d.risks.contains(&"A1-6".to_string())),
+        "{:?}",
+        rec.decisions
+    );
+
+    let events = sse_events(
+        &h.chat(user_stream(&format!("{reply}[[chunk:3]]"), false))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let (streamed, finish) = stream_text(&events);
+    assert_eq!(finish.as_deref(), Some("content_filter"));
+    // What was held back (the tail) never left; the rest had passed the lexicons.
+    assert!(!streamed.contains("works."), "{streamed}");
+    let rec = h.last_record().await.record;
+    assert_eq!(rec.outcome, Outcome::BlockedOutput);
+
+    // A harmless answer passes the guard.
+    let ok: Value = h
+        .chat(user("[[reply:今天天气很好]]"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["choices"][0]["finish_reason"], "stop");
+    h.stop().await;
+}

@@ -311,7 +311,8 @@ impl Lexicon {
     /// the first. The error list is never empty.
     pub fn check(name_for_errors: &str, text: &str) -> Result<Lexicon, Vec<LexiconError>> {
         let file = name_for_errors;
-        let line_at = |offset: usize| line_of(text, offset);
+        let lines = LineIndex::new(text);
+        let line_at = |offset: usize| lines.line(offset);
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             vec![LexiconError::Syntax {
                 file: file.to_string(),
@@ -665,13 +666,28 @@ fn pinyin_spellings(term: &str, initials: bool) -> Vec<String> {
     }
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    1 + text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+/// Line starts of a text, so that mapping an offset to its line is a binary search (a lexicon
+/// of 100,000 entries asks for half a million lines).
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex { starts }
+    }
+
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
 }
 
 #[cfg(test)]

@@ -171,10 +171,7 @@ impl Reviewer for ReviewEngine {
         let mut review = self.lexicon.review(stage, text);
         if let Some(c) = self.classifier.as_deref().filter(|c| c.applies(stage)) {
             if let Some(m) = c.judge(stage, text) {
-                let mut matches = std::mem::take(&mut review.decision.matches);
-                matches.push(m);
-                review.decision = Decision::from_matches(stage, matches, self.version.clone());
-                return review;
+                review.decision.add_match(m);
             }
         }
         review.decision.policy_version = self.version.clone();
@@ -258,8 +255,7 @@ impl StreamReview for ClassifiedStream {
     fn decision(&self) -> Decision {
         let mut d = self.inner.decision();
         if let Some(m) = &self.finding {
-            d.matches.push(m.clone());
-            d = Decision::from_matches(self.stage, d.matches, self.version.clone());
+            d.add_match(m.clone());
         }
         d.policy_version = self.version.clone();
         d

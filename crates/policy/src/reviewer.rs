@@ -30,6 +30,11 @@ pub const DEMO_LEXICON: &str = include_str!("../../../lexicons/demo.toml");
 /// classes.
 const DFA_MAX_PATTERN_BYTES: usize = 400_000;
 
+/// Allow and flag matches listed in one decision; further ones are only counted
+/// ([`Decision::omitted_matches`]), so a text that matches a large lexicon everywhere does not
+/// produce an unbounded record. Mask, block and safe-answer matches are always listed.
+pub const MAX_LISTED_LOW_MATCHES: usize = 1000;
+
 /// What one lexicon entry asks for when it matches.
 #[derive(Debug)]
 struct Rule {
@@ -379,6 +384,13 @@ struct Scan {
     combos: HashMap<u32, ComboState>,
     hits: Vec<(usize, usize)>,
     matches: Vec<MatchInfo>,
+    /// Allow and flag matches listed so far.
+    low_listed: usize,
+    /// Allow and flag matches found beyond [`MAX_LISTED_LOW_MATCHES`]: count, strongest
+    /// action, rules (for their risks).
+    omitted: u64,
+    omitted_action: Action,
+    omitted_rules: std::collections::BTreeSet<u32>,
     /// Mask spans, absolute, not yet merged.
     masks: Vec<(usize, usize)>,
     stopped: bool,
@@ -406,6 +418,10 @@ impl Scan {
             combos: HashMap::new(),
             hits: Vec::new(),
             matches: Vec::new(),
+            low_listed: 0,
+            omitted: 0,
+            omitted_action: Action::Allow,
+            omitted_rules: std::collections::BTreeSet::new(),
             masks: Vec::new(),
             stopped: false,
         }
@@ -573,6 +589,15 @@ impl Scan {
             return;
         };
         let action = r.action(self.stage);
+        if action <= Action::Flag {
+            if self.low_listed >= MAX_LISTED_LOW_MATCHES {
+                self.omitted += 1;
+                self.omitted_action = self.omitted_action.max(action);
+                self.omitted_rules.insert(rule);
+                return;
+            }
+            self.low_listed += 1;
+        }
         self.matches.push(MatchInfo {
             rule: r.id.clone(),
             risk: r.risk.clone(),
@@ -607,7 +632,33 @@ impl Scan {
     }
 
     fn decision(&self) -> Decision {
-        Decision::from_matches(self.stage, self.matches.clone(), self.inner.version.clone())
+        self.with_omitted(Decision::from_matches(
+            self.stage,
+            self.matches.clone(),
+            self.inner.version.clone(),
+        ))
+    }
+
+    /// The decision, consuming the listed matches (batch review).
+    fn take_decision(&mut self) -> Decision {
+        let matches = std::mem::take(&mut self.matches);
+        self.with_omitted(Decision::from_matches(
+            self.stage,
+            matches,
+            self.inner.version.clone(),
+        ))
+    }
+
+    fn with_omitted(&self, d: Decision) -> Decision {
+        let inner = &self.inner;
+        d.with_omitted(
+            self.omitted,
+            self.omitted_action,
+            self.omitted_rules
+                .iter()
+                .filter_map(|&r| inner.rules.get(r as usize))
+                .map(|r| r.risk.as_str()),
+        )
     }
 
     /// Runs the PII detectors over `text`, which starts at absolute offset `base` and begins
@@ -700,7 +751,7 @@ impl Reviewer for LexiconReviewer {
         scan.scan_pii(text, 0);
         let mut masks = std::mem::take(&mut scan.masks);
         merge(&mut masks);
-        let decision = scan.decision();
+        let decision = scan.take_decision();
         // Masks are applied even when the decision stops: should a caller deliver the text
         // anyway, the masked spans at least stay hidden.
         let text = if masks.is_empty() {

@@ -330,6 +330,7 @@ fn record(i: u64) -> InteractionRecord {
                     58,
                 )],
                 policy_version: "9f2c1e07".into(),
+                omitted_matches: 0,
             },
             Decision::allow(Stage::Output, "9f2c1e07"),
         ],

@@ -155,10 +155,19 @@ pub struct Decision {
     pub action: Action,
     /// Distinct risk codes of the matches, sorted.
     pub risks: Vec<String>,
-    /// Every match, in order of position.
+    /// Every match, in order of position — except allow and flag matches beyond the
+    /// reviewer's recording limit, which are only counted in `omitted_matches` (their risks
+    /// and action still count in `risks` and `action`).
     pub matches: Vec<MatchInfo>,
     /// Version (content hash) of the policy data that produced the decision.
     pub policy_version: String,
+    /// Allow and flag matches found but not listed in `matches`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_matches: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Decision {
@@ -170,6 +179,7 @@ impl Decision {
             risks: Vec::new(),
             matches: Vec::new(),
             policy_version: policy_version.into(),
+            omitted_matches: 0,
         }
     }
 
@@ -186,16 +196,53 @@ impl Decision {
             .map(|m| m.action)
             .max()
             .unwrap_or(Action::Allow);
-        let mut risks: Vec<String> = matches.iter().map(|m| m.risk.clone()).collect();
-        risks.sort();
+        let mut risks: Vec<&str> = matches.iter().map(|m| m.risk.as_str()).collect();
+        risks.sort_unstable();
         risks.dedup();
+        let risks = risks.into_iter().map(str::to_string).collect();
         Decision {
             stage,
             action,
             risks,
             matches,
             policy_version: policy_version.into(),
+            omitted_matches: 0,
         }
+    }
+
+    /// Adds one match, keeping the matches in position order and the action and risks true.
+    pub fn add_match(&mut self, m: MatchInfo) {
+        self.action = self.action.max(m.action);
+        if let Err(at) = self
+            .risks
+            .binary_search_by(|x| x.as_str().cmp(m.risk.as_str()))
+        {
+            self.risks.insert(at, m.risk.clone());
+        }
+        let at = self
+            .matches
+            .partition_point(|x| (x.start, x.end) <= (m.start, m.end));
+        self.matches.insert(at, m);
+    }
+
+    /// Adds matches that were found but not listed: their count, strongest action and risks.
+    pub fn with_omitted<'a>(
+        mut self,
+        count: u64,
+        action: Action,
+        risks: impl IntoIterator<Item = &'a str>,
+    ) -> Decision {
+        if count == 0 {
+            return self;
+        }
+        self.omitted_matches += count;
+        self.action = self.action.max(action);
+        for r in risks {
+            if let Err(at) = self.risks.binary_search_by(|x| x.as_str().cmp(r)) {
+                self.risks.insert(at, r.to_string());
+            }
+        }
+        self
     }
 }
 
@@ -219,6 +266,24 @@ mod tests {
         assert_eq!(d.action, Action::Block);
         assert_eq!(d.risks, vec!["A1-4".to_string(), "A1-6".to_string()]);
         assert_eq!(d.matches[0].start, 0);
+    }
+
+    #[test]
+    fn added_and_omitted_matches_keep_action_and_risks_true() {
+        let mut d = Decision::from_matches(
+            Stage::Input,
+            vec![MatchInfo::new("a:1", "A2-9", Action::Flag, 5, 8)],
+            "v",
+        );
+        d.add_match(MatchInfo::new("c:1", "A1-4", Action::Block, 0, 3));
+        assert_eq!(d.action, Action::Block);
+        assert_eq!(d.risks, vec!["A1-4", "A2-9"]);
+        assert_eq!(d.matches[0].start, 0);
+        let d = Decision::allow(Stage::Input, "v").with_omitted(7, Action::Flag, ["A3-1", "A1-8"]);
+        assert_eq!((d.action, d.omitted_matches), (Action::Flag, 7));
+        assert_eq!(d.risks, vec!["A1-8", "A3-1"]);
+        let json = serde_json::to_string(&Decision::allow(Stage::Input, "v")).unwrap();
+        assert!(!json.contains("omitted"), "absent when zero: {json}");
     }
 
     #[test]

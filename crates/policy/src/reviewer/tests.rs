@@ -954,3 +954,33 @@ fn pii_can_be_turned_off_and_its_action_set_by_policy() {
         Action::Flag
     );
 }
+
+#[test]
+fn allow_and_flag_matches_beyond_the_limit_are_counted_not_listed() {
+    let r = reviewer_without_pii(&[
+        ("ab", "A1-7", "flag"),
+        ("zz", "A3-1", "allow"),
+        ("xy", "A2-9", "mask"),
+    ]);
+    let text = format!("{}zz xy", "ab ".repeat(MAX_LISTED_LOW_MATCHES + 10));
+    let review = r.review(Stage::Output, &text);
+    let d = &review.decision;
+    assert_eq!(
+        d.matches.len(),
+        MAX_LISTED_LOW_MATCHES + 1,
+        "the mask match is always listed"
+    );
+    assert_eq!(d.omitted_matches, 11);
+    assert_eq!(d.action, Action::Mask);
+    assert_eq!(
+        d.risks,
+        vec!["A1-7", "A2-9", "A3-1"],
+        "risks of omitted matches count"
+    );
+    assert!(review.text.ends_with("zz **"));
+    // The stream agrees.
+    let mut s = r.stream(Stage::Output);
+    let (released, _) = run_stream(s.as_mut(), &[&text[..1000], &text[1000..]]);
+    assert_eq!(released, review.text);
+    assert_eq!(&s.decision(), d);
+}

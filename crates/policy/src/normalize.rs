@@ -171,10 +171,61 @@ pub struct Normalizer {
     slow: String,
 }
 
+/// What one original char became, from [`Normalizer::step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// Nothing: noise, or a dropped repeat.
+    Skip,
+    /// One normalised char (possibly [`SEPARATOR`]).
+    One(char),
+    /// Several normalised chars; pass each through [`Normalizer::accept`], which applies the
+    /// repeat rule, and use those it accepts.
+    Many(&'a str),
+}
+
 impl Normalizer {
     /// A normaliser at the start of a text.
     pub fn new() -> Normalizer {
         Normalizer::default()
+    }
+
+    /// Normalises the next original char without allocating (the hot path of review).
+    #[inline]
+    pub fn step(&mut self, c: char) -> Step<'_> {
+        let Normalizer {
+            noise_run,
+            last,
+            repeats_dropped,
+            slow,
+        } = self;
+        match classify(c, slow) {
+            Class::Noise => {
+                *noise_run += 1;
+                if *noise_run == MAX_NOISE_GAP + 1 {
+                    *last = None;
+                    return Step::One(SEPARATOR);
+                }
+                Step::Skip
+            }
+            Class::One(n) => {
+                *noise_run = 0;
+                if accept(n, last, repeats_dropped) {
+                    Step::One(n)
+                } else {
+                    Step::Skip
+                }
+            }
+            Class::Many(s) => {
+                *noise_run = 0;
+                Step::Many(s)
+            }
+        }
+    }
+
+    /// The repeat rule for one char of a [`Step::Many`] expansion: false if it is dropped.
+    #[inline]
+    pub fn accept(&mut self, n: char) -> bool {
+        accept(n, &mut self.last, &mut self.repeats_dropped)
     }
 
     /// Normalises the next original char, appending what it becomes to `out` (cleared first):
@@ -213,13 +264,22 @@ impl Normalizer {
 
 #[inline]
 fn keep(n: char, last: &mut Option<char>, dropped: &mut u32, out: &mut Vec<char>) {
+    if accept(n, last, dropped) {
+        out.push(n);
+    }
+}
+
+/// The repeat rule: false when `n` repeats the last kept non-ASCII char (and fewer than
+/// [`MAX_REPEAT_DROP`] were dropped in a row).
+#[inline]
+fn accept(n: char, last: &mut Option<char>, dropped: &mut u32) -> bool {
     if !n.is_ascii() && *last == Some(n) && *dropped < MAX_REPEAT_DROP {
         *dropped += 1;
-        return;
+        return false;
     }
     *dropped = 0;
     *last = Some(n);
-    out.push(n);
+    true
 }
 
 /// Normalises a whole string (used for lexicon terms): separators are left out, so a term's
@@ -339,6 +399,30 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn step_and_push_agree(text in "[a-zＡ-Ｚ①-⑳㎏ﬁ制造炸弹傻冒 @\u{200b}😀製彈一]{0,30}") {
+            let (mut a, mut b) = (Normalizer::new(), Normalizer::new());
+            let (mut pushed, mut stepped) = (String::new(), String::new());
+            let mut buf = Vec::new();
+            for c in text.chars() {
+                a.push(c, &mut buf);
+                pushed.extend(buf.iter());
+                match b.step(c) {
+                    Step::Skip => {}
+                    Step::One(n) => stepped.push(n),
+                    Step::Many(s) => {
+                        let s = s.to_string();
+                        for n in s.chars() {
+                            if b.accept(n) {
+                                stepped.push(n);
+                            }
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(pushed, stepped);
+        }
+
         #[test]
         fn normalising_in_pieces_equals_normalising_whole(
             parts in proptest::collection::vec("[a-zＡ-Ｚ①-⑳㎏制造炸弹傻冒 @\u{200b}😀製彈一]{0,6}", 0..6)

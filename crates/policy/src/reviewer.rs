@@ -18,7 +18,7 @@ use hegui_types::{Action, Decision, MatchInfo, Severity, Stage};
 use sha2::{Digest, Sha256};
 
 use crate::lexicon::{Lexicon, LexiconError};
-use crate::normalize::{Normalizer, SEPARATOR};
+use crate::normalize::{Normalizer, Step, SEPARATOR};
 use crate::policy::ReviewPolicy;
 use crate::{Review, Reviewer, StreamReview, StreamStep};
 
@@ -40,6 +40,8 @@ pub const MAX_LISTED_LOW_MATCHES: usize = 1000;
 struct Rule {
     id: String,
     risk: String,
+    /// Index of `risk` in [`Inner::risk_names`].
+    risk_ix: usize,
     severity: Severity,
     /// Action at input and at output review.
     actions: [Action; 2],
@@ -89,11 +91,16 @@ struct Inner {
     /// Per pattern: its length in normalised chars.
     pattern_chars: Vec<usize>,
     rules: Vec<Rule>,
+    /// The distinct risk codes of the rules.
+    risk_names: Vec<String>,
     combos: Vec<Combo>,
     /// Longest pattern in normalised chars, minus one: how much a stream must hold back.
     hold_chars: usize,
     /// Ring buffer size − 1 (a power of two above the longest pattern).
     ring_mask: usize,
+    /// The chars that occur in some pattern. Any other char sends the automaton back to its
+    /// start state (no pattern can span it), which saves stepping through its bytes.
+    alphabet: Alphabet,
     term_count: usize,
     /// PII detection and the action per kind at input and output, when enabled.
     pii: Option<Vec<(hegui_pii::PiiKind, [Action; 2])>>,
@@ -184,6 +191,7 @@ impl LexiconReviewer {
         let mut patterns = Patterns::default();
         let mut rules: Vec<Rule> = Vec::new();
         let mut combos: Vec<Combo> = Vec::new();
+        let mut risk_index: HashMap<String, usize> = HashMap::new();
         let mut term_count = 0;
         for lex in &lexicons {
             for entry in lex.entries() {
@@ -196,9 +204,12 @@ impl LexiconReviewer {
                         .unwrap_or_else(|| policy.action(&risk, severity, stage))
                 });
                 let rule_id = u32::try_from(rules.len()).map_err(|_| too_many())?;
+                let next_ix = risk_index.len();
+                let risk_ix = *risk_index.entry(risk.clone()).or_insert(next_ix);
                 rules.push(Rule {
                     id: format!("{}:{}", lex.name(), entry.line()),
                     risk,
+                    risk_ix,
                     severity,
                     actions,
                     exception_chars: entry
@@ -254,6 +265,13 @@ impl LexiconReviewer {
         let longest = pattern_chars.iter().copied().max().unwrap_or(0);
         let total_bytes: usize = patterns.strings.iter().map(String::len).sum();
         let matcher = build_matcher(&patterns.strings, total_bytes)?;
+        let alphabet = Alphabet::new(&patterns.strings);
+        let mut risk_names = vec![String::new(); risk_index.len()];
+        for (name, ix) in risk_index {
+            if let Some(slot) = risk_names.get_mut(ix) {
+                *slot = name;
+            }
+        }
 
         Ok(LexiconReviewer {
             inner: Arc::new(Inner {
@@ -263,9 +281,11 @@ impl LexiconReviewer {
                 targets: patterns.targets,
                 pattern_chars,
                 rules,
+                risk_names,
                 combos,
                 hold_chars: longest.saturating_sub(1),
                 ring_mask: (longest + 1).next_power_of_two() - 1,
+                alphabet,
                 term_count,
                 pii: pii.then(|| {
                     hegui_pii::PiiKind::ALL
@@ -347,6 +367,43 @@ fn build_matcher(patterns: &[String], total_bytes: usize) -> Result<Matcher, Lex
     Ok(Matcher::Nfa(n))
 }
 
+/// A set of chars: a bitmap for the Basic Multilingual Plane, a sorted list beyond it.
+#[derive(Debug, Default)]
+struct Alphabet {
+    bmp: Vec<u64>,
+    astral: Vec<char>,
+}
+
+impl Alphabet {
+    fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> Alphabet {
+        let mut a = Alphabet {
+            bmp: vec![0; 0x1_0000 / 64],
+            astral: Vec::new(),
+        };
+        for p in patterns {
+            for c in p.chars() {
+                let cp = u32::from(c) as usize;
+                match a.bmp.get_mut(cp / 64) {
+                    Some(word) => *word |= 1 << (cp % 64),
+                    None => a.astral.push(c),
+                }
+            }
+        }
+        a.astral.sort_unstable();
+        a.astral.dedup();
+        a
+    }
+
+    #[inline]
+    fn contains(&self, c: char) -> bool {
+        let cp = u32::from(c) as usize;
+        match self.bmp.get(cp / 64) {
+            Some(word) => word & (1 << (cp % 64)) != 0,
+            None => self.astral.binary_search(&c).is_ok(),
+        }
+    }
+}
+
 /// A match waiting to see whether one of its rule's exception contexts covers it.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -390,7 +447,8 @@ struct Scan {
     /// action, rules (for their risks).
     omitted: u64,
     omitted_action: Action,
-    omitted_rules: std::collections::BTreeSet<u32>,
+    /// Per distinct risk of the rules ([`Inner::risk_names`]): seen among omitted matches.
+    omitted_risks: Vec<bool>,
     /// Mask spans, absolute, not yet merged.
     masks: Vec<(usize, usize)>,
     stopped: bool,
@@ -421,7 +479,7 @@ impl Scan {
             low_listed: 0,
             omitted: 0,
             omitted_action: Action::Allow,
-            omitted_rules: std::collections::BTreeSet::new(),
+            omitted_risks: Vec::new(),
             masks: Vec::new(),
             stopped: false,
         }
@@ -431,12 +489,12 @@ impl Scan {
         let inner = Arc::clone(&self.inner);
         match &inner.matcher {
             Matcher::None => self.pos += text.len(),
-            Matcher::Dfa(d) => self.feed_with(d, text),
-            Matcher::Nfa(n) => self.feed_with(n, text),
+            Matcher::Dfa(d) => self.feed_with(&inner, d, text),
+            Matcher::Nfa(n) => self.feed_with(&inner, n, text),
         }
     }
 
-    fn feed_with<A: Automaton>(&mut self, aut: &A, text: &str) {
+    fn feed_with<A: Automaton>(&mut self, inner: &Inner, aut: &A, text: &str) {
         let Some(mut sid) = self.sid else {
             self.pos += text.len();
             return;
@@ -444,43 +502,79 @@ impl Scan {
         let Ok(start_sid) = aut.start_state(Anchored::No) else {
             return;
         };
-        let mask = self.inner.ring_mask;
-        let mut buf = std::mem::take(&mut self.buf);
         let mut utf8 = [0u8; 4];
+        let mut many = std::mem::take(&mut self.buf);
         for (i, c) in text.char_indices() {
             let start = self.pos + i;
             let end = start + c.len_utf8();
-            self.norm.push(c, &mut buf);
-            for &n in &buf {
-                if let Some(slot) = self.ring.get_mut(self.count & mask) {
-                    *slot = start;
-                }
-                self.count += 1;
-                if n == SEPARATOR {
-                    self.after_sep = self.count;
-                    sid = start_sid;
+            // The common case (one normalised char or none) takes no allocation; expansions
+            // (`㎏` → `kg`) are copied out because the normaliser is borrowed until then.
+            let n = match self.norm.step(c) {
+                Step::Skip => continue,
+                Step::One(n) => n,
+                Step::Many(s) => {
+                    many.clear();
+                    many.extend(s.chars());
+                    for k in 0..many.len() {
+                        let Some(&n) = many.get(k) else { break };
+                        if self.norm.accept(n) {
+                            sid =
+                                self.advance(inner, aut, sid, start_sid, n, start, end, &mut utf8);
+                        }
+                    }
+                    if !self.pending.is_empty() {
+                        self.confirm_due(inner, false);
+                    }
                     continue;
                 }
-                for &b in n.encode_utf8(&mut utf8).as_bytes() {
-                    sid = aut.next_state(Anchored::No, sid, b);
-                }
-                if aut.is_special(sid) && aut.is_match(sid) {
-                    self.hits.clear();
-                    for k in 0..aut.match_len(sid) {
-                        let pid = aut.match_pattern(sid, k).as_usize();
-                        let chars = self.inner.pattern_chars.get(pid).copied().unwrap_or(1);
-                        self.hits.push((pid, self.count.saturating_sub(chars)));
-                    }
-                    self.on_hits(end);
-                }
-            }
+            };
+            sid = self.advance(inner, aut, sid, start_sid, n, start, end, &mut utf8);
             if !self.pending.is_empty() {
-                self.confirm_due(false);
+                self.confirm_due(inner, false);
             }
         }
-        self.buf = buf;
+        self.buf = many;
         self.sid = Some(sid);
         self.pos += text.len();
+    }
+
+    /// Feeds one normalised char `n`, produced by the original char at `start..end`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn advance<A: Automaton>(
+        &mut self,
+        inner: &Inner,
+        aut: &A,
+        mut sid: StateID,
+        start_sid: StateID,
+        n: char,
+        start: usize,
+        end: usize,
+        utf8: &mut [u8; 4],
+    ) -> StateID {
+        self.count += 1;
+        // A separator or a char that occurs in no pattern: no match spans it, so the automaton
+        // restarts and nothing before it needs remembering.
+        if n == SEPARATOR || !inner.alphabet.contains(n) {
+            self.after_sep = self.count;
+            return start_sid;
+        }
+        if let Some(slot) = self.ring.get_mut((self.count - 1) & inner.ring_mask) {
+            *slot = start;
+        }
+        for &b in n.encode_utf8(utf8).as_bytes() {
+            sid = aut.next_state(Anchored::No, sid, b);
+        }
+        if aut.is_special(sid) && aut.is_match(sid) {
+            self.hits.clear();
+            for k in 0..aut.match_len(sid) {
+                let pid = aut.match_pattern(sid, k).as_usize();
+                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1);
+                self.hits.push((pid, self.count.saturating_sub(chars)));
+            }
+            self.on_hits(inner, end);
+        }
+        sid
     }
 
     fn origin(&self, ordinal: usize) -> usize {
@@ -493,8 +587,7 @@ impl Scan {
     /// Handles every pattern that ends at the current normalised char (which ends at original
     /// offset `end`): terms and combination parts first, then exceptions, so an exception
     /// ending here can cancel a term ending here.
-    fn on_hits(&mut self, end: usize) {
-        let inner = Arc::clone(&self.inner);
+    fn on_hits(&mut self, inner: &Inner, end: usize) {
         let hits = std::mem::take(&mut self.hits);
         for &(pid, start_ord) in &hits {
             let start = self.origin(start_ord);
@@ -513,14 +606,14 @@ impl Scan {
                                 end,
                             });
                         } else {
-                            self.confirm(rule, start, end);
+                            self.confirm(inner, rule, start, end);
                         }
                     }
                     Target::Atom {
                         combo,
                         bit,
                         negative,
-                    } => self.on_atom(combo, bit, negative, start, end),
+                    } => self.on_atom(inner, combo, bit, negative, start, end),
                     Target::Exception(_) => {}
                 }
             }
@@ -536,8 +629,16 @@ impl Scan {
         self.hits = hits;
     }
 
-    fn on_atom(&mut self, combo: u32, bit: u8, negative: bool, start: usize, end: usize) {
-        let Some(c) = self.inner.combos.get(combo as usize) else {
+    fn on_atom(
+        &mut self,
+        inner: &Inner,
+        combo: u32,
+        bit: u8,
+        negative: bool,
+        start: usize,
+        end: usize,
+    ) {
+        let Some(c) = inner.combos.get(combo as usize) else {
             return;
         };
         let (rule, all_mask) = (c.rule, c.all_mask);
@@ -558,13 +659,12 @@ impl Scan {
         if state.seen == all_mask && !state.negative_seen {
             state.fired = true;
             let (s, e) = (state.start, state.end);
-            self.confirm(rule, s, e);
+            self.confirm(inner, rule, s, e);
         }
     }
 
     /// Confirms pending matches no exception can cover any more (all of them at the end).
-    fn confirm_due(&mut self, all: bool) {
-        let inner = Arc::clone(&self.inner);
+    fn confirm_due(&mut self, inner: &Inner, all: bool) {
         let count = self.count;
         let mut due = Vec::new();
         self.pending.retain(|p| {
@@ -580,12 +680,12 @@ impl Scan {
             }
         });
         for p in due {
-            self.confirm(p.rule, p.start, p.end);
+            self.confirm(inner, p.rule, p.start, p.end);
         }
     }
 
-    fn confirm(&mut self, rule: u32, start: usize, end: usize) {
-        let Some(r) = self.inner.rules.get(rule as usize) else {
+    fn confirm(&mut self, inner: &Inner, rule: u32, start: usize, end: usize) {
+        let Some(r) = inner.rules.get(rule as usize) else {
             return;
         };
         let action = r.action(self.stage);
@@ -593,7 +693,12 @@ impl Scan {
             if self.low_listed >= MAX_LISTED_LOW_MATCHES {
                 self.omitted += 1;
                 self.omitted_action = self.omitted_action.max(action);
-                self.omitted_rules.insert(rule);
+                if self.omitted_risks.is_empty() {
+                    self.omitted_risks = vec![false; inner.risk_names.len()];
+                }
+                if let Some(seen) = self.omitted_risks.get_mut(r.risk_ix) {
+                    *seen = true;
+                }
                 return;
             }
             self.low_listed += 1;
@@ -654,10 +759,11 @@ impl Scan {
         d.with_omitted(
             self.omitted,
             self.omitted_action,
-            self.omitted_rules
+            self.omitted_risks
                 .iter()
-                .filter_map(|&r| inner.rules.get(r as usize))
-                .map(|r| r.risk.as_str()),
+                .zip(&inner.risk_names)
+                .filter(|(seen, _)| **seen)
+                .map(|(_, name)| name.as_str()),
         )
     }
 
@@ -747,7 +853,7 @@ impl Reviewer for LexiconReviewer {
     fn review(&self, stage: Stage, text: &str) -> Review {
         let mut scan = Scan::new(Arc::clone(&self.inner), stage);
         scan.feed(text);
-        scan.confirm_due(true);
+        scan.confirm_due(&self.inner, true);
         scan.scan_pii(text, 0);
         let mut masks = std::mem::take(&mut scan.masks);
         merge(&mut masks);
@@ -889,7 +995,8 @@ impl StreamReview for LexiconStream {
         if self.scan.stopped {
             return StreamStep::Stop;
         }
-        self.scan.confirm_due(true);
+        let inner = Arc::clone(&self.scan.inner);
+        self.scan.confirm_due(&inner, true);
         let all = self.held_base + self.held.len();
         self.pii_until(all);
         if self.scan.stopped {

@@ -455,12 +455,22 @@ fn stream_decision_so_far_uses_whole_stream_offsets() {
 fn stream_holds_back_only_a_bounded_tail_and_finish_releases_it() {
     let r = reviewer_without_pii(&[("abcd", "A1-4", "block")]);
     let mut s = r.stream(Stage::Output);
-    assert_eq!(s.push("hello wor"), StreamStep::Release("hello ".into()));
-    assert_eq!(s.push("ld"), StreamStep::Release("wo".into()));
-    assert_eq!(s.push("ab"), StreamStep::Release("rl".into()));
-    assert_eq!(s.push("c"), StreamStep::Release("d".into()));
-    assert_eq!(s.finish(), StreamStep::Release("abc".into()));
+    // Every char here occurs in the term, so the last 3 are held each time.
+    assert_eq!(s.push("dcbad"), StreamStep::Release("dc".into()));
+    assert_eq!(s.push("cb"), StreamStep::Release("ba".into()));
+    assert_eq!(s.push("a"), StreamStep::Release("d".into()));
+    assert_eq!(s.finish(), StreamStep::Release("cba".into()));
     assert_eq!(s.decision().action, Action::Allow);
+}
+
+#[test]
+fn a_char_that_occurs_in_no_term_releases_everything_before_it() {
+    let r = reviewer_without_pii(&[("abcd", "A1-4", "block")]);
+    let mut s = r.stream(Stage::Output);
+    assert_eq!(s.push("xxab"), StreamStep::Release("xx".into()));
+    assert_eq!(s.push("z"), StreamStep::Release("abz".into()));
+    assert_eq!(s.push("abc"), StreamStep::Release(String::new()));
+    assert_eq!(s.push("d"), StreamStep::Stop);
 }
 
 #[test]
@@ -478,10 +488,11 @@ fn stream_hold_is_counted_in_normalised_chars() {
 fn a_mask_span_straddling_a_release_is_masked_on_both_sides() {
     let r = reviewer(&[("傻冒", "A2-9", "mask"), ("长短句", "A1-7", "flag")]);
     let mut s = r.stream(Stage::Output);
-    assert_eq!(s.push("你傻冒"), StreamStep::Release("你".into()));
-    assert_eq!(s.push("吗"), StreamStep::Release("*".into()));
-    assert_eq!(s.push("好"), StreamStep::Release("*".into()));
-    assert_eq!(s.finish(), StreamStep::Release("吗好".into()));
+    // Only chars that occur in the terms, so that the hold-back (2 chars) applies throughout.
+    assert_eq!(s.push("长傻冒"), StreamStep::Release("长".into()));
+    assert_eq!(s.push("短"), StreamStep::Release("*".into()));
+    assert_eq!(s.push("句"), StreamStep::Release("*".into()));
+    assert_eq!(s.finish(), StreamStep::Release("短句".into()));
 }
 
 #[test]
@@ -735,9 +746,10 @@ fn an_exception_context_cancels_the_term_inside_it_but_not_elsewhere() {
 
     // Streaming: the term is held until the exception can no longer complete.
     let mut s = r.stream(Stage::Output);
-    // The longest pattern (爆炸弹头) has 4 chars, so 3 are held.
-    assert_eq!(s.push("我爱吃炸弹"), StreamStep::Release("我爱".into()));
-    assert_eq!(s.push("糖"), StreamStep::Release("吃".into()));
+    // 我爱吃 occur in no pattern and go at once; the longest pattern (爆炸弹头) has 4 chars,
+    // so 3 of the rest are held.
+    assert_eq!(s.push("我爱吃炸弹"), StreamStep::Release("我爱吃".into()));
+    assert_eq!(s.push("糖"), StreamStep::Release(String::new()));
     let (rest, stopped) = run_stream(s.as_mut(), &["很甜"]);
     assert!(!stopped);
     assert_eq!(rest, "炸弹糖很甜");

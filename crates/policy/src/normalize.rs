@@ -139,13 +139,13 @@ enum Class<'a> {
     Many(&'a str),
 }
 
-#[inline]
-fn classify(c: char, slow: &mut String) -> Class<'_> {
+#[inline(always)]
+fn classify<'a>(table: &'static Table, c: char, slow: &'a mut String) -> Class<'a> {
     let cp = u32::from(c);
-    if let Some(&entry) = TABLE.bmp.get(cp as usize) {
+    if let Some(&entry) = table.bmp.get(cp as usize) {
         return match entry {
             NOISE => Class::Noise,
-            e if e & EXPANSION != 0 => match TABLE.expansions.get((e & !EXPANSION) as usize) {
+            e if e & EXPANSION != 0 => match table.expansions.get((e & !EXPANSION) as usize) {
                 Some(s) => Class::Many(s),
                 None => Class::Noise,
             },
@@ -163,12 +163,35 @@ fn classify(c: char, slow: &mut String) -> Class<'_> {
 }
 
 /// The normaliser's state between chars: the noise run and the last char kept (for repeats).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Normalizer {
+    table: &'static Table,
     noise_run: u32,
     last: Option<char>,
     repeats_dropped: u32,
     slow: String,
+}
+
+impl std::fmt::Debug for Normalizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Normalizer")
+            .field("noise_run", &self.noise_run)
+            .field("last", &self.last)
+            .field("repeats_dropped", &self.repeats_dropped)
+            .finish()
+    }
+}
+
+impl Default for Normalizer {
+    fn default() -> Normalizer {
+        Normalizer {
+            table: LazyLock::force(&TABLE),
+            noise_run: 0,
+            last: None,
+            repeats_dropped: 0,
+            slow: String::new(),
+        }
+    }
 }
 
 /// What one original char became, from [`Normalizer::step`].
@@ -190,15 +213,16 @@ impl Normalizer {
     }
 
     /// Normalises the next original char without allocating (the hot path of review).
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, c: char) -> Step<'_> {
         let Normalizer {
+            table,
             noise_run,
             last,
             repeats_dropped,
             slow,
         } = self;
-        match classify(c, slow) {
+        match classify(table, c, slow) {
             Class::Noise => {
                 *noise_run += 1;
                 if *noise_run == MAX_NOISE_GAP + 1 {
@@ -235,12 +259,13 @@ impl Normalizer {
         out.clear();
         // Split borrows: `classify` may borrow the slow-path buffer.
         let Normalizer {
+            table,
             noise_run,
             last,
             repeats_dropped,
             slow,
         } = self;
-        match classify(c, slow) {
+        match classify(table, c, slow) {
             Class::Noise => {
                 *noise_run += 1;
                 if *noise_run == MAX_NOISE_GAP + 1 {

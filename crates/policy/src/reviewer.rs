@@ -528,7 +528,14 @@ impl Scan {
                     continue;
                 }
             };
-            sid = self.advance(inner, aut, sid, start_sid, n, start, end, &mut utf8);
+            if n == SEPARATOR || !inner.alphabet.contains(n) {
+                // The common case with small lexicons, kept in this loop.
+                self.count += 1;
+                self.after_sep = self.count;
+                sid = start_sid;
+            } else {
+                sid = self.advance(inner, aut, sid, start_sid, n, start, end, &mut utf8);
+            }
             if !self.pending.is_empty() {
                 self.confirm_due(inner, false);
             }

@@ -328,3 +328,82 @@ async fn an_output_guard_judges_whole_answers_streamed_or_not() {
     assert_eq!(ok["choices"][0]["finish_reason"], "stop");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_under_load_drops_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let lex = dir.path().join("ops.toml");
+    let cfg_path = dir.path().join("hegui.toml");
+    std::fs::write(&lex, "[lexicon]\nname = \"ops\"\n").unwrap();
+    let lex_for_cfg = lex.clone();
+    let h = start(Backend::Sqlite, move |c| {
+        c.review.lexicons = vec![lex_for_cfg.display().to_string()];
+    })
+    .await;
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[storage]\ndatabase_url = \"sqlite::memory:\"\n[review]\nlexicons = [{:?}]\n",
+            lex.display().to_string()
+        ),
+    )
+    .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (http, url, key, stop) = (
+            h.http.clone(),
+            format!("{}/v1/chat/completions", h.base),
+            h.key.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = if i % 2 == 0 {
+                    user("紫色独角兽")
+                } else {
+                    user_stream("[[reply:紫色独角兽来了]][[chunk:2]]", false)
+                };
+                let resp = http
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap();
+                let streamed = body["stream"].as_bool().unwrap_or(false) && status == 200;
+                seen.push((status, !streamed || text.contains("[DONE]")));
+            }
+            seen
+        }));
+    }
+    for round in 0..20 {
+        let entry = if round % 2 == 0 {
+            "[[entry]]\nterm = \"紫色独角兽\"\nrisk = \"A1-8\"\naction = \"block\"\n"
+        } else {
+            ""
+        };
+        std::fs::write(&lex, format!("[lexicon]\nname = \"ops\"\n{entry}")).unwrap();
+        hegui_gateway::reload_from_file_at(&h.gateway, &cfg_path, "test")
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        for (status, complete) in t.await.unwrap() {
+            total += 1;
+            // Allowed or blocked by whichever policy was in force; never an error, never a
+            // stream cut off.
+            assert!(status == 200 || status == 400, "status {status}");
+            assert!(complete, "a stream ended without [DONE]");
+        }
+    }
+    assert!(total > 20, "only {total} requests");
+    eprintln!("{total} requests across 20 reloads, none dropped");
+    h.stop().await;
+}

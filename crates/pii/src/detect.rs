@@ -447,3 +447,99 @@ fn resolve_overlaps(mut found: Vec<PiiMatch>) -> Vec<PiiMatch> {
     }
     out
 }
+
+/// Where the trailing run of `text` that could still be part of — or grow into — personal
+/// information begins: letters and digits (ASCII or full-width), the e-mail characters
+/// `. _ % + - @`, and up to three separators (spaces, hyphens) that follow a digit, as in
+/// `138 1234 5678`. Text before the returned offset can be scanned on its own: [`detect`] on
+/// it finds what detection of the whole text would find there. A stream reviewer scans up to
+/// this boundary and holds back the rest.
+///
+/// The walk back stops after `max_bytes`, so a run longer than that (a long token, not
+/// personal information as written by people) is cut.
+pub fn tail_boundary(text: &str, max_bytes: usize) -> usize {
+    let mut boundary = text.len();
+    let mut chars = text.char_indices().rev().peekable();
+    while let Some(&(i, c)) = chars.peek() {
+        if text.len() - i > max_bytes {
+            break;
+        }
+        if is_run_char(c) {
+            boundary = i;
+            chars.next();
+            continue;
+        }
+        if !is_separator(c) {
+            break;
+        }
+        // A group of separators belongs to the run only if a digit comes before it.
+        let mut group = Vec::new();
+        while let Some(&(j, s)) = chars.peek() {
+            if !is_separator(s) || group.len() > usize::from(MAX_SEPARATORS) {
+                break;
+            }
+            group.push(j);
+            chars.next();
+        }
+        let before_is_digit = chars.peek().is_some_and(|&(_, p)| digit_value(p).is_some());
+        if group.len() <= usize::from(MAX_SEPARATORS) && before_is_digit {
+            if let Some(&j) = group.last() {
+                boundary = j;
+            }
+            continue;
+        }
+        break;
+    }
+    boundary
+}
+
+fn is_run_char(c: char) -> bool {
+    to_ascii(c).is_some_and(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@')
+    })
+}
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    #[test]
+    fn the_boundary_keeps_numbers_and_addresses_whole() {
+        fn cut(t: &str) -> &str {
+            &t[tail_boundary(t, 256)..]
+        }
+        assert_eq!(cut("电话：138 - 1234"), "138 - 1234");
+        assert_eq!(cut("电话：138  1234  "), "138  1234  ");
+        assert_eq!(cut("电话：138\u{a0}1234\u{2010}"), "138\u{a0}1234\u{2010}");
+        assert_eq!(cut("邮箱 john%smith@exa"), "john%smith@exa");
+        assert_eq!(cut("hello world"), "world");
+        assert_eq!(cut("价格 - 5"), "5");
+        assert_eq!(cut("好的。"), "");
+        assert_eq!(cut("１３８"), "１３８");
+        // More than three separators break the run, as they break a number for detect.
+        assert_eq!(cut("138    1234"), "1234");
+        assert_eq!(cut(&"a".repeat(300)).len(), 256);
+    }
+
+    #[test]
+    fn scanning_up_to_the_boundary_finds_what_the_whole_text_has_there() {
+        let text =
+            "电话：138 - 1234 - 5678，邮箱 john%smith@example.com 卡号 6222 0212 3456 7890 128。";
+        let whole = detect(text);
+        for split in text.char_indices().map(|(i, _)| i) {
+            let b = tail_boundary(&text[..split], 256);
+            let head = detect(&text[..b]);
+            let tail: Vec<PiiMatch> = detect(&text[b..])
+                .into_iter()
+                .map(|m| PiiMatch {
+                    start: m.start + b,
+                    end: m.end + b,
+                    ..m
+                })
+                .collect();
+            let mut joined = head;
+            joined.extend(tail);
+            assert_eq!(joined, whole, "split at {split}");
+        }
+    }
+}

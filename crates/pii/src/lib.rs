@@ -31,7 +31,7 @@ use chrono::NaiveDate;
 use thiserror::Error;
 
 pub use bank_card::{parse_bank_card, BankCardError};
-pub use detect::{detect, today_in_china, Detector, PiiMatch};
+pub use detect::{detect, tail_boundary, today_in_china, Detector, PiiMatch};
 pub use email::{parse_email, EmailError};
 pub use id_card::{parse_id_card, IdCard, IdCardError, IdCardRules, Sex};
 pub use mask::{mask, mask_all, mask_all_stars, MaskStyle};

@@ -818,40 +818,6 @@ impl Scan {
 /// address inside a run of more than this many chars may escape streaming PII review.
 const PII_TAIL_MAX: usize = 256;
 
-/// Start of the trailing run of `text` that could still grow into (or be part of) personal
-/// information: ASCII and full-width letters and digits, `@ . _ + -`, and a space or hyphen
-/// right after a digit (grouped numbers like `138 1234 5678`). Text before it is final for
-/// PII purposes.
-fn pii_tail_start(text: &str) -> usize {
-    let mut start = text.len();
-    let mut chars = text.char_indices().rev().peekable();
-    while let Some((i, c)) = chars.next() {
-        if text.len() - i > PII_TAIL_MAX {
-            break;
-        }
-        let part = is_pii_char(c)
-            || (matches!(c, ' ' | '-' | '\u{3000}')
-                && chars.peek().is_some_and(|&(_, p)| is_digit_like(p)));
-        if !part {
-            break;
-        }
-        start = i;
-    }
-    start
-}
-
-fn is_digit_like(c: char) -> bool {
-    c.is_ascii_digit() || ('０'..='９').contains(&c)
-}
-
-fn is_pii_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(c, '@' | '.' | '_' | '+' | '-' | '＠' | '．' | '＋' | '－')
-        || ('０'..='９').contains(&c)
-        || ('Ａ'..='Ｚ').contains(&c)
-        || ('ａ'..='ｚ').contains(&c)
-}
-
 impl Reviewer for LexiconReviewer {
     fn version(&self) -> &str {
         &self.inner.version
@@ -988,8 +954,12 @@ impl StreamReview for LexiconStream {
             .pii_done
             .saturating_sub(self.held_base)
             .min(self.held.len());
-        let pii_boundary =
-            self.held_base + pii_from + self.held.get(pii_from..).map_or(0, pii_tail_start);
+        let pii_boundary = self.held_base
+            + pii_from
+            + self
+                .held
+                .get(pii_from..)
+                .map_or(0, |t| hegui_pii::tail_boundary(t, PII_TAIL_MAX));
         let pii_cut = self.pii_until(pii_boundary);
         if self.scan.stopped {
             return self.stop();

@@ -996,3 +996,30 @@ fn allow_and_flag_matches_beyond_the_limit_are_counted_not_listed() {
     assert_eq!(released, review.text);
     assert_eq!(&s.decision(), d);
 }
+
+/// Found by fuzzing: numbers with several separators or Unicode hyphens, and e-mail addresses
+/// with `%`, split across chunks, must be masked as in batch review.
+#[test]
+fn pii_split_across_chunks_is_masked_like_batch_review() {
+    let r = demo();
+    let cases: &[&[&str]] = &[
+        &["电话：138 - 1234", " - 5678。"],
+        &["电话：138  1234", "  5678。"],
+        &["电话：138\u{a0}1234", "\u{a0}5678。"],
+        &["电话：138\u{2010}1234", "\u{2010}5678。"],
+        &["卡号 6222 - 0212 - 3456", " - 7890 - 128。"],
+        &["邮箱 john%smith@example.com"],
+        &["%@e.om"],
+        &["138  00131234"],
+    ];
+    for chunks in cases {
+        let whole = chunks.concat();
+        let batch = r.review(Stage::Output, &whole);
+        assert!(!batch.decision.matches.is_empty(), "{whole:?}");
+        let mut s = r.stream(Stage::Output);
+        let (released, stopped) = run_stream(s.as_mut(), chunks);
+        assert!(!stopped);
+        assert_eq!(released, batch.text, "{chunks:?}");
+        assert_eq!(s.decision(), batch.decision, "{chunks:?}");
+    }
+}

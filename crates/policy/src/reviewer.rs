@@ -35,6 +35,16 @@ const DFA_MAX_PATTERN_BYTES: usize = 400_000;
 /// produce an unbounded record. Mask, block and safe-answer matches are always listed.
 pub const MAX_LISTED_LOW_MATCHES: usize = 1000;
 
+/// A rule's actions and risk index, packed for the scan's hot path.
+#[derive(Debug, Clone, Copy)]
+struct RuleFast {
+    actions: [Action; 2],
+    risk_ix: u16,
+}
+
+/// [`Inner::plain_rule`] for patterns that need the general path.
+const NOT_PLAIN: u32 = u32::MAX;
+
 /// What one lexicon entry asks for when it matches.
 #[derive(Debug)]
 struct Rule {
@@ -48,15 +58,6 @@ struct Rule {
     /// How many normalised chars, counted from the start of a match, an exception context can
     /// still reach (0: the entry has none): the match waits that long before it counts.
     exception_chars: usize,
-}
-
-impl Rule {
-    fn action(&self, stage: Stage) -> Action {
-        match stage {
-            Stage::Input => self.actions[0],
-            Stage::Output => self.actions[1],
-        }
-    }
 }
 
 /// What a pattern found by the automaton means (one pattern may mean several things: the same
@@ -89,8 +90,13 @@ struct Inner {
     /// Per pattern: what it means.
     targets: Vec<Vec<Target>>,
     /// Per pattern: its length in normalised chars.
-    pattern_chars: Vec<usize>,
+    pattern_chars: Vec<u32>,
+    /// Per pattern: the rule when the pattern means exactly one term without exception
+    /// contexts (the fast path), else [`NOT_PLAIN`].
+    plain_rule: Vec<u32>,
     rules: Vec<Rule>,
+    /// Per rule, what the scan needs for every match, packed (4 bytes a rule).
+    rule_fast: Vec<RuleFast>,
     /// The distinct risk codes of the rules.
     risk_names: Vec<String>,
     combos: Vec<Combo>,
@@ -260,12 +266,41 @@ impl LexiconReviewer {
             }
         }
 
-        let pattern_chars: Vec<usize> =
-            patterns.strings.iter().map(|p| p.chars().count()).collect();
-        let longest = pattern_chars.iter().copied().max().unwrap_or(0);
+        let pattern_chars: Vec<u32> = patterns
+            .strings
+            .iter()
+            .map(|p| u32::try_from(p.chars().count()).unwrap_or(u32::MAX))
+            .collect();
+        let longest = pattern_chars.iter().copied().max().unwrap_or(0) as usize;
         let total_bytes: usize = patterns.strings.iter().map(String::len).sum();
         let matcher = build_matcher(&patterns.strings, total_bytes)?;
         let alphabet = Alphabet::new(&patterns.strings);
+        if risk_index.len() > usize::from(u16::MAX) {
+            return Err(LexiconError::Matcher {
+                message: "more than 65535 distinct risk codes".into(),
+            });
+        }
+        let rule_fast = rules
+            .iter()
+            .map(|r| RuleFast {
+                actions: r.actions,
+                risk_ix: u16::try_from(r.risk_ix).unwrap_or(u16::MAX),
+            })
+            .collect();
+        let plain_rule = patterns
+            .targets
+            .iter()
+            .map(|t| match t.as_slice() {
+                [Target::Term(rule)]
+                    if rules
+                        .get(*rule as usize)
+                        .is_some_and(|r| r.exception_chars == 0) =>
+                {
+                    *rule
+                }
+                _ => NOT_PLAIN,
+            })
+            .collect();
         let mut risk_names = vec![String::new(); risk_index.len()];
         for (name, ix) in risk_index {
             if let Some(slot) = risk_names.get_mut(ix) {
@@ -280,7 +315,9 @@ impl LexiconReviewer {
                 matcher,
                 targets: patterns.targets,
                 pattern_chars,
+                plain_rule,
                 rules,
+                rule_fast,
                 risk_names,
                 combos,
                 hold_chars: longest.saturating_sub(1),
@@ -576,10 +613,21 @@ impl Scan {
             self.hits.clear();
             for k in 0..aut.match_len(sid) {
                 let pid = aut.match_pattern(sid, k).as_usize();
-                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1);
-                self.hits.push((pid, self.count.saturating_sub(chars)));
+                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
+                let start_ord = self.count.saturating_sub(chars);
+                // Most patterns are one plain term: confirm it here, without the general
+                // handling of exceptions and combinations.
+                match inner.plain_rule.get(pid) {
+                    Some(&rule) if rule != NOT_PLAIN => {
+                        let start = self.origin(start_ord);
+                        self.confirm(inner, rule, start, end);
+                    }
+                    _ => self.hits.push((pid, start_ord)),
+                }
             }
-            self.on_hits(inner, end);
+            if !self.hits.is_empty() {
+                self.on_hits(inner, end);
+            }
         }
         sid
     }
@@ -692,10 +740,15 @@ impl Scan {
     }
 
     fn confirm(&mut self, inner: &Inner, rule: u32, start: usize, end: usize) {
-        let Some(r) = inner.rules.get(rule as usize) else {
+        // The compact per-rule facts first: with a large lexicon most matches stop here, and
+        // the full rule (with its strings) is touched only for listed matches.
+        let Some(fast) = inner.rule_fast.get(rule as usize) else {
             return;
         };
-        let action = r.action(self.stage);
+        let action = match self.stage {
+            Stage::Input => fast.actions[0],
+            Stage::Output => fast.actions[1],
+        };
         if action <= Action::Flag {
             if self.low_listed >= MAX_LISTED_LOW_MATCHES {
                 self.omitted += 1;
@@ -703,13 +756,16 @@ impl Scan {
                 if self.omitted_risks.is_empty() {
                     self.omitted_risks = vec![false; inner.risk_names.len()];
                 }
-                if let Some(seen) = self.omitted_risks.get_mut(r.risk_ix) {
+                if let Some(seen) = self.omitted_risks.get_mut(usize::from(fast.risk_ix)) {
                     *seen = true;
                 }
                 return;
             }
             self.low_listed += 1;
         }
+        let Some(r) = inner.rules.get(rule as usize) else {
+            return;
+        };
         self.matches.push(MatchInfo {
             rule: r.id.clone(),
             risk: r.risk.clone(),

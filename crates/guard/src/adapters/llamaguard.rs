@@ -22,11 +22,11 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{expect_kind, label_list, verdict, ParseError, Parsed};
+use super::{ask_chat_guard, expect_kind, label_list, ParseError, Parsed};
 use crate::{
     config::{GuardConfig, GuardKind, LlamaGuardPrompt},
     error::{ConfigError, GuardError},
-    http::{chat_content, chat_request, Endpoint},
+    http::Endpoint,
     mapping::{RiskMapper, LLAMA_GUARD_3},
     Guard, GuardRequest, GuardVerdict, Safety,
 };
@@ -149,21 +149,15 @@ impl Guard for LlamaGuard {
 
     async fn check(&self, req: &GuardRequest) -> Result<GuardVerdict, GuardError> {
         let response = req.require_response(self.name())?;
-        let body = chat_request(
+        ask_chat_guard(
+            &self.endpoint,
             &self.model,
-            messages(self.mode, &req.prompt, response),
             self.max_tokens,
-        );
-        let reply = self.endpoint.post(&body).await?;
-        let content = chat_content(&self.endpoint, &reply.body)?;
-        let parsed = parse(&content).map_err(|e| self.endpoint.unexpected(e.0, &content))?;
-        Ok(verdict(
-            self.name(),
-            parsed,
+            messages(self.mode, &req.prompt, response),
+            parse,
             &self.mapper,
-            content,
-            reply.latency,
-        ))
+        )
+        .await
     }
 }
 

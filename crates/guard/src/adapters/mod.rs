@@ -85,6 +85,30 @@ fn expect_kind(cfg: &GuardConfig, kind: GuardKind) -> Result<(), ConfigError> {
     })
 }
 
+/// One round trip to a guard model served behind an OpenAI-compatible chat endpoint: send the
+/// adapter's `messages`, take the reply's content, parse it with the adapter's `parse`, map it.
+/// The three chat adapters differ only in their messages and their parser.
+async fn ask_chat_guard(
+    endpoint: &crate::http::Endpoint,
+    model: &str,
+    max_tokens: Option<u32>,
+    messages: serde_json::Value,
+    parse: fn(&str) -> Result<Parsed, ParseError>,
+    mapper: &RiskMapper,
+) -> Result<GuardVerdict, crate::GuardError> {
+    let body = crate::http::chat_request(model, messages, max_tokens);
+    let reply = endpoint.post(&body).await?;
+    let content = crate::http::chat_content(endpoint, &reply.body)?;
+    let parsed = parse(&content).map_err(|e| endpoint.unexpected(e.0, &content))?;
+    Ok(verdict(
+        endpoint.guard(),
+        parsed,
+        mapper,
+        content,
+        reply.latency,
+    ))
+}
+
 /// The verdict of a parsed reply: risks are mapped only for non-safe verdicts.
 fn verdict(
     guard: &str,

@@ -157,8 +157,14 @@ async fn a_guard_model_blocks_what_the_lexicons_miss_and_fails_closed_when_down(
     h.stop().await;
 }
 
-#[tokio::test]
-async fn the_admin_api_reloads_lexicons_without_a_restart() {
+/// A gateway whose review uses one (empty) lexicon file, and a configuration file naming the
+/// same lexicon for reloads: returns the harness, the lexicon path and the config path.
+async fn reloadable() -> (
+    Harness,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let lex = dir.path().join("ops.toml");
     let cfg_path = dir.path().join("hegui.toml");
@@ -168,8 +174,8 @@ async fn the_admin_api_reloads_lexicons_without_a_restart() {
         c.review.lexicons = vec![lex_for_cfg.display().to_string()];
     })
     .await;
-    // The harness builds from a RawConfig; write the same review settings to a file and point
-    // the admin API at it.
+    // The harness builds from a RawConfig; the reloads read the same review settings from a
+    // file.
     std::fs::write(
         &cfg_path,
         format!(
@@ -178,6 +184,12 @@ async fn the_admin_api_reloads_lexicons_without_a_restart() {
         ),
     )
     .unwrap();
+    (h, lex, cfg_path, dir)
+}
+
+#[tokio::test]
+async fn the_admin_api_reloads_lexicons_without_a_restart() {
+    let (h, lex, cfg_path, _dir) = reloadable().await;
     let gw = h.gateway.clone();
     assert_eq!(
         h.chat(user("紫色独角兽")).send().await.unwrap().status(),
@@ -331,23 +343,7 @@ async fn an_output_guard_judges_whole_answers_streamed_or_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloading_under_load_drops_no_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let lex = dir.path().join("ops.toml");
-    let cfg_path = dir.path().join("hegui.toml");
-    std::fs::write(&lex, "[lexicon]\nname = \"ops\"\n").unwrap();
-    let lex_for_cfg = lex.clone();
-    let h = start(Backend::Sqlite, move |c| {
-        c.review.lexicons = vec![lex_for_cfg.display().to_string()];
-    })
-    .await;
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "[storage]\ndatabase_url = \"sqlite::memory:\"\n[review]\nlexicons = [{:?}]\n",
-            lex.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (h, lex, cfg_path, _dir) = reloadable().await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut tasks = Vec::new();
     for i in 0..4 {

@@ -34,15 +34,16 @@ impl RiskPattern {
         if s == "*" {
             return Ok(RiskPattern::Any);
         }
-        if s == "PII" || taxonomy::CATEGORIES.iter().any(|c| c.code == s) {
+        if s == "PII" || s == "GUARD" || taxonomy::CATEGORIES.iter().any(|c| c.code == s) {
             return Ok(RiskPattern::Category(s.to_string()));
         }
-        if taxonomy::is_known_code(s) {
+        if taxonomy::is_known_code(s) || is_guard_code(s) {
             return Ok(RiskPattern::Code(s.to_string()));
         }
         Err(format!(
-            "unknown risk {s:?}: use *, a category (A1..A5 or PII), a risk code (A1-1..A5-2) or \
-             PII-<type>"
+            "unknown risk {s:?}: use *, a category (A1..A5, PII or GUARD), a risk code \
+             (A1-1..A5-2), PII-<type> or GUARD-<code> (guard-model findings such as \
+             GUARD-jailbreak, GUARD-unavailable)"
         ))
     }
 
@@ -156,6 +157,17 @@ impl ReviewPolicy {
     }
 }
 
+/// The codes guard models add beside the TC260 risks (`GUARD-jailbreak`, `GUARD-unavailable`,
+/// `GUARD-degraded`): `GUARD-` and lower-case letters, digits, `_`, `-`.
+fn is_guard_code(s: &str) -> bool {
+    s.strip_prefix("GUARD-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    })
+}
+
 fn default_action(risk: &str, severity: Severity, stage: Stage) -> Action {
     if risk.starts_with(taxonomy::PII_PREFIX) {
         return match stage {
@@ -183,6 +195,12 @@ mod tests {
         let pii = RiskPattern::parse("PII").unwrap();
         assert!(pii.covers("PII-phone") && !pii.covers("A4-6"));
         assert!(RiskPattern::parse("PII-phone").unwrap().covers("PII-phone"));
+        let guard = RiskPattern::parse("GUARD").unwrap();
+        assert!(guard.covers("GUARD-jailbreak") && !guard.covers("A1-4"));
+        assert!(RiskPattern::parse("GUARD-jailbreak")
+            .unwrap()
+            .covers("GUARD-jailbreak"));
+        assert!(RiskPattern::parse("GUARD-").is_err());
         let e = RiskPattern::parse("A9").unwrap_err();
         assert!(e.contains("A1..A5"), "{e}");
     }

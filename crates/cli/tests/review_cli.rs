@@ -46,6 +46,18 @@ fn lexicon_check_reports_every_error_with_file_and_line() {
         err.contains("bad.toml:9: unknown severity \"huge\""),
         "{err}"
     );
+    std::fs::write(
+        dir.path().join("big.jsonl"),
+        "{\"lexicon\": {\"name\": \"big\"}}\n{\"term\": \"x\", \"risk\": \"A9-9\"}\n{\"term\": \"y\", \"risk\": \"A1-8\", \"weight\": 2}\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(dir.path(), &["lexicon", "check", "big.jsonl"], None);
+    assert!(!ok);
+    assert!(err.contains("big.jsonl:2: unknown risk code A9-9"), "{err}");
+    assert!(
+        err.contains("big.jsonl:3: ") && err.contains("weight"),
+        "{err}"
+    );
     let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lexicons/demo.toml");
     let (ok, out, err) = run(
         dir.path(),

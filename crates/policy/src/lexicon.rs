@@ -169,6 +169,25 @@ pub enum LexiconError {
     },
 }
 
+impl LexiconError {
+    /// The line the error points at, when it has one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            LexiconError::NotUtf8 { line, .. }
+            | LexiconError::InvalidName { line, .. }
+            | LexiconError::Entry { line, .. }
+            | LexiconError::EmptyTerm { line, .. }
+            | LexiconError::UnknownRisk { line, .. }
+            | LexiconError::UnknownAction { line, .. }
+            | LexiconError::DuplicateTerm { line, .. } => Some(*line),
+            LexiconError::Syntax { line, .. } => *line,
+            LexiconError::Read { .. }
+            | LexiconError::DuplicateName { .. }
+            | LexiconError::Matcher { .. } => None,
+        }
+    }
+}
+
 fn location(file: &str, line: Option<usize>) -> String {
     match line {
         Some(line) => format!("{file}:{line}"),
@@ -300,6 +319,57 @@ struct RawEntry {
     note: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonHeader {
+    lexicon: JsonHeaderBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonHeaderBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// One entry of the JSON Lines form; the same keys as [`RawEntry`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonEntry {
+    term: String,
+    risk: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    except: Option<Vec<String>>,
+    #[serde(default)]
+    pinyin: Option<bool>,
+    #[serde(default)]
+    initials: Option<bool>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl JsonEntry {
+    /// The TOML entry it stands for; every span is empty because a JSON line has one line.
+    fn into_raw(self) -> RawEntry {
+        let s = |v| Spanned::new(0..0, v);
+        RawEntry {
+            term: s(self.term),
+            risk: s(self.risk),
+            action: self.action.map(s),
+            severity: self.severity.map(s),
+            except: self.except.map(|v| Spanned::new(0..0, v)),
+            pinyin: self.pinyin.map(|v| Spanned::new(0..0, v)),
+            initials: self.initials.map(|v| Spanned::new(0..0, v)),
+            note: self.note,
+        }
+    }
+}
+
 impl Lexicon {
     /// Parses and validates lexicon text; `name_for_errors` (usually the path) prefixes errors.
     /// Stops at the first problem; [`Lexicon::check`] lists them all.
@@ -308,8 +378,12 @@ impl Lexicon {
     }
 
     /// Parses and validates lexicon text, reporting every problem (in line order) rather than
-    /// the first. The error list is never empty.
+    /// the first. The error list is never empty. A name ending in `.jsonl` is read as JSON
+    /// Lines (see [`Lexicon::check_jsonl`]), anything else as TOML.
     pub fn check(name_for_errors: &str, text: &str) -> Result<Lexicon, Vec<LexiconError>> {
+        if name_for_errors.ends_with(".jsonl") {
+            return Lexicon::check_jsonl(name_for_errors, text);
+        }
         let file = name_for_errors;
         let lines = LineIndex::new(text);
         let line_at = |offset: usize| lines.line(offset);
@@ -320,9 +394,94 @@ impl Lexicon {
                 message: e.message().trim_end().to_string(),
             }]
         })?;
+        let name_line = line_at(raw.lexicon.name.span().start);
+        let entries = raw.entry.into_iter().map(|spanned| {
+            let entry_line = line_at(spanned.span().start);
+            (
+                entry_line,
+                parse_entry(file, entry_line, spanned.into_inner(), &line_at),
+            )
+        });
+        Lexicon::validated(
+            file,
+            text,
+            (raw.lexicon.name.into_inner(), name_line),
+            raw.lexicon.description,
+            entries,
+        )
+    }
 
+    /// Parses the JSON Lines form of a lexicon, meant for large, generated lexicons: it is read
+    /// line by line, so memory stays near the size of the entries. The first non-blank line is
+    /// the header, every other non-blank line one entry, with the same keys and meaning as the
+    /// TOML form:
+    ///
+    /// ```text
+    /// {"lexicon": {"name": "ops", "description": "..."}}
+    /// {"term": "制造炸弹", "risk": "A1-4", "action": "block"}
+    /// {"term": "炸弹", "risk": "A1-4", "severity": "high", "except": ["炸弹糖"]}
+    /// ```
+    pub fn check_jsonl(name_for_errors: &str, text: &str) -> Result<Lexicon, Vec<LexiconError>> {
+        let file = name_for_errors;
+        let syntax = |line: usize, e: serde_json::Error| LexiconError::Syntax {
+            file: file.to_string(),
+            line: Some(line),
+            message: e.to_string(),
+        };
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .filter(|(_, l)| !l.trim().is_empty());
+        let Some((header_line, header)) = lines.next() else {
+            return Err(vec![LexiconError::Syntax {
+                file: file.to_string(),
+                line: Some(1),
+                message: "empty lexicon: the first line must be the header \
+                          {\"lexicon\": {\"name\": \"...\"}}"
+                    .into(),
+            }]);
+        };
+        let header: JsonHeader =
+            serde_json::from_str(header).map_err(|e| vec![syntax(header_line, e)])?;
         let mut errors = Vec::new();
-        let name = raw.lexicon.name.get_ref();
+        let mut parsed = Vec::new();
+        for (line, text) in lines {
+            match serde_json::from_str::<JsonEntry>(text) {
+                Ok(e) => {
+                    let at_line = |_: usize| line;
+                    parsed.push((line, parse_entry(file, line, e.into_raw(), &at_line)));
+                }
+                Err(e) => errors.push(syntax(line, e)),
+            }
+        }
+        let lexicon = Lexicon::validated(
+            file,
+            text,
+            (header.lexicon.name, header_line),
+            header.lexicon.description,
+            parsed.into_iter(),
+        );
+        match lexicon {
+            Ok(l) if errors.is_empty() => Ok(l),
+            Ok(_) => Err(errors),
+            Err(mut more) => {
+                errors.append(&mut more);
+                errors.sort_by_key(LexiconError::line);
+                Err(errors)
+            }
+        }
+    }
+
+    /// The checks common to both forms: the name, each entry, duplicates after normalisation.
+    fn validated(
+        file: &str,
+        text: &str,
+        (name, name_line): (String, usize),
+        description: Option<String>,
+        entries: impl Iterator<Item = (usize, Result<Entry, LexiconError>)>,
+    ) -> Result<Lexicon, Vec<LexiconError>> {
+        let mut errors = Vec::new();
         if name.is_empty()
             || !name
                 .bytes()
@@ -330,16 +489,14 @@ impl Lexicon {
         {
             errors.push(LexiconError::InvalidName {
                 file: file.to_string(),
-                line: line_at(raw.lexicon.name.span().start),
+                line: name_line,
                 name: name.clone(),
             });
         }
-
-        let mut entries = Vec::with_capacity(raw.entry.len());
+        let mut kept = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for spanned in raw.entry {
-            let entry_line = line_at(spanned.span().start);
-            match parse_entry(file, entry_line, spanned.into_inner(), &line_at) {
+        for (entry_line, result) in entries {
+            match result {
                 Ok(entry) => {
                     if let Some(&first_line) = seen.get(&entry.normalized) {
                         errors.push(LexiconError::DuplicateTerm {
@@ -351,7 +508,7 @@ impl Lexicon {
                         continue;
                     }
                     seen.insert(entry.normalized.clone(), entry_line);
-                    entries.push(entry);
+                    kept.push(entry);
                 }
                 Err(e) => errors.push(e),
             }
@@ -359,12 +516,11 @@ impl Lexicon {
         if !errors.is_empty() {
             return Err(errors);
         }
-
         Ok(Lexicon {
             source: file.to_string(),
-            name: raw.lexicon.name.into_inner(),
-            description: raw.lexicon.description,
-            entries,
+            name,
+            description,
+            entries: kept,
             version: hex::encode(Sha256::digest(text.as_bytes())),
         })
     }
@@ -925,5 +1081,67 @@ action = "mask"
         std::fs::write(&path, b"[lexicon]\nname = \"x\"\n# \xff\n").unwrap();
         let e = Lexicon::load(&path).unwrap_err();
         assert!(matches!(e, LexiconError::NotUtf8 { line: 3, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn the_jsonl_form_reads_like_the_toml_form() {
+        let jsonl = concat!(
+            "{\"lexicon\": {\"name\": \"ops\", \"description\": \"d\"}}\n",
+            "\n",
+            "{\"term\": \"制造炸弹\", \"risk\": \"A1-4\", \"action\": \"block\"}\n",
+            "{\"term\": \"炸弹\", \"risk\": \"A1-4\", \"severity\": \"high\", \"except\": [\"炸弹糖\"]}\n",
+            "{\"term\": \"傻冒\", \"risk\": \"A2-9\", \"pinyin\": true, \"note\": \"n\"}\n",
+        );
+        let lex = Lexicon::parse("ops.jsonl", jsonl).unwrap();
+        assert_eq!(lex.name(), "ops");
+        assert_eq!(lex.description(), Some("d"));
+        let e = lex.entries();
+        assert_eq!(e.len(), 3);
+        assert_eq!((e[0].line(), e[0].action()), (3, Some(Action::Block)));
+        assert_eq!(
+            (e[1].severity(), e[1].exceptions()),
+            (Severity::High, &["炸弹糖".to_string()][..])
+        );
+        assert!(e[2].variants().contains(&"shamao".to_string()));
+        assert_eq!(lex.version(), hex::encode(Sha256::digest(jsonl.as_bytes())));
+    }
+
+    #[test]
+    fn jsonl_errors_name_every_bad_line() {
+        let jsonl = concat!(
+            "{\"lexicon\": {\"name\": \"ops\"}}\n",
+            "{\"term\": \"a\", \"risk\": \"A9-1\"}\n",
+            "{\"term\": \"b\", \"risk\": \"A1-1\", \"acton\": \"block\"}\n",
+            "{\"term\": \"c\", \"risk\": \"A1-1\"\n",
+            "{\"term\": \"ａ\", \"risk\": \"A1-1\"}\n",
+            "{\"term\": \"a\", \"risk\": \"A1-2\"}\n",
+        );
+        let errors = Lexicon::check("ops.jsonl", jsonl).unwrap_err();
+        let lines: Vec<Option<usize>> = errors.iter().map(LexiconError::line).collect();
+        assert_eq!(
+            lines,
+            vec![Some(2), Some(3), Some(4), Some(6)],
+            "{errors:?}"
+        );
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].starts_with("ops.jsonl:2: unknown risk code A9-1"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("ops.jsonl:3: ") && text[1].contains("acton"),
+            "{text:?}"
+        );
+        assert!(
+            text[3].contains("duplicate term") && text[3].contains("line 5"),
+            "{text:?}"
+        );
+        let e = Lexicon::parse("x.jsonl", "\n\n").unwrap_err().to_string();
+        assert!(e.contains("header"), "{e}");
+        let e = Lexicon::parse("x.jsonl", "{\"lexicon\": {\"name\": \"Bad\"}}").unwrap_err();
+        assert!(
+            matches!(e, LexiconError::InvalidName { line: 1, .. }),
+            "{e:?}"
+        );
     }
 }

@@ -115,15 +115,25 @@ async fn policy_rules_change_actions_by_risk_and_stage() {
     h.stop().await;
 }
 
+/// A guard of `kind` served at `base`, reviewing `stages`, as the configuration file writes it.
+fn guard_config(kind: &str, base: &str, model: &str, stages: &str) -> hegui_guard::GuardConfig {
+    toml::from_str(&format!(
+        "kind = {kind:?}\nbase_url = {base:?}\nmodel = {model:?}\nstages = {stages:?}\ntimeout_ms = 2000"
+    ))
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_guard_model_blocks_what_the_lexicons_miss_and_fails_closed_when_down() {
     let guard = hegui_guard::mock::spawn(Default::default()).await.unwrap();
     let base = guard.base_url.clone();
     let h = start(Backend::Sqlite, move |c| {
-        c.review.guards = vec![toml::from_str(&format!(
-            "kind = \"qwen3guard\"\nbase_url = {base:?}\nmodel = \"Qwen3Guard-Gen-0.6B\"\nstages = \"input\"\ntimeout_ms = 2000"
-        ))
-        .unwrap()];
+        c.review.guards = vec![guard_config(
+            "qwen3guard",
+            &base,
+            "Qwen3Guard-Gen-0.6B",
+            "input",
+        )];
     })
     .await;
     // Not in the demo lexicon, but the guard says it is about suicide.
@@ -284,10 +294,12 @@ async fn an_output_guard_judges_whole_answers_streamed_or_not() {
     let guard = hegui_guard::mock::spawn(Default::default()).await.unwrap();
     let base = guard.base_url.clone();
     let h = start(Backend::Sqlite, move |c| {
-        c.review.guards = vec![toml::from_str(&format!(
-            "kind = \"llamaguard\"\nbase_url = {base:?}\nmodel = \"Llama-Guard-3-1B\"\nstages = \"output\""
-        ))
-        .unwrap()];
+        c.review.guards = vec![guard_config(
+            "llamaguard",
+            &base,
+            "Llama-Guard-3-1B",
+            "output",
+        )];
     })
     .await;
     // The lexicons pass this answer; the guard does not.

@@ -257,40 +257,19 @@ impl Normalizer {
     #[inline]
     pub fn push(&mut self, c: char, out: &mut Vec<char>) {
         out.clear();
-        // Split borrows: `classify` may borrow the slow-path buffer.
-        let Normalizer {
-            table,
-            noise_run,
-            last,
-            repeats_dropped,
-            slow,
-        } = self;
-        match classify(table, c, slow) {
-            Class::Noise => {
-                *noise_run += 1;
-                if *noise_run == MAX_NOISE_GAP + 1 {
-                    out.push(SEPARATOR);
-                    *last = None;
-                }
-            }
-            Class::One(n) => {
-                *noise_run = 0;
-                keep(n, last, repeats_dropped, out);
-            }
-            Class::Many(s) => {
-                *noise_run = 0;
-                for n in s.chars() {
-                    keep(n, last, repeats_dropped, out);
+        match self.step(c) {
+            Step::Skip => {}
+            Step::One(n) => out.push(n),
+            Step::Many(s) => {
+                // Copied out first: `accept` needs the normaliser, which `s` still borrows.
+                let expansion: Vec<char> = s.chars().collect();
+                for n in expansion {
+                    if self.accept(n) {
+                        out.push(n);
+                    }
                 }
             }
         }
-    }
-}
-
-#[inline]
-fn keep(n: char, last: &mut Option<char>, dropped: &mut u32, out: &mut Vec<char>) {
-    if accept(n, last, dropped) {
-        out.push(n);
     }
 }
 

@@ -1,9 +1,12 @@
 //! The `hegui` binary as an operator uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::Serve;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const HEGUI: &str = env!("CARGO_BIN_EXE_hegui");
 
@@ -131,34 +134,8 @@ fn operators_manage_users_and_keys_with_recorded_reasons() {
     assert!(!db.windows(needle.len()).any(|w| w == needle));
 }
 
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(cfg: &Path) -> Serve {
-    let mut child = Command::new(HEGUI)
-        .arg("--config")
-        .arg(cfg)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    Serve(child, url)
+    common::serve(cfg, &[])
 }
 
 /// Invariant: a record acknowledged as written survives kill -9 of the process.

@@ -1,6 +1,8 @@
 //! `hegui lexicon`, `hegui review` and `hegui classifier` as a user runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -209,38 +211,6 @@ fn classifier_trains_evaluates_and_plugs_into_review() {
     assert!(err.contains("broken.hgc"), "{err}");
 }
 
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_with_token(cfg: &Path, token: &str) -> Served {
-    use std::io::BufRead;
-    let mut child = Command::new(HEGUI)
-        .arg("--config")
-        .arg(cfg)
-        .arg("serve")
-        .env("HEGUI_ADMIN_TOKEN", token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
-    Served(child, url)
-}
-
 /// SIGHUP and the admin API swap in edited lexicons while the server keeps serving; a broken
 /// edit is refused and the policy in force stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +245,7 @@ async fn sighup_and_the_admin_api_reload_lexicons_in_a_running_server() {
     );
     let secret = secret.trim().to_string();
 
-    let server = serve_with_token(&cfg, "s3cret-admin");
+    let server = common::serve(&cfg, &[("HEGUI_ADMIN_TOKEN", "s3cret-admin")]);
     let http = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", server.1);
     let status = |text: &'static str| {

@@ -5,30 +5,66 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Subcommand;
 use hegui_config::Config;
-use hegui_store::{RecordQuery, Store};
+use hegui_store::{Factor, RecordQuery, Store, User};
 use hegui_types::Outcome;
+
+/// A verification factor on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactorArg {
+    /// Mobile number.
+    Phone,
+    /// ID number + name.
+    Id,
+    /// Both.
+    All,
+}
+
+impl FactorArg {
+    fn factors(self) -> Vec<Factor> {
+        match self {
+            FactorArg::Phone => vec![Factor::Phone],
+            FactorArg::Id => vec![Factor::Id],
+            FactorArg::All => vec![Factor::Phone, Factor::Id],
+        }
+    }
+}
 
 #[derive(Subcommand, Debug)]
 pub enum UsersCommand {
-    /// Create an (unverified) user; prints its pseudonymous id.
+    /// Create an (unverified) account; prints its pseudonymous id.
     Create {
         /// Your own reference for the account (never personal information).
         #[arg(long = "ref")]
         external_ref: Option<String>,
+        /// An organisation account: its unified social credit code.
+        #[arg(long)]
+        org_code: Option<String>,
     },
     /// List users.
     List,
     /// Show a user and every recorded action on it.
     Show { user: String },
-    /// Mark a user real-name verified after an offline check (the reason is recorded).
+    /// Record a verification done offline (documents seen at a counter); the reason is
+    /// recorded. With `--phone`/`--id-number` the number is kept encrypted (use `-` to read
+    /// it from standard input and keep it out of the shell history); without, only the result.
     Verify {
         user: String,
+        #[arg(long, value_enum, default_value = "all")]
+        factor: FactorArg,
         #[arg(long)]
         reason: String,
+        /// The mobile number seen (or `-` for standard input).
+        #[arg(long)]
+        phone: Option<String>,
+        /// The ID number seen (or `-` for standard input); sets minors mode from the birth date.
+        #[arg(long)]
+        id_number: Option<String>,
     },
-    /// Withdraw a user's verification (the reason is recorded).
+    /// Withdraw a verification factor (the reason is recorded).
     Unverify {
         user: String,
+        #[arg(long, value_enum, default_value = "all")]
+        factor: FactorArg,
         #[arg(long)]
         reason: String,
     },
@@ -40,6 +76,15 @@ pub enum UsersCommand {
     },
     /// Reinstate a suspended user (the reason is recorded).
     Unsuspend {
+        user: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Everything held about a user, as JSON, for a data subject's access request.
+    Export { user: String },
+    /// Carry out a data subject's deletion request (prints what was erased and what the law
+    /// requires to be kept, and why).
+    Delete {
         user: String,
         #[arg(long)]
         reason: String,
@@ -59,6 +104,19 @@ pub enum KeysCommand {
     List {
         #[arg(long)]
         user: Option<String>,
+    },
+    /// Create the personal-information key file (AES-256-GCM key and blind-index key).
+    PiInit {
+        /// Where (default: identity.pi_key_file).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Rotate the personal-information key: add a new key, make it active, re-encrypt every
+    /// stored phone and ID number under it. Old keys stay in the file until `--retire`.
+    Rotate {
+        /// After re-encrypting, remove keys no stored value uses any more.
+        #[arg(long)]
+        retire: bool,
     },
 }
 
@@ -117,26 +175,78 @@ fn require_reason(reason: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn factors(u: &User) -> String {
+    let f: Vec<&str> = [Factor::Phone, Factor::Id]
+        .into_iter()
+        .filter(|f| u.has(*f))
+        .map(Factor::as_str)
+        .collect();
+    if f.is_empty() {
+        "-".into()
+    } else {
+        f.join("+")
+    }
+}
+
+/// A value given on the command line, or read from standard input when it is `-`.
+fn value_or_stdin(v: String, what: &str) -> anyhow::Result<String> {
+    if v != "-" {
+        return Ok(v);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    Ok(line.trim().to_string())
+}
+
+async fn identity_service(
+    config: Option<&Path>,
+) -> anyhow::Result<(Store, hegui_identity::service::IdentityService)> {
+    let c = Config::load(config)?;
+    let store = Store::open(&c.storage.database_url, 2)
+        .await
+        .with_context(|| format!("opening {}", hegui_store::redact(&c.storage.database_url)))?;
+    let service = hegui_gateway::identity_service(&c, store.clone())?;
+    Ok((store, service))
+}
+
 pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
     let a = actor();
     let u = match cmd {
-        UsersCommand::Create { external_ref } => {
-            store.create_user(external_ref.as_deref(), &a).await?
+        UsersCommand::Create {
+            external_ref,
+            org_code,
+        } => {
+            let org = org_code
+                .as_deref()
+                .map(hegui_identity::validate::org_code)
+                .transpose()?;
+            store
+                .create_account(external_ref.as_deref(), org.as_deref(), &a)
+                .await?
         }
         UsersCommand::List => {
             println!(
-                "{:<36}  {:<8}  {:<9}  {:<24}  ref",
-                "id", "verified", "suspended", "created"
+                "{:<36}  {:<12}  {:<8}  {:<9}  {:<5}  {:<24}  ref",
+                "id", "kind", "verified", "suspended", "minor", "created"
             );
+            let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
             for u in store.list_users().await? {
                 println!(
-                    "{:<36}  {:<8}  {:<9}  {:<24}  {}",
+                    "{:<36}  {:<12}  {:<8}  {:<9}  {:<5}  {:<24}  {}",
                     u.id,
-                    u.verified,
+                    if u.deleted_at.is_some() {
+                        "(deleted)"
+                    } else {
+                        &u.kind
+                    },
+                    factors(&u),
                     u.suspended,
+                    u.is_minor_on(&today),
                     time(u.created_at),
-                    u.external_ref.unwrap_or_default()
+                    u.external_ref.clone().unwrap_or_default()
                 );
             }
             return Ok(());
@@ -149,7 +259,7 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             println!("{u:#?}");
             for e in store.user_events(&user).await? {
                 println!(
-                    "{}  {:<12} by {:<16} {}",
+                    "{}  {:<16} by {:<16} {}",
                     time(e.at),
                     e.kind,
                     e.actor,
@@ -158,13 +268,65 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             }
             return Ok(());
         }
-        UsersCommand::Verify { user, reason } => {
+        UsersCommand::Verify {
+            user,
+            factor,
+            reason,
+            phone,
+            id_number,
+        } => {
             require_reason(&reason)?;
-            store.set_verified(&user, true, &reason, &a).await?
+            let wanted = factor.factors();
+            anyhow::ensure!(
+                phone.is_none() || wanted.contains(&Factor::Phone),
+                "--phone given but --factor {factor:?} does not include the phone"
+            );
+            anyhow::ensure!(
+                id_number.is_none() || wanted.contains(&Factor::Id),
+                "--id-number given but --factor {factor:?} does not include the ID"
+            );
+            let service = if phone.is_some() || id_number.is_some() {
+                Some(identity_service(config).await?.1)
+            } else {
+                None
+            };
+            let mut u = None;
+            for f in wanted {
+                u = Some(match (f, &phone, &id_number, &service) {
+                    (Factor::Phone, Some(p), _, Some(service)) => {
+                        let p = value_or_stdin(p.clone(), "phone number")?;
+                        service
+                            .operator_verify_phone(&user, &p, &reason, &a)
+                            .await?
+                    }
+                    (Factor::Id, _, Some(n), Some(service)) => {
+                        let n = value_or_stdin(n.clone(), "ID number")?;
+                        service.operator_verify_id(&user, &n, &reason, &a).await?
+                    }
+                    (f, _, _, _) => {
+                        store
+                            .set_factor_by_operator(&user, f, true, &reason, &a)
+                            .await?
+                    }
+                });
+            }
+            u.context("no factor to verify")?
         }
-        UsersCommand::Unverify { user, reason } => {
+        UsersCommand::Unverify {
+            user,
+            factor,
+            reason,
+        } => {
             require_reason(&reason)?;
-            store.set_verified(&user, false, &reason, &a).await?
+            let mut u = None;
+            for f in factor.factors() {
+                u = Some(
+                    store
+                        .set_factor_by_operator(&user, f, false, &reason, &a)
+                        .await?,
+                );
+            }
+            u.context("no factor to withdraw")?
         }
         UsersCommand::Suspend { user, reason } => {
             require_reason(&reason)?;
@@ -174,17 +336,57 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             require_reason(&reason)?;
             store.set_suspended(&user, false, &reason, &a).await?
         }
+        UsersCommand::Export { user } => {
+            let (_, service) = identity_service(config).await?;
+            let v = service.export(&user).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
+        UsersCommand::Delete { user, reason } => {
+            require_reason(&reason)?;
+            let (_, service) = identity_service(config).await?;
+            let r = service.delete(&user, &reason, &a).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&hegui_gateway::deletion_json(&r))?
+            );
+            return Ok(());
+        }
     };
+    let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
     println!(
-        "{}  verified={} suspended={}",
-        u.id, u.verified, u.suspended
+        "{}  verified={} suspended={} minor={}",
+        u.id,
+        factors(&u),
+        u.suspended,
+        u.is_minor_on(&today)
     );
     Ok(())
 }
 
 pub async fn keys(config: Option<&Path>, cmd: KeysCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::PiInit { file } => {
+            let c = Config::load(config)?;
+            let path = file.unwrap_or(c.identity.pi_key_file);
+            anyhow::ensure!(
+                !path.exists(),
+                "{} already exists: keep it (it decrypts the stored numbers); use `hegui keys rotate` for a new key",
+                path.display()
+            );
+            hegui_identity::PiKeys::generate().save(&path)?;
+            println!(
+                "created {} (mode 0600); back it up apart from the database",
+                path.display()
+            );
+            return Ok(());
+        }
+        KeysCommand::Rotate { retire } => return rotate_pi(config, retire).await,
+        _ => {}
+    }
     let store = open(config).await?;
     match cmd {
+        KeysCommand::PiInit { .. } | KeysCommand::Rotate { .. } => {}
         KeysCommand::Create { user } => {
             let (key, secret) = store.create_key(&user, &actor()).await?;
             eprintln!(
@@ -217,6 +419,44 @@ pub async fn keys(config: Option<&Path>, cmd: KeysCommand) -> anyhow::Result<()>
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `hegui keys rotate`: the new key is saved before anything is re-encrypted under it, so an
+/// interruption at any point leaves every value readable; running it again finishes the job.
+async fn rotate_pi(config: Option<&Path>, retire: bool) -> anyhow::Result<()> {
+    let c = Config::load(config)?;
+    let path = c.identity.pi_key_file.clone();
+    anyhow::ensure!(
+        std::env::var(hegui_identity::PI_KEYS_ENV).is_err(),
+        "the PI keys come from {} here: rotate by editing that value (add a key, set it active), then run `hegui keys rotate` with identity.pi_key_file pointing at a copy",
+        hegui_identity::PI_KEYS_ENV
+    );
+    let mut keys = hegui_identity::PiKeys::load(&path)?;
+    let store = open(config).await?;
+    let new = keys.add_key();
+    keys.save(&path)?;
+    let report = hegui_identity::service::reencrypt_all(&store, &keys).await?;
+    println!(
+        "active key is now {new}; re-encrypted {} account(s) and {} pending code(s){}",
+        report.identities,
+        report.challenges,
+        if report.skipped > 0 {
+            format!(", {} changed meanwhile (run again)", report.skipped)
+        } else {
+            String::new()
+        }
+    );
+    if retire {
+        let in_use = hegui_identity::service::keys_in_use(&store).await?;
+        for id in keys.key_ids() {
+            if id != keys.active_id() && !in_use.contains(&id) {
+                keys.retire(&id)?;
+                println!("retired key {id}");
+            }
+        }
+        keys.save(&path)?;
     }
     Ok(())
 }

@@ -71,14 +71,17 @@ pub async fn run(config: Option<&Path>, demo: bool) -> anyhow::Result<()> {
     if demo {
         let store = built.gateway.store.clone();
         let user = store.create_user(Some("demo"), "serve --demo").await?;
-        store
-            .set_verified(
-                &user.id,
-                true,
-                "demo mode: no real person behind this account",
-                "serve --demo",
-            )
-            .await?;
+        for factor in [hegui_store::Factor::Phone, hegui_store::Factor::Id] {
+            store
+                .set_factor_by_operator(
+                    &user.id,
+                    factor,
+                    true,
+                    "demo mode: no real person behind this account",
+                    "serve --demo",
+                )
+                .await?;
+        }
         let (_, secret) = store.create_key(&user.id, "serve --demo").await?;
         println!("demo model server: {}", cfg.upstream.base_url);
         println!("demo user {} (verified), API key: {secret}", user.id);

@@ -99,7 +99,7 @@ fn operators_manage_users_and_keys_with_recorded_reasons() {
         &cfg,
         &["users", "verify", &user, "--reason", "checked at counter"],
     );
-    assert!(ok && out.contains("verified=true"), "{out}");
+    assert!(ok && out.contains("verified=phone+id"), "{out}");
     let (ok, secret, _) = hegui(&cfg, &["keys", "create", "--user", &user]);
     assert!(ok && secret.trim().starts_with("hg-"));
     let (_, list, _) = hegui(&cfg, &["keys", "list"]);

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use raw::{
-    RawClassifier, RawConfig, RawEscalation, RawIdentity, RawLabel, RawLog, RawModel,
-    RawPolicyRule, RawReview, RawSafeAnswer, RawServer, RawStorage, RawUpstream,
+    RawClassifier, RawConfig, RawConsent, RawEscalation, RawIdentity, RawLabel, RawLog, RawMinors,
+    RawModel, RawOtp, RawPolicyRule, RawReview, RawSafeAnswer, RawServer, RawStorage, RawUpstream,
 };
 
 /// Environment variables that override the file (secrets belong here, not in the file).
@@ -25,6 +25,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("HEGUI_DATABASE_URL", "storage.database_url"),
     ("HEGUI_LISTEN", "server.listen"),
     ("HEGUI_LEDGER_SIGNING_KEY_FILE", "ledger.signing_key_file"),
+    ("HEGUI_PI_KEY_FILE", "identity.pi_key_file"),
+    ("HEGUI_ENVIRONMENT", "server.environment"),
 ];
 
 /// The validated configuration the gateway runs on.
@@ -86,6 +88,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight requests and streams.
     pub shutdown_grace: Duration,
+    /// Running in production (development-only parts are refused).
+    pub production: bool,
 }
 
 /// Storage settings.
@@ -125,16 +129,98 @@ pub struct ModelMapping {
     pub upstream: String,
 }
 
-/// The identity gate.
+/// The identity gate and the real-name verification flows.
 #[derive(Debug, Clone)]
 pub struct IdentityConfig {
-    /// Refuse service to users who are not real-name verified (Article 12).
-    pub require_verification: bool,
+    /// Verification required before service (Article 12).
+    pub level: VerificationLevel,
     /// Where a user completes verification; quoted in the 403 message.
     pub verify_url: String,
     /// How long a looked-up key is remembered: revocations, suspensions and verifications
     /// made by another process take effect within this time.
     pub key_cache_ttl: Duration,
+    /// Anyone may register through the API.
+    pub open_registration: bool,
+    /// Registrations from one network address per hour.
+    pub register_per_ip_per_hour: u32,
+    /// Header with the client address behind a proxy (`None`: the TCP peer).
+    pub client_ip_header: Option<String>,
+    /// The PI key file.
+    pub pi_key_file: PathBuf,
+    /// Create the PI key file when missing (development only).
+    pub pi_key_generate: bool,
+    /// Keep the encrypted ID number after a successful check.
+    pub store_id_number: bool,
+    /// ID checks per account per day.
+    pub id_checks_per_day: u32,
+    /// The SMS sender.
+    pub sms: hegui_identity::providers::SmsConfig,
+    /// The identity authority.
+    pub authority: Option<hegui_identity::providers::AuthorityConfig>,
+    /// One-time code limits.
+    pub otp: hegui_identity::service::OtpPolicy,
+    /// Version of the separate-consent text.
+    pub consent_version: String,
+    /// The separate-consent text.
+    pub consent_text: String,
+    /// Minors mode.
+    pub minors: MinorsConfig,
+}
+
+/// Which factors must be verified before service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerificationLevel {
+    /// Mobile number by one-time code.
+    pub phone: bool,
+    /// ID number + name with the identity authority.
+    pub id: bool,
+}
+
+impl VerificationLevel {
+    /// Parses `none`, `phone`, `id`, `phone+id`.
+    pub fn parse(s: &str) -> Option<VerificationLevel> {
+        let (phone, id) = match s.trim() {
+            "none" => (false, false),
+            "phone" => (true, false),
+            "id" => (false, true),
+            "phone+id" | "id+phone" => (true, true),
+            _ => return None,
+        };
+        Some(VerificationLevel { phone, id })
+    }
+}
+
+impl fmt::Display for VerificationLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match (self.phone, self.id) {
+            (false, false) => "none",
+            (true, false) => "phone",
+            (false, true) => "id",
+            (true, true) => "phone+id",
+        })
+    }
+}
+
+/// Minors mode (users verified as under 18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinorsConfig {
+    /// Requests per day (China time); 0 = no limit.
+    pub daily_requests: u32,
+    /// Quiet hours as minutes after local midnight `[start, end)`, wrapping past midnight.
+    pub quiet_hours: Option<(u16, u16)>,
+    /// Block what would be flagged for an adult.
+    pub block_flagged: bool,
+}
+
+impl MinorsConfig {
+    /// Whether `minute` (after local midnight) falls in the quiet hours.
+    pub fn is_quiet(&self, minute: u16) -> bool {
+        match self.quiet_hours {
+            None => false,
+            Some((a, b)) if a <= b => minute >= a && minute < b,
+            Some((a, b)) => minute >= a || minute < b,
+        }
+    }
 }
 
 /// What to do when input review blocks a prompt.

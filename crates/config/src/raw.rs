@@ -86,6 +86,9 @@ pub struct RawServer {
     pub max_body_bytes: u64,
     /// Seconds shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// `development` or `production`; production refuses development-only parts (the
+    /// console SMS sender, generated key files).
+    pub environment: String,
 }
 
 impl Default for RawServer {
@@ -94,6 +97,7 @@ impl Default for RawServer {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 4 * 1024 * 1024,
             shutdown_grace_secs: 30,
+            environment: "development".into(),
         }
     }
 }
@@ -166,20 +170,128 @@ pub struct RawModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIdentity {
-    /// Refuse unverified users.
-    pub require_verification: bool,
-    /// Where users verify.
+    /// Verification required before service: `none`, `phone`, `id` or `phone+id`.
+    pub level: Option<String>,
+    /// Older form of `level`: `false` means `none`, `true` the default level.
+    pub require_verification: Option<bool>,
+    /// Where users verify; quoted in the 403 message.
     pub verify_url: String,
     /// Milliseconds a looked-up key is remembered (0: every request asks the database).
     pub key_cache_ms: u64,
+    /// Anyone may register an account through `POST /identity/v1/register`.
+    pub open_registration: bool,
+    /// Registrations accepted from one network address per hour.
+    pub register_per_ip_per_hour: u32,
+    /// Header carrying the client address when behind a reverse proxy (e.g.
+    /// `X-Forwarded-For`; its first address is used). Empty: the TCP peer address.
+    pub client_ip_header: String,
+    /// PI key file (AES-256-GCM keys and the blind-index key); relative to the config file.
+    /// Empty: `<data_dir>/pi-keys.toml`, created on first start outside production.
+    pub pi_key_file: String,
+    /// Keep the encrypted ID number after a successful check (otherwise only the result,
+    /// a blind index for uniqueness and the masked form).
+    pub store_id_number: bool,
+    /// ID checks per account per day.
+    pub id_checks_per_day: u32,
+    /// The SMS sender for one-time codes.
+    pub sms: hegui_identity::providers::SmsConfig,
+    /// The identity authority that checks name + ID number.
+    pub authority: Option<hegui_identity::providers::AuthorityConfig>,
+    /// `[identity.otp]`
+    pub otp: RawOtp,
+    /// `[identity.consent]`
+    pub consent: RawConsent,
+    /// `[identity.minors]`
+    pub minors: RawMinors,
 }
 
 impl Default for RawIdentity {
     fn default() -> Self {
         RawIdentity {
-            require_verification: true,
-            verify_url: "/verify".into(),
+            level: None,
+            require_verification: None,
+            verify_url: "/identity/v1/status".into(),
             key_cache_ms: 1000,
+            open_registration: true,
+            register_per_ip_per_hour: 10,
+            client_ip_header: String::new(),
+            pi_key_file: String::new(),
+            store_id_number: false,
+            id_checks_per_day: 5,
+            sms: hegui_identity::providers::SmsConfig::Console {},
+            authority: None,
+            otp: RawOtp::default(),
+            consent: RawConsent::default(),
+            minors: RawMinors::default(),
+        }
+    }
+}
+
+/// `[identity.otp]`: one-time code limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOtp {
+    /// Seconds a code is accepted.
+    pub ttl_secs: u64,
+    /// Attempts per code.
+    pub max_attempts: u32,
+    /// Seconds between two codes for one account.
+    pub resend_after_secs: u64,
+    /// Codes to one number per hour.
+    pub per_phone_per_hour: u32,
+    /// Codes requested from one network address per hour.
+    pub per_ip_per_hour: u32,
+}
+
+impl Default for RawOtp {
+    fn default() -> Self {
+        RawOtp {
+            ttl_secs: 300,
+            max_attempts: 5,
+            resend_after_secs: 60,
+            per_phone_per_hour: 5,
+            per_ip_per_hour: 20,
+        }
+    }
+}
+
+/// `[identity.consent]`: the separate consent for sensitive PI (PIPL Art. 29).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConsent {
+    /// Version of the text; change it whenever the text changes (users agree again).
+    pub version: String,
+    /// File with the text (relative to the config file); empty: hegui's default text.
+    pub text_file: String,
+}
+
+impl Default for RawConsent {
+    fn default() -> Self {
+        RawConsent {
+            version: "1".into(),
+            text_file: String::new(),
+        }
+    }
+}
+
+/// `[identity.minors]`: minors mode, for users verified as under 18.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMinors {
+    /// Requests a minor may make per day (China time); 0 = no limit.
+    pub daily_requests: u32,
+    /// Local (China time) hours without service, `HH:MM-HH:MM`; empty = none.
+    pub quiet_hours: String,
+    /// Stricter review: what would be flagged for an adult is blocked for a minor.
+    pub block_flagged: bool,
+}
+
+impl Default for RawMinors {
+    fn default() -> Self {
+        RawMinors {
+            daily_requests: 40,
+            quiet_hours: "22:00-08:00".into(),
+            block_flagged: true,
         }
     }
 }
@@ -384,6 +496,12 @@ impl RawConfig {
         }
         if let Some(v) = get("HEGUI_LEDGER_SIGNING_KEY_FILE") {
             self.ledger.signing_key_file = v;
+        }
+        if let Some(v) = get("HEGUI_PI_KEY_FILE") {
+            self.identity.pi_key_file = v;
+        }
+        if let Some(v) = get("HEGUI_ENVIRONMENT") {
+            self.server.environment = v;
         }
     }
 

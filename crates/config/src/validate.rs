@@ -11,8 +11,8 @@ use hegui_types::AigcLabel;
 use crate::raw::RawConfig;
 use crate::{
     Config, ConfigError, IdentityConfig, Issue, LabelConfig, LabelPosition, LedgerConfig,
-    LogConfig, LogFormat, ModelMapping, OnBlock, RetentionConfig, ReviewConfig, ServerConfig,
-    StorageConfig, UpstreamConfig,
+    LogConfig, LogFormat, MinorsConfig, ModelMapping, OnBlock, RetentionConfig, ReviewConfig,
+    ServerConfig, StorageConfig, UpstreamConfig, VerificationLevel,
 };
 
 struct Issues(Vec<Issue>);
@@ -349,6 +349,18 @@ impl RawConfig {
                 "must be at most 60000: a revoked key or suspended user must be refused within a minute",
             );
         }
+        let production = match r.server.environment.as_str() {
+            "production" => true,
+            "development" => false,
+            other => {
+                issues.push(
+                    "server.environment",
+                    format!("{other:?} is not \"development\" or \"production\""),
+                );
+                true
+            }
+        };
+        let identity = validate_identity(&r.identity, base, &data_dir, production, &mut issues);
         let day = Duration::from_secs(86_400);
 
         if !issues.0.is_empty() {
@@ -359,6 +371,7 @@ impl RawConfig {
                 listen,
                 max_body_bytes,
                 shutdown_grace: Duration::from_secs(r.server.shutdown_grace_secs),
+                production,
             },
             storage: StorageConfig {
                 database_url,
@@ -367,11 +380,7 @@ impl RawConfig {
             },
             upstream,
             models,
-            identity: IdentityConfig {
-                require_verification: r.identity.require_verification,
-                verify_url: r.identity.verify_url,
-                key_cache_ttl: Duration::from_millis(r.identity.key_cache_ms),
-            },
+            identity,
             review: ReviewConfig {
                 lexicons,
                 demo_lexicon: r.review.demo_lexicon,
@@ -410,6 +419,165 @@ impl RawConfig {
                 purge_interval: Duration::from_secs(3600 * r.retention.purge_interval_hours),
             },
         })
+    }
+}
+
+/// Parses `HH:MM-HH:MM` into minutes after midnight.
+fn parse_quiet_hours(s: &str) -> Option<(u16, u16)> {
+    let minute = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    let (a, b) = s.split_once('-')?;
+    let (a, b) = (minute(a)?, minute(b)?);
+    (a != b).then_some((a, b))
+}
+
+fn validate_identity(
+    r: &crate::RawIdentity,
+    base: Option<&Path>,
+    data_dir: &Path,
+    production: bool,
+    issues: &mut Issues,
+) -> IdentityConfig {
+    let level = match (&r.level, r.require_verification) {
+        (Some(l), _) => VerificationLevel::parse(l).unwrap_or_else(|| {
+            issues.push(
+                "identity.level",
+                format!("{l:?} is not one of \"none\", \"phone\", \"id\", \"phone+id\""),
+            );
+            VerificationLevel {
+                phone: true,
+                id: true,
+            }
+        }),
+        (None, Some(false)) => VerificationLevel {
+            phone: false,
+            id: false,
+        },
+        (None, _) => VerificationLevel {
+            phone: true,
+            id: true,
+        },
+    };
+    if production && !level.phone && !level.id {
+        issues.push(
+            "identity.level",
+            "\"none\" is refused in production: Article 12 requires real-name verification before service",
+        );
+    }
+    let otp = &r.otp;
+    if !(60..=900).contains(&otp.ttl_secs) {
+        issues.push(
+            "identity.otp.ttl_secs",
+            "must be between 60 and 900 seconds (5 minutes is usual)",
+        );
+    }
+    if !(1..=10).contains(&otp.max_attempts) {
+        issues.push("identity.otp.max_attempts", "must be between 1 and 10");
+    }
+    if otp.resend_after_secs < 30 {
+        issues.push(
+            "identity.otp.resend_after_secs",
+            "must be at least 30 seconds",
+        );
+    }
+    if otp.per_phone_per_hour == 0 || otp.per_ip_per_hour == 0 {
+        issues.push(
+            "identity.otp",
+            "per_phone_per_hour and per_ip_per_hour must be at least 1",
+        );
+    }
+    if let Err(e) = hegui_identity::providers::build_sms(&r.sms, production) {
+        issues.push("identity.sms", e.to_string());
+    }
+    if let Some(a) = &r.authority {
+        if let Err(e) = hegui_identity::providers::build_authority(a) {
+            issues.push("identity.authority", e.to_string());
+        }
+    }
+    let pi_key_file = if r.pi_key_file.is_empty() {
+        data_dir.join("pi-keys.toml")
+    } else {
+        RawConfig::resolve(base, &r.pi_key_file)
+    };
+    let consent_text = if r.consent.text_file.is_empty() {
+        hegui_identity::service::DEFAULT_CONSENT_TEXT.to_string()
+    } else {
+        let path = RawConfig::resolve(base, &r.consent.text_file);
+        match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => t,
+            Ok(_) => {
+                issues.push(
+                    "identity.consent.text_file",
+                    format!("{} is empty", path.display()),
+                );
+                String::new()
+            }
+            Err(e) => {
+                issues.push(
+                    "identity.consent.text_file",
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                String::new()
+            }
+        }
+    };
+    if r.consent.version.trim().is_empty() {
+        issues.push("identity.consent.version", "must not be empty");
+    }
+    let quiet_hours = if r.minors.quiet_hours.trim().is_empty() {
+        None
+    } else {
+        let q = parse_quiet_hours(&r.minors.quiet_hours);
+        if q.is_none() {
+            issues.push(
+                "identity.minors.quiet_hours",
+                format!(
+                    "{:?} is not HH:MM-HH:MM (e.g. \"22:00-08:00\"); leave it empty for none",
+                    r.minors.quiet_hours
+                ),
+            );
+        }
+        q
+    };
+    let client_ip_header = Some(r.client_ip_header.trim().to_string()).filter(|h| !h.is_empty());
+    if let Some(h) = &client_ip_header {
+        if !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            issues.push(
+                "identity.client_ip_header",
+                format!("{h:?} is not a header name"),
+            );
+        }
+    }
+    IdentityConfig {
+        level,
+        verify_url: r.verify_url.clone(),
+        key_cache_ttl: Duration::from_millis(r.key_cache_ms),
+        open_registration: r.open_registration,
+        register_per_ip_per_hour: r.register_per_ip_per_hour,
+        client_ip_header,
+        pi_key_file,
+        pi_key_generate: !production,
+        store_id_number: r.store_id_number,
+        id_checks_per_day: r.id_checks_per_day,
+        sms: r.sms.clone(),
+        authority: r.authority.clone(),
+        otp: hegui_identity::service::OtpPolicy {
+            ttl: Duration::from_secs(otp.ttl_secs),
+            max_attempts: otp.max_attempts,
+            resend_after: Duration::from_secs(otp.resend_after_secs),
+            per_phone_per_hour: otp.per_phone_per_hour,
+            per_ip_per_hour: otp.per_ip_per_hour,
+        },
+        consent_version: r.consent.version.trim().to_string(),
+        consent_text,
+        minors: MinorsConfig {
+            daily_requests: r.minors.daily_requests,
+            quiet_hours,
+            block_flagged: r.minors.block_flagged,
+        },
     }
 }
 
@@ -479,7 +647,13 @@ model = ""
         assert!(c.storage.database_url.starts_with("sqlite://"));
         assert!(c.storage.database_url.ends_with("hegui-data/hegui.db"));
         assert_eq!(c.server.listen.port(), 8080);
-        assert!(c.identity.require_verification);
+        assert_eq!(
+            c.identity.level,
+            VerificationLevel {
+                phone: true,
+                id: true
+            }
+        );
     }
 
     #[test]

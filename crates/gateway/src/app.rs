@@ -39,6 +39,12 @@ pub enum BuildError {
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The personal-information keys could not be loaded or created.
+    #[error("{0}")]
+    PiKeys(String),
+    /// A verification provider is misconfigured.
+    #[error("identity provider: {0}")]
+    Provider(#[from] hegui_identity::providers::ProviderError),
     /// The ledger signing key could not be loaded or created.
     #[error("ledger signing key {path}: {message}")]
     SigningKey {
@@ -243,6 +249,56 @@ pub fn load_reviewer(
     LexiconReviewer::build(all, policy, pii)
 }
 
+/// Loads the PI keys (`HEGUI_PI_KEYS`, else the key file), creating the file on first start
+/// outside production.
+pub fn load_pi_keys(cfg: &Config) -> Result<hegui_identity::PiKeys, BuildError> {
+    let path = &cfg.identity.pi_key_file;
+    match hegui_identity::PiKeys::from_env_or_file(Some(path)) {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) if cfg.identity.pi_key_generate => {
+            let keys = hegui_identity::PiKeys::generate();
+            keys.save(path).map_err(|e| BuildError::PiKeys(e.to_string()))?;
+            tracing::warn!(path = %path.display(), "created a new PI key file; back it up apart from the database: without it encrypted phone and ID numbers cannot be read");
+            Ok(keys)
+        }
+        Ok(None) => Err(BuildError::PiKeys(format!(
+            "no PI key file at {} and no {} in the environment: in production create one with `hegui keys pi-init --file {}` and keep it apart from the database",
+            path.display(),
+            hegui_identity::PI_KEYS_ENV,
+            path.display()
+        ))),
+        Err(e) => Err(BuildError::PiKeys(e.to_string())),
+    }
+}
+
+/// The verification flows as configured.
+pub fn identity_service(
+    cfg: &Config,
+    store: Store,
+) -> Result<hegui_identity::service::IdentityService, BuildError> {
+    let keys = Arc::new(load_pi_keys(cfg)?);
+    let sms = hegui_identity::providers::build_sms(&cfg.identity.sms, cfg.server.production)?;
+    let authority = cfg
+        .identity
+        .authority
+        .as_ref()
+        .map(hegui_identity::providers::build_authority)
+        .transpose()?;
+    Ok(hegui_identity::service::IdentityService::new(
+        store,
+        keys,
+        sms,
+        authority,
+        hegui_identity::service::Settings {
+            store_id_number: cfg.identity.store_id_number,
+            otp: cfg.identity.otp.clone(),
+            consent_version: cfg.identity.consent_version.clone(),
+            consent_text: cfg.identity.consent_text.clone(),
+            id_checks_per_day: cfg.identity.id_checks_per_day,
+        },
+    ))
+}
+
 /// Opens storage, loads the policy and composes the request path.
 pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let store = Store::open(&cfg.storage.database_url, cfg.storage.max_connections).await?;
@@ -250,6 +306,12 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let (review, engine) = load_review(cfg)?;
     record_policy(&store, cfg, &engine, "gateway").await?;
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);
+    let identity_api = Arc::new(crate::IdentityApi::new(
+        Arc::new(identity_service(cfg, store.clone())?),
+        cfg.identity.open_registration,
+        cfg.identity.register_per_ip_per_hour,
+        cfg.identity.client_ip_header.clone(),
+    ));
     let position = match cfg.label.explicit_position {
         LabelPosition::Start => Position::Start,
         LabelPosition::End => Position::End,
@@ -282,7 +344,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let gateway = Arc::new(Gateway {
         identity: Arc::new(StoreGate::new(
             store.clone(),
-            cfg.identity.require_verification,
+            cfg.identity.level,
             cfg.identity.verify_url.clone(),
             cfg.identity.key_cache_ttl,
         )),
@@ -301,6 +363,8 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             escalation: cfg.review.escalation,
             label_header: cfg.label.header,
             max_body_bytes: cfg.server.max_body_bytes,
+            verification_level: cfg.identity.level,
+            minors: cfg.identity.minors.clone(),
         },
         admin: crate::AdminSettings {
             token: std::env::var("HEGUI_ADMIN_TOKEN")
@@ -308,6 +372,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
                 .filter(|t| !t.is_empty()),
             config_path: cfg.source.clone(),
         },
+        identity_api: Some(identity_api),
     });
     Ok(Built {
         gateway,

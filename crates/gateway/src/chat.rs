@@ -32,6 +32,13 @@ pub(crate) enum Reply {
     SafeAnswer { label: AigcLabel, text: String },
     /// An upstream stream to review and relay.
     Stream(stream::Relay),
+    /// A complete, reviewed and labeled answer the client asked to receive as a stream.
+    Reviewed {
+        label: AigcLabel,
+        text: String,
+        finish: String,
+        outcome: Outcome,
+    },
 }
 
 /// Handler: runs the request path and writes exactly one record, whatever happens.
@@ -50,8 +57,14 @@ pub(crate) async fn chat_completions(
         }
         Ok(Reply::Stream(relay)) => relay.start(t),
         Ok(Reply::SafeAnswer { label, text }) if t.record.stream => {
-            stream::synthesised(t, label, text, Outcome::BlockedInput)
+            stream::synthesised(t, label, text, "content_filter", Outcome::BlockedInput)
         }
+        Ok(Reply::Reviewed {
+            label,
+            text,
+            finish,
+            outcome,
+        }) => stream::synthesised(t, label, text, &finish, outcome),
         Ok(Reply::SafeAnswer { mut label, text }) => {
             gw.labeler.seal(&mut label, &text);
             let body = completion_body(&t, &text, "content_filter", &label);
@@ -130,8 +143,12 @@ async fn run(
             return Err(refusal.error);
         }
     };
-    t.record.user_id = Some(principal.user_id);
+    let minor = principal.minor;
+    t.record.user_id = Some(principal.user_id.clone());
     t.record.key_id = Some(principal.key_id);
+    if minor {
+        minors_gate(gw, &principal.user_id).await?;
+    }
 
     let req = ChatRequest::parse(&bytes)?;
     t.record.model = Some(req.model.clone());
@@ -157,7 +174,7 @@ async fn run(
     if gw.settings.review_input {
         let prompt = PromptText::collect(&t.record.input);
         let review = state.reviewer.review(Stage::Input, &prompt.text);
-        let mut action = review.decision.action;
+        let mut action = stricter_for_minors(gw, minor, review.decision.action);
         let mut risks = review.decision.risks.clone();
         if action == Action::Mask {
             let mut masked = t.record.input.clone();
@@ -197,7 +214,14 @@ async fn run(
     }
 
     let label = gw.labeler.new_label();
-    if req.stream {
+    // Minors mode reviews the whole answer before any of it is released (a flag blocks it),
+    // so a minor's stream is answered from a reviewed, complete upstream answer.
+    let strict_stream = req.stream && minor && gw.settings.minors.block_flagged;
+    if strict_stream {
+        upstream_body.insert("stream".into(), Value::Bool(false));
+        upstream_body.remove("stream_options");
+    }
+    if req.stream && !strict_stream {
         t.upstream_started();
         let upstream = gw.upstream.stream(&Value::Object(upstream_body)).await;
         return match upstream {
@@ -217,7 +241,83 @@ async fn run(
     let result = gw.upstream.complete(&Value::Object(upstream_body)).await;
     t.upstream_ended();
     let resp = result.map_err(|e| e.to_api())?;
-    complete(gw, &state, t, resp, label).await
+    let reply = complete(gw, &state, t, resp, label, minor).await?;
+    match reply {
+        Reply::Completion {
+            body,
+            label,
+            outcome,
+        } if strict_stream => {
+            let text = body
+                .pointer("/choices/0/message/content")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let finish = body
+                .pointer("/choices/0/finish_reason")
+                .and_then(Value::as_str)
+                .unwrap_or("stop")
+                .to_string();
+            Ok(Reply::Reviewed {
+                label,
+                text,
+                finish,
+                outcome,
+            })
+        }
+        other => Ok(other),
+    }
+}
+
+/// Minors mode before anything else: quiet hours and the daily request limit (China time).
+async fn minors_gate(gw: &Gateway, user_id: &str) -> Result<(), ApiError> {
+    use chrono::Timelike;
+    let minors = &gw.settings.minors;
+    // China Standard Time is UTC+8 all year (no daylight saving).
+    let now = chrono::Utc::now().naive_utc() + chrono::Duration::hours(8);
+    let minute = u16::try_from(now.hour() * 60 + now.minute()).unwrap_or(0);
+    if minors.is_quiet(minute) {
+        return Err(ApiError::forbidden(
+            "minors_quiet_hours",
+            "Minors mode: the service is not available to minors at this time of day (China time); try again later",
+        ));
+    }
+    if minors.daily_requests > 0 {
+        let midnight = now
+            .date()
+            .and_hms_opt(0, 0, 0)
+            .map(|m| m.and_utc().timestamp_millis() - 8 * 3_600_000)
+            .unwrap_or(0);
+        let used = gw
+            .store
+            .count_interactions_since(user_id, midnight)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "minors usage count failed");
+                ApiError::record_unavailable()
+            })?;
+        if used >= i64::from(minors.daily_requests) {
+            let mut e = ApiError::forbidden(
+                "minors_daily_limit",
+                format!(
+                    "Minors mode: the daily limit of {} requests is reached; it resets at midnight China time",
+                    minors.daily_requests
+                ),
+            );
+            e.status = StatusCode::TOO_MANY_REQUESTS;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// In minors mode, what would be flagged for an adult is blocked.
+fn stricter_for_minors(gw: &Gateway, minor: bool, action: Action) -> Action {
+    if minor && gw.settings.minors.block_flagged && action == Action::Flag {
+        Action::Block
+    } else {
+        action
+    }
 }
 
 fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
@@ -242,6 +342,7 @@ async fn complete(
     t: &mut Tracker,
     mut resp: Value,
     mut label: AigcLabel,
+    minor: bool,
 ) -> Result<Reply, ApiError> {
     let malformed = |what: &str| UpstreamError::Malformed(what.to_string()).to_api();
     let choice = resp
@@ -262,7 +363,7 @@ async fn complete(
     let mut outcome = Outcome::Served;
     let delivered = if gw.settings.review_output {
         let review = state.reviewer.review(Stage::Output, &text);
-        let mut action = review.decision.action;
+        let mut action = stricter_for_minors(gw, minor, review.decision.action);
         let mut risks = review.decision.risks.clone();
         t.decision(review.decision);
         if !action.stops() {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hegui_store::{key_hash, ApiKey, Store, StoreError, User};
+use hegui_config::VerificationLevel;
+use hegui_store::{key_hash, ApiKey, Factor, Store, StoreError, User};
 
 use crate::error::ApiError;
 
@@ -16,6 +17,8 @@ pub struct Principal {
     pub user_id: String,
     /// The key's id (never the secret).
     pub key_id: String,
+    /// Verified as under 18 (minors mode applies).
+    pub minor: bool,
 }
 
 /// Why the gate refused, with as much identity as was established (for the record).
@@ -30,14 +33,18 @@ pub struct Refusal {
 /// The identity stage: one job, decide whether the bearer of a key may be served.
 #[async_trait]
 pub trait IdentityGate: Send + Sync + 'static {
-    /// Checks the `Authorization` header value (if any).
+    /// Checks the `Authorization` header value (if any) and that the user may be served.
     async fn admit(&self, authorization: Option<&str>) -> Result<Principal, Refusal>;
+
+    /// Checks the key only, for the verification API itself (an unverified user must be
+    /// able to verify). Deleted accounts and revoked keys are still refused.
+    async fn identify(&self, authorization: Option<&str>) -> Result<Principal, Refusal>;
 }
 
 /// The gate backed by hegui's own users and keys.
 pub struct StoreGate {
     store: Store,
-    require_verification: bool,
+    level: VerificationLevel,
     verify_url: String,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, ApiKey, User)>>,
@@ -47,18 +54,18 @@ pub struct StoreGate {
 const CACHE_CAPACITY: usize = 10_000;
 
 impl StoreGate {
-    /// A gate over `store`; `verify_url` is quoted to unverified users. Known keys are
-    /// remembered for `cache_ttl` (zero: look up every time), so a revocation, suspension or
-    /// verification made elsewhere takes effect within that time.
+    /// A gate over `store` requiring `level`; `verify_url` is quoted to unverified users.
+    /// Known keys are remembered for `cache_ttl` (zero: look up every time), so a
+    /// revocation, suspension or verification made elsewhere takes effect within that time.
     pub fn new(
         store: Store,
-        require_verification: bool,
+        level: VerificationLevel,
         verify_url: String,
         cache_ttl: Duration,
     ) -> Self {
         StoreGate {
             store,
-            require_verification,
+            level,
             verify_url,
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
@@ -95,13 +102,27 @@ fn refuse(error: ApiError) -> Refusal {
     }
 }
 
-#[async_trait]
-impl IdentityGate for StoreGate {
-    async fn admit(&self, authorization: Option<&str>) -> Result<Principal, Refusal> {
+/// What an unverified user still has to do, in words and in API calls.
+fn missing_steps(level: VerificationLevel, user: &User) -> Vec<&'static str> {
+    let mut steps = Vec::new();
+    if level.phone && !user.has(Factor::Phone) {
+        steps.push("mobile number (POST /identity/v1/phone/start, then POST /identity/v1/phone/confirm with the code)");
+    }
+    if level.id && !user.has(Factor::Id) {
+        steps.push("identity (agree to GET /identity/v1/consent with POST /identity/v1/consent, then POST /identity/v1/id/verify with name and ID number)");
+    }
+    steps
+}
+
+impl StoreGate {
+    async fn known(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<(ApiKey, User, Principal), Refusal> {
         let Some(header) = authorization else {
             return Err(refuse(ApiError::unauthorized(
                 "missing_api_key",
-                "No API key given: send `Authorization: Bearer <key>` with a key issued by `hegui keys create`",
+                "No API key given: send `Authorization: Bearer <key>` with a key issued by `hegui keys create` or POST /identity/v1/register",
             )));
         };
         let secret = header
@@ -125,10 +146,21 @@ impl IdentityGate for StoreGate {
                 "Incorrect API key provided; ask the operator for a key (`hegui keys create`)",
             )));
         };
+        let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
         let principal = Principal {
             user_id: user.id.clone(),
             key_id: key.id.clone(),
+            minor: user.is_minor_on(&today),
         };
+        if user.deleted_at.is_some() {
+            return Err(Refusal {
+                error: ApiError::forbidden(
+                    "account_deleted",
+                    "This account was deleted at its holder's request and cannot be used",
+                ),
+                principal: Some(principal),
+            });
+        }
         if key.revoked_at.is_some() {
             return Err(Refusal {
                 error: ApiError::unauthorized(
@@ -138,6 +170,18 @@ impl IdentityGate for StoreGate {
                 principal: Some(principal),
             });
         }
+        Ok((key, user, principal))
+    }
+}
+
+#[async_trait]
+impl IdentityGate for StoreGate {
+    async fn identify(&self, authorization: Option<&str>) -> Result<Principal, Refusal> {
+        self.known(authorization).await.map(|(_, _, p)| p)
+    }
+
+    async fn admit(&self, authorization: Option<&str>) -> Result<Principal, Refusal> {
+        let (_, user, principal) = self.known(authorization).await?;
         if user.suspended {
             return Err(Refusal {
                 error: ApiError::forbidden(
@@ -147,12 +191,14 @@ impl IdentityGate for StoreGate {
                 principal: Some(principal),
             });
         }
-        if self.require_verification && !user.verified {
+        let missing = missing_steps(self.level, &user);
+        if !missing.is_empty() {
             return Err(Refusal {
                 error: ApiError::forbidden(
                     "real_name_verification_required",
                     format!(
-                        "Real-name verification is required before service (Interim Measures for Generative AI Services, Art. 12). Complete verification at {} and retry",
+                        "Real-name verification is required before service (Interim Measures for Generative AI Services, Art. 12). Still to verify: {}. Check progress at {}, then retry",
+                        missing.join("; "),
                         self.verify_url
                     ),
                 ),

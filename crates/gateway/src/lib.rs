@@ -14,6 +14,7 @@ mod chat;
 mod error;
 mod escalation;
 mod identity;
+mod identity_api;
 mod ledger_api;
 mod metrics;
 mod ops;
@@ -38,9 +39,13 @@ use hegui_store::Store;
 use tokio::net::TcpListener;
 
 pub use admin::{reload_from_file, reload_from_file_at, AdminSettings};
-pub use app::{build, load_review, load_signer, reload_review, write_private, BuildError, Built};
+pub use app::{
+    build, identity_service, load_pi_keys, load_review, load_signer, reload_review, write_private,
+    BuildError, Built,
+};
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
+pub use identity_api::{deletion_json, IdentityApi};
 pub use metrics::Metrics;
 pub use record::Recorder;
 pub use upstream::{ChunkStream, ModelClient, OpenAiClient, StreamItem, UpstreamError};
@@ -62,6 +67,10 @@ pub struct Settings {
     pub label_header: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Verification required before service (shown in `/identity/v1/status`).
+    pub verification_level: hegui_config::VerificationLevel,
+    /// Minors mode.
+    pub minors: hegui_config::MinorsConfig,
 }
 
 /// Everything review needs, replaced as a whole on reload.
@@ -108,6 +117,8 @@ pub struct Gateway {
     pub settings: Settings,
     /// The admin API.
     pub admin: AdminSettings,
+    /// The real-name verification API (`None`: disabled).
+    pub identity_api: Option<Arc<IdentityApi>>,
 }
 
 /// The HTTP routes.
@@ -120,6 +131,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/admin/review/reload", post(admin::reload))
+        .route("/identity/v1/register", post(identity_api::register))
+        .route("/identity/v1/status", get(identity_api::status))
+        .route("/identity/v1/phone/start", post(identity_api::phone_start))
+        .route(
+            "/identity/v1/phone/confirm",
+            post(identity_api::phone_confirm),
+        )
+        .route(
+            "/identity/v1/consent",
+            get(identity_api::consent_text)
+                .post(identity_api::consent_give)
+                .delete(identity_api::consent_withdraw),
+        )
+        .route("/identity/v1/id/verify", post(identity_api::id_verify))
+        .route("/identity/v1/export", get(identity_api::export))
+        .route("/identity/v1/delete", post(identity_api::delete))
         .route("/ledger/checkpoint", get(ledger_api::checkpoint))
         .route("/ledger/public-key", get(ledger_api::public_key))
         .route("/ledger/proof/inclusion", get(ledger_api::inclusion))
@@ -142,7 +169,11 @@ pub async fn serve(
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(gw))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the per-address limits of the verification API.
+    axum::serve(
+        listener,
+        router(gw).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

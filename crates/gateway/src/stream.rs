@@ -55,8 +55,10 @@ pub(crate) fn synthesised(
     t: Tracker,
     label: AigcLabel,
     text: String,
+    finish: &str,
     outcome: Outcome,
 ) -> Response {
+    let finish = finish.to_string();
     let (tx, rx) = mpsc::channel(CLIENT_BUFFER);
     let header = t.gw.settings.label_header.then(|| label.to_payload());
     tokio::spawn(async move {
@@ -75,16 +77,10 @@ pub(crate) fn synthesised(
         sink.text(&meta, &model, &text).await;
         let mut label = label;
         t.gw.labeler.seal(&mut label, &sink.delivered);
-        sink.chunk(
-            &meta,
-            &model,
-            json!({}),
-            Some("content_filter"),
-            Some(&label),
-        )
-        .await;
+        sink.chunk(&meta, &model, json!({}), Some(&finish), Some(&label))
+            .await;
         t.record.output = Some(sink.delivered.clone());
-        t.record.finish_reason = Some("content_filter".into());
+        t.record.finish_reason = Some(finish);
         t.record.label = Some(label);
         let outcome = if sink.gone {
             Outcome::ClientDisconnect

@@ -61,17 +61,25 @@ async fn identity_gate_refuses_with_401_and_403() {
             (s, e["error"]["code"].as_str()),
             (403, Some("real_name_verification_required"))
         );
-        assert!(e["error"]["message"].as_str().unwrap().contains("/verify"));
+        let msg = e["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("/identity/v1/status")
+                && msg.contains("mobile number")
+                && msg.contains("identity"),
+            "{msg}"
+        );
         assert_eq!(
             h.last_record().await.record.user_id.as_deref(),
             Some(u.id.as_str())
         );
 
         // Verified then suspended: 403; revoked key: 401.
-        h.store
-            .set_verified(&u.id, true, "offline check", "t")
-            .await
-            .unwrap();
+        for f in [hegui_store::Factor::Phone, hegui_store::Factor::Id] {
+            h.store
+                .set_factor_by_operator(&u.id, f, true, "offline check", "t")
+                .await
+                .unwrap();
+        }
         assert_eq!(
             h.http
                 .post(&url)

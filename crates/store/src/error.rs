@@ -48,6 +48,9 @@ pub enum StoreError {
     /// The operation is not allowed in the current state; the message says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// A uniqueness rule would be broken (e.g. a number already verified for another account).
+    #[error("{0}")]
+    Conflict(&'static str),
     /// The Merkle log's stored state is inconsistent or a proof was asked for out of range.
     #[error("ledger: {0}")]
     Ledger(String),

@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::users::{insert_event, new_id, user_from_row, User};
+use crate::users::{insert_event, new_id, user_from_row, User, USER_COLUMNS};
 use crate::{now_ms, Store, StoreError};
 
 /// An API key's stored form: never the secret itself.
@@ -134,8 +134,9 @@ impl Store {
     /// Finds the key (revoked or not) and its user for a presented secret.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<(ApiKey, User)>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS}, u.id, u.external_ref, u.suspended, u.verified, u.verified_at, u.created_at \
-             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = $1"
+            "SELECT {KEY_COLUMNS}, {USER_COLUMNS} \
+             FROM api_keys k JOIN users u ON u.id = k.user_id \
+             LEFT JOIN identities i ON i.user_id = u.id WHERE k.hash = $1"
         ))
         .bind(key_hash(secret))
         .fetch_optional(self.pool())

@@ -8,6 +8,7 @@
 //! Architecture invariant: this crate knows nothing about HTTP or review logic.
 
 mod error;
+mod identity;
 mod journal;
 mod keys;
 mod ledger;
@@ -29,13 +30,16 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use error::StoreError;
+pub use identity::{
+    Consent, DeletionReport, IdBinding, IdentityCiphertexts, OtpChallenge, OtpCounter, PhoneBinding,
+};
 pub use journal::JournalRow;
 pub use keys::{key_hash, ApiKey};
 pub use ledger::{StoredCheckpoint, StoredLeaf};
 pub use records::{RecordQuery, RecordRow};
 pub use retention::{LegalHold, PurgeReport, Retention};
 pub use sequencer::{Sequencer, SequencerConfig};
-pub use users::{User, UserEvent};
+pub use users::{Factor, User, UserEvent};
 pub use verify::{Problem, VerifyReport};
 pub use writer::RecordWriter;
 

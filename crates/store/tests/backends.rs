@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
-use hegui_store::{RecordQuery, RecordWriter, Store};
+use hegui_store::{Factor, RecordQuery, RecordWriter, Store};
 use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
 
 fn record(id: &str, user: Option<&str>, outcome: Outcome, at: i64) -> InteractionRecord {
@@ -35,12 +35,18 @@ async fn exercise(store: Store) {
     // Users and verification with a recorded reason.
     let u = store.create_user(Some("acct-1"), "cli").await.unwrap();
     assert!(u.id.starts_with("usr_"));
-    assert!(!u.verified && !u.suspended);
+    assert!(!u.has(Factor::Phone) && !u.has(Factor::Id) && !u.suspended);
     let u = store
-        .set_verified(&u.id, true, "verified offline at counter 3", "alice")
+        .set_factor_by_operator(
+            &u.id,
+            Factor::Id,
+            true,
+            "verified offline at counter 3",
+            "alice",
+        )
         .await
         .unwrap();
-    assert!(u.verified && u.verified_at.is_some());
+    assert!(u.has(Factor::Id) && !u.has(Factor::Phone));
     let u = store
         .set_suspended(&u.id, true, "abuse", "bob")
         .await
@@ -53,9 +59,9 @@ async fn exercise(store: Store) {
         .into_iter()
         .map(|e| e.kind)
         .collect();
-    assert_eq!(kinds, vec!["created", "verified", "suspended"]);
+    assert_eq!(kinds, vec!["created", "id_verified", "suspended"]);
     assert!(store
-        .set_verified("usr_nope", true, "x", "y")
+        .set_factor_by_operator("usr_nope", Factor::Phone, true, "x", "y")
         .await
         .is_err());
 

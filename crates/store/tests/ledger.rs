@@ -5,7 +5,7 @@ use hegui_ledger::{
     leaf_hash, verify_consistency, verify_inclusion, Checkpoint, LeafEntry, Signer,
 };
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
-use hegui_store::{Sequencer, SequencerConfig, Store};
+use hegui_store::{Factor, Sequencer, SequencerConfig, Store};
 use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
 
 fn record(i: usize) -> InteractionRecord {
@@ -66,7 +66,7 @@ async fn exercise(store: Store) {
         .await
         .unwrap();
     store
-        .set_verified(&user.id, true, "offline", "t")
+        .set_factor_by_operator(&user.id, Factor::Phone, true, "offline", "t")
         .await
         .unwrap();
     let second = seq

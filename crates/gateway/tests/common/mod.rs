@@ -12,7 +12,7 @@ use hegui_mock_upstream::{MockConfig, MockServer};
 use hegui_store::testing::{
     fresh_postgres_database, fresh_sqlite_url, postgres_admin_url, tempfile_guard::TempDir,
 };
-use hegui_store::{RecordQuery, Store};
+use hegui_store::{Factor, RecordQuery, Store};
 use hegui_types::InteractionRecord;
 
 /// The newest record.
@@ -75,10 +75,12 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
     let gateway = built.gateway.clone();
     let store = gateway.store.clone();
     let user = store.create_user(None, "test").await.unwrap();
-    store
-        .set_verified(&user.id, true, "test fixture", "test")
-        .await
-        .unwrap();
+    for f in [Factor::Phone, Factor::Id] {
+        store
+            .set_factor_by_operator(&user.id, f, true, "test fixture", "test")
+            .await
+            .unwrap();
+    }
     let (_, key) = store.create_key(&user.id, "test").await.unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -43,6 +43,30 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Er
     Ok(format!("{base}/{name}{query}"))
 }
 
+/// Every row of every table of a PostgreSQL database as JSON text (for tests that scan the
+/// stored data for values that must never be stored in plain text).
+pub async fn dump_postgres(url: &str) -> Result<String, sqlx::Error> {
+    use sqlx::Row;
+    let mut conn = PgConnection::connect(url).await?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    let mut out = String::new();
+    for t in tables {
+        let rows = sqlx::query(&format!("SELECT row_to_json(t)::text AS j FROM \"{t}\" t"))
+            .fetch_all(&mut conn)
+            .await?;
+        for r in rows {
+            out.push_str(&r.try_get::<String, _>("j")?);
+            out.push('\n');
+        }
+    }
+    conn.close().await?;
+    Ok(out)
+}
+
 /// A SQLite URL in a fresh temporary directory (kept alive by the returned guard).
 pub fn fresh_sqlite_url() -> std::io::Result<(String, tempfile_guard::TempDir)> {
     let dir = tempfile_guard::TempDir::new()?;

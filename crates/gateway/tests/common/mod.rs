@@ -38,6 +38,8 @@ pub fn backends() -> Vec<Backend> {
 
 pub struct Harness {
     pub base: String,
+    /// The database URL.
+    pub url: String,
     pub key: String,
     pub user_id: String,
     pub store: Store,
@@ -64,7 +66,7 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
         }
     };
     let mut raw = RawConfig::default();
-    raw.storage.database_url = url;
+    raw.storage.database_url = url.clone();
     raw.storage.data_dir = dir.path().display().to_string();
     raw.ledger.checkpoint_interval_secs = 1;
     raw.upstream.base_url = mock.base_url.clone();
@@ -96,6 +98,7 @@ pub async fn start(backend: Backend, tweak: impl FnOnce(&mut RawConfig)) -> Harn
     });
     Harness {
         base: format!("http://{addr}"),
+        url,
         key,
         user_id: user.id,
         store,

@@ -463,3 +463,154 @@ async fn two_instances_share_one_log_on_postgres() {
     assert_eq!(out.lines().count(), 30);
     drop(b);
 }
+
+#[test]
+fn operator_verification_keeps_numbers_encrypted_and_keys_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "http://127.0.0.1:8000/v1");
+    let (ok, out, _) = hegui(&cfg, &["users", "create"]);
+    assert!(ok);
+    let user = out.split_whitespace().next().unwrap().to_string();
+    // A bad number is refused with its rule.
+    let (ok, _, err) = hegui(
+        &cfg,
+        &[
+            "users",
+            "verify",
+            &user,
+            "--factor",
+            "phone",
+            "--phone",
+            "1398765",
+            "--reason",
+            "counter 2",
+        ],
+    );
+    assert!(!ok && err.contains("phone.length"), "{err}");
+    let (ok, out, err) = hegui(
+        &cfg,
+        &[
+            "users",
+            "verify",
+            &user,
+            "--factor",
+            "phone",
+            "--phone",
+            "13987654321",
+            "--reason",
+            "counter 2",
+        ],
+    );
+    assert!(ok && out.contains("verified=phone"), "{out}{err}");
+    // The ID number read from standard input (kept out of the shell history): a minor.
+    let id = {
+        let first17 = "44030520140305402";
+        format!(
+            "{first17}{}",
+            hegui_pii::id_card::check_char(first17).unwrap()
+        )
+    };
+    let mut child = Command::new(HEGUI)
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "users",
+            "verify",
+            &user,
+            "--factor",
+            "id",
+            "--id-number",
+            "-",
+            "--reason",
+            "passport seen",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{id}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("verified=phone+id") && out.contains("minor=true"),
+        "{out}"
+    );
+
+    let keyfile = dir.path().join("data/pi-keys.toml");
+    let export = |cfg: &Path| {
+        let (ok, out, err) = hegui(cfg, &["users", "export", &user]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let v = export(&cfg);
+    assert_eq!(v["personal_information"]["phone"], "13987654321");
+    assert_eq!(
+        v["personal_information"]["id_number"],
+        serde_json::Value::Null,
+        "ID numbers are not kept unless configured"
+    );
+
+    // Rotation: a new key, everything re-encrypted, the old key still in the file.
+    let (ok, out, err) = hegui(&cfg, &["keys", "rotate"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("active key is now k2") && out.contains("re-encrypted 1 account"),
+        "{out}"
+    );
+    let file = std::fs::read_to_string(&keyfile).unwrap();
+    assert!(
+        file.contains("id = \"k1\"") && file.contains("active = \"k2\""),
+        "{file}"
+    );
+    assert_eq!(export(&cfg)["personal_information"]["phone"], "13987654321");
+    // Retiring: no stored value needs k1 or k2 after the next rotation.
+    let (ok, out, err) = hegui(&cfg, &["keys", "rotate", "--retire"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("retired key k1") && out.contains("retired key k2"),
+        "{out}"
+    );
+    let file = std::fs::read_to_string(&keyfile).unwrap();
+    assert!(
+        !file.contains("id = \"k1\"") && file.contains("active = \"k3\""),
+        "{file}"
+    );
+    assert_eq!(export(&cfg)["personal_information"]["phone"], "13987654321");
+    // Without the key file the numbers cannot be read, and the error says why.
+    std::fs::write(&keyfile, PiKeysFixture::other()).unwrap();
+    let (ok, _, err) = hegui(&cfg, &["users", "export", &user]);
+    assert!(!ok && err.contains("not in the PI key file"), "{err}");
+    // Deletion erases the numbers and says what was kept.
+    let (ok, out, err) = hegui(
+        &cfg,
+        &[
+            "users",
+            "delete",
+            &user,
+            "--reason",
+            "data subject request #7",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\"identity\": true") && out.contains("six months"),
+        "{out}"
+    );
+    let db = std::fs::read(dir.path().join("data/hegui.db")).unwrap();
+    assert!(!db.windows(11).any(|w| w == b"13987654321"));
+}
+
+/// A valid key file with other keys.
+struct PiKeysFixture;
+
+impl PiKeysFixture {
+    fn other() -> String {
+        let b64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        format!(
+            "active = \"k9\"\nindex_key = \"{b64}\"\n[[keys]]\nid = \"k9\"\nsecret = \"{b64}\"\n"
+        )
+    }
+}

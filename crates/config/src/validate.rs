@@ -713,6 +713,45 @@ interaction_days = 90
     }
 
     #[test]
+    fn identity_settings_are_checked() {
+        let problems = |text: &str| -> Vec<String> {
+            let raw: RawConfig = toml::from_str(text).expect("parses");
+            match raw.validate(None) {
+                Ok(_) => Vec::new(),
+                Err(ConfigError::Invalid(v)) => v.into_iter().map(|i| i.key).collect(),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(
+            problems("[identity]\nlevel = \"email\"\n[identity.minors]\nquiet_hours = \"22-08\"\n[identity.otp]\nmax_attempts = 50\n"),
+            vec!["identity.level", "identity.otp.max_attempts", "identity.minors.quiet_hours"]
+        );
+        // Production refuses the console sender and the "none" level.
+        assert_eq!(
+            problems("[server]\nenvironment = \"production\"\n[identity]\nlevel = \"none\"\n"),
+            vec!["identity.level", "identity.sms"]
+        );
+        // A template with an unknown placeholder is caught at load time.
+        let p = problems(
+            "[identity.sms]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/send\"\nbody = { to = \"{{phone}}\", code = \"{{code}}\", x = \"{{oops}}\" }\n",
+        );
+        assert_eq!(p, vec!["identity.sms"]);
+        let raw: RawConfig =
+            toml::from_str("[identity]\nrequire_verification = false\n").expect("parses");
+        let c = raw.validate(None).expect("valid");
+        assert_eq!(
+            c.identity.level,
+            VerificationLevel {
+                phone: false,
+                id: false
+            }
+        );
+        let c = RawConfig::default().validate(None).expect("valid");
+        assert!(c.identity.minors.is_quiet(23 * 60) && c.identity.minors.is_quiet(7 * 60));
+        assert!(!c.identity.minors.is_quiet(12 * 60));
+    }
+
+    #[test]
     fn environment_overrides_secrets() {
         let mut r = RawConfig::default();
         r.apply_env(|k| (k == "HEGUI_UPSTREAM_API_KEY").then(|| "sk-test".to_string()));

@@ -1,6 +1,7 @@
 //! `hegui`: the command line. A thin layer: parse arguments, call the crates, print.
 
 mod admin;
+mod audit;
 mod ledger;
 mod review;
 mod serve;
@@ -50,6 +51,12 @@ enum Command {
     Records {
         #[command(subcommand)]
         command: admin::RecordsCommand,
+    },
+    /// Training-data audit (Article 7): sources' legality, harmful-content and PII rates,
+    /// duplicates, TC260 sampling.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Legal holds that block erasure.
     Holds {
@@ -139,5 +146,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lexicon { command } => review::lexicon(config, command),
         Command::Review(args) => review::review(config, args),
         Command::Classifier { command } => review::classifier(command),
+        Command::Audit { command } => {
+            if audit::audit(config, command).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("the audit found problems: see the findings and the report above")
+            }
+        }
     }
 }

@@ -27,6 +27,10 @@ pub mod kinds {
     pub const COMPLAINT_STEP: &str = "complaint_step";
     /// Any other action by compliance staff: body `{action, target, details}`.
     pub const STAFF_ACTION: &str = "staff_action";
+    /// A training-data audit (Article 7): body `{manifest_sha256, seed, verdict,
+    /// reproduction_command, sources: [{name, items, scanned, harmful, pii_items, verdict}],
+    /// input_files: [{path, sha256}]}`.
+    pub const TRAINING_AUDIT: &str = "training_audit";
 }
 
 /// Envelope of every non-interaction compliance record.

@@ -474,207 +474,234 @@ async fn invalid_fields_are_named_with_their_rule() {
 
 #[tokio::test]
 async fn brute_force_and_code_flooding_are_stopped() {
-    let e = env(Backend::Sqlite, |c| {
-        c.identity.otp.per_phone_per_hour = 2;
-        c.identity.otp.per_ip_per_hour = 4;
-        c.identity.register_per_ip_per_hour = 6;
-    })
-    .await;
-    let (_, key) = e.register().await;
-    let code = e.send_code(&key, PHONE).await;
-    // Five wrong guesses use up the code; the right one is then refused too.
-    for i in 0..5 {
+    for backend in backends() {
+        let e = env(backend, |c| {
+            c.identity.otp.per_phone_per_hour = 2;
+            c.identity.otp.per_ip_per_hour = 4;
+            c.identity.register_per_ip_per_hour = 6;
+        })
+        .await;
+        let (_, key) = e.register().await;
+        let code = e.send_code(&key, PHONE).await;
+        // Five wrong guesses use up the code; the right one is then refused too.
+        for i in 0..5 {
+            let (s, v) = e
+                .call(
+                    "POST",
+                    "/identity/v1/phone/confirm",
+                    Some(&key),
+                    Some(json!({"code": wrong(&code)})),
+                )
+                .await;
+            if i < 4 {
+                assert_eq!(
+                    (s, v["error"]["code"].as_str()),
+                    (400, Some("code_wrong")),
+                    "{i}: {v}"
+                );
+            } else {
+                assert_eq!(
+                    (s, v["error"]["code"].as_str()),
+                    (429, Some("code_attempts_exhausted")),
+                    "{v}"
+                );
+            }
+        }
         let (s, v) = e
             .call(
                 "POST",
                 "/identity/v1/phone/confirm",
                 Some(&key),
-                Some(json!({"code": wrong(&code)})),
-            )
-            .await;
-        if i < 4 {
-            assert_eq!(
-                (s, v["error"]["code"].as_str()),
-                (400, Some("code_wrong")),
-                "{i}: {v}"
-            );
-        } else {
-            assert_eq!(
-                (s, v["error"]["code"].as_str()),
-                (429, Some("code_attempts_exhausted")),
-                "{v}"
-            );
-        }
-    }
-    let (s, v) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/confirm",
-            Some(&key),
-            Some(json!({"code": code})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (429, Some("code_attempts_exhausted")),
-        "{v}"
-    );
-    // Resend throttling: a second code at once is refused with Retry-After.
-    let resp =
-        e.h.http
-            .post(format!("{}/identity/v1/phone/start", e.h.base))
-            .bearer_auth(&key)
-            .json(&json!({"phone": PHONE}))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=61).contains(&retry), "{retry}");
-    // Per number: a second account may get one more code to the number, a third may not.
-    let (_, key2) = e.register().await;
-    e.send_code(&key2, PHONE).await;
-    let (_, key3) = e.register().await;
-    let (s, v) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/start",
-            Some(&key3),
-            Some(json!({"phone": PHONE})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (429, Some("rate_limited")),
-        "{v}"
-    );
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("one number"),
-        "{v}"
-    );
-    // Per address: 2 codes sent so far from this address; two more numbers, then refused.
-    let (s, _) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/start",
-            Some(&key3),
-            Some(json!({"phone": "13912340001"})),
-        )
-        .await;
-    assert_eq!(s, 202);
-    let (_, key4) = e.register().await;
-    let (s, _) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/start",
-            Some(&key4),
-            Some(json!({"phone": "13912340002"})),
-        )
-        .await;
-    assert_eq!(s, 202);
-    let (_, key5) = e.register().await;
-    let (s, v) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/start",
-            Some(&key5),
-            Some(json!({"phone": "13912340003"})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (429, Some("rate_limited")),
-        "{v}"
-    );
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("network address"),
-        "{v}"
-    );
-    assert_eq!(e.sms.messages().len(), 4, "refused requests send nothing");
-    // Registrations per address: 5 made, one more allowed, then refused.
-    e.register().await;
-    let (s, v) = e
-        .call("POST", "/identity/v1/register", None, Some(json!({})))
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (429, Some("rate_limited")),
-        "{v}"
-    );
-    e.h.stop().await;
-}
-
-#[tokio::test]
-async fn provider_outages_are_503_and_never_a_silent_pass() {
-    let e = env(Backend::Sqlite, |c| {
-        if let SmsConfig::Http(h) = &mut c.identity.sms {
-            h.timeout_ms = 300;
-        }
-        if let Some(hegui_identity::providers::AuthorityConfig::Http(a)) = &mut c.identity.authority
-        {
-            a.timeout_ms = 300;
-        }
-        c.identity.otp.resend_after_secs = 30;
-        c.identity.id_checks_per_day = 10;
-    })
-    .await;
-    for (i, mode) in [
-        SmsMode::ServerError,
-        SmsMode::Reject,
-        SmsMode::Garbage,
-        SmsMode::Hang(Duration::from_secs(2)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let (_, key) = e.register().await;
-        e.sms.set_mode(mode.clone());
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/start",
-                Some(&key),
-                Some(json!({"phone": format!("1391234500{i}")})),
+                Some(json!({"code": code})),
             )
             .await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
-            (503, Some("verification_unavailable")),
-            "{mode:?}: {v}"
+            (429, Some("code_attempts_exhausted")),
+            "{v}"
         );
-        // No code was stored: confirming finds none.
+        // Resend throttling: a second code at once is refused with Retry-After.
+        let resp =
+            e.h.http
+                .post(format!("{}/identity/v1/phone/start", e.h.base))
+                .bearer_auth(&key)
+                .json(&json!({"phone": PHONE}))
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(resp.status(), 429);
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=61).contains(&retry), "{retry}");
+        // Per number: a second account may get one more code to the number, a third may not.
+        let (_, key2) = e.register().await;
+        e.send_code(&key2, PHONE).await;
+        let (_, key3) = e.register().await;
+        let (s, v) = e
+            .call(
+                "POST",
+                "/identity/v1/phone/start",
+                Some(&key3),
+                Some(json!({"phone": PHONE})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("one number"),
+            "{v}"
+        );
+        // Per address: 2 codes sent so far from this address; two more numbers, then refused.
         let (s, _) = e
             .call(
                 "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key),
-                Some(json!({"code": "123456"})),
+                "/identity/v1/phone/start",
+                Some(&key3),
+                Some(json!({"phone": "13912340001"})),
             )
             .await;
-        assert_eq!(s, 400);
-    }
-    e.sms.set_mode(SmsMode::Ok);
-    let (_, key) = e.register().await;
-    e.consent(&key).await;
-    e.authority.register(NAME, &adult_id());
-    for mode in [
-        AuthorityMode::ServerError,
-        AuthorityMode::Garbage,
-        AuthorityMode::UnknownResult,
-        AuthorityMode::Hang(Duration::from_secs(2)),
-    ] {
-        e.authority.set_mode(mode.clone());
+        assert_eq!(s, 202);
+        let (_, key4) = e.register().await;
+        let (s, _) = e
+            .call(
+                "POST",
+                "/identity/v1/phone/start",
+                Some(&key4),
+                Some(json!({"phone": "13912340002"})),
+            )
+            .await;
+        assert_eq!(s, 202);
+        let (_, key5) = e.register().await;
         let (s, v) = e
+            .call(
+                "POST",
+                "/identity/v1/phone/start",
+                Some(&key5),
+                Some(json!({"phone": "13912340003"})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("network address"),
+            "{v}"
+        );
+        assert_eq!(e.sms.messages().len(), 4, "refused requests send nothing");
+        // Registrations per address: 5 made, one more allowed, then refused.
+        e.register().await;
+        let (s, v) = e
+            .call("POST", "/identity/v1/register", None, Some(json!({})))
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{v}"
+        );
+        e.h.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn provider_outages_are_503_and_never_a_silent_pass() {
+    for backend in backends() {
+        let e = env(backend, |c| {
+            if let SmsConfig::Http(h) = &mut c.identity.sms {
+                h.timeout_ms = 300;
+            }
+            if let Some(hegui_identity::providers::AuthorityConfig::Http(a)) =
+                &mut c.identity.authority
+            {
+                a.timeout_ms = 300;
+            }
+            c.identity.otp.resend_after_secs = 30;
+            c.identity.id_checks_per_day = 10;
+        })
+        .await;
+        for (i, mode) in [
+            SmsMode::ServerError,
+            SmsMode::Reject,
+            SmsMode::Garbage,
+            SmsMode::Hang(Duration::from_secs(2)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (_, key) = e.register().await;
+            e.sms.set_mode(mode.clone());
+            let (s, v) = e
+                .call(
+                    "POST",
+                    "/identity/v1/phone/start",
+                    Some(&key),
+                    Some(json!({"phone": format!("1391234500{i}")})),
+                )
+                .await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (503, Some("verification_unavailable")),
+                "{mode:?}: {v}"
+            );
+            // No code was stored: confirming finds none.
+            let (s, _) = e
+                .call(
+                    "POST",
+                    "/identity/v1/phone/confirm",
+                    Some(&key),
+                    Some(json!({"code": "123456"})),
+                )
+                .await;
+            assert_eq!(s, 400);
+        }
+        e.sms.set_mode(SmsMode::Ok);
+        let (_, key) = e.register().await;
+        e.consent(&key).await;
+        e.authority.register(NAME, &adult_id());
+        for mode in [
+            AuthorityMode::ServerError,
+            AuthorityMode::Garbage,
+            AuthorityMode::UnknownResult,
+            AuthorityMode::Hang(Duration::from_secs(2)),
+        ] {
+            e.authority.set_mode(mode.clone());
+            let (s, v) = e
+                .call(
+                    "POST",
+                    "/identity/v1/id/verify",
+                    Some(&key),
+                    Some(json!({"name": NAME, "id_number": adult_id()})),
+                )
+                .await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (503, Some("verification_unavailable")),
+                "{mode:?}: {v}"
+            );
+            let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
+            assert_eq!(st["verified"], json!([]), "{mode:?}");
+        }
+        let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
+        assert_eq!(
+            st["verified"],
+            json!([]),
+            "nothing verified during the outage"
+        );
+        e.authority.set_mode(AuthorityMode::Ok);
+        let (s, _) = e
             .call(
                 "POST",
                 "/identity/v1/id/verify",
@@ -682,91 +709,71 @@ async fn provider_outages_are_503_and_never_a_silent_pass() {
                 Some(json!({"name": NAME, "id_number": adult_id()})),
             )
             .await;
-        assert_eq!(
-            (s, v["error"]["code"].as_str()),
-            (503, Some("verification_unavailable")),
-            "{mode:?}: {v}"
-        );
-        let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
-        assert_eq!(st["verified"], json!([]), "{mode:?}");
+        assert_eq!(s, 200, "verifies once the authority is back");
+        e.h.stop().await;
     }
-    let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
-    assert_eq!(
-        st["verified"],
-        json!([]),
-        "nothing verified during the outage"
-    );
-    e.authority.set_mode(AuthorityMode::Ok);
-    let (s, _) = e
-        .call(
-            "POST",
-            "/identity/v1/id/verify",
-            Some(&key),
-            Some(json!({"name": NAME, "id_number": adult_id()})),
-        )
-        .await;
-    assert_eq!(s, 200, "verifies once the authority is back");
-    e.h.stop().await;
 }
 
 #[tokio::test]
 async fn minors_get_minors_mode() {
-    let e = env(Backend::Sqlite, |c| {
-        c.identity.level = Some("id".into());
-        c.identity.minors.daily_requests = 3;
-    })
-    .await;
-    let (_, key) = e.register().await;
-    e.consent(&key).await;
-    e.authority.register(NAME, &minor_id());
-    let (s, v) = e
-        .call(
-            "POST",
-            "/identity/v1/id/verify",
-            Some(&key),
-            Some(json!({"name": NAME, "id_number": minor_id()})),
-        )
+    for backend in backends() {
+        let e = env(backend, |c| {
+            c.identity.level = Some("id".into());
+            c.identity.minors.daily_requests = 3;
+        })
         .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["minor"], true);
-    // Stricter review: a prompt flagged for adults (the fixture user) is blocked for a minor.
-    let adult = e.h.chat(user("赌博网站有哪些")).send().await.unwrap();
-    assert_eq!(adult.status(), 200);
-    let minor =
-        e.h.http
-            .post(format!("{}/v1/chat/completions", e.h.base))
-            .bearer_auth(&key)
-            .json(&user("赌博网站有哪些"))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(minor.status(), 400);
-    // A minor's stream is reviewed whole before release and still arrives as a stream.
-    let resp =
-        e.h.http
-            .post(format!("{}/v1/chat/completions", e.h.base))
-            .bearer_auth(&key)
-            .json(&common::user_stream("你好", false))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(resp.status(), 200);
-    let events = common::sse_events(&resp.text().await.unwrap());
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let (text, finish) = common::stream_text(&events);
-    assert!(!text.is_empty());
-    assert_eq!(finish.as_deref(), Some("stop"));
-    // Daily limit of 3 (the blocked prompt counts): the third passes, the fourth is refused.
-    assert_eq!(e.chat_status(&key).await.0, 200);
-    let (s, v) = e.chat_status(&key).await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (429, Some("minors_daily_limit")),
-        "{v}"
-    );
-    let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
-    assert_eq!(st["minor"], true);
-    e.h.stop().await;
+        let (_, key) = e.register().await;
+        e.consent(&key).await;
+        e.authority.register(NAME, &minor_id());
+        let (s, v) = e
+            .call(
+                "POST",
+                "/identity/v1/id/verify",
+                Some(&key),
+                Some(json!({"name": NAME, "id_number": minor_id()})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["minor"], true);
+        // Stricter review: a prompt flagged for adults (the fixture user) is blocked for a minor.
+        let adult = e.h.chat(user("赌博网站有哪些")).send().await.unwrap();
+        assert_eq!(adult.status(), 200);
+        let minor =
+            e.h.http
+                .post(format!("{}/v1/chat/completions", e.h.base))
+                .bearer_auth(&key)
+                .json(&user("赌博网站有哪些"))
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(minor.status(), 400);
+        // A minor's stream is reviewed whole before release and still arrives as a stream.
+        let resp =
+            e.h.http
+                .post(format!("{}/v1/chat/completions", e.h.base))
+                .bearer_auth(&key)
+                .json(&common::user_stream("你好", false))
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(resp.status(), 200);
+        let events = common::sse_events(&resp.text().await.unwrap());
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        let (text, finish) = common::stream_text(&events);
+        assert!(!text.is_empty());
+        assert_eq!(finish.as_deref(), Some("stop"));
+        // Daily limit of 3 (the blocked prompt counts): the third passes, the fourth is refused.
+        assert_eq!(e.chat_status(&key).await.0, 200);
+        let (s, v) = e.chat_status(&key).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (429, Some("minors_daily_limit")),
+            "{v}"
+        );
+        let (_, st) = e.call("GET", "/identity/v1/status", Some(&key), None).await;
+        assert_eq!(st["minor"], true);
+        e.h.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -954,23 +961,25 @@ async fn the_holder_can_delete_the_account() {
 
 #[tokio::test]
 async fn one_number_verifies_one_account() {
-    let e = env(Backend::Sqlite, |_| {}).await;
-    let (_, key1) = e.register().await;
-    e.verify_phone(&key1, PHONE).await;
-    let (_, key2) = e.register().await;
-    let code = e.send_code(&key2, PHONE).await;
-    let (s, v) = e
-        .call(
-            "POST",
-            "/identity/v1/phone/confirm",
-            Some(&key2),
-            Some(json!({"code": code})),
-        )
-        .await;
-    assert_eq!(
-        (s, v["error"]["code"].as_str()),
-        (409, Some("already_verified_elsewhere")),
-        "{v}"
-    );
-    e.h.stop().await;
+    for backend in backends() {
+        let e = env(backend, |_| {}).await;
+        let (_, key1) = e.register().await;
+        e.verify_phone(&key1, PHONE).await;
+        let (_, key2) = e.register().await;
+        let code = e.send_code(&key2, PHONE).await;
+        let (s, v) = e
+            .call(
+                "POST",
+                "/identity/v1/phone/confirm",
+                Some(&key2),
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (409, Some("already_verified_elsewhere")),
+            "{v}"
+        );
+        e.h.stop().await;
+    }
 }

@@ -82,6 +82,9 @@ pub enum AuditCommand {
 /// acts on (anything but `allow`); PII comes from the detectors, masked.
 struct EngineScanner {
     reviewer: Arc<dyn Reviewer>,
+    /// The review already runs the PII detectors (`review.pii`): take PII from its matches
+    /// rather than detecting twice.
+    pii_in_review: bool,
 }
 
 impl Scanner for EngineScanner {
@@ -96,15 +99,30 @@ impl Scanner for EngineScanner {
             .collect();
         risks.sort();
         risks.dedup();
-        let pii = hegui_pii::detect(text)
-            .into_iter()
-            .filter_map(|m| {
-                Some(PiiHit {
-                    kind: m.kind.code().to_string(),
-                    masked: hegui_pii::mask(m.kind, m.text(text)?),
+        let pii = if self.pii_in_review {
+            review
+                .decision
+                .matches
+                .iter()
+                .filter_map(|m| {
+                    let kind = hegui_pii::PiiKind::from_code(&m.risk)?;
+                    Some(PiiHit {
+                        kind: m.risk.clone(),
+                        masked: hegui_pii::mask(kind, text.get(m.start..m.end)?),
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        } else {
+            hegui_pii::detect(text)
+                .into_iter()
+                .filter_map(|m| {
+                    Some(PiiHit {
+                        kind: m.kind.code().to_string(),
+                        masked: hegui_pii::mask(m.kind, m.text(text)?),
+                    })
+                })
+                .collect()
+        };
         ScanResult { risks, pii }
     }
 }
@@ -323,6 +341,7 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCommand) -> anyhow::Result<b
             let (state, _) = hegui_gateway::load_review(&cfg)?;
             let scanner = EngineScanner {
                 reviewer: state.reviewer,
+                pii_in_review: cfg.review.pii,
             };
             let opts = RunOptions {
                 shard,

@@ -881,10 +881,24 @@ impl IdentityService {
         actor: &str,
     ) -> Result<DeletionReport, IdentityError> {
         self.live_user(user_id).await?;
-        let rec = check_record(user_id, "account", "delete", "deleted", None, None, actor);
+        let make = |r: &DeletionReport| {
+            let mut rec = check_record(user_id, "account", "delete", "deleted", None, None, actor);
+            rec.body["erased"] = serde_json::json!({
+                "identity": r.identity_erased,
+                "verification_codes": r.challenges_deleted,
+                "api_keys_revoked": r.keys_revoked,
+            });
+            rec.body["kept"] = serde_json::json!([
+                {"what": "interaction_records", "count": r.interactions_kept,
+                 "why": "Cybersecurity Law: network logs kept >= 6 months; content erased by the retention purge"},
+                {"what": "consent_records", "count": r.consents_kept,
+                 "why": "PIPL: evidence of lawful processing; no personal data"},
+            ]);
+            rec
+        };
         Ok(self
             .store
-            .delete_account(user_id, reason, actor, &rec)
+            .delete_account(user_id, reason, actor, make)
             .await?)
     }
 }

@@ -571,13 +571,14 @@ impl Store {
 
     /// Carries out a data subject's deletion request: erases the encrypted identity, the
     /// challenges and the account's keys, marks the account deleted, and reports what the law
-    /// requires to be kept. The records of the deletion go in the same transaction.
+    /// requires to be kept. The record of the deletion, made by `record` from the report (so
+    /// it can say what was kept), goes in the same transaction.
     pub async fn delete_account(
         &self,
         user_id: &str,
         reason: &str,
         actor: &str,
-        record: &JournalEntry,
+        record: impl FnOnce(&DeletionReport) -> JournalEntry,
     ) -> Result<DeletionReport, StoreError> {
         let user = self.user_required(user_id).await?;
         if user.deleted_at.is_some() {
@@ -623,10 +624,7 @@ impl Store {
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await?;
-        insert_event(&mut tx, user_id, now, "deleted", reason, actor).await?;
-        append(&mut tx, record).await?;
-        tx.commit().await?;
-        Ok(DeletionReport {
+        let report = DeletionReport {
             user_id: user_id.into(),
             at: now,
             identity_erased,
@@ -634,7 +632,11 @@ impl Store {
             keys_revoked,
             interactions_kept: u64::try_from(interactions_kept).unwrap_or(0),
             consents_kept: u64::try_from(consents_kept).unwrap_or(0),
-        })
+        };
+        insert_event(&mut tx, user_id, now, "deleted", reason, actor).await?;
+        append(&mut tx, &record(&report)).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 }
 

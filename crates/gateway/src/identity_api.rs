@@ -215,31 +215,47 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
     })
 }
 
-fn disabled() -> Response {
+fn disabled() -> ApiError {
     ApiError::forbidden(
         "identity_api_disabled",
         "real-name verification is not enabled on this gateway: the operator must configure [identity] (PI keys)",
     )
-    .into_response()
 }
 
-/// Authenticates the caller for the verification routes.
-async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
+fn api(gw: &Gateway) -> Result<Arc<IdentityApi>, ApiError> {
+    gw.identity_api.clone().ok_or_else(disabled)
+}
+
+/// The verification API and the caller's account id (the key must be valid; verification is
+/// not required, since these routes are how one gets verified).
+async fn caller(gw: &Gateway, headers: &HeaderMap) -> Result<(Arc<IdentityApi>, String), ApiError> {
+    let api = api(gw)?;
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    gw.identity
+    let user = gw
+        .identity
         .identify(auth)
         .await
         .map(|p| p.user_id)
-        .map_err(|r| r.error)
+        .map_err(|r| r.error)?;
+    Ok((api, user))
 }
 
-macro_rules! api_or_disabled {
-    ($gw:expr) => {
-        match $gw.identity_api.as_ref() {
-            Some(api) => api.clone(),
-            None => return disabled(),
-        }
-    };
+/// Like [`caller`], with the parsed JSON body.
+async fn caller_with<T: DeserializeOwned>(
+    gw: &Gateway,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Arc<IdentityApi>, String, T), ApiError> {
+    let (api, user) = caller(gw, headers).await?;
+    Ok((api, user, parse(body)?))
+}
+
+/// The response for a flow's result: `ok` renders success, errors map to their status.
+fn reply<R>(result: Result<R, IdentityError>, ok: impl FnOnce(R) -> Response) -> Response {
+    match result {
+        Ok(r) => ok(r),
+        Err(e) => error_response(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -258,7 +274,10 @@ pub(crate) async fn register(
     ext: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
+    let api = match api(&gw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
     if !api.open_registration {
         return ApiError::forbidden(
             "registration_closed",
@@ -280,12 +299,16 @@ pub(crate) async fn register(
             retry_after_s: wait,
         });
     }
-    match api
+    let result = api
         .service
-        .register(b.external_ref.as_deref(), b.org_code.as_deref(), "self-registration")
-        .await
-    {
-        Ok((user, secret)) => (
+        .register(
+            b.external_ref.as_deref(),
+            b.org_code.as_deref(),
+            "self-registration",
+        )
+        .await;
+    reply(result, |(user, secret)| {
+        (
             StatusCode::CREATED,
             Json(json!({
                 "user_id": user.id,
@@ -294,26 +317,21 @@ pub(crate) async fn register(
                 "next": "verify with POST /identity/v1/phone/start (and /identity/v1/id/verify when the service requires it); see GET /identity/v1/status",
             })),
         )
-            .into_response(),
-        Err(e) => error_response(e),
-    }
+            .into_response()
+    })
 }
 
 /// `GET /identity/v1/status`
 pub(crate) async fn status(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user) = match caller(&gw, &headers).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    match api.service.status(&user).await {
-        Ok(s) => {
-            let mut v = serde_json::to_value(&s).unwrap_or_default();
-            v["required"] = json!(gw.settings.verification_level.to_string());
-            Json(v).into_response()
-        }
-        Err(e) => error_response(e),
-    }
+    reply(api.service.status(&user).await, |s| {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["required"] = json!(gw.settings.verification_level.to_string());
+        Json(v).into_response()
+    })
 }
 
 #[derive(Deserialize)]
@@ -329,20 +347,15 @@ pub(crate) async fn phone_start(
     ext: Extensions,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
-    let b: PhoneStartBody = match parse(body) {
-        Ok(b) => b,
+    let (api, user, b) = match caller_with::<PhoneStartBody>(&gw, &headers, body).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     let ip = api.client_ip(&headers, &ext);
-    match api.service.start_phone(&user, &b.phone, &ip).await {
-        Ok(sent) => (StatusCode::ACCEPTED, Json(sent)).into_response(),
-        Err(e) => error_response(e),
-    }
+    reply(
+        api.service.start_phone(&user, &b.phone, &ip).await,
+        |sent| (StatusCode::ACCEPTED, Json(sent)).into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -357,24 +370,21 @@ pub(crate) async fn phone_confirm(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user, b) = match caller_with::<CodeBody>(&gw, &headers, body).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let b: CodeBody = match parse(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    match api.service.confirm_phone(&user, &b.code).await {
-        Ok(u) => Json(json!({"verified": "phone", "phone": u.phone_masked})).into_response(),
-        Err(e) => error_response(e),
-    }
+    reply(api.service.confirm_phone(&user, &b.code).await, |u| {
+        Json(json!({"verified": "phone", "phone": u.phone_masked})).into_response()
+    })
 }
 
 /// `GET /identity/v1/consent`
 pub(crate) async fn consent_text(State(gw): State<Arc<Gateway>>) -> Response {
-    let api = api_or_disabled!(gw);
+    let api = match api(&gw) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
     let (version, text) = api.service.consent_text();
     Json(json!({
         "purpose": hegui_identity::service::SENSITIVE_PI,
@@ -396,23 +406,17 @@ pub(crate) async fn consent_give(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user, b) = match caller_with::<ConsentBody>(&gw, &headers, body).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let b: ConsentBody = match parse(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    match api.service.give_consent(&user, &b.version).await {
-        Ok(c) => (
+    reply(api.service.give_consent(&user, &b.version).await, |c| {
+        (
             StatusCode::CREATED,
             Json(json!({"purpose": c.purpose, "version": c.text_version, "text_sha256": c.text_sha256, "given_at_ms": c.given_at})),
         )
-            .into_response(),
-        Err(e) => error_response(e),
-    }
+            .into_response()
+    })
 }
 
 /// `DELETE /identity/v1/consent`
@@ -420,15 +424,13 @@ pub(crate) async fn consent_withdraw(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user) = match caller(&gw, &headers).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    match api.service.withdraw_consent(&user).await {
-        Ok(n) => Json(json!({"withdrawn": n})).into_response(),
-        Err(e) => error_response(e),
-    }
+    reply(api.service.withdraw_consent(&user).await, |n| {
+        Json(json!({"withdrawn": n})).into_response()
+    })
 }
 
 #[derive(Deserialize)]
@@ -444,38 +446,29 @@ pub(crate) async fn id_verify(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user, b) = match caller_with::<IdBody>(&gw, &headers, body).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let b: IdBody = match parse(body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    match api.service.verify_id(&user, &b.name, &b.id_number).await {
-        Ok(u) => {
+    reply(
+        api.service.verify_id(&user, &b.name, &b.id_number).await,
+        |u| {
             let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
             Json(
                 json!({"verified": "id", "id_number": u.id_masked, "minor": u.is_minor_on(&today)}),
             )
             .into_response()
-        }
-        Err(e) => error_response(e),
-    }
+        },
+    )
 }
 
 /// `GET /identity/v1/export`
 pub(crate) async fn export(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
+    let (api, user) = match caller(&gw, &headers).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    match api.service.export(&user).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error_response(e),
-    }
+    reply(api.service.export(&user).await, |v| Json(v).into_response())
 }
 
 #[derive(Deserialize)]
@@ -490,13 +483,8 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let api = api_or_disabled!(gw);
-    let user = match caller(&gw, &headers).await {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
-    };
-    let b: DeleteBody = match parse(body) {
-        Ok(b) => b,
+    let (api, user, b) = match caller_with::<DeleteBody>(&gw, &headers, body).await {
+        Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     if !b.confirm {
@@ -507,14 +495,11 @@ pub(crate) async fn delete(
         e.param = Some("confirm");
         return e.into_response();
     }
-    match api
+    let result = api
         .service
         .delete(&user, "data subject request (API)", &user)
-        .await
-    {
-        Ok(r) => Json(deletion_json(&r)).into_response(),
-        Err(e) => error_response(e),
-    }
+        .await;
+    reply(result, |r| Json(deletion_json(&r)).into_response())
 }
 
 /// The deletion report, with what was kept and why.

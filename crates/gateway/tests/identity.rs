@@ -115,6 +115,24 @@ impl Env {
         )
     }
 
+    async fn start(&self, key: &str, phone: &str) -> (u16, Value) {
+        let body = json!({ "phone": phone });
+        self.call("POST", "/identity/v1/phone/start", Some(key), Some(body))
+            .await
+    }
+
+    async fn confirm(&self, key: &str, code: &str) -> (u16, Value) {
+        let body = json!({ "code": code });
+        self.call("POST", "/identity/v1/phone/confirm", Some(key), Some(body))
+            .await
+    }
+
+    async fn verify_id(&self, key: &str, name: &str, id: &str) -> (u16, Value) {
+        let body = json!({ "name": name, "id_number": id });
+        self.call("POST", "/identity/v1/id/verify", Some(key), Some(body))
+            .await
+    }
+
     async fn register(&self) -> (String, String) {
         let (s, v) = self
             .call("POST", "/identity/v1/register", None, Some(json!({})))
@@ -209,14 +227,7 @@ async fn a_new_user_registers_verifies_and_is_served() {
 
         // Phone: a wrong code counts, the right one verifies.
         let code = e.send_code(&key, PHONE).await;
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key),
-                Some(json!({"code": wrong(&code)})),
-            )
-            .await;
+        let (s, v) = e.confirm(&key, &wrong(&code)).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (400, Some("code_wrong")),
@@ -226,25 +237,11 @@ async fn a_new_user_registers_verifies_and_is_served() {
             .as_str()
             .unwrap()
             .contains("4 attempt"));
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key),
-                Some(json!({"code": code})),
-            )
-            .await;
+        let (s, v) = e.confirm(&key, &code).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["phone"], "139****4321");
         // A used code is not accepted twice.
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key),
-                Some(json!({"code": code})),
-            )
-            .await;
+        let (s, v) = e.confirm(&key, &code).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (400, Some("code_not_requested"))
@@ -485,14 +482,7 @@ async fn brute_force_and_code_flooding_are_stopped() {
         let code = e.send_code(&key, PHONE).await;
         // Five wrong guesses use up the code; the right one is then refused too.
         for i in 0..5 {
-            let (s, v) = e
-                .call(
-                    "POST",
-                    "/identity/v1/phone/confirm",
-                    Some(&key),
-                    Some(json!({"code": wrong(&code)})),
-                )
-                .await;
+            let (s, v) = e.confirm(&key, &wrong(&code)).await;
             if i < 4 {
                 assert_eq!(
                     (s, v["error"]["code"].as_str()),
@@ -507,14 +497,7 @@ async fn brute_force_and_code_flooding_are_stopped() {
                 );
             }
         }
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key),
-                Some(json!({"code": code})),
-            )
-            .await;
+        let (s, v) = e.confirm(&key, &code).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (429, Some("code_attempts_exhausted")),
@@ -540,14 +523,7 @@ async fn brute_force_and_code_flooding_are_stopped() {
         let (_, key2) = e.register().await;
         e.send_code(&key2, PHONE).await;
         let (_, key3) = e.register().await;
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/start",
-                Some(&key3),
-                Some(json!({"phone": PHONE})),
-            )
-            .await;
+        let (s, v) = e.start(&key3, PHONE).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (429, Some("rate_limited")),
@@ -561,34 +537,13 @@ async fn brute_force_and_code_flooding_are_stopped() {
             "{v}"
         );
         // Per address: 2 codes sent so far from this address; two more numbers, then refused.
-        let (s, _) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/start",
-                Some(&key3),
-                Some(json!({"phone": "13912340001"})),
-            )
-            .await;
+        let (s, _) = e.start(&key3, "13912340001").await;
         assert_eq!(s, 202);
         let (_, key4) = e.register().await;
-        let (s, _) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/start",
-                Some(&key4),
-                Some(json!({"phone": "13912340002"})),
-            )
-            .await;
+        let (s, _) = e.start(&key4, "13912340002").await;
         assert_eq!(s, 202);
         let (_, key5) = e.register().await;
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/start",
-                Some(&key5),
-                Some(json!({"phone": "13912340003"})),
-            )
-            .await;
+        let (s, v) = e.start(&key5, "13912340003").await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (429, Some("rate_limited")),
@@ -643,28 +598,14 @@ async fn provider_outages_are_503_and_never_a_silent_pass() {
         {
             let (_, key) = e.register().await;
             e.sms.set_mode(mode.clone());
-            let (s, v) = e
-                .call(
-                    "POST",
-                    "/identity/v1/phone/start",
-                    Some(&key),
-                    Some(json!({"phone": format!("1391234500{i}")})),
-                )
-                .await;
+            let (s, v) = e.start(&key, &format!("1391234500{i}")).await;
             assert_eq!(
                 (s, v["error"]["code"].as_str()),
                 (503, Some("verification_unavailable")),
                 "{mode:?}: {v}"
             );
             // No code was stored: confirming finds none.
-            let (s, _) = e
-                .call(
-                    "POST",
-                    "/identity/v1/phone/confirm",
-                    Some(&key),
-                    Some(json!({"code": "123456"})),
-                )
-                .await;
+            let (s, _) = e.confirm(&key, "123456").await;
             assert_eq!(s, 400);
         }
         e.sms.set_mode(SmsMode::Ok);
@@ -678,14 +619,7 @@ async fn provider_outages_are_503_and_never_a_silent_pass() {
             AuthorityMode::Hang(Duration::from_secs(2)),
         ] {
             e.authority.set_mode(mode.clone());
-            let (s, v) = e
-                .call(
-                    "POST",
-                    "/identity/v1/id/verify",
-                    Some(&key),
-                    Some(json!({"name": NAME, "id_number": adult_id()})),
-                )
-                .await;
+            let (s, v) = e.verify_id(&key, NAME, &adult_id()).await;
             assert_eq!(
                 (s, v["error"]["code"].as_str()),
                 (503, Some("verification_unavailable")),
@@ -701,14 +635,7 @@ async fn provider_outages_are_503_and_never_a_silent_pass() {
             "nothing verified during the outage"
         );
         e.authority.set_mode(AuthorityMode::Ok);
-        let (s, _) = e
-            .call(
-                "POST",
-                "/identity/v1/id/verify",
-                Some(&key),
-                Some(json!({"name": NAME, "id_number": adult_id()})),
-            )
-            .await;
+        let (s, _) = e.verify_id(&key, NAME, &adult_id()).await;
         assert_eq!(s, 200, "verifies once the authority is back");
         e.h.stop().await;
     }
@@ -725,14 +652,7 @@ async fn minors_get_minors_mode() {
         let (_, key) = e.register().await;
         e.consent(&key).await;
         e.authority.register(NAME, &minor_id());
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/id/verify",
-                Some(&key),
-                Some(json!({"name": NAME, "id_number": minor_id()})),
-            )
-            .await;
+        let (s, v) = e.verify_id(&key, NAME, &minor_id()).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["minor"], true);
         // Stricter review: a prompt flagged for adults (the fixture user) is blocked for a minor.
@@ -792,13 +712,7 @@ async fn minors_quiet_hours_refuse_service() {
     let (_, key) = e.register().await;
     e.consent(&key).await;
     e.authority.register(NAME, &minor_id());
-    e.call(
-        "POST",
-        "/identity/v1/id/verify",
-        Some(&key),
-        Some(json!({"name": NAME, "id_number": minor_id()})),
-    )
-    .await;
+    e.verify_id(&key, NAME, &minor_id()).await;
     let (s, v) = e.chat_status(&key).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
@@ -844,41 +758,16 @@ async fn no_plaintext_phone_or_id_number_in_the_database_logs_metrics_or_ledger(
         e.consent(&key).await;
         // A failed check and a successful one, an outage, an operator verification.
         let id = adult_id();
-        e.call(
-            "POST",
-            "/identity/v1/id/verify",
-            Some(&key),
-            Some(json!({"name": NAME, "id_number": id})),
-        )
-        .await;
+        e.verify_id(&key, NAME, &id).await;
         e.authority.register(NAME, &id);
         e.authority.set_mode(AuthorityMode::ServerError);
-        e.call(
-            "POST",
-            "/identity/v1/id/verify",
-            Some(&key),
-            Some(json!({"name": NAME, "id_number": id})),
-        )
-        .await;
+        e.verify_id(&key, NAME, &id).await;
         e.authority.set_mode(AuthorityMode::Ok);
-        let (s, _) = e
-            .call(
-                "POST",
-                "/identity/v1/id/verify",
-                Some(&key),
-                Some(json!({"name": NAME, "id_number": id})),
-            )
-            .await;
+        let (s, _) = e.verify_id(&key, NAME, &id).await;
         assert_eq!(s, 200);
         e.sms.set_mode(SmsMode::ServerError);
         let (_, key2) = e.register().await;
-        e.call(
-            "POST",
-            "/identity/v1/phone/start",
-            Some(&key2),
-            Some(json!({"phone": "13912349999"})),
-        )
-        .await;
+        e.start(&key2, "13912349999").await;
         e.sms.set_mode(SmsMode::Ok);
         assert_eq!(e.chat_status(&key).await.0, 200);
         // The holder's export is the one place the numbers appear: decrypted for their owner.
@@ -967,14 +856,7 @@ async fn one_number_verifies_one_account() {
         e.verify_phone(&key1, PHONE).await;
         let (_, key2) = e.register().await;
         let code = e.send_code(&key2, PHONE).await;
-        let (s, v) = e
-            .call(
-                "POST",
-                "/identity/v1/phone/confirm",
-                Some(&key2),
-                Some(json!({"code": code})),
-            )
-            .await;
+        let (s, v) = e.confirm(&key2, &code).await;
         assert_eq!(
             (s, v["error"]["code"].as_str()),
             (409, Some("already_verified_elsewhere")),

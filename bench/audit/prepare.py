@@ -5,7 +5,7 @@ A JSONL corpus of at least --bytes bytes from real Chinese text (COLD train/dev 
 questions, repeated in a seeded random order), with synthetic personal information planted at
 known rates, each planted value valid under the national rules (GB 11643 ID numbers, assigned
 mobile prefixes, Luhn bank cards, GB 32100 credit codes) and placed inside the sentence after a
-Chinese lead word (请拨打, 身份证号, ...), never directly before an ASCII letter or digit. Writes:
+Chinese lead word (请拨打, 身份证号, ...), never directly before an ASCII letter, digit, '.', '-' or '_'. Writes:
 
   corpus.jsonl      {"text": ...} per line
   planted.jsonl     {"line": N, "kind": "PII-phone", "value": "..."} per planted value
@@ -149,7 +149,11 @@ def main():
                 v = value(kind, r)
                 # Real personal information is delimited: plant where the next character is
                 # not an ASCII letter or digit (else "…5678ord" fuses into another token).
-                spots = [i for i in range(len(t) + 1) if i == len(t) or not (t[i].isascii() and t[i].isalnum())]
+                # Nor before "." or "-" (a decimal "…5678.25", a domain "…@qq.com-20度" go on).
+                spots = [
+                    i for i in range(len(t) + 1)
+                    if i == len(t) or not (t[i].isascii() and (t[i].isalnum() or t[i] in ".-_"))
+                ]
                 pos = spots[r.randrange(len(spots))]
                 t = f"{t[:pos]}{LEADS[kind]}{v}{t[pos:]}"
                 counts[kind] += 1

@@ -232,7 +232,6 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
                 "{:<36}  {:<12}  {:<8}  {:<9}  {:<5}  {:<24}  ref",
                 "id", "kind", "verified", "suspended", "minor", "created"
             );
-            let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
             for u in store.list_users().await? {
                 println!(
                     "{:<36}  {:<12}  {:<8}  {:<9}  {:<5}  {:<24}  {}",
@@ -244,7 +243,7 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
                     },
                     factors(&u),
                     u.suspended,
-                    u.is_minor_on(&today),
+                    hegui_identity::service::is_minor_today(&u),
                     time(u.created_at),
                     u.external_ref.clone().unwrap_or_default()
                 );
@@ -353,13 +352,12 @@ pub async fn users(config: Option<&Path>, cmd: UsersCommand) -> anyhow::Result<(
             return Ok(());
         }
     };
-    let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
     println!(
         "{}  verified={} suspended={} minor={}",
         u.id,
         factors(&u),
         u.suspended,
-        u.is_minor_on(&today)
+        hegui_identity::service::is_minor_today(&u)
     );
     Ok(())
 }

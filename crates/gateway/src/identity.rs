@@ -146,11 +146,10 @@ impl StoreGate {
                 "Incorrect API key provided; ask the operator for a key (`hegui keys create`)",
             )));
         };
-        let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
         let principal = Principal {
             user_id: user.id.clone(),
             key_id: key.id.clone(),
-            minor: user.is_minor_on(&today),
+            minor: hegui_identity::service::is_minor_today(&user),
         };
         if user.deleted_at.is_some() {
             return Err(Refusal {

@@ -453,9 +453,8 @@ pub(crate) async fn id_verify(
     reply(
         api.service.verify_id(&user, &b.name, &b.id_number).await,
         |u| {
-            let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
             Json(
-                json!({"verified": "id", "id_number": u.id_masked, "minor": u.is_minor_on(&today)}),
+                json!({"verified": "id", "id_number": u.id_masked, "minor": hegui_identity::service::is_minor_today(&u)}),
             )
             .into_response()
         },

@@ -156,7 +156,6 @@ impl From<StoreError> for IdentityError {
         match e {
             StoreError::Conflict(m) => IdentityError::Conflict(m),
             StoreError::NotFound { id, .. } => IdentityError::UnknownUser(id),
-            StoreError::Refused(m) if m.contains("already used") => IdentityError::CodeNotRequested,
             other => IdentityError::Store(other),
         }
     }
@@ -171,6 +170,11 @@ pub struct CodeSent {
     pub expires_in_s: u64,
     /// Seconds before another code can be requested.
     pub resend_after_s: u64,
+}
+
+/// Whether minors mode applies to `user` today (China time).
+pub fn is_minor_today(user: &User) -> bool {
+    user.is_minor_on(&hegui_pii::today_in_china().format("%Y-%m-%d").to_string())
 }
 
 /// The verification state of an account, as shown to its holder and to operators.
@@ -498,11 +502,14 @@ impl IdentityService {
             .otp_consume_and_bind_phone(&c.id, user_id, &binding, &ok)
             .await
         {
+            Ok(Some(user)) => Ok(user),
+            // Another request used this code a moment ago.
+            Ok(None) => Err(IdentityError::CodeNotRequested),
             Err(StoreError::Conflict(m)) => {
                 self.record(fail("conflict")).await?;
                 Err(IdentityError::Conflict(m))
             }
-            other => Ok(other?),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -772,7 +779,6 @@ impl IdentityService {
     /// The account's verification state.
     pub async fn status(&self, user_id: &str) -> Result<Status, IdentityError> {
         let user = self.live_user(user_id).await?;
-        let today = hegui_pii::today_in_china().format("%Y-%m-%d").to_string();
         Ok(Status {
             user_id: user.id.clone(),
             kind: user.kind.clone(),
@@ -783,7 +789,7 @@ impl IdentityService {
                 .collect(),
             phone: user.phone_masked.clone(),
             id_number: user.id_masked.clone(),
-            minor: user.is_minor_on(&today),
+            minor: is_minor_today(&user),
             consent: self.has_consent(user_id).await?,
         })
     }

@@ -243,15 +243,15 @@ impl Store {
     }
 
     /// Marks the challenge used and binds the verified number to the user, with its record.
-    /// Fails with [`StoreError::Conflict`] when another account holds the number, and with
-    /// [`StoreError::Refused`] when the challenge was used meanwhile.
+    /// `Ok(None)` when the challenge was used meanwhile (nothing changes); fails with
+    /// [`StoreError::Conflict`] when another account holds the number.
     pub async fn otp_consume_and_bind_phone(
         &self,
         challenge_id: &str,
         user_id: &str,
         phone: &PhoneBinding<'_>,
         record: &JournalEntry,
-    ) -> Result<User, StoreError> {
+    ) -> Result<Option<User>, StoreError> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let used = sqlx::query(
@@ -262,14 +262,12 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if used.rows_affected() != 1 {
-            return Err(StoreError::Refused(
-                "this code was already used; request a new one".into(),
-            ));
+            return Ok(None);
         }
         self.bind_phone_in(&mut tx, user_id, phone, now).await?;
         append(&mut tx, record).await?;
         tx.commit().await?;
-        self.user_required(user_id).await
+        self.user_required(user_id).await.map(Some)
     }
 
     /// Binds a mobile number verified offline by an operator, with its record and the

@@ -147,7 +147,7 @@ pub enum RecordsCommand {
     },
 }
 
-async fn open(config: Option<&Path>) -> anyhow::Result<Store> {
+pub async fn open(config: Option<&Path>) -> anyhow::Result<Store> {
     let c = Config::load(config)?;
     Store::open(&c.storage.database_url, 2)
         .await

@@ -2,9 +2,12 @@
 
 mod admin;
 mod audit;
+mod inspect;
+mod label;
 mod ledger;
 mod review;
 mod serve;
+mod staff;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +71,17 @@ enum Command {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
     },
+    /// The regulator's inspection bundle (Articles 15, 17, 18): export a period with proofs,
+    /// verify a bundle offline.
+    Inspect {
+        #[command(subcommand)]
+        command: inspect::InspectCommand,
+    },
+    /// Compliance staff accounts and roles (for the console).
+    Staff {
+        #[command(subcommand)]
+        command: staff::StaffCommand,
+    },
     /// Lexicon files: check them, and measure coverage against TC260-003.
     Lexicon {
         #[command(subcommand)]
@@ -75,6 +89,11 @@ enum Command {
     },
     /// Review text (argument, file, standard input or JSONL) and print the decisions as JSON.
     Review(review::ReviewArgs),
+    /// GB 45438 implicit labels in files: add, inspect, verify, strip; label signing keys.
+    Label {
+        #[command(subcommand)]
+        command: label::LabelCommand,
+    },
     /// The built-in text classifier: train, evaluate, predict.
     Classifier {
         #[command(subcommand)]
@@ -143,8 +162,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Records { command } => admin::records(config, command).await,
         Command::Ledger { command } => ledger::run(config, command).await,
         Command::Holds { command } => ledger::holds(config, command).await,
+        Command::Inspect { command } => inspect::run(config, command).await,
+        Command::Staff { command } => staff::run(config, command).await,
         Command::Lexicon { command } => review::lexicon(config, command),
         Command::Review(args) => review::review(config, args),
+        Command::Label { command } => label::run(command),
         Command::Classifier { command } => review::classifier(command),
         Command::Audit { command } => {
             if audit::audit(config, command).await? {

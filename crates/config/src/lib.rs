@@ -52,8 +52,33 @@ pub struct Config {
     pub ledger: LedgerConfig,
     /// How long record content is kept.
     pub retention: RetentionConfig,
+    /// The public complaint channel and the staff console.
+    pub console: ConsoleConfig,
     /// The file this configuration was loaded from (`None`: defaults and environment only).
     pub source: Option<PathBuf>,
+}
+
+/// The public complaint channel and the staff console (`[console]`).
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// Serve `/complaints` and `/console`.
+    pub enabled: bool,
+    /// Complaints accepted per client address per hour.
+    pub complaints_per_ip_per_hour: u32,
+    /// Login attempts per client address per 15 minutes.
+    pub logins_per_ip_per_15min: u32,
+    /// Longest session.
+    pub session: Duration,
+    /// Inactivity that ends a session.
+    pub idle: Duration,
+    /// Failed logins in a row that lock an account.
+    pub max_failed_logins: u32,
+    /// How long a lock lasts.
+    pub lockout: Duration,
+    /// Send cookies with `Secure`.
+    pub secure_cookies: bool,
+    /// Hours for a decision: illegal (A1), other risks, rights, personal information, other.
+    pub deadline_hours: [u32; 5],
 }
 
 /// The tamper-evident log.

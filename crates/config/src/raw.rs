@@ -30,6 +30,76 @@ pub struct RawConfig {
     pub ledger: RawLedger,
     /// `[retention]`
     pub retention: RawRetention,
+    /// `[console]`
+    pub console: RawConsole,
+}
+
+/// `[console]`: the public complaint channel and the staff console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConsole {
+    /// Serve `/complaints` and `/console`.
+    pub enabled: bool,
+    /// Complaints accepted per client address per hour.
+    pub complaints_per_ip_per_hour: u32,
+    /// Login attempts per client address per 15 minutes.
+    pub logins_per_ip_per_15min: u32,
+    /// Hours a console session lasts at most.
+    pub session_hours: u32,
+    /// Minutes of inactivity that end a session.
+    pub idle_minutes: u32,
+    /// Failed logins in a row that lock an account.
+    pub max_failed_logins: u32,
+    /// Minutes an account stays locked.
+    pub lockout_minutes: u32,
+    /// `Secure` cookies: `auto` (in production), `always`, `never`.
+    pub secure_cookies: String,
+    /// `[console.deadlines]`: hours for a decision per complaint category.
+    pub deadlines: RawDeadlines,
+}
+
+impl Default for RawConsole {
+    fn default() -> Self {
+        RawConsole {
+            enabled: true,
+            complaints_per_ip_per_hour: 20,
+            logins_per_ip_per_15min: 30,
+            session_hours: 8,
+            idle_minutes: 30,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            secure_cookies: "auto".into(),
+            deadlines: RawDeadlines::default(),
+        }
+    }
+}
+
+/// `[console.deadlines]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDeadlines {
+    /// Illegal content (TC260 A1).
+    pub illegal_hours: u32,
+    /// Other TC260 risks.
+    pub risk_hours: u32,
+    /// Infringement of the complainant's rights.
+    pub rights_hours: u32,
+    /// Personal-information requests.
+    pub personal_info_hours: u32,
+    /// Everything else.
+    pub other_hours: u32,
+}
+
+impl Default for RawDeadlines {
+    fn default() -> Self {
+        RawDeadlines {
+            illegal_hours: 24,
+            risk_hours: 72,
+            rights_hours: 168,
+            personal_info_hours: 360,
+            other_hours: 168,
+        }
+    }
 }
 
 /// `[ledger]`

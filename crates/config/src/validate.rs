@@ -10,9 +10,9 @@ use hegui_types::AigcLabel;
 
 use crate::raw::RawConfig;
 use crate::{
-    Config, ConfigError, IdentityConfig, Issue, LabelConfig, LabelPosition, LedgerConfig,
-    LogConfig, LogFormat, MinorsConfig, ModelMapping, OnBlock, RetentionConfig, ReviewConfig,
-    ServerConfig, StorageConfig, UpstreamConfig, VerificationLevel,
+    Config, ConfigError, ConsoleConfig, IdentityConfig, Issue, LabelConfig, LabelPosition,
+    LedgerConfig, LogConfig, LogFormat, MinorsConfig, ModelMapping, OnBlock, RetentionConfig,
+    ReviewConfig, ServerConfig, StorageConfig, UpstreamConfig, VerificationLevel,
 };
 
 struct Issues(Vec<Issue>);
@@ -360,6 +360,63 @@ impl RawConfig {
                 true
             }
         };
+        let secure_cookies = match r.console.secure_cookies.as_str() {
+            "auto" => production,
+            "always" => true,
+            "never" => {
+                if production {
+                    issues.push(
+                        "console.secure_cookies",
+                        "\"never\" is refused in production: session cookies must not travel over plain HTTP",
+                    );
+                }
+                false
+            }
+            other => {
+                issues.push(
+                    "console.secure_cookies",
+                    format!("{other:?} is not auto, always or never"),
+                );
+                false
+            }
+        };
+        for (key, v) in [
+            (
+                "console.complaints_per_ip_per_hour",
+                r.console.complaints_per_ip_per_hour,
+            ),
+            (
+                "console.logins_per_ip_per_15min",
+                r.console.logins_per_ip_per_15min,
+            ),
+            ("console.session_hours", r.console.session_hours),
+            ("console.idle_minutes", r.console.idle_minutes),
+            ("console.max_failed_logins", r.console.max_failed_logins),
+            (
+                "console.deadlines.illegal_hours",
+                r.console.deadlines.illegal_hours,
+            ),
+            (
+                "console.deadlines.risk_hours",
+                r.console.deadlines.risk_hours,
+            ),
+            (
+                "console.deadlines.rights_hours",
+                r.console.deadlines.rights_hours,
+            ),
+            (
+                "console.deadlines.personal_info_hours",
+                r.console.deadlines.personal_info_hours,
+            ),
+            (
+                "console.deadlines.other_hours",
+                r.console.deadlines.other_hours,
+            ),
+        ] {
+            if v == 0 {
+                issues.push(key, "must be at least 1");
+            }
+        }
         let identity = validate_identity(&r.identity, base, &data_dir, production, &mut issues);
         let day = Duration::from_secs(86_400);
 
@@ -412,6 +469,23 @@ impl RawConfig {
                 origin,
                 signing_key_file,
                 checkpoint_interval: Duration::from_secs(r.ledger.checkpoint_interval_secs),
+            },
+            console: ConsoleConfig {
+                enabled: r.console.enabled,
+                complaints_per_ip_per_hour: r.console.complaints_per_ip_per_hour,
+                logins_per_ip_per_15min: r.console.logins_per_ip_per_15min,
+                session: Duration::from_secs(3600 * u64::from(r.console.session_hours)),
+                idle: Duration::from_secs(60 * u64::from(r.console.idle_minutes)),
+                max_failed_logins: r.console.max_failed_logins,
+                lockout: Duration::from_secs(60 * u64::from(r.console.lockout_minutes)),
+                secure_cookies,
+                deadline_hours: [
+                    r.console.deadlines.illegal_hours,
+                    r.console.deadlines.risk_hours,
+                    r.console.deadlines.rights_hours,
+                    r.console.deadlines.personal_info_hours,
+                    r.console.deadlines.other_hours,
+                ],
             },
             retention: RetentionConfig {
                 interaction: day * r.retention.interaction_days.min(100_000) as u32,

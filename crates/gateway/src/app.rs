@@ -271,12 +271,72 @@ pub fn load_pi_keys(cfg: &Config) -> Result<hegui_identity::PiKeys, BuildError> 
     }
 }
 
+/// The public complaint channel and the staff console as configured.
+pub fn console(
+    cfg: &Config,
+    store: Store,
+    keys: Arc<hegui_identity::PiKeys>,
+    ledger_key: hegui_ledger::Verifier,
+    exporter: Option<hegui_console::Exporter>,
+) -> Result<hegui_console::Console, BuildError> {
+    let c = &cfg.console;
+    let h = |i: usize| i64::from(c.deadline_hours[i]);
+    let deadlines = hegui_cases::Deadlines {
+        illegal_hours: h(0),
+        risk_hours: h(1),
+        rights_hours: h(2),
+        personal_info_hours: h(3),
+        other_hours: h(4),
+    };
+    let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let staff = hegui_staff::StaffService::new(
+        store.clone(),
+        hegui_staff::StaffSettings {
+            session_ttl_ms: ms(c.session),
+            idle_ttl_ms: ms(c.idle),
+            max_failures: i64::from(c.max_failed_logins),
+            lockout_ms: ms(c.lockout),
+        },
+    )
+    .map_err(|e| BuildError::PiKeys(e.to_string()))?;
+    Ok(hegui_console::Console {
+        cases: Arc::new(hegui_cases::CaseService::new(
+            store.clone(),
+            keys,
+            deadlines,
+        )),
+        incidents: hegui_cases::IncidentService::new(store.clone()),
+        staff,
+        store,
+        ledger_key,
+        secure_cookies: c.secure_cookies,
+        complaints: hegui_console::RateLimiter::new(
+            c.complaints_per_ip_per_hour,
+            std::time::Duration::from_secs(3600),
+        ),
+        logins: hegui_console::RateLimiter::new(
+            c.logins_per_ip_per_15min,
+            std::time::Duration::from_secs(900),
+        ),
+        client_ip_header: cfg.identity.client_ip_header.clone(),
+        exporter,
+    })
+}
+
 /// The verification flows as configured.
 pub fn identity_service(
     cfg: &Config,
     store: Store,
 ) -> Result<hegui_identity::service::IdentityService, BuildError> {
-    let keys = Arc::new(load_pi_keys(cfg)?);
+    identity_service_with(cfg, store, Arc::new(load_pi_keys(cfg)?))
+}
+
+/// The verification flows as configured, with keys already loaded.
+pub fn identity_service_with(
+    cfg: &Config,
+    store: Store,
+    keys: Arc<hegui_identity::PiKeys>,
+) -> Result<hegui_identity::service::IdentityService, BuildError> {
     let sms = hegui_identity::providers::build_sms(&cfg.identity.sms, cfg.server.production)?;
     let authority = cfg
         .identity
@@ -306,8 +366,9 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let (review, engine) = load_review(cfg)?;
     record_policy(&store, cfg, &engine, "gateway").await?;
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);
+    let pi_keys = Arc::new(load_pi_keys(cfg)?);
     let identity_api = Arc::new(crate::IdentityApi::new(
-        Arc::new(identity_service(cfg, store.clone())?),
+        Arc::new(identity_service_with(cfg, store.clone(), pi_keys.clone())?),
         cfg.identity.open_registration,
         cfg.identity.register_per_ip_per_hour,
         cfg.identity.client_ip_header.clone(),
@@ -331,6 +392,17 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     };
     let (stop_sequencer, stopped) = watch::channel(false);
     let ledger_key = signer.verifier();
+    let console = if cfg.console.enabled {
+        Some(Arc::new(console(
+            cfg,
+            store.clone(),
+            pi_keys,
+            ledger_key.clone(),
+            None,
+        )?))
+    } else {
+        None
+    };
     let sequencer = Sequencer::new(
         store.clone(),
         Some(signer),
@@ -373,6 +445,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             config_path: cfg.source.clone(),
         },
         identity_api: Some(identity_api),
+        console,
     });
     Ok(Built {
         gateway,

@@ -40,8 +40,8 @@ use tokio::net::TcpListener;
 
 pub use admin::{reload_from_file, reload_from_file_at, AdminSettings};
 pub use app::{
-    build, identity_service, load_pi_keys, load_review, load_signer, reload_review, write_private,
-    BuildError, Built,
+    build, console, identity_service, identity_service_with, load_pi_keys, load_review,
+    load_signer, reload_review, write_private, BuildError, Built,
 };
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
@@ -119,12 +119,15 @@ pub struct Gateway {
     pub admin: AdminSettings,
     /// The real-name verification API (`None`: disabled).
     pub identity_api: Option<Arc<IdentityApi>>,
+    /// The public complaint channel and the staff console (`None`: disabled).
+    pub console: Option<Arc<hegui_console::Console>>,
 }
 
 /// The HTTP routes.
 pub fn router(gw: Arc<Gateway>) -> Router {
     let limit = gw.settings.max_body_bytes;
-    Router::new()
+    let console = gw.console.clone();
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(ops::models))
         .route("/healthz", get(ops::healthz))
@@ -152,7 +155,12 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/ledger/proof/inclusion", get(ledger_api::inclusion))
         .route("/ledger/proof/consistency", get(ledger_api::consistency))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(gw)
+        .with_state(gw);
+    match console {
+        // Complaint forms and console pages are small: 64 KiB is far above any valid one.
+        Some(c) => api.merge(hegui_console::router(c).layer(DefaultBodyLimit::max(64 * 1024))),
+        None => api,
+    }
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and waits for in-flight requests

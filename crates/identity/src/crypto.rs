@@ -37,6 +37,8 @@ pub enum Field {
     IdNumber,
     /// A client IP address (blind index only: used for rate limits, never stored).
     Ip,
+    /// A complainant's contact details (phone, e-mail or other), given with a complaint.
+    Contact,
 }
 
 impl Field {
@@ -45,6 +47,7 @@ impl Field {
             Field::Phone => "phone",
             Field::IdNumber => "id_number",
             Field::Ip => "ip",
+            Field::Contact => "contact",
         }
     }
 }

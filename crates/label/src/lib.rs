@@ -1,13 +1,44 @@
 //! GB 45438-2025 labels for AI-generated content.
 //!
-//! This slice covers text: the explicit label a person reads (wording and position
-//! configurable) and the implicit label fields machines read. File formats, watermarks and
-//! media labels plug in here as further modules behind their own trait.
+//! - Text responses: the explicit label a person reads (wording and position configurable) and
+//!   the implicit label fields machines read ([`TextLabeler`]).
+//! - Files: implicit labels in file metadata, one [`FormatHandler`] per format (PNG, JPEG,
+//!   WebP, GIF, TIFF, MP4/MOV, MP3, WAV, FLAC, Ogg, PDF, OOXML, Markdown, text, HTML) chosen by
+//!   a [`Registry`]; Ed25519 integrity binding of producer and propagator fields ([`sign`],
+//!   specified in `LABELS.md`); propagator mode; atomic file writes.
 //!
-//! Architecture invariant: this crate knows nothing about HTTP or storage.
+//! Architecture invariants: this crate knows nothing about HTTP or storage; writing a label
+//! never re-encodes media (pixels, samples and frames stay byte-identical); every parser of
+//! file bytes returns an error naming the format and the defect, never panics, never allocates
+//! from a declared size before checking it against the input, and never recurses without a
+//! depth limit.
 
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
+
+mod bytes;
+mod error;
+mod exif;
+pub mod formats;
+mod handler;
+mod ops;
+mod payload;
+pub mod sign;
+mod xml;
+mod xmp;
+
+#[cfg(test)]
+mod conformance;
+
+pub use error::LabelError;
+pub use handler::{FormatHandler, FoundLabel, Registry};
+pub use ops::{
+    label_bytes, label_file, primary, propagate, propagate_file, read_file, strip_file, verify,
+    verify_all, write_atomic, Evidence, Verification,
+};
+pub use sign::{LabelPublicKey, LabelSigningKey, Verdict};
+/// XMP namespace of the TC260 AIGC property.
+pub use xmp::NS as XMP_NAMESPACE;
 
 /// Where an explicit text label goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

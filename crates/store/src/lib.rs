@@ -7,7 +7,9 @@
 //!
 //! Architecture invariant: this crate knows nothing about HTTP or review logic.
 
+mod cases;
 mod error;
+mod export;
 mod identity;
 mod journal;
 mod keys;
@@ -15,6 +17,7 @@ mod ledger;
 mod records;
 mod retention;
 mod sequencer;
+mod staff;
 mod users;
 mod verify;
 mod writer;
@@ -29,7 +32,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+pub use cases::{
+    CaseUpdate, Complaint, ComplaintStep, Incident, IncidentEvent, LexiconProposal, Withdrawal,
+};
 pub use error::StoreError;
+pub use export::ExportRow;
 pub use identity::{
     Consent, DeletionReport, IdBinding, IdentityCiphertexts, OtpChallenge, OtpCounter, PhoneBinding,
 };
@@ -39,6 +46,7 @@ pub use ledger::{StoredCheckpoint, StoredLeaf};
 pub use records::{RecordQuery, RecordRow};
 pub use retention::{LegalHold, PurgeReport, Retention};
 pub use sequencer::{Sequencer, SequencerConfig};
+pub use staff::{StaffMember, StaffSession};
 pub use users::{Factor, User, UserEvent};
 pub use verify::{Problem, VerifyReport};
 pub use writer::RecordWriter;

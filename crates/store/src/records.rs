@@ -255,3 +255,25 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")?)
     }
 }
+
+impl Store {
+    /// Interactions per (day, outcome) since `since_ms`, days as Unix ms / 86 400 000 (UTC),
+    /// for the console's traffic and blocked-rate charts.
+    pub async fn outcome_counts_by_day(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT received_at / 86400000 AS day, outcome, COUNT(*) AS n FROM interactions \
+             WHERE received_at >= $1 GROUP BY received_at / 86400000, outcome ORDER BY day, outcome",
+        )
+        .bind(since_ms)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.push((r.try_get("day")?, r.try_get("outcome")?, r.try_get("n")?));
+        }
+        Ok(out)
+    }
+}

@@ -27,6 +27,10 @@ pub mod kinds {
     pub const COMPLAINT_STEP: &str = "complaint_step";
     /// Any other action by compliance staff: body `{action, target, details}`.
     pub const STAFF_ACTION: &str = "staff_action";
+    /// A serious incident opened or a step on its timeline: body `{incident_id, event, ...}`
+    /// (`opened` carries title, severity, times, impact, measures; later events a note and,
+    /// for `reported`, the regulator's reference).
+    pub const INCIDENT: &str = "incident";
     /// A training-data audit (Article 7): body `{manifest_sha256, seed, verdict,
     /// reproduction_command, sources: [{name, items, scanned, harmful, pii_items, verdict}],
     /// input_files: [{path, sha256}]}`.

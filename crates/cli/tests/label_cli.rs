@@ -1,0 +1,259 @@
+//! `hegui label` on real files: keygen, add (producer and propagator), inspect (with the
+//! watermark), verify (exit codes), strip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const HEGUI: &str = env!("CARGO_BIN_EXE_hegui");
+
+fn hegui(dir: &Path, args: &[&str]) -> (bool, Value, String) {
+    let out = Command::new(HEGUI)
+        .current_dir(dir)
+        .arg("label")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn png(dir: &Path, name: &str, img: &image::RgbImage) -> String {
+    img.save_with_format(dir.join(name), image::ImageFormat::Png)
+        .unwrap();
+    name.to_string()
+}
+
+fn textured(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let v = ((x * 7 + y * 13) % 200) as u8 + 20;
+        image::Rgb([
+            v,
+            v.wrapping_add((x % 17) as u8),
+            v.wrapping_sub((y % 11) as u8),
+        ])
+    })
+}
+
+#[test]
+fn keygen_add_inspect_verify_strip_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let (ok, k, err) = hegui(dir, &["keygen", "--out", "producer.key", "--json"]);
+    assert!(ok, "{err}");
+    let public = k["public_key"].as_str().unwrap().to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("producer.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let f = png(dir, "a.png", &textured(64, 48));
+    let (ok, added, err) = hegui(
+        dir,
+        &[
+            "add",
+            &f,
+            "--producer",
+            "001191440300708461136T1XGW3",
+            "--key",
+            "producer.key",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(added["carrier"], "png:tEXt:AIGC");
+    let id = added["label"]["ProduceID"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
+    assert!(added["label"]["ReservedCode1"]
+        .as_str()
+        .unwrap()
+        .starts_with("ed25519:"));
+
+    let (ok, ins, _) = hegui(dir, &["inspect", &f, "--json"]);
+    assert!(ok);
+    assert_eq!(ins["labels"].as_array().unwrap().len(), 1);
+    assert_eq!(ins["agree"], true);
+    assert_eq!(ins["labels"][0]["label"], added["label"]);
+
+    let (ok, v, _) = hegui(dir, &["verify", &f, "--public-key", &public, "--json"]);
+    assert!(ok);
+    assert_eq!(v["verdict"], "intact");
+    // The key file itself is accepted as --public-key too.
+    assert!(hegui(dir, &["verify", &f, "--public-key", "producer.key"]).0);
+
+    let (ok, _, _) = hegui(dir, &["keygen", "--out", "other.key"]);
+    assert!(ok);
+    let (ok, v, _) = hegui(dir, &["verify", &f, "--public-key", "other.key", "--json"]);
+    assert!(!ok, "an unknown key is not intact");
+    assert_eq!(v["verdict"], "unknown_key");
+
+    // Propagator mode keeps the producer's signature and adds its own.
+    assert!(hegui(dir, &["keygen", "--out", "platform.key"]).0);
+    let (ok, p, err) = hegui(
+        dir,
+        &[
+            "add",
+            &f,
+            "--propagator",
+            "PLATFORM01",
+            "--propagate-id",
+            "post-9",
+            "--key",
+            "platform.key",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(p["label"]["ReservedCode1"], added["label"]["ReservedCode1"]);
+    let (ok, v, err) = hegui(
+        dir,
+        &[
+            "verify",
+            &f,
+            "--public-key",
+            "producer.key",
+            "--public-key",
+            "platform.key",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        (v["verdict"].as_str(), v["propagator_verdict"].as_str()),
+        (Some("intact"), Some("intact"))
+    );
+
+    let (ok, s, _) = hegui(dir, &["strip", &f, "--json"]);
+    assert!(ok);
+    assert_eq!(s["removed"], 1);
+    let (_, ins, _) = hegui(dir, &["inspect", &f, "--json"]);
+    assert!(ins["labels"].as_array().unwrap().is_empty());
+    let (ok, v, _) = hegui(dir, &["verify", &f, "--public-key", &public, "--json"]);
+    assert!(!ok);
+    assert_eq!(v["verdict"], "unlabeled");
+    // The pixels are the ones written at the start.
+    assert_eq!(
+        image::open(dir.join(&f)).unwrap().to_rgb8(),
+        textured(64, 48)
+    );
+}
+
+#[test]
+fn an_edited_text_is_content_altered_and_a_forged_field_label_altered() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    assert!(hegui(dir, &["keygen", "--out", "k"]).0);
+    std::fs::write(dir.join("a.txt"), "生成的回答。\n").unwrap();
+    assert!(hegui(dir, &["add", "a.txt", "--producer", "P1", "--key", "k"]).0);
+    let labeled = std::fs::read_to_string(dir.join("a.txt")).unwrap();
+    std::fs::write(dir.join("a.txt"), labeled.replace("回答", "答复")).unwrap();
+    let (ok, v, _) = hegui(dir, &["verify", "a.txt", "--public-key", "k", "--json"]);
+    assert!(!ok);
+    assert_eq!(v["verdict"], "content_altered");
+    std::fs::write(
+        dir.join("b.txt"),
+        labeled.replace("\"ContentProducer\":\"P1\"", "\"ContentProducer\":\"P2\""),
+    )
+    .unwrap();
+    let (ok, v, _) = hegui(dir, &["verify", "b.txt", "--public-key", "k", "--json"]);
+    assert!(!ok);
+    assert_eq!(v["verdict"], "label_altered");
+}
+
+#[test]
+fn inspect_reports_disagreeing_carriers_and_the_watermark() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let produce_id = "0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11";
+    let secret = b"watermark secret for tests";
+    std::fs::write(dir.join("wm.key"), secret).unwrap();
+    let key = hegui_watermark::WatermarkKey::from_secret(secret);
+    let marked = hegui_watermark::embed(
+        &textured(320, 240),
+        &key,
+        hegui_watermark::payload_from_produce_id(produce_id),
+        hegui_watermark::Strength::Normal,
+    )
+    .unwrap();
+    let f = png(dir, "w.png", &marked);
+    assert!(
+        hegui(
+            dir,
+            &["add", &f, "--producer", "P1", "--produce-id", produce_id]
+        )
+        .0
+    );
+    let (ok, ins, err) = hegui(
+        dir,
+        &["inspect", &f, "--watermark-key-file", "wm.key", "--json"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ins["watermark"]["detected"], true, "{ins}");
+    assert_eq!(ins["watermark"]["matches_label_in"][0], "png:tEXt:AIGC");
+
+    // A second, different label in a foreign carrier (XMP) disagrees with the canonical one.
+    let bytes = std::fs::read(dir.join(&f)).unwrap();
+    let xmp = format!(
+        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description rdf:about=\"\" xmlns:TC260=\"{}\"><TC260:AIGC>{{\"AIGC\":{{\"Label\":\"1\",\"ContentProducer\":\"OTHER\",\"ProduceID\":\"x\"}}}}</TC260:AIGC></rdf:Description></rdf:RDF></x:xmpmeta>",
+        hegui_label::XMP_NAMESPACE
+    );
+    let mut data = b"XML:com.adobe.xmp\0\0\0\0\0".to_vec();
+    data.extend_from_slice(xmp.as_bytes());
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(b"iTXt");
+    chunk.extend_from_slice(&data);
+    let mut crc_in = b"iTXt".to_vec();
+    crc_in.extend_from_slice(&data);
+    chunk.extend_from_slice(&crc32(&crc_in).to_be_bytes());
+    let mut two = bytes[..33].to_vec(); // signature + IHDR
+    two.extend_from_slice(&chunk);
+    two.extend_from_slice(&bytes[33..]);
+    std::fs::write(dir.join("two.png"), &two).unwrap();
+    let (ok, ins, _) = hegui(dir, &["inspect", "two.png", "--json"]);
+    assert!(ok);
+    assert_eq!(ins["labels"].as_array().unwrap().len(), 2);
+    assert_eq!(ins["agree"], false);
+}
+
+fn crc32(b: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &x in b {
+        c ^= u32::from(x);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn a_file_that_cannot_be_labeled_is_left_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let broken = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR truncated".to_vec();
+    std::fs::write(dir.join("b.png"), &broken).unwrap();
+    let (ok, _, err) = hegui(dir, &["add", "b.png", "--producer", "P1"]);
+    assert!(!ok);
+    assert!(err.contains("PNG:"), "{err}");
+    assert_eq!(std::fs::read(dir.join("b.png")).unwrap(), broken);
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+}

@@ -1,0 +1,213 @@
+//! Implicit-labeling throughput per format: builds a sample of about SIZE MB per format in
+//! memory (real encoders for images; real fixtures grown with more media data for audio and
+//! video), then times `write` (label only) and `label_bytes` with a key (content digest +
+//! signature + write). Files are in memory, as if in page cache. Used by bench/label/label.sh.
+//!
+//! usage: cargo run --release -p hegui-label --example label_throughput -- [SIZE_MB]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Cursor, Write};
+use std::time::Instant;
+
+use hegui_label::{label_bytes, FormatHandler, LabelSigningKey, Registry};
+use hegui_types::AigcLabel;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn noise(n: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn image(format: image::ImageFormat, bytes: usize) -> Vec<u8> {
+    let side = ((bytes / 3) as f64).sqrt() as u32;
+    let img = image::RgbImage::from_raw(side, side, noise((side * side * 3) as usize)).unwrap();
+    let mut c = Cursor::new(Vec::new());
+    img.write_to(&mut c, format).unwrap();
+    c.into_inner()
+}
+
+fn wav(bytes: usize) -> Vec<u8> {
+    let data = noise(bytes & !1);
+    let mut v = b"RIFF".to_vec();
+    v.extend_from_slice(&((36 + data.len()) as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&[1, 0, 2, 0]);
+    v.extend_from_slice(&48000u32.to_le_bytes());
+    v.extend_from_slice(&(48000u32 * 4).to_le_bytes());
+    v.extend_from_slice(&[4, 0, 16, 0]);
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
+/// The faststart MP4 fixture with a second, large `mdat` (moov first, so labeling moves it all).
+fn mp4(bytes: usize) -> Vec<u8> {
+    let mut v = fixture("sample.mp4");
+    v.extend_from_slice(&((bytes + 8) as u32).to_be_bytes());
+    v.extend_from_slice(b"mdat");
+    v.extend_from_slice(&noise(bytes));
+    v
+}
+
+/// The fixture's tag and header, then its audio frames repeated.
+fn repeat_tail(name: &str, skip: usize, bytes: usize) -> Vec<u8> {
+    let f = fixture(name);
+    let mut v = f[..skip].to_vec();
+    while v.len() < bytes {
+        v.extend_from_slice(&f[skip..]);
+    }
+    v
+}
+
+fn pdf(bytes: usize) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let side = ((bytes / 3) as f64).sqrt() as i64;
+    let img = Stream::new(
+        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
+        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
+        noise((side * side * 3) as usize),
+    );
+    let img_id = doc.add_object(img);
+    let pages_id = doc.new_object_id();
+    let content_id = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
+    ));
+    let page_id = doc.add_object(
+        dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}}},
+    );
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
+        ),
+    );
+    let cat = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", cat);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+fn docx(bytes: usize) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(bytes > 1 << 31);
+    w.start_file("[Content_Types].xml", stored).unwrap();
+    w.write_all(br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>"#).unwrap();
+    w.start_file("_rels/.rels", stored).unwrap();
+    w.write_all(br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>"#).unwrap();
+    w.start_file("word/media/image1.bin", stored).unwrap();
+    w.write_all(&noise(bytes)).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn text(bytes: usize) -> Vec<u8> {
+    let line = "本内容由人工智能生成，这是一行用于测试吞吐量的文字。\n";
+    line.repeat(bytes / line.len() + 1).into_bytes()
+}
+
+fn time(h: &dyn FormatHandler, f: impl Fn() -> Vec<u8>) -> (f64, usize) {
+    let _ = h; // for symmetry in callers
+    let mut best = f64::MAX;
+    let mut n = 0;
+    let start = Instant::now();
+    while n < 3 || (start.elapsed().as_secs_f64() < 1.0 && n < 20) {
+        let t = Instant::now();
+        let out = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        n = out.len();
+    }
+    (best, n)
+}
+
+fn main() {
+    let mb: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let size = mb << 20;
+    let reg = Registry::new();
+    let key = LabelSigningKey::from_secret([7; 32]);
+    let label = AigcLabel {
+        label: "1".into(),
+        content_producer: "001191440300708461136T1XGW3".into(),
+        produce_id: "0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11".into(),
+        reserved_code1: None,
+        content_propagator: None,
+        propagate_id: None,
+        reserved_code2: None,
+    };
+    let mp3_tag = {
+        let f = fixture("sample.mp3");
+        10 + f[6..10].iter().fold(0usize, |a, &b| (a << 7) | b as usize)
+    };
+    let flac_audio = {
+        // fLaC + metadata blocks; the rest is frames.
+        let f = fixture("sample.flac");
+        let mut at = 4;
+        loop {
+            let last = f[at] & 0x80 != 0;
+            let len = u32::from_be_bytes([0, f[at + 1], f[at + 2], f[at + 3]]) as usize;
+            at += 4 + len;
+            if last {
+                break at;
+            }
+        }
+    };
+    let samples: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "png",
+            "PNG (noise, real encoder)",
+            image(image::ImageFormat::Png, size),
+        ),
+        (
+            "jpeg",
+            "JPEG (noise, real encoder)",
+            image(image::ImageFormat::Jpeg, size * 2),
+        ),
+        (
+            "tiff",
+            "TIFF (real encoder)",
+            image(image::ImageFormat::Tiff, size),
+        ),
+        ("wav", "WAV", wav(size)),
+        ("mp4", "MP4 faststart (mdat moves)", mp4(size)),
+        ("mp3", "MP3", repeat_tail("sample.mp3", mp3_tag, size)),
+        ("flac", "FLAC", repeat_tail("sample.flac", flac_audio, size)),
+        ("pdf", "PDF (lopdf rewrite)", pdf(size)),
+        ("ooxml", "DOCX (zip raw copy)", docx(size)),
+        ("text", "text", text(size)),
+        ("markdown", "Markdown", text(size)),
+        ("html", "HTML", text(size)),
+    ];
+    println!("| format | file MB | write MB/s | digest+sign+write MB/s |");
+    println!("|---|---:|---:|---:|");
+    for (name, title, bytes) in samples {
+        let h = reg.by_name(name).unwrap();
+        let mb = bytes.len() as f64 / (1 << 20) as f64;
+        let (w, _) = time(h, || h.write(&bytes, &label).unwrap());
+        let (s, _) = time(h, || label_bytes(h, &bytes, &label, Some(&key)).unwrap());
+        println!("| {title} | {mb:.1} | {:.0} | {:.0} |", mb / w, mb / s);
+    }
+}

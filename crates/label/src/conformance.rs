@@ -1,0 +1,476 @@
+//! The shared conformance harness: every handler, on real sample files, must pass the same
+//! round trip (write, read back, verify, rewrite, remove, foreign carriers) with the content
+//! digest unchanged throughout and the media bytes untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/common/samples.rs"]
+mod samples;
+
+use hegui_types::AigcLabel;
+
+use crate::formats;
+use crate::{
+    label_bytes, propagate, verify, verify_all, Evidence, FormatHandler, LabelError,
+    LabelSigningKey, Registry, Verdict,
+};
+
+fn label(id: &str) -> AigcLabel {
+    AigcLabel {
+        label: "1".into(),
+        content_producer: "001191440300708461136T1XGW3".into(),
+        produce_id: id.into(),
+        reserved_code1: None,
+        content_propagator: None,
+        propagate_id: None,
+        reserved_code2: None,
+    }
+}
+
+type Foreign = fn(&[u8], &AigcLabel) -> Vec<u8>;
+
+fn foreign_writer(name: &str) -> Foreign {
+    match name {
+        "png" => formats::png::with_foreign,
+        "jpeg" => formats::jpeg::with_foreign,
+        "webp" => formats::webp::with_foreign,
+        "gif" => formats::gif::with_foreign,
+        "tiff" => formats::tiff::with_foreign,
+        "mp4" => formats::mp4::with_foreign,
+        "mp3" => formats::mp3::with_foreign,
+        "wav" => formats::wav::with_foreign,
+        "flac" => formats::flac::with_foreign,
+        "ogg" => formats::ogg::with_foreign,
+        "pdf" => formats::pdf::with_foreign,
+        "ooxml" => formats::ooxml::with_foreign,
+        "markdown" => formats::markdown::with_foreign,
+        "text" => formats::text::with_foreign,
+        "html" => formats::html::with_foreign,
+        other => panic!("no foreign carrier writer for {other}"),
+    }
+}
+
+/// Decoded pixels, for formats the `image` crate reads.
+fn pixels(name: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    matches!(name, "png" | "jpeg" | "webp" | "gif" | "tiff").then(|| {
+        image::load_from_memory(bytes)
+            .unwrap()
+            .to_rgba8()
+            .into_raw()
+    })
+}
+
+fn samples_decoded(name: &str, bytes: &[u8]) -> Option<Vec<i16>> {
+    (name == "wav").then(|| {
+        hound::WavReader::new(std::io::Cursor::new(bytes))
+            .unwrap()
+            .into_samples::<i16>()
+            .map(|s| s.unwrap())
+            .collect()
+    })
+}
+
+fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
+    let ctx = |step: &str| format!("{} ({file}): {step}", h.name());
+    let d0 = h.content_digest(sample).unwrap();
+    assert!(
+        h.read(sample).unwrap().is_empty(),
+        "{}",
+        ctx("sample has no label")
+    );
+    let px0 = pixels(h.name(), sample);
+    let au0 = samples_decoded(h.name(), sample);
+
+    // Write, read back.
+    let l1 = label("0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11");
+    let w1 = h
+        .write(sample, &l1)
+        .unwrap_or_else(|e| panic!("{}: {e}", ctx("write")));
+    let found = h.read(&w1).unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "{}: {found:?}",
+        ctx("one carrier after write")
+    );
+    assert_eq!(found[0].label, l1, "{}", ctx("read back equals"));
+    assert_eq!(
+        found[0].carrier,
+        h.canonical_carrier(),
+        "{}",
+        ctx("canonical carrier")
+    );
+    assert_eq!(
+        h.content_digest(&w1).unwrap(),
+        d0,
+        "{}",
+        ctx("digest after write")
+    );
+    assert_eq!(pixels(h.name(), &w1), px0, "{}", ctx("pixels unchanged"));
+    assert_eq!(
+        samples_decoded(h.name(), &w1),
+        au0,
+        "{}",
+        ctx("samples unchanged")
+    );
+
+    // Signed: verifies intact; a changed field is caught.
+    let key = LabelSigningKey::from_secret([42; 32]);
+    let signed = label_bytes(h, sample, &l1, Some(&key)).unwrap();
+    assert_eq!(
+        verify(h, &signed, &[key.public()]).unwrap(),
+        Verdict::Intact,
+        "{}",
+        ctx("verify")
+    );
+    let other = LabelSigningKey::from_secret([43; 32]);
+    assert_eq!(
+        verify(h, &signed, &[other.public()]).unwrap(),
+        Verdict::UnknownKey
+    );
+    assert_eq!(verify(h, &w1, &[key.public()]).unwrap(), Verdict::Unsigned);
+    let mut forged = h.read(&signed).unwrap()[0].label.clone();
+    forged.content_producer = "000000000000000000000000000".into();
+    let forged_file = h.write(&signed, &forged).unwrap();
+    assert_eq!(
+        verify(h, &forged_file, &[key.public()]).unwrap(),
+        Verdict::LabelAltered,
+        "{}",
+        ctx("forged producer")
+    );
+
+    // Propagator: producer fields and signature kept, propagator signature added.
+    let pkey = LabelSigningKey::from_secret([44; 32]);
+    let (prop, pl) = propagate(h, &signed, "PLATFORM01", "post-1", Some(&pkey), None).unwrap();
+    let v = verify_all(h, &prop, &[key.public(), pkey.public()]).unwrap();
+    assert_eq!(
+        (v.producer, v.propagator),
+        (Verdict::Intact, Some(Verdict::Intact)),
+        "{}",
+        ctx("propagated")
+    );
+    assert_eq!(v.label, pl);
+    assert_eq!(
+        pl.reserved_code1,
+        h.read(&signed).unwrap()[0].label.reserved_code1
+    );
+    assert_eq!(h.read(&prop).unwrap().len(), 1);
+
+    // Writing again leaves one copy.
+    let l2 = label("second-id");
+    let w2 = h.write(&w1, &l2).unwrap();
+    let found = h.read(&w2).unwrap();
+    assert_eq!(
+        found.len(),
+        1,
+        "{}: {found:?}",
+        ctx("one carrier after rewrite")
+    );
+    assert_eq!(found[0].label, l2);
+    assert_eq!(
+        h.content_digest(&w2).unwrap(),
+        d0,
+        "{}",
+        ctx("digest after rewrite")
+    );
+
+    // Remove.
+    let r = h.remove(&w2).unwrap();
+    assert!(
+        h.read(&r).unwrap().is_empty(),
+        "{}",
+        ctx("nothing after remove")
+    );
+    assert_eq!(
+        h.content_digest(&r).unwrap(),
+        d0,
+        "{}",
+        ctx("digest after remove")
+    );
+    assert_eq!(pixels(h.name(), &r), px0);
+    assert!(matches!(
+        verify(h, &r, &[key.public()]),
+        Err(LabelError::NoLabel)
+    ));
+    assert!(h.read(&h.remove(&r).unwrap()).unwrap().is_empty());
+
+    // A foreign, non-canonical carrier is read, and replaced by one canonical copy.
+    let f = foreign_writer(h.name())(sample, &l1);
+    let found = h
+        .read(&f)
+        .unwrap_or_else(|e| panic!("{}: {e}", ctx("read foreign")));
+    assert_eq!(
+        found.len(),
+        1,
+        "{}: {found:?}",
+        ctx("foreign carrier found")
+    );
+    assert_eq!(found[0].label, l1, "{}", ctx("foreign label"));
+    assert_eq!(
+        h.content_digest(&f).unwrap(),
+        d0,
+        "{}",
+        ctx("digest with foreign carrier")
+    );
+    let w3 = h.write(&f, &l2).unwrap();
+    let found = h.read(&w3).unwrap();
+    assert_eq!(found.len(), 1, "{}: {found:?}", ctx("foreign replaced"));
+    assert_eq!(found[0].carrier, h.canonical_carrier());
+    assert_eq!(h.content_digest(&w3).unwrap(), d0);
+    assert!(
+        h.read(&h.remove(&f).unwrap()).unwrap().is_empty(),
+        "{}",
+        ctx("foreign removed")
+    );
+
+    // The registry finds this handler for the sample and for the labeled file.
+    let reg = Registry::new();
+    assert_eq!(reg.detect(sample, Some(file)).unwrap().name(), h.name());
+    assert_eq!(reg.detect(&w1, Some(file)).unwrap().name(), h.name());
+
+    // Truncations never panic; binary formats report an error naming the format.
+    for cut in [
+        1,
+        7,
+        12,
+        20,
+        sample.len() / 3,
+        sample.len() / 2,
+        w1.len() - 1,
+    ] {
+        let t = &w1[..cut.min(w1.len())];
+        let _ = h.read(t);
+        let _ = h.write(t, &l1);
+        let _ = h.remove(t);
+        let _ = h.content_digest(t);
+    }
+}
+
+#[test]
+fn every_handler_passes_the_round_trip_on_real_samples() {
+    let reg = Registry::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, file, bytes) in samples::all() {
+        let h = reg.by_name(name).unwrap();
+        conform(h, file, &bytes);
+        seen.insert(name);
+    }
+    let all: std::collections::BTreeSet<&str> = reg.handlers().map(|h| h.name()).collect();
+    assert_eq!(seen, all, "every registered handler has a sample");
+}
+
+#[test]
+fn labeling_a_faststart_mp4_moves_mdat_and_remaps_chunk_offsets() {
+    let (_, _, mp4) = samples::all()
+        .into_iter()
+        .find(|s| s.1 == "sample.mp4")
+        .unwrap();
+    let h = formats::Mp4;
+    let w = h.write(&mp4, &label("x")).unwrap();
+    assert_ne!(w.len(), mp4.len());
+    // The mdat payload is byte-identical, just moved.
+    let find_mdat = |b: &[u8]| {
+        let i = crate::bytes::find(b, b"mdat").unwrap() - 4;
+        let n = u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as usize;
+        b[i..i + n].to_vec()
+    };
+    assert_eq!(find_mdat(&w), find_mdat(&mp4));
+}
+
+#[test]
+fn content_change_is_told_apart_from_label_change() {
+    let key = LabelSigningKey::from_secret([5; 32]);
+    let h = formats::Wav;
+    let wav = samples::wav();
+    let signed = label_bytes(&h, &wav, &label("w"), Some(&key)).unwrap();
+    let mut altered = signed.clone();
+    let data = crate::bytes::find(&altered, b"data").unwrap() + 8;
+    altered[data + 100] ^= 0x55;
+    assert_eq!(
+        verify(&h, &altered, &[key.public()]).unwrap(),
+        Verdict::ContentAltered
+    );
+
+    let h = formats::Png;
+    let png = samples::encode_image(image::ImageFormat::Png);
+    let signed = label_bytes(&h, &png, &label("p"), Some(&key)).unwrap();
+    // Re-encode other pixels, then carry the signed label over.
+    let other = image::RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]));
+    let mut buf = std::io::Cursor::new(Vec::new());
+    other.write_to(&mut buf, image::ImageFormat::Png).unwrap();
+    let moved = h
+        .write(buf.get_ref(), &h.read(&signed).unwrap()[0].label)
+        .unwrap();
+    assert_eq!(
+        verify(&h, &moved, &[key.public()]).unwrap(),
+        Verdict::ContentAltered
+    );
+}
+
+#[test]
+fn propagating_an_unlabeled_file_needs_evidence_and_maps_it_to_label_2_or_3() {
+    let h = formats::Png;
+    let png = samples::encode_image(image::ImageFormat::Png);
+    assert!(matches!(
+        propagate(&h, &png, "P", "1", None, None),
+        Err(LabelError::NoLabel)
+    ));
+    for (e, want) in [
+        (Evidence::DeclaredByUploader, "2"),
+        (Evidence::WatermarkDetected, "3"),
+        (Evidence::Suspected, "3"),
+    ] {
+        let (out, l) = propagate(&h, &png, "P", "1", None, Some(e)).unwrap();
+        assert_eq!(l.label, want);
+        assert_eq!(h.read(&out).unwrap()[0].label, l);
+    }
+}
+
+fn err_text(r: Result<Vec<crate::FoundLabel>, LabelError>) -> String {
+    r.expect_err("malformed input must be an error").to_string()
+}
+
+#[test]
+fn a_wrong_png_crc_is_reported_with_both_values() {
+    let mut png = samples::encode_image(image::ImageFormat::Png);
+    png[29] ^= 1; // last byte of IHDR's CRC
+    let e = err_text(formats::Png.read(&png));
+    assert!(
+        e.starts_with("PNG: chunk IHDR at offset 8 has CRC 0x"),
+        "{e}"
+    );
+    assert!(e.contains("but data gives 0x"), "{e}");
+}
+
+#[test]
+fn a_huge_declared_mp4_box_is_refused_before_allocating() {
+    let mut mp4 = samples::all()
+        .into_iter()
+        .find(|s| s.1 == "sample.mp4")
+        .unwrap()
+        .2;
+    let i = crate::bytes::find(&mp4, b"moov").unwrap() - 4;
+    mp4[i..i + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let e = err_text(formats::Mp4.read(&mp4));
+    assert!(
+        e.starts_with("MP4: box 'moov' declares 4294967295 bytes but file has"),
+        "{e}"
+    );
+}
+
+#[test]
+fn deeply_nested_mp4_boxes_hit_the_depth_limit() {
+    let mut inner = Vec::new();
+    for _ in 0..2000 {
+        let mut b = ((inner.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(b"trak");
+        b.extend_from_slice(&inner);
+        inner = b;
+    }
+    let mut moov = ((inner.len() + 8) as u32).to_be_bytes().to_vec();
+    moov.extend_from_slice(b"moov");
+    moov.extend_from_slice(&inner);
+    let mut f = vec![0, 0, 0, 16];
+    f.extend_from_slice(b"ftypisom\0\0\0\0");
+    f.extend_from_slice(&moov);
+    let e = formats::Mp4.content_digest(&f).unwrap_err().to_string();
+    assert!(
+        e.starts_with("MP4: structures nested deeper than 32 levels"),
+        "{e}"
+    );
+}
+
+#[test]
+fn declared_sizes_beyond_the_input_are_errors_naming_the_format() {
+    let cases: Vec<(&dyn FormatHandler, Vec<u8>, usize, &str)> = vec![
+        (&formats::Wav, samples::wav(), 40, "WAV: chunk 'data'"),
+        (
+            &formats::Flac,
+            samples::all()
+                .into_iter()
+                .find(|s| s.1 == "sample.flac")
+                .unwrap()
+                .2,
+            5,
+            "FLAC: metadata block",
+        ),
+        (
+            &formats::Mp3,
+            formats::mp3::with_foreign(
+                &samples::all()
+                    .into_iter()
+                    .find(|s| s.1 == "sample.mp3")
+                    .unwrap()
+                    .2,
+                &label("m"),
+            ),
+            6,
+            "MP3: ID3v2 tag",
+        ),
+        (
+            &formats::Jpeg,
+            samples::encode_image(image::ImageFormat::Jpeg),
+            4,
+            "JPEG: segment",
+        ),
+    ];
+    for (h, mut bytes, at, want) in cases {
+        // Set the size field at `at` to its largest value of the field's kind.
+        match h.name() {
+            "wav" => bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes()),
+            "flac" => bytes[at..at + 3].copy_from_slice(&[0xff, 0xff, 0xff]),
+            "mp3" => bytes[at..at + 4].copy_from_slice(&[0x7f, 0x7f, 0x7f, 0x7f]),
+            _ => bytes[at..at + 2].copy_from_slice(&[0xff, 0xff]),
+        }
+        let e = err_text(h.read(&bytes));
+        assert!(
+            e.starts_with(want) && e.contains("declares"),
+            "{}: {e}",
+            h.name()
+        );
+    }
+}
+
+#[test]
+fn an_ogg_page_with_a_bad_crc_is_reported() {
+    let mut ogg = samples::all()
+        .into_iter()
+        .find(|s| s.1 == "sample.ogg")
+        .unwrap()
+        .2;
+    let n = ogg.len();
+    ogg[n - 1] ^= 0xff;
+    let e = err_text(formats::Ogg.read(&ogg));
+    // The last page is audio, so reading the comment header still needs every page checked.
+    assert!(
+        e.starts_with("Ogg: page") && e.contains("has CRC 0x"),
+        "{e}"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+        /// Flipped bytes and cuts in real (labeled) files never panic any handler.
+        #[test]
+        fn mutated_files_never_panic(which in 0usize..17, flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+            let all = samples::all();
+            let (name, _, bytes) = &all[which % all.len()];
+            let reg = Registry::new();
+            let h = reg.by_name(name).unwrap();
+            let mut b = h.write(bytes, &label("f")).unwrap();
+            for (i, v) in &flips {
+                let i = i.index(b.len());
+                b[i] ^= v;
+            }
+            let b = &b[..cut.index(b.len() + 1).max(1)];
+            let _ = h.read(b);
+            let _ = h.content_digest(b);
+            let _ = h.write(b, &label("g"));
+            let _ = h.remove(b);
+            let _ = reg.detect(b, None);
+        }
+    }
+}

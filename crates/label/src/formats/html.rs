@@ -1,0 +1,264 @@
+//! HTML: `<meta name="AIGC" content='{"AIGC":{...}}'>` in the head (canonical: inserted right
+//! after `<head>`, else after `<html>`, else after the doctype, else at the start — parsers put
+//! a leading meta in the head either way). Any `<meta name="AIGC">` is read, with either
+//! quoting and character references. Removal cuts exactly the tag, so the digest (SHA-256 of
+//! the file without label tags) is the same before and after.
+
+use hegui_types::AigcLabel;
+use sha2::{Digest, Sha256};
+
+use crate::bytes::find_ci;
+use crate::{payload, FormatHandler, FoundLabel, LabelError};
+
+const F: &str = "HTML";
+
+/// The HTML handler.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Html;
+
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..end];
+        let c = match name {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            n if n.starts_with("#x") || n.starts_with("#X") => u32::from_str_radix(&n[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Attributes of a tag's text after its name.
+fn attrs(tag: &str) -> Vec<(String, String)> {
+    let b = tag.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let ns = i;
+        while i < b.len()
+            && !b[i].is_ascii_whitespace()
+            && b[i] != b'='
+            && b[i] != b'>'
+            && b[i] != b'/'
+        {
+            i += 1;
+        }
+        if ns == i {
+            break;
+        }
+        let name = tag[ns..i].to_ascii_lowercase();
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                let vs = i + 1;
+                i = vs;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                value = decode_entities(&tag[vs..i.min(b.len())]);
+                i += 1;
+            } else {
+                let vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                    i += 1;
+                }
+                value = decode_entities(&tag[vs..i]);
+            }
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+/// Label meta tags: (start, end, content).
+fn metas(s: &str) -> Vec<(usize, usize, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = find_ci(b, b"<meta", at) {
+        at = i + 5;
+        if !b
+            .get(i + 5)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'/')
+        {
+            continue;
+        }
+        // The tag ends at the first '>' outside quotes.
+        let mut j = i + 5;
+        let mut q = 0u8;
+        while j < b.len() {
+            let c = b[j];
+            if q != 0 {
+                if c == q {
+                    q = 0;
+                }
+            } else if c == b'"' || c == b'\'' {
+                q = c;
+            } else if c == b'>' {
+                break;
+            }
+            j += 1;
+        }
+        if j >= b.len() {
+            break;
+        }
+        let a = attrs(&s[i + 5..j]);
+        let is_label = a
+            .iter()
+            .any(|(k, v)| k == "name" && v.eq_ignore_ascii_case("AIGC"));
+        if is_label {
+            let content = a
+                .iter()
+                .find(|(k, _)| k == "content")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            out.push((i, j + 1, content));
+        }
+        at = j + 1;
+    }
+    out
+}
+
+fn strip(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for (a, b, _) in metas(s) {
+        out.push_str(&s[at..a]);
+        at = b;
+    }
+    out.push_str(&s[at..]);
+    out
+}
+
+/// Offset after the opening tag called `name` (not a longer name such as `header`).
+fn after_tag(s: &str, name: &[u8]) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut at = 0;
+    while let Some(i) = find_ci(b, name, at) {
+        let n = i + name.len();
+        if b.get(n)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>')
+        {
+            return s[n..].find('>').map(|e| n + e + 1);
+        }
+        at = n;
+    }
+    None
+}
+
+fn as_str(bytes: &[u8]) -> Result<&str, LabelError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        LabelError::malformed(
+            F,
+            format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
+        )
+    })
+}
+
+impl FormatHandler for Html {
+    fn name(&self) -> &'static str {
+        "html"
+    }
+    fn extensions(&self) -> &'static [&'static str] {
+        &["html", "htm", "xhtml"]
+    }
+    fn sniff(&self, bytes: &[u8]) -> bool {
+        let b = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        let start = b
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(b.len());
+        let head = &b[start..b.len().min(start + 14)];
+        head.len() >= 5
+            && (head.eq_ignore_ascii_case(b"<!doctype html")
+                || head[..5].eq_ignore_ascii_case(b"<html"))
+    }
+    fn canonical_carrier(&self) -> &'static str {
+        "html:meta:AIGC"
+    }
+
+    fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
+        metas(as_str(bytes)?)
+            .into_iter()
+            .map(|(_, _, c)| {
+                payload::decode(&c)
+                    .map(|label| FoundLabel {
+                        carrier: "html:meta:AIGC".into(),
+                        label,
+                    })
+                    .map_err(|r| LabelError::bad_label(F, "html:meta:AIGC", r))
+            })
+            .collect()
+    }
+
+    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+        let j = payload::encode(label)?
+            .replace('&', "&amp;")
+            .replace('\'', "&#39;");
+        let tag = format!("<meta name=\"AIGC\" content='{j}'>");
+        let s = strip(as_str(bytes)?);
+        let at = after_tag(&s, b"<head")
+            .or_else(|| after_tag(&s, b"<html"))
+            .or_else(|| after_tag(&s, b"<!doctype"))
+            .unwrap_or(0);
+        Ok(format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes())
+    }
+
+    fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
+        Ok(strip(as_str(bytes)?).into_bytes())
+    }
+
+    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+        Ok(Sha256::digest(strip(as_str(bytes)?).as_bytes()).into())
+    }
+}
+
+/// HTML with the label in a lower-case, double-quoted, entity-escaped meta tag, for tests.
+#[cfg(test)]
+pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
+    let j = payload::encode(label)
+        .unwrap_or_default()
+        .replace('&', "&amp;")
+        .replace('"', "&quot;");
+    let s = String::from_utf8_lossy(bytes);
+    let at = after_tag(&s, b"<head").unwrap_or(0);
+    format!("{}<meta name=aigc content=\"{j}\" />{}", &s[..at], &s[at..]).into_bytes()
+}

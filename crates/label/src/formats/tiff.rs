@@ -1,0 +1,309 @@
+//! TIFF: XMP in IFD0 tag 700 (canonical), also an ImageDescription (270) or Exif UserComment
+//! holding the JSON. Edits never move image data: a grown XMP packet is appended at the end, a
+//! grown IFD0 too (the header is repointed), and freed bytes are zeroed so no stale copy of a
+//! label remains. BigTIFF is not supported.
+
+use hegui_types::AigcLabel;
+use sha2::{Digest, Sha256};
+
+use crate::exif::{self, Tiff as T, TAG_EXIF_IFD, TAG_IMAGE_DESCRIPTION, TAG_XMP};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+
+const F: &str = "TIFF";
+/// IFDs followed in a chain; a loop or a hostile chain stops here.
+const MAX_IFDS: usize = 1024;
+
+/// The TIFF handler.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tiff;
+
+fn description_label(t: &T<'_>, e: &exif::Entry) -> Option<String> {
+    let s = String::from_utf8_lossy(&t.data[e.value.clone()]).into_owned();
+    let s = s.trim_end_matches('\0').to_string();
+    payload::looks_like(&s).then_some(s)
+}
+
+fn pad_even(out: &mut Vec<u8>) {
+    if out.len() % 2 == 1 {
+        out.push(0);
+    }
+}
+
+fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+    let t = T::parse(F, bytes)?;
+    let (entries, next) = t.ifd(t.ifd0)?;
+    let mut out = bytes.to_vec();
+    // Each entry as its 12 raw bytes, edited below, then written back sorted.
+    let mut raw: Vec<(u16, [u8; 12])> = entries
+        .iter()
+        .map(|e| {
+            let mut r = [0u8; 12];
+            r.copy_from_slice(&bytes[e.at..e.at + 12]);
+            (e.tag, r)
+        })
+        .collect();
+    let out_of_line = |e: &exif::Entry| e.value.start != e.at + 8;
+
+    // ImageDescription holding a label: drop it.
+    if let Some(e) = entries.iter().find(|e| e.tag == TAG_IMAGE_DESCRIPTION) {
+        if description_label(&t, e).is_some() {
+            if out_of_line(e) {
+                exif::blank(&mut out, e.value.clone());
+            }
+            raw.retain(|(tag, _)| *tag != TAG_IMAGE_DESCRIPTION);
+        }
+    }
+    // Exif UserComment holding a label: blank in place.
+    if let Ok(Some(r)) = t.user_comment() {
+        let text = exif::decode_user_comment(&bytes[r.clone()], t.le).unwrap_or_default();
+        if payload::looks_like(&text) {
+            exif::blank(&mut out, r);
+        }
+    }
+    // XMP.
+    let old = entries.iter().find(|e| e.tag == TAG_XMP);
+    let old_text = match old {
+        Some(e) => Some(xmp::text(F, &bytes[e.value.clone()])?),
+        None => None,
+    };
+    let new_text = match label {
+        Some(l) => Some(xmp::upsert(F, old_text.as_deref(), l)?),
+        None => match &old_text {
+            Some(x) => xmp::strip(F, x)?,
+            None => None,
+        },
+    };
+    if new_text != old_text {
+        if let Some(e) = old {
+            if out_of_line(e) {
+                exif::blank(&mut out, e.value.clone());
+            }
+        }
+        raw.retain(|(tag, _)| *tag != TAG_XMP);
+        if let Some(x) = &new_text {
+            let offset = match old {
+                Some(e) if out_of_line(e) && x.len() <= e.value.len() => {
+                    out[e.value.start..e.value.start + x.len()].copy_from_slice(x.as_bytes());
+                    e.value.start
+                }
+                _ => {
+                    pad_even(&mut out);
+                    let at = out.len();
+                    out.extend_from_slice(x.as_bytes());
+                    at
+                }
+            };
+            let mut r = [0u8; 12];
+            r[0..2].copy_from_slice(&t.put_u16(TAG_XMP));
+            r[2..4].copy_from_slice(&t.put_u16(1));
+            r[4..8].copy_from_slice(&t.put_u32(len32(x.len())?));
+            r[8..12].copy_from_slice(&t.put_u32(len32(offset)?));
+            raw.push((TAG_XMP, r));
+        }
+    }
+    raw.sort_by_key(|(tag, _)| *tag);
+    // Write IFD0: in place when it fits, else at the end with the header repointed.
+    let old_len = 2 + entries.len() * 12 + 4;
+    let mut ifd = Vec::with_capacity(2 + raw.len() * 12 + 4);
+    ifd.extend_from_slice(&t.put_u16(raw.len() as u16));
+    for (_, r) in &raw {
+        ifd.extend_from_slice(r);
+    }
+    ifd.extend_from_slice(&t.put_u32(next));
+    if ifd.len() <= old_len {
+        out[t.ifd0..t.ifd0 + old_len].fill(0);
+        out[t.ifd0..t.ifd0 + ifd.len()].copy_from_slice(&ifd);
+    } else {
+        out[t.ifd0..t.ifd0 + old_len].fill(0);
+        pad_even(&mut out);
+        let at = len32(out.len())?;
+        out.extend_from_slice(&ifd);
+        out[4..8].copy_from_slice(&t.put_u32(at));
+    }
+    Ok(out)
+}
+
+fn len32(n: usize) -> Result<u32, LabelError> {
+    u32::try_from(n).map_err(|_| LabelError::unsupported(F, "files over 4 GiB (BigTIFF)"))
+}
+
+impl FormatHandler for Tiff {
+    fn name(&self) -> &'static str {
+        "tiff"
+    }
+    fn extensions(&self) -> &'static [&'static str] {
+        &["tif", "tiff"]
+    }
+    fn sniff(&self, bytes: &[u8]) -> bool {
+        bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")
+    }
+    fn canonical_carrier(&self) -> &'static str {
+        "xmp"
+    }
+
+    fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
+        let t = T::parse(F, bytes)?;
+        let (entries, _) = t.ifd(t.ifd0)?;
+        let mut found = Vec::new();
+        for e in &entries {
+            if e.tag == TAG_XMP {
+                if let Some(label) = xmp::read_label(F, "xmp", &bytes[e.value.clone()])? {
+                    found.push(FoundLabel {
+                        carrier: "xmp".into(),
+                        label,
+                    });
+                }
+            } else if e.tag == TAG_IMAGE_DESCRIPTION {
+                if let Some(s) = description_label(&t, e) {
+                    let label = payload::decode(&s)
+                        .map_err(|r| LabelError::bad_label(F, "tiff:ImageDescription", r))?;
+                    found.push(FoundLabel {
+                        carrier: "tiff:ImageDescription".into(),
+                        label,
+                    });
+                }
+            }
+        }
+        if let Some((_, text)) = exif::user_comment_label(F, bytes)? {
+            let label = payload::decode(&text)
+                .map_err(|r| LabelError::bad_label(F, "exif:UserComment", r))?;
+            found.push(FoundLabel {
+                carrier: "exif:UserComment".into(),
+                label,
+            });
+        }
+        Ok(found)
+    }
+
+    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+        rebuild(bytes, Some(label))
+    }
+
+    fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
+        rebuild(bytes, None)
+    }
+
+    /// For every IFD in the chain: each entry (tag, type, count, value bytes) except XMP,
+    /// ImageDescription and the Exif IFD pointer; for strip and tile offsets, the image data
+    /// they point to instead of the offsets.
+    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+        let t = T::parse(F, bytes)?;
+        let mut h = Sha256::new();
+        let mut off = t.ifd0;
+        let mut seen = std::collections::HashSet::new();
+        while off != 0 {
+            if !seen.insert(off) {
+                return Err(LabelError::malformed(
+                    F,
+                    format!("IFD chain loops back to offset {off}"),
+                ));
+            }
+            if seen.len() > MAX_IFDS {
+                return Err(LabelError::TooDeep {
+                    format: F,
+                    limit: MAX_IFDS,
+                    offset: off as u64,
+                });
+            }
+            let (entries, next) = t.ifd(off)?;
+            for e in &entries {
+                if matches!(e.tag, TAG_XMP | TAG_IMAGE_DESCRIPTION | TAG_EXIF_IFD) {
+                    continue;
+                }
+                h.update(e.tag.to_be_bytes());
+                h.update(e.typ.to_be_bytes());
+                h.update(e.count.to_be_bytes());
+                let v = &bytes[e.value.clone()];
+                if matches!(e.tag, 273 | 324) {
+                    let counts_tag = if e.tag == 273 { 279 } else { 325 };
+                    let counts = entries
+                        .iter()
+                        .find(|c| c.tag == counts_tag)
+                        .ok_or_else(|| {
+                            LabelError::malformed(
+                                F,
+                                format!("tag {} without tag {counts_tag}", e.tag),
+                            )
+                        })?;
+                    let offs = values(&t, e)?;
+                    let lens = values(&t, counts)?;
+                    for (o, l) in offs.iter().zip(lens.iter()) {
+                        let (o, l) = (*o as usize, *l as usize);
+                        let data = bytes.get(o..o.saturating_add(l)).ok_or_else(|| {
+                            LabelError::overrun(
+                                F,
+                                format!("strip or tile at offset {o}"),
+                                l as u64,
+                                bytes.len().saturating_sub(o),
+                                o,
+                            )
+                        })?;
+                        h.update(data);
+                    }
+                } else {
+                    h.update(v);
+                }
+            }
+            off = next as usize;
+        }
+        Ok(h.finalize().into())
+    }
+}
+
+/// SHORT or LONG values of an entry.
+fn values(t: &T<'_>, e: &exif::Entry) -> Result<Vec<u32>, LabelError> {
+    let mut out = Vec::with_capacity(e.count as usize);
+    for i in 0..e.count as usize {
+        let v = match e.typ {
+            3 => u32::from(t.u16_at(e.value.start + i * 2)?),
+            4 | 13 => t.u32_at(e.value.start + i * 4)?,
+            other => {
+                return Err(LabelError::malformed(
+                    F,
+                    format!("tag {} has type {other}, expected SHORT or LONG", e.tag),
+                ))
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// A TIFF with the label only in ImageDescription (a foreign carrier), for tests: IFD0 is
+/// rebuilt at the end with the extra entry.
+#[cfg(test)]
+pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
+    let Ok(t) = T::parse(F, bytes) else {
+        return Vec::new();
+    };
+    let Ok((entries, next)) = t.ifd(t.ifd0) else {
+        return Vec::new();
+    };
+    let mut out = bytes.to_vec();
+    pad_even(&mut out);
+    let mut text = payload::encode(label).unwrap_or_default().into_bytes();
+    text.push(0);
+    let at = out.len() as u32;
+    out.extend_from_slice(&text);
+    pad_even(&mut out);
+    let mut raw: Vec<(u16, Vec<u8>)> = entries
+        .iter()
+        .filter(|e| e.tag != TAG_IMAGE_DESCRIPTION)
+        .map(|e| (e.tag, bytes[e.at..e.at + 12].to_vec()))
+        .collect();
+    let mut r = Vec::new();
+    r.extend_from_slice(&t.put_u16(TAG_IMAGE_DESCRIPTION));
+    r.extend_from_slice(&t.put_u16(2));
+    r.extend_from_slice(&t.put_u32(text.len() as u32));
+    r.extend_from_slice(&t.put_u32(at));
+    raw.push((TAG_IMAGE_DESCRIPTION, r));
+    raw.sort_by_key(|(tag, _)| *tag);
+    let ifd_at = out.len() as u32;
+    out.extend_from_slice(&t.put_u16(raw.len() as u16));
+    for (_, r) in &raw {
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(&t.put_u32(next));
+    out[4..8].copy_from_slice(&t.put_u32(ifd_at));
+    out
+}

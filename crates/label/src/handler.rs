@@ -1,0 +1,114 @@
+//! The format-handler contract and the registry that picks a handler for a file.
+//!
+//! Contract every handler keeps (checked for each one by `tests/conformance.rs`):
+//! - `read` returns every label carrier it finds, each named (`png:tEXt:AIGC`, `xmp`, …), and
+//!   an error naming the format and the defect for malformed input; it never panics.
+//! - `write` stores the label in the one canonical carrier and removes every other carrier, so
+//!   the file keeps one copy; it never re-encodes media (pixels, samples, frames stay
+//!   byte-identical).
+//! - `remove` removes every carrier, leaving other metadata alone.
+//! - `content_digest` hashes the media payload only: it is the same before and after `write`
+//!   and `remove`, so a signature over it binds the label to the content.
+
+use hegui_types::AigcLabel;
+
+use crate::formats;
+use crate::LabelError;
+
+/// One label found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundLabel {
+    /// Which carrier held it (e.g. `png:tEXt:AIGC`, `xmp`, `exif:UserComment`).
+    pub carrier: String,
+    /// The label.
+    pub label: AigcLabel,
+}
+
+/// Reads and writes implicit labels in one file format. Stateless.
+pub trait FormatHandler: Send + Sync {
+    /// Short name (`png`, `mp4`, …).
+    fn name(&self) -> &'static str;
+    /// File name extensions, lower case, without the dot.
+    fn extensions(&self) -> &'static [&'static str];
+    /// True when the bytes start like this format (magic bytes); false for formats without any.
+    fn sniff(&self, bytes: &[u8]) -> bool;
+    /// The carrier `write` uses.
+    fn canonical_carrier(&self) -> &'static str;
+    /// Every label carrier in the file.
+    fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError>;
+    /// The file with `label` in the canonical carrier and no other carrier.
+    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError>;
+    /// The file without any label carrier.
+    fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
+    /// SHA-256 over the media payload, excluding every metadata carrier.
+    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError>;
+}
+
+/// The handlers, chosen by magic bytes first, then by file name extension.
+pub struct Registry {
+    handlers: Vec<Box<dyn FormatHandler>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.handlers.iter().map(|h| h.name()))
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// Every built-in handler. Order matters for sniffing: more specific magic first (FLAC
+    /// before MP3, because a FLAC file may start with an ID3 tag; OOXML is a ZIP).
+    pub fn new() -> Self {
+        Registry {
+            handlers: formats::all(),
+        }
+    }
+
+    /// The registered handlers.
+    pub fn handlers(&self) -> impl Iterator<Item = &dyn FormatHandler> {
+        self.handlers.iter().map(|h| h.as_ref())
+    }
+
+    /// The handler called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&dyn FormatHandler> {
+        self.handlers()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The handler for a file: magic bytes first, then the extension of `file_name`.
+    pub fn detect(
+        &self,
+        bytes: &[u8],
+        file_name: Option<&str>,
+    ) -> Result<&dyn FormatHandler, LabelError> {
+        if let Some(h) = self.handlers().find(|h| h.sniff(bytes)) {
+            return Ok(h);
+        }
+        let ext = file_name
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(_, e)| e.to_ascii_lowercase());
+        if let Some(ext) = &ext {
+            if let Some(h) = self
+                .handlers()
+                .find(|h| h.extensions().contains(&ext.as_str()))
+            {
+                return Ok(h);
+            }
+        }
+        let head: String = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Err(LabelError::UnknownFormat {
+            hint: match file_name {
+                Some(n) => format!("{n}, first bytes {head}"),
+                None => format!("first bytes {head}"),
+            },
+        })
+    }
+}

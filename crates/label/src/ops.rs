@@ -1,0 +1,216 @@
+//! Labeling operations over any handler: sign and write, verify, propagate, strip, and their
+//! atomic file forms.
+
+use std::io::Write;
+use std::path::Path;
+
+use hegui_types::AigcLabel;
+
+use crate::sign::{self, LabelPublicKey, LabelSigningKey, Verdict};
+use crate::{FormatHandler, FoundLabel, LabelError, Registry};
+
+/// The label a file is taken to carry: the canonical carrier's if present, else the first found.
+pub fn primary<'a>(handler: &dyn FormatHandler, found: &'a [FoundLabel]) -> Option<&'a FoundLabel> {
+    found
+        .iter()
+        .find(|f| f.carrier == handler.canonical_carrier())
+        .or_else(|| found.first())
+}
+
+/// Writes `label` into `bytes`; with a key, ReservedCode1 becomes the producer signature over
+/// the file's content digest.
+pub fn label_bytes(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    label: &AigcLabel,
+    key: Option<&LabelSigningKey>,
+) -> Result<Vec<u8>, LabelError> {
+    let mut label = label.clone();
+    if let Some(k) = key {
+        let digest = handler.content_digest(bytes)?;
+        sign::sign_producer(&mut label, &digest, k)?;
+    }
+    handler.write(bytes, &label)
+}
+
+/// Signature checks of a file's label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The label checked.
+    pub label: AigcLabel,
+    /// Its carrier.
+    pub carrier: String,
+    /// ReservedCode1 (producer).
+    pub producer: Verdict,
+    /// ReservedCode2 (propagator), when the label has propagator fields.
+    pub propagator: Option<Verdict>,
+}
+
+/// Checks the producer signature (ReservedCode1) of the file's label.
+pub fn verify(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    keys: &[LabelPublicKey],
+) -> Result<Verdict, LabelError> {
+    Ok(verify_all(handler, bytes, keys)?.producer)
+}
+
+/// Checks both signatures of the file's label. [`LabelError::NoLabel`] without a label.
+pub fn verify_all(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    keys: &[LabelPublicKey],
+) -> Result<Verification, LabelError> {
+    let found = handler.read(bytes)?;
+    let f = primary(handler, &found).ok_or(LabelError::NoLabel)?;
+    let digest = handler.content_digest(bytes)?;
+    let l = &f.label;
+    let has_propagator = l.content_propagator.is_some() || l.reserved_code2.is_some();
+    Ok(Verification {
+        label: l.clone(),
+        carrier: f.carrier.clone(),
+        producer: sign::verify_producer(l, &digest, keys),
+        propagator: has_propagator.then(|| sign::verify_propagator(l, &digest, keys)),
+    })
+}
+
+/// Why a platform labels unlabeled content (Measures Art. 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// A watermark of a known provider was detected: a generation trace, so `Label` "3"
+    /// (suspected), as the Measures assign to detected traces without a metadata label.
+    WatermarkDetected,
+    /// The uploader declared the content AI-generated: `Label` "2" (possibly).
+    DeclaredByUploader,
+    /// The platform's own detection suspects it: `Label` "3" (suspected).
+    Suspected,
+}
+
+impl Evidence {
+    /// The `Label` value for this evidence.
+    pub fn label_value(self) -> &'static str {
+        match self {
+            Evidence::DeclaredByUploader => "2",
+            Evidence::WatermarkDetected | Evidence::Suspected => "3",
+        }
+    }
+}
+
+/// Propagator mode: keeps the producer fields of the file's label untouched and adds
+/// ContentPropagator, PropagateID and (with a key) ReservedCode2. A file without a label gets
+/// one only with `evidence` (Label "2" or "3", empty ContentProducer and ProduceID: the
+/// producer is unknown); without evidence it is [`LabelError::NoLabel`].
+pub fn propagate(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    propagator_code: &str,
+    propagate_id: &str,
+    key: Option<&LabelSigningKey>,
+    evidence: Option<Evidence>,
+) -> Result<(Vec<u8>, AigcLabel), LabelError> {
+    let found = handler.read(bytes)?;
+    let mut label = match (primary(handler, &found), evidence) {
+        (Some(f), _) => f.label.clone(),
+        (None, Some(e)) => AigcLabel {
+            label: e.label_value().into(),
+            content_producer: String::new(),
+            produce_id: String::new(),
+            reserved_code1: None,
+            content_propagator: None,
+            propagate_id: None,
+            reserved_code2: None,
+        },
+        (None, None) => return Err(LabelError::NoLabel),
+    };
+    label.content_propagator = Some(propagator_code.to_string());
+    label.propagate_id = Some(propagate_id.to_string());
+    label.reserved_code2 = None;
+    if let Some(k) = key {
+        let digest = handler.content_digest(bytes)?;
+        sign::sign_propagator(&mut label, &digest, k)?;
+    } else {
+        label.validate()?;
+    }
+    Ok((handler.write(bytes, &label)?, label))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LabelError + '_ {
+    move |source| LabelError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads a file and picks its handler (magic bytes, then extension).
+pub fn read_file<'r>(
+    registry: &'r Registry,
+    path: &Path,
+) -> Result<(Vec<u8>, &'r dyn FormatHandler), LabelError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let h = registry.detect(&bytes, name.as_deref())?;
+    Ok((bytes, h))
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory (same
+/// permissions), synced, then renamed over it. On any error the original is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LabelError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".hegui-label-")
+        .tempfile_in(dir)
+        .map_err(io(path))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(io(path))?;
+    }
+    tmp.as_file().sync_all().map_err(io(path))?;
+    tmp.persist(path).map_err(|e| LabelError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Labels a file in place (atomically); returns the label written.
+pub fn label_file(
+    registry: &Registry,
+    path: &Path,
+    label: &AigcLabel,
+    key: Option<&LabelSigningKey>,
+) -> Result<AigcLabel, LabelError> {
+    let (bytes, h) = read_file(registry, path)?;
+    let out = label_bytes(h, &bytes, label, key)?;
+    let written = primary(h, &h.read(&out)?)
+        .map(|f| f.label.clone())
+        .ok_or(LabelError::NoLabel)?;
+    write_atomic(path, &out)?;
+    Ok(written)
+}
+
+/// Removes every label carrier from a file in place (atomically).
+pub fn strip_file(registry: &Registry, path: &Path) -> Result<(), LabelError> {
+    let (bytes, h) = read_file(registry, path)?;
+    let out = h.remove(&bytes)?;
+    write_atomic(path, &out)
+}
+
+/// [`propagate`] on a file in place (atomically); returns the label written.
+pub fn propagate_file(
+    registry: &Registry,
+    path: &Path,
+    propagator_code: &str,
+    propagate_id: &str,
+    key: Option<&LabelSigningKey>,
+    evidence: Option<Evidence>,
+) -> Result<AigcLabel, LabelError> {
+    let (bytes, h) = read_file(registry, path)?;
+    let (out, label) = propagate(h, &bytes, propagator_code, propagate_id, key, evidence)?;
+    write_atomic(path, &out)?;
+    Ok(label)
+}

@@ -134,6 +134,15 @@ def run(gw, shots):
         page.screenshot(path=os.path.join(shots, "complaint-resolved.png"), full_page=True)
         content = get_json(f"{url}/complaints/v1/content/{produce_id}")
         assert content["withdrawn"] is True and content["action"] == "delete", content
+        # A file carrying that ProduceID is reported withdrawn by `hegui label inspect`.
+        answer_file = os.path.join(gw.dir, "answer.md")
+        with open(answer_file, "w") as f:
+            f.write("生成的回答\n")
+        gw.cli("label", "add", answer_file, "--producer", "001191440300708461136T1XGW3",
+               "--produce-id", produce_id)
+        report = json.loads(gw.cli("label", "inspect", answer_file, "--check-withdrawn", "--json"))
+        assert report["withdrawn"] and report["withdrawn"][0]["action"] == "delete", report
+        assert report["withdrawn"][0]["complaint"] == receipt, report
 
         # An inspector exports and the bundle verifies offline with only the public key.
         insp = browser.new_context(accept_downloads=True)

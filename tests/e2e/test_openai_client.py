@@ -188,6 +188,36 @@ class OpenAIClientAgainstHegui(unittest.TestCase):
             unverified.chat.completions.create(model="mock-small", messages=[{"role": "user", "content": "hi"}])
         self.assertEqual(cm.exception.code, "real_name_verification_required")
 
+    def test_images_and_speech_leave_labeled(self):
+        import io
+
+        from PIL import Image
+
+        resp = GW.client.images.generate(
+            model="mock-small", prompt="a red fox in the snow", size="256x256", response_format="b64_json"
+        )
+        self.assertEqual(len(resp.data), 1)
+        png = base64.b64decode(resp.data[0].b64_json)
+        img = Image.open(io.BytesIO(png))
+        self.assertEqual(img.format, "PNG")
+        self.assertEqual(img.size, (256, 256))
+        carried = json.loads(img.info["AIGC"])["AIGC"]
+        self.assertEqual(carried["Label"], "1")
+        self.assertEqual(carried["ContentProducer"], "001191440300708461136T1XGW3")
+        self.assertTrue(carried["ReservedCode1"].startswith("ed25519:"))
+        self.assertEqual(carried["ProduceID"], resp.data[0].model_extra["aigc"]["ProduceID"])
+        with self.assertRaises(openai.BadRequestError) as cm:
+            GW.client.images.generate(model="mock-small", prompt="a fox", response_format="url")
+        self.assertEqual(cm.exception.code, "unsupported_response_format")
+
+        audio = GW.client.audio.speech.create(
+            model="mock-small", voice="alloy", input="你好", response_format="wav"
+        )
+        wav = audio.content
+        self.assertEqual(wav[:4], b"RIFF")
+        self.assertEqual(wav[8:12], b"WAVE")
+        self.assertIn(b"AIGC", wav)
+
     def test_zz_every_request_is_recorded(self):
         outcomes = [r["outcome"] for r in GW.records()]
         for o in ("served", "blocked_input", "blocked_output", "rejected"):

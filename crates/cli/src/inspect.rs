@@ -2,7 +2,6 @@
 //! journal record of a period with proofs, and verify a bundle offline with only the log key.
 //! The format is `hegui-inspection/1` (`crates/inspect/INSPECTION_BUNDLE.md`).
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -10,13 +9,9 @@ use anyhow::Context;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use clap::Subcommand;
 use hegui_config::Config;
-use hegui_inspect::{BundleBuilder, Content, ExportCheckpoint, ExportLeaf, Header, Period};
 use hegui_ledger::Verifier;
-use hegui_store::{ExportRow, Sequencer, SequencerConfig, Store};
+use hegui_store::{Sequencer, SequencerConfig, Store};
 use sha2::{Digest, Sha256};
-
-/// Leaves fetched (with their proofs) per round trip.
-const PAGE: u64 = 2000;
 
 #[derive(Subcommand, Debug)]
 pub enum InspectCommand {
@@ -127,38 +122,6 @@ pub async fn run(config: Option<&Path>, cmd: InspectCommand) -> anyhow::Result<(
     }
 }
 
-fn content(row: &ExportRow) -> anyhow::Result<Content> {
-    Ok(match &row.journal {
-        Some(j) => match (&j.record, &j.salt) {
-            (Some(record), Some(salt)) => Content::Present {
-                record: record.clone(),
-                salt: hex::decode(salt)
-                    .with_context(|| format!("record {}: the stored salt is not hex", j.id))?,
-            },
-            _ => Content::Erased {
-                at_ms: j.purged_at.unwrap_or(0),
-                reason: j.purge_reason.clone().unwrap_or_else(|| {
-                    "content missing from the store, no erasure recorded".to_owned()
-                }),
-            },
-        },
-        None => Content::Erased {
-            at_ms: 0,
-            reason: "no journal row for this leaf".to_owned(),
-        },
-    })
-}
-
-fn export_leaf(row: ExportRow, content: Content) -> anyhow::Result<ExportLeaf> {
-    Ok(ExportLeaf {
-        index: row.leaf.index,
-        data: String::from_utf8(row.leaf.data)
-            .with_context(|| format!("leaf {} is not UTF-8", row.leaf.index))?,
-        proof: row.proof,
-        content,
-    })
-}
-
 async fn export(
     config: Option<&Path>,
     from_ms: i64,
@@ -182,80 +145,19 @@ async fn export(
     );
     seq.checkpoint_now().await?;
     seq.step_down().await;
-    let checkpoint = store
-        .latest_checkpoint()
-        .await?
-        .context("the log has no signed checkpoint: it is empty, nothing to export")?;
-    let size = checkpoint.size;
-    let uncovered = store.journal_uncovered(from_ms, to_ms, size).await?;
+    let collected = hegui_gateway::inspection::collect(&store, &key, from_ms, to_ms).await?;
+    let hegui_gateway::inspection::Collected {
+        builder: b,
+        tree_size: size,
+        uncovered,
+        purges,
+        checkpoints,
+    } = collected;
     if uncovered > 0 {
         eprintln!(
             "warning: {uncovered} record(s) of the period are not under the checkpoint of size {size} \
              (written moments ago, or another instance is the sequencer): they are not in this bundle; export again later to include them"
         );
-    }
-    let span = store.journal_leaf_span(from_ms, to_ms, size).await?;
-    let p = Period::new(from_ms, to_ms);
-    let mut b = BundleBuilder::new(Header {
-        from_ms,
-        to_ms,
-        generated_at_ms: chrono::Utc::now().timestamp_millis(),
-        generator: format!("hegui {}", env!("CARGO_PKG_VERSION")),
-        public_key: key.key_string(),
-        checkpoint: checkpoint.note.clone(),
-    });
-    let mut erasure_times = BTreeSet::new();
-    let mut range = None;
-    if let Some((lo, hi)) = span {
-        // One leaf of context on each side shows where the period's records begin and end.
-        let first = lo.saturating_sub(1);
-        let last = hi.saturating_add(1).min(size - 1);
-        range = Some((first, last));
-        let mut start = first;
-        while start <= last {
-            let end = start.saturating_add(PAGE).min(last + 1);
-            let rows = store.export_leaves(start, end, size).await?;
-            anyhow::ensure!(
-                rows.len() as u64 == end - start,
-                "leaves {start}..{end} are incomplete in storage; run `hegui ledger verify`"
-            );
-            for row in rows {
-                let c = content(&row)?;
-                if let (Content::Erased { at_ms, .. }, Some(j)) = (&c, &row.journal) {
-                    if p.contains(j.created_at) {
-                        erasure_times.insert(*at_ms);
-                    }
-                }
-                b.push_leaf(export_leaf(row, c)?)?;
-            }
-            start = end;
-        }
-    }
-    let times: Vec<i64> = erasure_times.into_iter().collect();
-    let mut purges = 0;
-    for row in store.purge_records_at(&times, size).await? {
-        let in_range = range.is_some_and(|(f, l)| f <= row.leaf.index && row.leaf.index <= l);
-        if in_range && row.journal.as_ref().is_some_and(|j| p.contains(j.created_at)) {
-            continue; // disclosed in records.jsonl already
-        }
-        let c = content(&row)?;
-        b.push_erasure(export_leaf(row, c)?)?;
-        purges += 1;
-    }
-    let cps = store.checkpoints_between(from_ms, to_ms).await?;
-    let cps: Vec<_> = cps.into_iter().filter(|c| c.size <= size).collect();
-    for (i, c) in cps.iter().enumerate() {
-        let next = cps.get(i + 1).map_or(size, |n| n.size);
-        let proof = if c.size == next {
-            Vec::new()
-        } else {
-            store.consistency_proof(c.size, next).await?
-        };
-        b.push_checkpoint(ExportCheckpoint {
-            note: c.note.clone(),
-            created_at_ms: c.created_at,
-            consistency_proof: proof,
-        })?;
     }
     store.close().await;
 
@@ -287,7 +189,7 @@ async fn export(
             "erased": manifest.erased,
             "outside_period": manifest.outside_period,
             "supporting_purges": purges,
-            "checkpoints": cps.len(),
+            "checkpoints": checkpoints,
             "public_key": manifest.public_key,
             "seconds": started.elapsed().as_secs_f64(),
         });
@@ -312,11 +214,11 @@ async fn export(
             r.first,
             r.last,
             manifest.outside_period,
-            cps.len()
+            checkpoints
         ),
         None => println!(
             "no record in the period; log size {size}; {} checkpoint(s) of the period",
-            cps.len()
+            checkpoints
         ),
     }
     println!(

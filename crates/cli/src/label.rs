@@ -24,6 +24,10 @@ pub enum LabelCommand {
         /// File whose bytes are the watermark secret (as `hegui-watermark` derives keys).
         #[arg(long)]
         watermark_key_file: Option<PathBuf>,
+        /// Also ask the configured database whether each ProduceID was withdrawn after a
+        /// complaint (taken down, corrected or restricted).
+        #[arg(long)]
+        check_withdrawn: bool,
         #[arg(long)]
         json: bool,
     },
@@ -101,15 +105,41 @@ impl From<EvidenceArg> for Evidence {
     }
 }
 
-pub fn run(command: LabelCommand) -> anyhow::Result<()> {
+pub async fn run(config: Option<&Path>, command: LabelCommand) -> anyhow::Result<()> {
     let registry = Registry::new();
     match command {
         LabelCommand::Add(a) => add(&registry, a),
         LabelCommand::Inspect {
             file,
             watermark_key_file,
+            check_withdrawn,
             json,
-        } => inspect(&registry, &file, watermark_key_file.as_deref(), json),
+        } => {
+            let store = if check_withdrawn {
+                Some(crate::admin::open(config).await?)
+            } else {
+                None
+            };
+            let (bytes, h) = read_file(&registry, &file)?;
+            let mut withdrawn = Vec::new();
+            if let Some(store) = &store {
+                for f in h.read(&bytes)? {
+                    if let Some(w) = store.withdrawal(&f.label.produce_id).await? {
+                        withdrawn.push(json!({"produce_id": w.produce_id, "action": w.action,
+                            "at_ms": w.at, "complaint": w.receipt}));
+                    }
+                }
+                withdrawn.dedup();
+            }
+            let withdrawn = store.map(|_| withdrawn);
+            inspect(
+                &registry,
+                &file,
+                watermark_key_file.as_deref(),
+                withdrawn,
+                json,
+            )
+        }
         LabelCommand::Verify {
             file,
             public_keys,
@@ -224,6 +254,7 @@ fn inspect(
     registry: &Registry,
     file: &Path,
     wm_key: Option<&Path>,
+    withdrawn: Option<Vec<Value>>,
     json: bool,
 ) -> anyhow::Result<()> {
     let (bytes, h) = read_file(registry, file)?;
@@ -259,8 +290,11 @@ fn inspect(
         .iter()
         .map(|f| json!({"carrier": f.carrier, "label": label_json(&f.label)}))
         .collect();
-    let v = json!({"file": file, "format": h.name(), "canonical_carrier": h.canonical_carrier(),
+    let mut v = json!({"file": file, "format": h.name(), "canonical_carrier": h.canonical_carrier(),
                    "labels": labels, "agree": agree, "content_sha256": digest, "watermark": watermark});
+    if let Some(w) = &withdrawn {
+        v["withdrawn"] = json!(w);
+    }
     print(json, &v, || {
         let mut s = format!(
             "{} ({}), content sha256 {digest}\n",
@@ -282,6 +316,15 @@ fn inspect(
         }
         if !watermark.is_null() {
             s.push_str(&format!("watermark: {watermark}\n"));
+        }
+        match &withdrawn {
+            Some(w) if !w.is_empty() => {
+                for x in w {
+                    s.push_str(&format!("WITHDRAWN after a complaint: {x}\n"));
+                }
+            }
+            Some(_) => s.push_str("not withdrawn\n"),
+            None => {}
         }
         s.trim_end().to_string()
     });

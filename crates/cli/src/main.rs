@@ -166,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff { command } => staff::run(config, command).await,
         Command::Lexicon { command } => review::lexicon(config, command),
         Command::Review(args) => review::review(config, args),
-        Command::Label { command } => label::run(command),
+        Command::Label { command } => label::run(config, command).await,
         Command::Classifier { command } => review::classifier(command),
         Command::Audit { command } => {
             if audit::audit(config, command).await? {

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use raw::{
-    RawClassifier, RawConfig, RawConsent, RawEscalation, RawIdentity, RawLabel, RawLog, RawMinors,
-    RawModel, RawOtp, RawPolicyRule, RawReview, RawSafeAnswer, RawServer, RawStorage, RawUpstream,
+    RawClassifier, RawConfig, RawConsent, RawEscalation, RawIdentity, RawLabel, RawLog, RawMedia,
+    RawMinors, RawModel, RawOtp, RawPolicyRule, RawReview, RawSafeAnswer, RawServer, RawStorage,
+    RawUpstream,
 };
 
 /// Environment variables that override the file (secrets belong here, not in the file).
@@ -54,6 +55,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// The public complaint channel and the staff console.
     pub console: ConsoleConfig,
+    /// Images and speech, and their labels.
+    pub media: MediaConfig,
     /// The file this configuration was loaded from (`None`: defaults and environment only).
     pub source: Option<PathBuf>,
 }
@@ -326,6 +329,51 @@ pub struct LabelConfig {
     pub explicit_position: LabelPosition,
     /// Send the implicit label in the `X-AIGC` header too.
     pub header: bool,
+}
+
+/// The corner of an image that carries the visible label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageCorner {
+    /// Top left.
+    TopLeft,
+    /// Top right.
+    TopRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Bottom right.
+    BottomRight,
+}
+
+/// Where the audio cue goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCue {
+    /// Before the speech.
+    Start,
+    /// After the speech.
+    End,
+    /// Both.
+    Both,
+}
+
+/// `[media]`: generated images and speech and their GB 45438 labels.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Serve `/v1/images/generations`.
+    pub images: bool,
+    /// Serve `/v1/audio/speech`.
+    pub audio: bool,
+    /// Wording of the visible image label.
+    pub explicit_text: String,
+    /// Where it goes.
+    pub image_corner: ImageCorner,
+    /// Embed the invisible watermark.
+    pub watermark: bool,
+    /// The watermark secret (`HEGUI_WATERMARK_KEY` overrides it).
+    pub watermark_key_file: PathBuf,
+    /// The label signing key (`HEGUI_LABEL_SIGNING_KEY` overrides it).
+    pub label_signing_key_file: PathBuf,
+    /// Where the audio cue goes.
+    pub audio_cue: AudioCue,
 }
 
 /// Log output format.

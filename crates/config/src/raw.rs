@@ -32,6 +32,47 @@ pub struct RawConfig {
     pub retention: RawRetention,
     /// `[console]`
     pub console: RawConsole,
+    /// `[media]`
+    pub media: RawMedia,
+}
+
+/// `[media]`: `/v1/images/generations` and `/v1/audio/speech`, and the GB 45438 labels put
+/// on the images and audio they return.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMedia {
+    /// Serve `/v1/images/generations`.
+    pub images: bool,
+    /// Serve `/v1/audio/speech`.
+    pub audio: bool,
+    /// Wording of the visible label drawn on images.
+    pub explicit_text: String,
+    /// Corner of the visible label: `top-left`, `top-right`, `bottom-left`, `bottom-right`.
+    pub image_corner: String,
+    /// Embed the invisible watermark (payload from the ProduceID) in images.
+    pub watermark: bool,
+    /// File holding the watermark secret; empty = `<data_dir>/watermark.key`.
+    pub watermark_key_file: String,
+    /// File holding the Ed25519 key that signs `ReservedCode1` of media labels; empty =
+    /// `<data_dir>/label-signing.key`.
+    pub label_signing_key_file: String,
+    /// Where the audio cue goes: `start`, `end` or `both`.
+    pub audio_cue: String,
+}
+
+impl Default for RawMedia {
+    fn default() -> Self {
+        RawMedia {
+            images: true,
+            audio: true,
+            explicit_text: "AI生成".into(),
+            image_corner: "bottom-right".into(),
+            watermark: true,
+            watermark_key_file: String::new(),
+            label_signing_key_file: String::new(),
+            audio_cue: "start".into(),
+        }
+    }
 }
 
 /// `[console]`: the public complaint channel and the staff console.

@@ -418,6 +418,7 @@ impl RawConfig {
             }
         }
         let identity = validate_identity(&r.identity, base, &data_dir, production, &mut issues);
+        let media = validate_media(&r.media, base, &data_dir, &mut issues);
         let day = Duration::from_secs(86_400);
 
         if !issues.0.is_empty() {
@@ -487,12 +488,78 @@ impl RawConfig {
                     r.console.deadlines.other_hours,
                 ],
             },
+            media,
             retention: RetentionConfig {
                 interaction: day * r.retention.interaction_days.min(100_000) as u32,
                 records: day * r.retention.record_days.min(100_000) as u32,
                 purge_interval: Duration::from_secs(3600 * r.retention.purge_interval_hours),
             },
         })
+    }
+}
+
+fn validate_media(
+    r: &crate::RawMedia,
+    base: Option<&Path>,
+    data_dir: &Path,
+    issues: &mut Issues,
+) -> crate::MediaConfig {
+    use crate::{AudioCue, ImageCorner};
+    let image_corner = match r.image_corner.as_str() {
+        "top-left" => ImageCorner::TopLeft,
+        "top-right" => ImageCorner::TopRight,
+        "bottom-left" => ImageCorner::BottomLeft,
+        "bottom-right" => ImageCorner::BottomRight,
+        other => {
+            issues.push(
+                "media.image_corner",
+                format!("{other:?} is not one of \"top-left\", \"top-right\", \"bottom-left\", \"bottom-right\""),
+            );
+            ImageCorner::BottomRight
+        }
+    };
+    let audio_cue = match r.audio_cue.as_str() {
+        "start" => AudioCue::Start,
+        "end" => AudioCue::End,
+        "both" => AudioCue::Both,
+        other => {
+            issues.push(
+                "media.audio_cue",
+                format!("{other:?} is not one of \"start\", \"end\", \"both\""),
+            );
+            AudioCue::Start
+        }
+    };
+    let t = r.explicit_text.trim();
+    if t.is_empty() || t.contains(['\n', '\r']) {
+        issues.push(
+            "media.explicit_text",
+            "must be one non-empty line, e.g. \"AI生成\"",
+        );
+    } else if !((t.contains("人工智能") || t.contains("AI"))
+        && (t.contains("生成") || t.contains("合成")))
+    {
+        issues.push(
+            "media.explicit_text",
+            format!("{t:?} lacks what GB 45438 requires: an AI element (\"人工智能\" or \"AI\") and a generation element (\"生成\" or \"合成\"), e.g. \"AI生成\""),
+        );
+    }
+    let file = |v: &str, default: &str| {
+        if v.is_empty() {
+            data_dir.join(default)
+        } else {
+            RawConfig::resolve(base, v)
+        }
+    };
+    crate::MediaConfig {
+        images: r.images,
+        audio: r.audio,
+        explicit_text: t.to_string(),
+        image_corner,
+        watermark: r.watermark,
+        watermark_key_file: file(&r.watermark_key_file, "watermark.key"),
+        label_signing_key_file: file(&r.label_signing_key_file, "label-signing.key"),
+        audio_cue,
     }
 }
 
@@ -714,6 +781,48 @@ model = ""
     }
 
     #[test]
+    fn media_settings_are_checked_with_their_keys() {
+        let c = RawConfig::default().validate(None).expect("defaults valid");
+        assert!(c.media.images && c.media.audio && c.media.watermark);
+        assert_eq!(c.media.image_corner, crate::ImageCorner::BottomRight);
+        assert_eq!(c.media.audio_cue, crate::AudioCue::Start);
+        assert!(c
+            .media
+            .watermark_key_file
+            .ends_with("hegui-data/watermark.key"));
+        assert!(c
+            .media
+            .label_signing_key_file
+            .ends_with("hegui-data/label-signing.key"));
+        let raw = RawConfig::parse(
+            "[media]\nexplicit_text = \"generated\"\nimage_corner = \"middle\"\naudio_cue = \"never\"\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(v)) = raw.validate(None) else {
+            panic!("invalid media settings accepted");
+        };
+        let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
+        for want in [
+            "media.explicit_text",
+            "media.image_corner",
+            "media.audio_cue",
+        ] {
+            assert!(keys.contains(&want), "{want} missing from {keys:?}");
+        }
+        assert!(RawConfig::parse("[media]\nvideo = true\n").is_err());
+        let ok = RawConfig::parse("[media]\nimage_corner = \"top-left\"\naudio_cue = \"both\"\nwatermark_key_file = \"/k/wm\"\n")
+            .unwrap()
+            .validate(None)
+            .unwrap();
+        assert_eq!(ok.media.image_corner, crate::ImageCorner::TopLeft);
+        assert_eq!(ok.media.audio_cue, crate::AudioCue::Both);
+        assert_eq!(
+            ok.media.watermark_key_file,
+            std::path::PathBuf::from("/k/wm")
+        );
+    }
+
+    #[test]
     fn no_file_gives_a_working_sqlite_config() {
         let c = RawConfig::default()
             .validate(None)
@@ -863,6 +972,7 @@ mod example_file {
         assert_eq!(format!("{:?}", c.upstream), format!("{:?}", d.upstream));
         assert_eq!(format!("{:?}", c.review), format!("{:?}", d.review));
         assert_eq!(format!("{:?}", c.label), format!("{:?}", d.label));
+        assert_eq!(format!("{:?}", c.media), format!("{:?}", d.media));
         assert_eq!(c.storage.database_url, d.storage.database_url);
     }
 }

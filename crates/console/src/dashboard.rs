@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use hegui_staff::Permission;
 use hegui_types::{kinds, JournalEntry};
 use maud::html;
 use serde::Deserialize;
 
-use crate::auth::auth;
-use crate::layout::{bar_chart, console_page, respond, time};
+use crate::auth::{auth, auth_form};
+use crate::layout::{bar_chart, console_page, csrf_field, error_page, respond, time};
 use crate::workflow::case_error;
 use crate::Console;
 
@@ -125,6 +125,7 @@ pub async fn policy(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respon
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return case_error(e.into()),
     };
+    let can_decide = s.role.allows(Permission::DecideProposals);
     let entries: Vec<(i64, String, Option<JournalEntry>)> = changes
         .into_iter()
         .map(|r| {
@@ -150,10 +151,28 @@ pub async fn policy(State(c): State<Arc<Console>>, headers: HeaderMap) -> Respon
         }
         h2 { "投诉建议的词条 Lexicon terms proposed from complaints" }
         table #proposals {
-            tr { th { "时间 Time" } th { "词条 Term" } th { "风险 Risk" } th { "状态 State" } th { "投诉 Complaint" } th { "提出人 By" } }
+            tr { th { "时间 Time" } th { "词条 Term" } th { "风险 Risk" } th { "状态 State" } th { "投诉 Complaint" } th { "提出人 By" } @if can_decide { th { "决定 Decide" } } }
             @for p in &proposals {
                 tr { td { (time(p.created_at)) } td { (p.term) } td { (p.risk) } td { (p.state) }
-                     td { a href=(format!("/console/complaints/{}", p.receipt)) { (p.receipt) } } td { (p.actor) } }
+                     td { a href=(format!("/console/complaints/{}", p.receipt)) { (p.receipt) } } td { (p.actor) }
+                     @if can_decide { td { @if p.state == "proposed" {
+                        @for (d, name) in [("accepted", "采纳 Accept"), ("rejected", "不采纳 Reject")] {
+                            form.inline method="post" action=(format!("/console/policy/proposals/{}", p.id)) {
+                                (csrf_field(&s)) input type="hidden" name="decision" value=(d);
+                                button type="submit" { (name) }
+                            }
+                        }
+                     } } }
+                }
+            }
+        }
+        @let accepted: Vec<_> = proposals.iter().filter(|p| p.state == "accepted").collect();
+        @if !accepted.is_empty() {
+            h3 { "待加入词库的条目 Accepted entries to add to your lexicon file (then reload; the reload is recorded)" }
+            pre #accepted-entries {
+                @for p in &accepted {
+                    "[[entry]]\nterm = " (serde_json::Value::String(p.term.clone()).to_string()) "\nrisk = \"" (p.risk) "\"\naction = \"block\"\n\n"
+                }
             }
         }
     };
@@ -223,4 +242,42 @@ pub async fn ledger(
         }
     };
     respond(StatusCode::OK, console_page(&s, "防篡改日志 Ledger", body))
+}
+
+/// The proposal decision form.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct DecisionForm {
+    csrf: String,
+    decision: String,
+}
+
+/// POST /console/policy/proposals/{id}: accept or reject a proposed lexicon term.
+pub async fn decide_proposal(
+    State(c): State<Arc<Console>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    let s = match auth_form(&c, &headers, Permission::DecideProposals, &f.csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !matches!(f.decision.as_str(), "accepted" | "rejected") {
+        return error_page(StatusCode::BAD_REQUEST, "decision is accepted or rejected");
+    }
+    let entry = JournalEntry::new(
+        kinds::STAFF_ACTION,
+        &s.actor(),
+        serde_json::json!({"action": "lexicon_proposal_decided", "target": id, "details": {"decision": f.decision}}),
+    );
+    match c
+        .store
+        .decide_lexicon_proposal(&id, &f.decision, &entry)
+        .await
+    {
+        Ok(()) => Redirect::to("/console/policy").into_response(),
+        Err(hegui_store::StoreError::Conflict(m)) => error_page(StatusCode::CONFLICT, m),
+        Err(e) => case_error(e.into()),
+    }
 }

@@ -50,7 +50,7 @@ th{background:#eef2f6}.err{background:#fde8e8;border:1px solid #e0a0a0;padding:.
 .ok{background:#e6f4ea;border:1px solid #9ccfa8;padding:.5rem;margin:.5rem 0}\
 .overdue{color:#b00020;font-weight:bold}label{display:block;margin:.6rem 0 .2rem;font-weight:600}\
 input[type=text],input[type=password],input[type=date],select,textarea{width:100%;max-width:40rem;padding:.35rem;box-sizing:border-box}\
-textarea{min-height:8rem}button{padding:.4rem 1rem;margin-top:.6rem}.muted{color:#666;font-size:.9em}\
+textarea{min-height:8rem}button{padding:.4rem 1rem;margin-top:.6rem}form:not(.inline)>button{display:block}.muted{color:#666;font-size:.9em}\
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{background:#fff;border:1px solid #ddd;padding:.6rem 1rem;min-width:10rem}\
 .card b{font-size:1.6rem;display:block}pre{white-space:pre-wrap;word-break:break-all;background:#fff;border:1px solid #ddd;padding:.5rem}\
 form.inline{display:inline}nav a{margin-right:.8rem}";

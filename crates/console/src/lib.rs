@@ -131,6 +131,11 @@ pub const ROUTES: &[RouteSpec] = &[
     r(Post, "/console/users/{id}/suspend", Some(SuspendUsers)),
     r(Post, "/console/users/{id}/reinstate", Some(SuspendUsers)),
     r(Get, "/console/policy", Some(ViewDashboard)),
+    r(
+        Post,
+        "/console/policy/proposals/{id}",
+        Some(DecideProposals),
+    ),
     r(Get, "/console/ledger", Some(ViewDashboard)),
     r(Get, "/console/incidents", Some(ViewIncidents)),
     r(Post, "/console/incidents", Some(ManageIncidents)),
@@ -185,6 +190,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/users/{id}/suspend", post(records::suspend))
         .route("/console/users/{id}/reinstate", post(records::reinstate))
         .route("/console/policy", get(dashboard::policy))
+        .route(
+            "/console/policy/proposals/{id}",
+            post(dashboard::decide_proposal),
+        )
         .route("/console/ledger", get(dashboard::ledger))
         .route(
             "/console/incidents",

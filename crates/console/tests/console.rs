@@ -573,6 +573,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/console/users/{id}/suspend", "AC"),
     ("POST", "/console/users/{id}/reinstate", "AC"),
     ("GET", "/console/policy", "ACRI"),
+    ("POST", "/console/policy/proposals/{id}", "AC"),
     ("GET", "/console/ledger", "ACRI"),
     ("GET", "/console/incidents", "ACI"),
     ("POST", "/console/incidents", "AC"),
@@ -678,5 +679,105 @@ async fn every_route_admits_exactly_the_roles_in_the_written_matrix() {
         };
         assert_eq!(resp.status(), 303, "anonymous {method} {path}");
         assert_eq!(resp.headers()["location"], "/console/login");
+    }
+}
+
+#[tokio::test]
+async fn incidents_are_recorded_with_a_timeline_and_a_report() {
+    for s in servers().await {
+        let officer = s.login("compliance-officer").await;
+        let bad = s
+            .post(
+                Some(&officer),
+                "/console/incidents",
+                &[
+                    ("title", "t"),
+                    ("severity", "huge"),
+                    ("occurred", "2026-11-29 10:00"),
+                    ("detected", "2026-11-29 09:00"),
+                    ("impact", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status(), 400);
+        let body = bad.text().await.unwrap();
+        assert!(
+            body.contains("severity") && body.contains("detected_at"),
+            "{body}"
+        );
+        let created = s
+            .post(
+                Some(&officer),
+                "/console/incidents",
+                &[
+                    ("title", "模型输出违法内容 <i>x</i>"),
+                    ("severity", "high"),
+                    ("occurred", "2026-11-29 10:00"),
+                    ("detected", "2026-11-29 10:20"),
+                    ("impact", "约 30 名用户收到未拦截的回答"),
+                    ("measures", "下线模型"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), 303);
+        let at = created.headers()["location"].to_str().unwrap().to_string();
+        let id = at.rsplit('/').next().unwrap().to_string();
+        // Reporting needs the regulator's reference.
+        let no_ref = s
+            .post(
+                Some(&officer),
+                &format!("{at}/events"),
+                &[("kind", "reported"), ("note", "已报告")],
+            )
+            .await;
+        assert_eq!(no_ref.status(), 400);
+        for (kind, note, r) in [
+            ("measure", "更新词库", ""),
+            ("reported", "已报告网信办", "CAC-2026-001"),
+            ("closed", "处置完毕", ""),
+        ] {
+            let resp = s
+                .post(
+                    Some(&officer),
+                    &format!("{at}/events"),
+                    &[("kind", kind), ("note", note), ("report_ref", r)],
+                )
+                .await;
+            assert_eq!(resp.status(), 303, "{kind}");
+        }
+        let page = s.get(Some(&officer), &at).await.text().await.unwrap();
+        assert!(page.contains("&lt;i&gt;x&lt;/i&gt;"), "title escaped");
+        let report = s.get(Some(&officer), &format!("{at}/report")).await;
+        assert_eq!(
+            report.headers()["content-type"],
+            "text/markdown; charset=utf-8"
+        );
+        let md = report.text().await.unwrap();
+        for needle in [
+            "CAC-2026-001",
+            "更新词库",
+            "closed",
+            "下线模型",
+            "2026-11-29 10:00:00 +08:00",
+        ] {
+            assert!(md.contains(needle), "{needle} in {md}");
+        }
+        let inc = s.store.incident(&id).await.unwrap().unwrap();
+        assert_eq!(inc.state, "closed");
+        assert_eq!(s.store.incident_events(&id).await.unwrap().len(), 4);
+        assert_eq!(
+            s.store
+                .journal_of_kind(kinds::INCIDENT, 10)
+                .await
+                .unwrap()
+                .len(),
+            4
+        );
+        // A reviewer may not record incidents.
+        let reviewer = s.login("reviewer").await;
+        assert_eq!(
+            s.get(Some(&reviewer), "/console/incidents").await.status(),
+            403
+        );
     }
 }

@@ -754,6 +754,9 @@ impl AudioFileLabeler {
         args.push("-map_metadata:s:a:0".into());
         args.push(format!("{content_index}:s:a:0").into());
         args.extend(["-c:a".into(), encoder.into()]);
+        // The cue WAVs carry a bare channel mask (mono as `FL`), which the concat filter passes
+        // on and libopus refuses; `-ac` gives the output the standard layout for its count.
+        args.extend(["-ac".into(), channels.to_string().into()]);
         if lossy {
             if let Some(br) = info.get("bit_rate").filter(|b| b.parse::<u64>().is_ok()) {
                 args.extend(["-b:a".into(), br.into()]);

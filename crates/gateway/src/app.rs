@@ -45,6 +45,19 @@ pub enum BuildError {
     /// A verification provider is misconfigured.
     #[error("identity provider: {0}")]
     Provider(#[from] hegui_identity::providers::ProviderError),
+    /// A media labeling key could not be loaded or created.
+    #[error("{what} {path}: {message}")]
+    MediaKey {
+        /// Which key.
+        what: &'static str,
+        /// Where it was looked for.
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+    /// The media labels are misconfigured.
+    #[error("media.explicit_text: {0}")]
+    Media(String),
     /// The ledger signing key could not be loaded or created.
     #[error("ledger signing key {path}: {message}")]
     SigningKey {
@@ -115,6 +128,93 @@ pub fn load_signer(path: &Path, origin: &str) -> Result<Signer, BuildError> {
     }
 }
 
+/// Loads the key that signs `ReservedCode1` of media labels: `HEGUI_LABEL_SIGNING_KEY` (the
+/// key file's text) if set, else the key file (`LABELS.md` format, the one `hegui label
+/// keygen` writes), created (mode 0600) on first start. Never in the database.
+pub fn load_label_key(path: &Path) -> Result<hegui_label::LabelSigningKey, BuildError> {
+    use hegui_label::LabelSigningKey;
+    let err = |message: String| BuildError::MediaKey {
+        what: "label signing key",
+        path: path.display().to_string(),
+        message,
+    };
+    if let Ok(text) = std::env::var("HEGUI_LABEL_SIGNING_KEY") {
+        return LabelSigningKey::from_file_text("HEGUI_LABEL_SIGNING_KEY", &text)
+            .map_err(|e| err(e.to_string()));
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => LabelSigningKey::from_file_text(&path.display().to_string(), &text)
+            .map_err(|e| err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = LabelSigningKey::generate();
+            write_private(path, key.to_file_text().trim_end())
+                .map_err(|e| err(format!("cannot create it: {e}")))?;
+            tracing::warn!(path = %path.display(), key_id = %key.key_id(), "created a new label signing key; back it up and publish its public key (`hegui label` verifies with it)");
+            Ok(key)
+        }
+        Err(e) => Err(err(format!("cannot read it: {e}"))),
+    }
+}
+
+const WATERMARK_KEY_HEADER: &str = "hegui-watermark-key/1";
+
+/// Loads the watermark key: `HEGUI_WATERMARK_KEY` (the secret) if set, else the key file,
+/// created (mode 0600, 32 random bytes as hex under a `hegui-watermark-key/1` line) on first
+/// start. The key is SHA-256 of the secret, which for a file is its whole content
+/// ([`hegui_watermark::WatermarkKey::from_secret`]), so `hegui label inspect
+/// --watermark-key-file` with the same file finds the gateway's watermarks.
+pub fn load_watermark_key(path: &Path) -> Result<hegui_watermark::WatermarkKey, BuildError> {
+    use hegui_watermark::WatermarkKey;
+    let err = |message: String| BuildError::MediaKey {
+        what: "watermark key",
+        path: path.display().to_string(),
+        message,
+    };
+    let check = |secret: &[u8], source: &str| {
+        if secret.len() < 16 {
+            Err(err(format!(
+                "{source} must hold at least 16 bytes of secret"
+            )))
+        } else {
+            Ok(WatermarkKey::from_secret(secret))
+        }
+    };
+    if let Ok(secret) = std::env::var("HEGUI_WATERMARK_KEY") {
+        return check(secret.as_bytes(), "HEGUI_WATERMARK_KEY");
+    }
+    match std::fs::read(path) {
+        Ok(secret) => check(&secret, "the file"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: [u8; 32] = rand::random();
+            write_private(
+                path,
+                &format!("{WATERMARK_KEY_HEADER}\n{}", hex::encode(secret)),
+            )
+            .map_err(|e| err(format!("cannot create it: {e}")))?;
+            tracing::warn!(path = %path.display(), "created a new watermark key; back it up: without it the watermark cannot be detected");
+            let written = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+            check(&written, "the file")
+        }
+        Err(e) => Err(err(format!("cannot read it: {e}"))),
+    }
+}
+
+/// The media labeling stage as configured (keys loaded or created only when media is on).
+pub fn media_labels(cfg: &Config) -> Result<crate::MediaLabels, BuildError> {
+    let m = &cfg.media;
+    let signing = if m.images || m.audio {
+        load_label_key(&m.label_signing_key_file)?
+    } else {
+        hegui_label::LabelSigningKey::generate()
+    };
+    let watermark = if m.images && m.watermark {
+        Some(load_watermark_key(&m.watermark_key_file)?)
+    } else {
+        None
+    };
+    crate::MediaLabels::new(m, watermark, signing).map_err(BuildError::Media)
+}
+
 /// Writes a secret file readable by its owner only.
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
@@ -165,6 +265,14 @@ pub async fn record_policy(
             "content_producer": cfg.label.content_producer,
             "explicit_text": cfg.label.explicit_text,
             "explicit_position": format!("{:?}", cfg.label.explicit_position),
+        },
+        "media": {
+            "images": cfg.media.images,
+            "audio": cfg.media.audio,
+            "explicit_text": cfg.media.explicit_text,
+            "image_corner": format!("{:?}", cfg.media.image_corner),
+            "watermark": cfg.media.watermark,
+            "audio_cue": format!("{:?}", cfg.media.audio_cue),
         },
     });
     let last = store.journal_of_kind(kinds::POLICY_CHANGE, 1).await?;
@@ -269,6 +377,49 @@ pub fn load_pi_keys(cfg: &Config) -> Result<hegui_identity::PiKeys, BuildError> 
         ))),
         Err(e) => Err(BuildError::PiKeys(e.to_string())),
     }
+}
+
+/// The console's inspection export: the period's bundle against the newest signed checkpoint
+/// (the sequencer signs one every `ledger.checkpoint_interval`; records younger than that are
+/// left for the next export, which the bundle's manifest makes visible by its tree size).
+pub fn inspection_exporter(
+    store: Store,
+    key: hegui_ledger::Verifier,
+    checkpoint_now: Arc<Notify>,
+) -> hegui_console::Exporter {
+    Arc::new(move |from_ms, to_ms| {
+        let store = store.clone();
+        let key = key.clone();
+        let checkpoint_now = checkpoint_now.clone();
+        Box::pin(async move {
+            // Ask the sequencer for a checkpoint now and wait (at most 15 s) until every record
+            // of the period is under the newest one; past that, export what is covered (the
+            // manifest's tree size shows where the bundle stops).
+            checkpoint_now.notify_one();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while std::time::Instant::now() < deadline {
+                let size = store
+                    .latest_checkpoint()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_or(0, |c| c.size);
+                let pending = store
+                    .journal_uncovered(from_ms, to_ms, size)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if size > 0 && pending == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let c = crate::inspection::collect(&store, &key, from_ms, to_ms)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            c.builder.write_to(&mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        })
+    })
 }
 
 /// The public complaint channel and the staff console as configured.
@@ -383,6 +534,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
         &cfg.label.explicit_text,
         position,
     ));
+    let media = Arc::new(media_labels(cfg)?);
     let wake = Arc::new(Notify::new());
     let (writer, writer_task) = match store.backend() {
         // SQLite has one writer: the record writer integrates leaves itself, in the same
@@ -392,17 +544,6 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     };
     let (stop_sequencer, stopped) = watch::channel(false);
     let ledger_key = signer.verifier();
-    let console = if cfg.console.enabled {
-        Some(Arc::new(console(
-            cfg,
-            store.clone(),
-            pi_keys,
-            ledger_key.clone(),
-            None,
-        )?))
-    } else {
-        None
-    };
     let sequencer = Sequencer::new(
         store.clone(),
         Some(signer),
@@ -412,6 +553,21 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             ..SequencerConfig::default()
         },
     );
+    let console = if cfg.console.enabled {
+        Some(Arc::new(console(
+            cfg,
+            store.clone(),
+            pi_keys,
+            ledger_key.clone(),
+            Some(inspection_exporter(
+                store.clone(),
+                ledger_key.clone(),
+                sequencer.on_demand(),
+            )),
+        )?))
+    } else {
+        None
+    };
     let sequencer_task = tokio::spawn(sequencer.run(wake, stopped));
     let gateway = Arc::new(Gateway {
         identity: Arc::new(StoreGate::new(
@@ -423,6 +579,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
         review: Arc::new(ArcSwap::from_pointee(review)),
         upstream,
         labeler,
+        media,
         recorder: Arc::new(writer),
         metrics: Metrics::new(),
         store,

@@ -122,33 +122,7 @@ async fn run(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Reply, ApiError> {
-    // The size limit first: an oversize body is refused before anything else reads it.
-    let bytes = match body {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::too_large(gw.settings.max_body_bytes))
-        }
-        Err(r) => return Err(ApiError::bad_request("invalid_body", r.body_text())),
-    };
-
-    // Identity gate.
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let principal = match gw.identity.admit(auth).await {
-        Ok(p) => p,
-        Err(refusal) => {
-            if let Some(p) = refusal.principal {
-                t.record.user_id = Some(p.user_id);
-                t.record.key_id = Some(p.key_id);
-            }
-            return Err(refusal.error);
-        }
-    };
-    let minor = principal.minor;
-    t.record.user_id = Some(principal.user_id.clone());
-    t.record.key_id = Some(principal.key_id);
-    if minor {
-        minors_gate(gw, &principal.user_id).await?;
-    }
+    let (bytes, minor) = admit(gw, t, headers, body).await?;
 
     let req = ChatRequest::parse(&bytes)?;
     t.record.model = Some(req.model.clone());
@@ -173,34 +147,16 @@ async fn run(
     let state = gw.review.load_full();
     if gw.settings.review_input {
         let prompt = PromptText::collect(&t.record.input);
-        let review = state.reviewer.review(Stage::Input, &prompt.text);
-        let mut action = stricter_for_minors(gw, minor, review.decision.action);
-        let mut risks = review.decision.risks.clone();
+        let InputVerdict {
+            action,
+            risks,
+            matches,
+            ..
+        } = review_input(gw, &state, t, &prompt.text, minor).await;
         if action == Action::Mask {
             let mut masked = t.record.input.clone();
-            prompt.apply_masks(&mut masked, &review.decision.matches);
+            prompt.apply_masks(&mut masked, &matches);
             upstream_body.insert("messages".into(), masked);
-        }
-        t.decision(review.decision);
-        if !action.stops() {
-            for guard in state.guards.iter().filter(|g| g.applies_to(Stage::Input)) {
-                let req = GuardRequest::input(prompt.text.clone());
-                if let Some(outcome) = guard.review(&req, state.reviewer.version()).await {
-                    let d = outcome.decision;
-                    if d.action > action {
-                        action = d.action;
-                        risks = d.risks.clone();
-                    }
-                    t.decision(d);
-                }
-                if action.stops() {
-                    break;
-                }
-            }
-        }
-        if let Some(user_id) = t.record.user_id.clone() {
-            let now = chrono::Utc::now().timestamp_millis();
-            escalation::check(&gw.store, gw.settings.escalation, &user_id, action, now).await;
         }
         if action.stops() {
             if action == Action::SafeAnswer || gw.settings.on_block == OnBlock::SafeAnswer {
@@ -269,6 +225,100 @@ async fn run(
     }
 }
 
+/// The start every endpoint shares: the body size limit (413), the identity gate (the user
+/// and key go into the record, also when refused) and minors mode's own gate. Returns the
+/// body and whether the user is a minor.
+pub(crate) async fn admit(
+    gw: &Gateway,
+    t: &mut Tracker,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Bytes, bool), ApiError> {
+    // The size limit first: an oversize body is refused before anything else reads it.
+    let bytes = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::too_large(gw.settings.max_body_bytes))
+        }
+        Err(r) => return Err(ApiError::bad_request("invalid_body", r.body_text())),
+    };
+
+    // Identity gate.
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let principal = match gw.identity.admit(auth).await {
+        Ok(p) => p,
+        Err(refusal) => {
+            if let Some(p) = refusal.principal {
+                t.record.user_id = Some(p.user_id);
+                t.record.key_id = Some(p.key_id);
+            }
+            return Err(refusal.error);
+        }
+    };
+    let minor = principal.minor;
+    t.record.user_id = Some(principal.user_id.clone());
+    t.record.key_id = Some(principal.key_id);
+    if minor {
+        minors_gate(gw, &principal.user_id).await?;
+    }
+
+    Ok((bytes, minor))
+}
+
+/// What input review decided about a prompt (engine, then guards).
+pub(crate) struct InputVerdict {
+    /// The strictest action.
+    pub action: Action,
+    /// The risks behind it.
+    pub risks: Vec<String>,
+    /// The engine's matches (for masks).
+    pub matches: Vec<hegui_types::MatchInfo>,
+    /// The prompt with masked spans replaced.
+    pub masked: String,
+}
+
+/// Input review of `text` under `state`: the review engine, then each input guard until one
+/// stops it; every decision goes into the record, and the user's escalation counters move.
+pub(crate) async fn review_input(
+    gw: &Gateway,
+    state: &ReviewState,
+    t: &mut Tracker,
+    text: &str,
+    minor: bool,
+) -> InputVerdict {
+    let review = state.reviewer.review(Stage::Input, text);
+    let mut action = stricter_for_minors(gw, minor, review.decision.action);
+    let mut risks = review.decision.risks.clone();
+    let matches = review.decision.matches.clone();
+    t.decision(review.decision);
+    if !action.stops() {
+        for guard in state.guards.iter().filter(|g| g.applies_to(Stage::Input)) {
+            let req = GuardRequest::input(text.to_string());
+            if let Some(outcome) = guard.review(&req, state.reviewer.version()).await {
+                let d = outcome.decision;
+                if d.action > action {
+                    action = d.action;
+                    risks = d.risks.clone();
+                }
+                t.decision(d);
+            }
+            if action.stops() {
+                break;
+            }
+        }
+    }
+    if let Some(user_id) = t.record.user_id.clone() {
+        let now = chrono::Utc::now().timestamp_millis();
+        escalation::check(&gw.store, gw.settings.escalation, &user_id, action, now).await;
+    }
+    InputVerdict {
+        action,
+        risks,
+        matches,
+        masked: review.text,
+    }
+}
+
 /// Minors mode before anything else: quiet hours and the daily request limit (China time).
 async fn minors_gate(gw: &Gateway, user_id: &str) -> Result<(), ApiError> {
     use chrono::Timelike;
@@ -320,7 +370,7 @@ fn stricter_for_minors(gw: &Gateway, minor: bool, action: Action) -> Action {
     }
 }
 
-fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
+pub(crate) fn resolve_model(gw: &Gateway, model: &str) -> Result<String, ApiError> {
     if gw.settings.models.is_empty() {
         return Ok(model.to_string());
     }

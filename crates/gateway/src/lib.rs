@@ -15,7 +15,10 @@ mod error;
 mod escalation;
 mod identity;
 mod identity_api;
+pub mod inspection;
 mod ledger_api;
+mod media;
+mod media_api;
 mod metrics;
 mod ops;
 mod record;
@@ -40,12 +43,14 @@ use tokio::net::TcpListener;
 
 pub use admin::{reload_from_file, reload_from_file_at, AdminSettings};
 pub use app::{
-    build, console, identity_service, identity_service_with, load_pi_keys, load_review,
-    load_signer, reload_review, write_private, BuildError, Built,
+    build, console, identity_service, identity_service_with, load_label_key, load_pi_keys,
+    load_review, load_signer, load_watermark_key, media_labels, reload_review, write_private,
+    BuildError, Built,
 };
 pub use error::ApiError;
 pub use identity::{IdentityGate, Principal, Refusal, StoreGate};
 pub use identity_api::{deletion_json, IdentityApi};
+pub use media::{sha256_hex, LabeledImage, MediaError, MediaLabels, SpeechFormat};
 pub use metrics::Metrics;
 pub use record::Recorder;
 pub use upstream::{ChunkStream, ModelClient, OpenAiClient, StreamItem, UpstreamError};
@@ -105,6 +110,8 @@ pub struct Gateway {
     pub upstream: Arc<dyn ModelClient>,
     /// Labeling.
     pub labeler: Arc<dyn TextLabeler>,
+    /// Labels on generated images and speech.
+    pub media: Arc<MediaLabels>,
     /// Durable records.
     pub recorder: Arc<dyn Recorder>,
     /// Metrics.
@@ -129,6 +136,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     let console = gw.console.clone();
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/images/generations", post(media_api::images))
+        .route("/v1/audio/speech", post(media_api::speech))
         .route("/v1/models", get(ops::models))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -98,6 +98,10 @@ pub trait ModelClient: Send + Sync + 'static {
     async fn stream(&self, body: &Value) -> Result<ChunkStream, UpstreamError>;
     /// The model list.
     async fn models(&self) -> Result<Value, UpstreamError>;
+    /// An image generation (`/images/generations`); the body asks for `b64_json`.
+    async fn images(&self, body: &Value) -> Result<Value, UpstreamError>;
+    /// Speech synthesis (`/audio/speech`): the audio file's bytes.
+    async fn speech(&self, body: &Value) -> Result<bytes::Bytes, UpstreamError>;
 }
 
 /// The OpenAI-compatible HTTP client.
@@ -177,22 +181,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-#[async_trait]
-impl ModelClient for OpenAiClient {
-    async fn complete(&self, body: &Value) -> Result<Value, UpstreamError> {
-        let url = format!("{}/chat/completions", self.base);
+impl OpenAiClient {
+    /// POSTs `body` to `path` and returns the whole response body, within the total timeout.
+    async fn post_whole(&self, path: &str, body: &Value) -> Result<bytes::Bytes, UpstreamError> {
+        let url = format!("{}{path}", self.base);
         let work = async {
             let resp = self.send(self.http.post(&url).json(body)).await?;
-            let bytes = resp
-                .bytes()
+            resp.bytes()
                 .await
-                .map_err(|e| UpstreamError::Disconnected(error_chain(&e)))?;
-            serde_json::from_slice::<Value>(&bytes)
-                .map_err(|e| UpstreamError::Malformed(format!("body is not JSON ({e})")))
+                .map_err(|e| UpstreamError::Disconnected(error_chain(&e)))
         };
         tokio::time::timeout(self.total, work)
             .await
             .map_err(|_| UpstreamError::Timeout(self.total, "waiting for the whole response"))?
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> Result<Value, UpstreamError> {
+        let bytes = self.post_whole(path, body).await?;
+        serde_json::from_slice::<Value>(&bytes)
+            .map_err(|e| UpstreamError::Malformed(format!("body is not JSON ({e})")))
+    }
+}
+
+#[async_trait]
+impl ModelClient for OpenAiClient {
+    async fn complete(&self, body: &Value) -> Result<Value, UpstreamError> {
+        self.post_json("/chat/completions", body).await
+    }
+
+    async fn images(&self, body: &Value) -> Result<Value, UpstreamError> {
+        self.post_json("/images/generations", body).await
+    }
+
+    async fn speech(&self, body: &Value) -> Result<bytes::Bytes, UpstreamError> {
+        self.post_whole("/audio/speech", body).await
     }
 
     async fn stream(&self, body: &Value) -> Result<ChunkStream, UpstreamError> {

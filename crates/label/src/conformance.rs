@@ -474,3 +474,172 @@ mod fuzz {
         }
     }
 }
+
+/// Found by `fuzz/label_image`: `write` skipped an Exif IFD it could not parse, so the file it
+/// wrote did not read back (`read` reports the broken IFD).
+#[test]
+fn tiff_write_refuses_a_broken_exif_ifd_that_read_rejects() {
+    let mut t = b"II*\0\x08\0\0\0".to_vec();
+    // IFD0: the Exif IFD pointer (LONG) to 26; next IFD 0.
+    t.extend_from_slice(&[1, 0, 0x69, 0x87, 4, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0, 0, 0, 0]);
+    // Exif IFD: one entry whose 100 value bytes lie beyond the end.
+    t.extend_from_slice(&[1, 0, 1, 0, 1, 0, 100, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0]);
+    let h = formats::Tiff;
+    assert!(h.read(&t).is_err());
+    let e = h.write(&t, &label("t")).unwrap_err().to_string();
+    assert!(e.starts_with("TIFF: value of TIFF tag 1 declares 100 bytes"), "{e}");
+    assert!(h.remove(&t).is_err());
+}
+
+/// Found by `fuzz/label_image`: JPEG and WebP `rebuild` keep an EXIF block they cannot parse
+/// (it carries no readable label), but `read` failed on it, so a written file did not read back.
+#[test]
+fn jpeg_and_webp_read_skip_unparsable_exif_as_write_keeps_it() {
+    let jpeg = samples::encode_image(image::ImageFormat::Jpeg);
+    let mut j = jpeg[..2].to_vec();
+    j.extend_from_slice(&[0xff, 0xe1, 0, 10]);
+    j.extend_from_slice(b"Exif\0\0MM");
+    j.extend_from_slice(&jpeg[2..]);
+    let webp = samples::encode_image(image::ImageFormat::WebP);
+    let mut w = formats::WebP.write(&webp, &label("w")).unwrap();
+    w = formats::WebP.remove(&w).unwrap();
+    // Append a broken EXIF chunk (the VP8X flag is not needed for reading).
+    w.extend_from_slice(b"EXIF\x02\0\0\0MM");
+    let n = (w.len() - 8) as u32;
+    w[4..8].copy_from_slice(&n.to_le_bytes());
+    for (h, bytes) in [
+        (&formats::Jpeg as &dyn FormatHandler, j),
+        (&formats::WebP, w),
+    ] {
+        assert!(h.read(&bytes).unwrap().is_empty(), "{}", h.name());
+        let out = h.write(&bytes, &label("x")).unwrap();
+        let found = h.read(&out).unwrap();
+        assert_eq!(found.len(), 1, "{}", h.name());
+        assert_eq!(found[0].label, label("x"));
+    }
+}
+
+/// Found by `fuzz/label_av`: a box of size 0 ("to the end") as the last child of `moov`
+/// swallowed the `meta` box `write` appended after it, so the label did not read back.
+#[test]
+fn mp4_nested_box_of_size_zero_is_refused_so_an_appended_meta_is_not_swallowed() {
+    let mut f = vec![0, 0, 0, 16];
+    f.extend_from_slice(b"ftypisom\0\0\0\0");
+    f.extend_from_slice(&[0, 0, 0, 20]);
+    f.extend_from_slice(b"moov");
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend_from_slice(b"abcd1234");
+    let h = formats::Mp4;
+    let e = h.write(&f, &label("m")).unwrap_err().to_string();
+    assert!(e.contains("has size 0 (to the end of the file) inside another box"), "{e}");
+    assert!(h.read(&f).is_err());
+    assert!(h.content_digest(&f).is_err());
+}
+
+/// Found by `fuzz/label_doc`: `<head>` inside an earlier `<meta` tag's unterminated quote; the
+/// label tag inserted after it became part of that tag, so it did not read back.
+#[test]
+fn html_label_is_not_inserted_inside_an_unterminated_meta_quote() {
+    let html = b"<html><meta content=\"x<head><title>t</title></head><body></body></html>";
+    let h = formats::Html;
+    let out = h.write(html, &label("h")).unwrap();
+    let found = h.read(&out).unwrap();
+    assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(found[0].label, label("h"));
+    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(html).unwrap());
+    assert_eq!(h.remove(&out).unwrap(), html);
+}
+
+/// Found by `fuzz/label_image`: a value pointing at the TIFF header and IFD0 (which `write`
+/// rewrites) made the content digest change on write. Such overlaps are now refused.
+#[test]
+fn tiff_write_refuses_values_overlapping_the_header_or_ifd0() {
+    let mut t = b"II*\0\x08\0\0\0".to_vec();
+    // IFD0: tag 0x4904 with 11 bytes at offset 0 (header and IFD0), next IFD 0.
+    t.extend_from_slice(&[1, 0, 0x04, 0x49, 7, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let h = formats::Tiff;
+    assert!(h.content_digest(&t).is_ok());
+    let e = h.write(&t, &label("t")).unwrap_err().to_string();
+    assert!(e.contains("overlaps the header, IFD0 or a label"), "{e}");
+}
+
+/// Found by `fuzz/label_av`: removing an ID3v2 tag with no frames left made the bytes after
+/// it start the file; they began with "ID3" and were then parsed as a (broken) tag.
+#[test]
+fn mp3_remove_keeps_an_empty_tag_when_the_audio_starts_with_id3() {
+    let mut f = b"ID3\x03\0\0\0\0\0\0".to_vec();
+    f.extend_from_slice(b"ID3\x04\x2a\0\0\x0f\x66\x97");
+    let h = formats::Mp3;
+    let d = h.content_digest(&f).unwrap();
+    let r = h.remove(&f).unwrap();
+    assert!(h.read(&r).unwrap().is_empty());
+    assert_eq!(h.content_digest(&r).unwrap(), d);
+}
+
+/// Found by `fuzz/label_doc`: labeling an empty text file wrote a one-line file whose label
+/// was read as `text:first-line` instead of the canonical `text:last-line`.
+#[test]
+fn text_label_alone_on_one_line_is_the_last_line() {
+    let h = formats::Text;
+    let out = h.write(b"", &label("t")).unwrap();
+    let found = h.read(&out).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].carrier, "text:last-line");
+    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(b"").unwrap());
+}
+
+/// Found by `fuzz/label_doc`: text ending in a lone CR got "\n" appended before the label, and
+/// the CR then counted as part of the final line break the digest leaves out.
+#[test]
+fn text_ending_in_a_lone_cr_keeps_its_digest_when_labeled() {
+    let h = formats::Text;
+    let t = b"D0 srea\r";
+    let out = h.write(t, &label("t")).unwrap();
+    assert_eq!(h.read(&out).unwrap().len(), 1);
+    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(t).unwrap());
+    assert_eq!(h.content_digest(&h.remove(&out).unwrap()).unwrap(), h.content_digest(t).unwrap());
+}
+
+/// Found by `fuzz/label_av`: `read` took keys from a `moov/meta` whose handler is not `mdta`,
+/// which `remove` keeps as it is (and `write` refuses), so the label survived removal.
+#[test]
+fn mp4_keys_in_a_non_mdta_moov_meta_are_not_a_label() {
+    let (_, _, mp4) = samples::all()
+        .into_iter()
+        .find(|s| s.1 == "sample.mp4")
+        .unwrap();
+    let h = formats::Mp4;
+    let mut w = h.write(&mp4, &label("m")).unwrap();
+    // The handler type in the `hdlr` that `write` made: "mdta" then zeros (a key is "mdtaAIGC").
+    let i = crate::bytes::find(&w, b"mdta\0\0\0\0").unwrap();
+    w[i..i + 4].copy_from_slice(b"ldta");
+    assert!(h.read(&w).unwrap().is_empty());
+    assert!(h.read(&h.remove(&w).unwrap()).unwrap().is_empty());
+}
+
+/// Found by `fuzz/label_image`: `rebuild` sorted IFD0's entries, and the content digest hashes
+/// them in file order, so removing a label from a TIFF with unsorted tags changed the digest.
+#[test]
+fn tiff_rebuild_keeps_the_order_of_unsorted_ifd0_entries() {
+    let mut t = b"II*\0\x08\0\0\0".to_vec();
+    // IFD0: tags 0x2000 then 0x0100 (unsorted), both inline SHORTs; next IFD 0.
+    t.extend_from_slice(&[2, 0, 0, 0x20, 3, 0, 1, 0, 0, 0, 7, 0, 0, 0]);
+    t.extend_from_slice(&[0, 1, 3, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    let h = formats::Tiff;
+    let d = h.content_digest(&t).unwrap();
+    let w = h.write(&t, &label("t")).unwrap();
+    assert_eq!(h.content_digest(&w).unwrap(), d);
+    let r = h.remove(&w).unwrap();
+    assert_eq!(h.content_digest(&r).unwrap(), d);
+}
+
+/// Found by `fuzz/label_doc` (a panic): decoding character references sliced the text at byte
+/// 12 after '&', which can fall inside a multi-byte char.
+#[test]
+fn html_entity_scan_does_not_slice_inside_a_multibyte_char() {
+    let h = formats::Html;
+    let html = "<html><head><meta name=aigc content=\"&quot;:ëÉì¢x\"></head></html>";
+    assert!(h.read(html.as_bytes()).is_err()); // not a payload, but no panic
+    let out = h.write(html.as_bytes(), &label("h")).unwrap();
+    assert_eq!(h.read(&out).unwrap().len(), 1);
+}

@@ -11,7 +11,11 @@
 //! | `[[split:a\|b\|c]]`   | stream exactly these pieces (their concatenation is the reply)     |
 //! | `[[delay_ms:N]]`      | sleep `N` ms before each streamed content piece / the reply        |
 //! | `[[fault:NAME]]`      | `status_500`, `status_429`, `hang`, `stall`, `malformed_sse`,      |
-//! |                       | `disconnect`, `no_done`                                            |
+//! |                       | `disconnect`, `no_done`, `bad_media` (images and speech only)      |
+//!
+//! `/v1/images/generations` and `/v1/audio/speech` read the same directives in the prompt /
+//! input text (see the `media` module): deterministic PNGs of the requested size, and a short
+//! WAV tone (other formats through ffmpeg when it is installed).
 //!
 //! Without a `reply`/`split` directive the reply is `"Echo: "` followed by the user text with
 //! every directive removed and surrounding whitespace trimmed.
@@ -43,6 +47,9 @@ use futures::{stream, Stream};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
+
+mod media;
+pub use media::{image_png, speech_samples, wav_bytes, SPEECH_RATE};
 
 /// How long `[[fault:hang]]` / `[[fault:stall]]` wait before giving up (effectively "never").
 const HANG: Duration = Duration::from_secs(3600);
@@ -258,6 +265,8 @@ pub fn router(config: MockConfig) -> (Router, Arc<State>) {
     let app = Router::new()
         .route("/v1/models", get(models_handler))
         .route("/v1/chat/completions", post(chat_handler))
+        .route("/v1/images/generations", post(media::images_handler))
+        .route("/v1/audio/speech", post(media::speech_handler))
         .fallback(fallback_handler)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::clone(&state));
@@ -667,6 +676,8 @@ enum Fault {
     MalformedSse,
     Disconnect,
     NoDone,
+    /// Images and speech: bytes that are not an image / not audio.
+    BadMedia,
 }
 
 #[derive(Debug, Default)]
@@ -745,6 +756,7 @@ fn apply_directive(d: &mut Directives, name: &str, value: &str) -> Result<bool, 
                 "malformed_sse" => Fault::MalformedSse,
                 "disconnect" => Fault::Disconnect,
                 "no_done" => Fault::NoDone,
+                "bad_media" => Fault::BadMedia,
                 other => return Err(format!("mock upstream: unknown fault '{other}'")),
             });
         }

@@ -43,6 +43,8 @@ pub enum Permission {
     ViewIncidents,
     /// Open incidents and add to their timelines.
     ManageIncidents,
+    /// Accept or reject lexicon terms proposed from complaints.
+    DecideProposals,
     /// Download the inspection export.
     Export,
     /// Create, disable and change staff accounts.

@@ -466,6 +466,32 @@ impl Store {
         Ok(())
     }
 
+    /// Accepts or rejects a proposed lexicon term (only while `proposed`), with its record.
+    pub async fn decide_lexicon_proposal(
+        &self,
+        id: &str,
+        state: &str,
+        entry: &JournalEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE lexicon_proposals SET state = $1 WHERE id = $2 AND state = 'proposed'",
+        )
+        .bind(state)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Conflict(
+                "no open proposal has this id (it was decided already, or never existed)",
+            ));
+        }
+        journal_tx(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Lexicon proposals, newest first.
     pub async fn lexicon_proposals(&self, limit: i64) -> Result<Vec<LexiconProposal>, StoreError> {
         let rows = sqlx::query(

@@ -53,6 +53,7 @@ pub struct Sequencer {
     cfg: SequencerConfig,
     range: Option<CompactRange>,
     conn: Option<PoolConnection<Any>>,
+    on_demand: Arc<Notify>,
 }
 
 impl Sequencer {
@@ -64,7 +65,14 @@ impl Sequencer {
             cfg,
             range: None,
             conn: None,
+            on_demand: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notifying this makes the running sequencer sign a checkpoint as soon as everything
+    /// pending is integrated, instead of waiting for the schedule (checkpoints on demand).
+    pub fn on_demand(&self) -> Arc<Notify> {
+        self.on_demand.clone()
     }
 
     /// Takes the sequencer role. On PostgreSQL this waits for the advisory lock; returns
@@ -189,15 +197,18 @@ impl Sequencer {
     /// checkpoints on schedule, and on PostgreSQL waits its turn for the sequencer role.
     pub async fn run(mut self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
         let mut last_checkpoint = Instant::now();
+        let on_demand = self.on_demand.clone();
+        let mut forced = false;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             let result = async {
                 let n = self.integrate_pending().await?;
-                if last_checkpoint.elapsed() >= self.cfg.checkpoint_every && n == 0 {
+                if (forced || last_checkpoint.elapsed() >= self.cfg.checkpoint_every) && n == 0 {
                     self.checkpoint_now().await?;
                     last_checkpoint = Instant::now();
+                    forced = false;
                 }
                 Ok::<usize, StoreError>(n)
             }
@@ -209,6 +220,7 @@ impl Sequencer {
             }
             tokio::select! {
                 _ = wake.notified() => {}
+                _ = on_demand.notified() => { forced = true; }
                 _ = tokio::time::sleep(self.cfg.idle_poll) => {}
                 _ = shutdown.changed() => {}
             }

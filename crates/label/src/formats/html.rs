@@ -22,7 +22,12 @@ fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+        // Bytes, not `&rest[..12]`: 12 may fall inside a multi-byte char (';' is ASCII, so
+        // its position is a char boundary).
+        let Some(end) = rest.as_bytes()[..rest.len().min(12)]
+            .iter()
+            .position(|&b| b == b';')
+        else {
             out.push('&');
             rest = &rest[1..];
             continue;
@@ -110,8 +115,41 @@ fn attrs(tag: &str) -> Vec<(String, String)> {
 
 /// Label meta tags: (start, end, content).
 fn metas(s: &str) -> Vec<(usize, usize, String)> {
-    let b = s.as_bytes();
     let mut out = Vec::new();
+    scan_metas(s, |i, j, a| {
+        let is_label = a
+            .iter()
+            .any(|(k, v)| k == "name" && v.eq_ignore_ascii_case("AIGC"));
+        if is_label {
+            let content = a
+                .iter()
+                .find(|(k, _)| k == "content")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            out.push((i, j + 1, content));
+        }
+    });
+    out
+}
+
+/// Where a new tag can go at or before `at` so that `metas` reads it: not inside any `<meta`
+/// tag as `metas` delimits them (quotes included; an unterminated one runs to the end).
+fn outside_metas(s: &str, at: usize) -> usize {
+    let mut spans = Vec::new();
+    let end = scan_metas(s, |i, j, _| spans.push((i, j + 1)));
+    if let Some(i) = end {
+        spans.push((i, s.len()));
+    }
+    spans
+        .into_iter()
+        .find(|(a, e)| *a < at && at < *e)
+        .map_or(at, |(a, _)| a)
+}
+
+/// Calls `f(start, offset of '>', attributes)` for every `<meta` tag; returns the start of an
+/// unterminated one (the scan stops there).
+fn scan_metas(s: &str, mut f: impl FnMut(usize, usize, Vec<(String, String)>)) -> Option<usize> {
+    let b = s.as_bytes();
     let mut at = 0;
     while let Some(i) = find_ci(b, b"<meta", at) {
         at = i + 5;
@@ -138,23 +176,12 @@ fn metas(s: &str) -> Vec<(usize, usize, String)> {
             j += 1;
         }
         if j >= b.len() {
-            break;
+            return Some(i);
         }
-        let a = attrs(&s[i + 5..j]);
-        let is_label = a
-            .iter()
-            .any(|(k, v)| k == "name" && v.eq_ignore_ascii_case("AIGC"));
-        if is_label {
-            let content = a
-                .iter()
-                .find(|(k, _)| k == "content")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            out.push((i, j + 1, content));
-        }
+        f(i, j, attrs(&s[i + 5..j]));
         at = j + 1;
     }
-    out
+    None
 }
 
 fn strip(s: &str) -> String {
@@ -239,6 +266,8 @@ impl FormatHandler for Html {
             .or_else(|| after_tag(&s, b"<html"))
             .or_else(|| after_tag(&s, b"<!doctype"))
             .unwrap_or(0);
+        // `<head>` may sit inside an earlier tag's unterminated quote: go before that tag.
+        let at = outside_metas(&s, at);
         Ok(format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes())
     }
 

@@ -175,7 +175,9 @@ impl FormatHandler for Jpeg {
                     });
                 }
             } else if let Some(body) = s.data.strip_prefix(EXIF_SIG) {
-                if let Some((_, text)) = exif::user_comment_label(F, body)? {
+                // EXIF we cannot parse carries no label we could read; `rebuild` keeps it as it
+                // is, so reading skips it too (else a written file would not read back).
+                if let Ok(Some((_, text))) = exif::user_comment_label(F, body) {
                     let label = payload::decode(&text)
                         .map_err(|r| LabelError::bad_label(F, "exif:UserComment", r))?;
                     found.push(FoundLabel {

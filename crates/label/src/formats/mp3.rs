@@ -300,7 +300,9 @@ pub(crate) fn rebuild_tag(
     if let Some(j) = &json {
         frames.push(txxx_frame(v, j));
     }
-    if frames.is_empty() {
+    // Dropping the tag would make whatever follows it start the file: if that looks like
+    // another ID3v2 tag, keep an empty (padding only) tag so it is not read as one.
+    if frames.is_empty() && !bytes[tag.len..].starts_with(b"ID3") {
         return Ok((Vec::new(), tag.len));
     }
     // Keep the old size when the frames fit, so the audio does not move.

@@ -52,6 +52,16 @@ impl Bx<'_> {
 
 /// The boxes in `data`, which starts at absolute offset `base`.
 fn boxes(data: &[u8], base: usize) -> Result<Vec<Bx<'_>>, LabelError> {
+    boxes_in(data, base, true)
+}
+
+/// The boxes inside another box. Size 0 ("to the end of the file") is only valid for a
+/// top-level box: a nested one would swallow whatever a rebuild appends after it.
+fn nested_boxes(data: &[u8], base: usize) -> Result<Vec<Bx<'_>>, LabelError> {
+    boxes_in(data, base, false)
+}
+
+fn boxes_in(data: &[u8], base: usize, top_level: bool) -> Result<Vec<Bx<'_>>, LabelError> {
     let mut c = Cur::new(F, data);
     let mut out = Vec::new();
     while !c.is_empty() {
@@ -70,6 +80,16 @@ fn boxes(data: &[u8], base: usize) -> Result<Vec<Bx<'_>>, LabelError> {
         let t = c.take(4, "box type")?;
         let typ = [t[0], t[1], t[2], t[3]];
         let (size, header) = match size32 {
+            0 if !top_level => {
+                return Err(LabelError::malformed(
+                    F,
+                    format!(
+                        "box '{}' at offset {} has size 0 (to the end of the file) inside another box",
+                        String::from_utf8_lossy(&typ),
+                        base + start
+                    ),
+                ))
+            }
             0 => ((data.len() - start) as u64, 8u64),
             1 => (c.be64("box large size")?, 16),
             n => (u64::from(n), 8),
@@ -115,7 +135,7 @@ fn children<'a>(b: &Bx<'a>, depth: usize) -> Result<Vec<Bx<'a>>, LabelError> {
         });
     }
     let header = b.raw.len() - b.data.len();
-    boxes(b.data, b.start + header)
+    nested_boxes(b.data, b.start + header)
 }
 
 fn mkbox(typ: &[u8; 4], payload: &[u8]) -> Vec<u8> {
@@ -157,7 +177,7 @@ fn meta_boxes<'a>(meta: &Bx<'a>, depth: usize) -> Result<Vec<Bx<'a>>, LabelError
     let d = meta.data.get(skip..).ok_or_else(|| {
         LabelError::malformed(F, format!("box 'meta' at offset {} is empty", meta.start))
     })?;
-    boxes(d, meta.start + header + skip)
+    nested_boxes(d, meta.start + header + skip)
 }
 
 fn parse_meta<'a>(meta: &Bx<'a>, depth: usize) -> Result<Mdta<'a>, LabelError> {
@@ -203,7 +223,7 @@ fn parse_meta<'a>(meta: &Bx<'a>, depth: usize) -> Result<Mdta<'a>, LabelError> {
                 }
             }
             b"ilst" => {
-                for item in boxes(b.data, b.start + 8)? {
+                for item in nested_boxes(b.data, b.start + 8)? {
                     m.items.push((u32::from_be_bytes(item.typ), item.data));
                 }
             }
@@ -228,7 +248,7 @@ impl Mdta<'_> {
         let Some((_, item)) = self.items.iter().find(|(n, _)| *n as usize == i + 1) else {
             return Ok(None);
         };
-        for d in boxes(item, 0)? {
+        for d in nested_boxes(item, 0)? {
             if &d.typ == b"data" && d.data.len() >= 8 {
                 return Ok(Some(String::from_utf8_lossy(&d.data[8..]).into_owned()));
             }
@@ -630,7 +650,9 @@ impl FormatHandler for Mp4 {
             match &c.typ {
                 b"meta" => {
                     let carrier = "mp4:moov/meta:AIGC";
-                    if let Some(v) = parse_meta(&c, 2)?.label_value()? {
+                    // Only an `mdta` meta holds keys; `rebuild` keeps any other as it is.
+                    let m = parse_meta(&c, 2)?;
+                    if let Some(v) = m.is_mdta.then(|| m.label_value()).transpose()?.flatten() {
                         found.push(FoundLabel {
                             carrier: carrier.into(),
                             label: label_of(carrier, &v)?,

@@ -39,6 +39,10 @@ fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, String) {
     let mut first = None;
     let first_line = rest.split('\n').next().unwrap_or("");
     if let Some(l) = label_line(first_line) {
+        if rest[first_line.len()..].trim_start_matches(['\n', '\r']).is_empty() {
+            // A one-line file: its line is the last line, where `write` puts the label.
+            return (None, Some(l), String::new());
+        }
         first = Some(l);
         rest = rest.get(first_line.len() + 1..).unwrap_or("");
     }
@@ -90,7 +94,8 @@ impl FormatHandler for Text {
         let (_, _, mut s) = split(as_str(bytes)?);
         let nl = if s.contains("\r\n") { "\r\n" } else { "\n" };
         if !s.is_empty() && !s.ends_with('\n') {
-            s.push_str(nl);
+            // After a lone CR, "\n" would turn it into the line break the digest drops.
+            s.push_str(if s.ends_with('\r') { "\r\n" } else { nl });
         }
         s.push_str(&j);
         s.push_str(nl);

@@ -53,8 +53,9 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
             raw.retain(|(tag, _)| *tag != TAG_IMAGE_DESCRIPTION);
         }
     }
-    // Exif UserComment holding a label: blank in place.
-    if let Ok(Some(r)) = t.user_comment() {
+    // Exif UserComment holding a label: blank in place. A broken Exif IFD is an error, as in
+    // `read`: a file written here must read back.
+    if let Some(r) = t.user_comment()? {
         let text = exif::decode_user_comment(&bytes[r.clone()], t.le).unwrap_or_default();
         if payload::looks_like(&text) {
             exif::blank(&mut out, r);
@@ -98,12 +99,35 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
             r[2..4].copy_from_slice(&t.put_u16(1));
             r[4..8].copy_from_slice(&t.put_u32(len32(x.len())?));
             r[8..12].copy_from_slice(&t.put_u32(len32(offset)?));
-            raw.push((TAG_XMP, r));
+            // Before the first larger tag, the others kept in file order: the content digest
+            // hashes entries in order, and files in the wild are not always sorted.
+            let at = raw
+                .iter()
+                .position(|(tag, _)| *tag > TAG_XMP)
+                .unwrap_or(raw.len());
+            raw.insert(at, (TAG_XMP, r));
         }
     }
-    raw.sort_by_key(|(tag, _)| *tag);
     // Write IFD0: in place when it fits, else at the end with the header repointed.
     let old_len = 2 + entries.len() * 12 + 4;
+    // Bytes changed here must not be content: a hostile file can point values, strips or
+    // other IFDs at the header, at IFD0 or at a label value, and the digest would change.
+    let mut changed = vec![4..8, t.ifd0..t.ifd0 + old_len];
+    changed.extend(entries.iter().filter(|e| out_of_line(e) && matches!(e.tag, TAG_XMP | TAG_IMAGE_DESCRIPTION)).map(|e| e.value.clone()));
+    if let Some(r) = t.user_comment()? {
+        changed.push(r);
+    }
+    for r in digest_ranges(&t)? {
+        if let Some(c) = changed.iter().find(|c| c.start < r.end && r.start < c.end) {
+            return Err(LabelError::malformed(
+                F,
+                format!(
+                    "image data or a tag value at {}..{} overlaps the header, IFD0 or a label at {}..{}",
+                    r.start, r.end, c.start, c.end
+                ),
+            ));
+        }
+    }
     let mut ifd = Vec::with_capacity(2 + raw.len() * 12 + 4);
     ifd.extend_from_slice(&t.put_u16(raw.len() as u16));
     for (_, r) in &raw {
@@ -248,6 +272,44 @@ impl FormatHandler for Tiff {
         }
         Ok(h.finalize().into())
     }
+}
+
+/// Byte ranges `content_digest` reads besides IFD0's own entries (which `rebuild` copies):
+/// other IFDs in the chain, out-of-line values of hashed tags, strips and tiles.
+fn digest_ranges(t: &T<'_>) -> Result<Vec<std::ops::Range<usize>>, LabelError> {
+    let mut out = Vec::new();
+    let mut off = t.ifd0;
+    let mut seen = std::collections::HashSet::new();
+    while off != 0 && seen.insert(off) && seen.len() <= MAX_IFDS {
+        let Ok((entries, next)) = t.ifd(off) else {
+            break; // the digest fails on it too
+        };
+        if off != t.ifd0 {
+            out.push(off..off + 2 + entries.len() * 12 + 4);
+        }
+        for e in &entries {
+            if matches!(e.tag, TAG_XMP | TAG_IMAGE_DESCRIPTION | TAG_EXIF_IFD) {
+                continue;
+            }
+            if e.value.start != e.at + 8 || off != t.ifd0 {
+                out.push(e.value.clone());
+            }
+            if matches!(e.tag, 273 | 324) {
+                let counts_tag = if e.tag == 273 { 279 } else { 325 };
+                if let Some(c) = entries.iter().find(|c| c.tag == counts_tag) {
+                    if let (Ok(o), Ok(l)) = (values(t, e), values(t, c)) {
+                        out.extend(
+                            o.iter()
+                                .zip(l.iter())
+                                .map(|(o, l)| *o as usize..(*o as usize).saturating_add(*l as usize)),
+                        );
+                    }
+                }
+            }
+        }
+        off = next as usize;
+    }
+    Ok(out)
 }
 
 /// SHORT or LONG values of an entry.

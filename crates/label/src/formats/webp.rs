@@ -167,7 +167,8 @@ impl FormatHandler for WebP {
                     }
                 }
                 b"EXIF" => {
-                    if let Some((_, t)) = exif::user_comment_label(F, ch.data)? {
+                    // Unparsable EXIF is kept as it is by `rebuild` and skipped here, as in JPEG.
+                    if let Ok(Some((_, t))) = exif::user_comment_label(F, ch.data) {
                         let label = payload::decode(&t)
                             .map_err(|r| LabelError::bad_label(F, "exif:UserComment", r))?;
                         found.push(FoundLabel {

@@ -46,6 +46,9 @@ pub enum LabelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add the visible or audible label (image text, audio cue, video overlay); run before
+    /// `add`, whose signature binds the content as delivered.
+    Explicit(crate::label_explicit::ExplicitArgs),
     /// Make a label signing key file (mode 0600) and print its public key.
     Keygen {
         #[arg(long)]
@@ -109,6 +112,7 @@ pub async fn run(config: Option<&Path>, command: LabelCommand) -> anyhow::Result
     let registry = Registry::new();
     match command {
         LabelCommand::Add(a) => add(&registry, a),
+        LabelCommand::Explicit(a) => crate::label_explicit::run(a),
         LabelCommand::Inspect {
             file,
             watermark_key_file,
@@ -294,6 +298,16 @@ fn inspect(
                    "labels": labels, "agree": agree, "content_sha256": digest, "watermark": watermark});
     if let Some(w) = &withdrawn {
         v["withdrawn"] = json!(w);
+    }
+    // The audible label: the "short long short short" cue at the start and end of a WAV.
+    if h.name() == "wav" {
+        v["audio_cue"] = match hegui_explicit::decode_wav(&bytes) {
+            Ok(a) => {
+                let c = hegui_explicit::detect_cue(&a.samples, a.sample_rate, a.channels);
+                json!({"at_start": c.at_start(), "at_end": c.at_end()})
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        };
     }
     print(json, &v, || {
         let mut s = format!(

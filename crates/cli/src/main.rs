@@ -4,6 +4,7 @@ mod admin;
 mod audit;
 mod inspect;
 mod label;
+mod label_explicit;
 mod ledger;
 mod review;
 mod serve;

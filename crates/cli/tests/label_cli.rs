@@ -257,3 +257,66 @@ fn a_file_that_cannot_be_labeled_is_left_untouched() {
         .collect();
     assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
 }
+
+#[test]
+fn explicit_then_implicit_labels_on_an_image_and_a_wav() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let original = textured(640, 360);
+    let name = png(dir, "gen.png", &original);
+    let (ok, v, err) = hegui(dir, &["explicit", &name, "--corner", "top-left", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["kind"], "image");
+    let labeled = image::open(dir.join(&name)).unwrap().to_rgb8();
+    assert_eq!(labeled.dimensions(), (640, 360));
+    // The label is in the top-left corner; the opposite corner is untouched.
+    let differs = |x0: u32, y0: u32| {
+        (x0..x0 + 20)
+            .flat_map(|x| (y0..y0 + 10).map(move |y| (x, y)))
+            .filter(|&(x, y)| labeled.get_pixel(x, y) != original.get_pixel(x, y))
+            .count()
+    };
+    assert!(differs(12, 12) > 50, "label drawn at the top left");
+    assert_eq!(differs(600, 340), 0, "bottom right untouched");
+    // Then the implicit label, which reads back.
+    let (ok, _, err) = hegui(dir, &["add", &name, "--producer", "P1", "--json"]);
+    assert!(ok, "{err}");
+    let (ok, v, _) = hegui(dir, &["inspect", &name, "--json"]);
+    assert!(ok);
+    assert_eq!(v["labels"].as_array().unwrap().len(), 1);
+
+    // A WAV gets the cue at both ends, found by the detector.
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join("speech.wav"), spec).unwrap();
+    for i in 0..32_000 {
+        w.write_sample(((i as f32 * 0.05).sin() * 3000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let (ok, _, err) = hegui(dir, &["explicit", "speech.wav", "--json"]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(dir.join("speech.wav")).unwrap();
+    let decoded = hegui_explicit::decode_wav(&bytes).unwrap();
+    let found = hegui_explicit::detect_cue(&decoded.samples, decoded.sample_rate, decoded.channels);
+    assert!(found.at_start() && found.at_end(), "{found:?}");
+    let (ok, v, _) = hegui(dir, &["inspect", "speech.wav", "--json"]);
+    assert!(ok);
+    assert_eq!(
+        v["audio_cue"],
+        serde_json::json!({"at_start": true, "at_end": true})
+    );
+
+    // Text and unknown kinds are refused with a message saying what is supported.
+    std::fs::write(dir.join("a.txt"), "x").unwrap();
+    let (ok, _, err) = hegui(dir, &["explicit", "a.txt"]);
+    assert!(!ok);
+    assert!(err.contains("explicit labels are for images"), "{err}");
+    // Wording without an AI element is refused.
+    let (ok, _, err) = hegui(dir, &["explicit", &name, "--wording", "生成"]);
+    assert!(!ok, "{err}");
+}

@@ -487,7 +487,10 @@ fn tiff_write_refuses_a_broken_exif_ifd_that_read_rejects() {
     let h = formats::Tiff;
     assert!(h.read(&t).is_err());
     let e = h.write(&t, &label("t")).unwrap_err().to_string();
-    assert!(e.starts_with("TIFF: value of TIFF tag 1 declares 100 bytes"), "{e}");
+    assert!(
+        e.starts_with("TIFF: value of TIFF tag 1 declares 100 bytes"),
+        "{e}"
+    );
     assert!(h.remove(&t).is_err());
 }
 
@@ -531,7 +534,10 @@ fn mp4_nested_box_of_size_zero_is_refused_so_an_appended_meta_is_not_swallowed()
     f.extend_from_slice(b"abcd1234");
     let h = formats::Mp4;
     let e = h.write(&f, &label("m")).unwrap_err().to_string();
-    assert!(e.contains("has size 0 (to the end of the file) inside another box"), "{e}");
+    assert!(
+        e.contains("has size 0 (to the end of the file) inside another box"),
+        "{e}"
+    );
     assert!(h.read(&f).is_err());
     assert!(h.content_digest(&f).is_err());
 }
@@ -546,7 +552,10 @@ fn html_label_is_not_inserted_inside_an_unterminated_meta_quote() {
     let found = h.read(&out).unwrap();
     assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out));
     assert_eq!(found[0].label, label("h"));
-    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(html).unwrap());
+    assert_eq!(
+        h.content_digest(&out).unwrap(),
+        h.content_digest(html).unwrap()
+    );
     assert_eq!(h.remove(&out).unwrap(), html);
 }
 
@@ -585,7 +594,10 @@ fn text_label_alone_on_one_line_is_the_last_line() {
     let found = h.read(&out).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].carrier, "text:last-line");
-    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(b"").unwrap());
+    assert_eq!(
+        h.content_digest(&out).unwrap(),
+        h.content_digest(b"").unwrap()
+    );
 }
 
 /// Found by `fuzz/label_doc`: text ending in a lone CR got "\n" appended before the label, and
@@ -596,8 +608,14 @@ fn text_ending_in_a_lone_cr_keeps_its_digest_when_labeled() {
     let t = b"D0 srea\r";
     let out = h.write(t, &label("t")).unwrap();
     assert_eq!(h.read(&out).unwrap().len(), 1);
-    assert_eq!(h.content_digest(&out).unwrap(), h.content_digest(t).unwrap());
-    assert_eq!(h.content_digest(&h.remove(&out).unwrap()).unwrap(), h.content_digest(t).unwrap());
+    assert_eq!(
+        h.content_digest(&out).unwrap(),
+        h.content_digest(t).unwrap()
+    );
+    assert_eq!(
+        h.content_digest(&h.remove(&out).unwrap()).unwrap(),
+        h.content_digest(t).unwrap()
+    );
 }
 
 /// Found by `fuzz/label_av`: `read` took keys from a `moov/meta` whose handler is not `mdta`,

@@ -80,16 +80,14 @@ fn boxes_in(data: &[u8], base: usize, top_level: bool) -> Result<Vec<Bx<'_>>, La
         let t = c.take(4, "box type")?;
         let typ = [t[0], t[1], t[2], t[3]];
         let (size, header) = match size32 {
-            0 if !top_level => {
-                return Err(LabelError::malformed(
-                    F,
-                    format!(
-                        "box '{}' at offset {} has size 0 (to the end of the file) inside another box",
-                        String::from_utf8_lossy(&typ),
-                        base + start
-                    ),
-                ))
-            }
+            0 if !top_level => return Err(LabelError::malformed(
+                F,
+                format!(
+                    "box '{}' at offset {} has size 0 (to the end of the file) inside another box",
+                    String::from_utf8_lossy(&typ),
+                    base + start
+                ),
+            )),
             0 => ((data.len() - start) as u64, 8u64),
             1 => (c.be64("box large size")?, 16),
             n => (u64::from(n), 8),

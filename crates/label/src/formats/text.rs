@@ -39,7 +39,10 @@ fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, String) {
     let mut first = None;
     let first_line = rest.split('\n').next().unwrap_or("");
     if let Some(l) = label_line(first_line) {
-        if rest[first_line.len()..].trim_start_matches(['\n', '\r']).is_empty() {
+        if rest[first_line.len()..]
+            .trim_start_matches(['\n', '\r'])
+            .is_empty()
+        {
             // A one-line file: its line is the last line, where `write` puts the label.
             return (None, Some(l), String::new());
         }

@@ -113,7 +113,12 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     // Bytes changed here must not be content: a hostile file can point values, strips or
     // other IFDs at the header, at IFD0 or at a label value, and the digest would change.
     let mut changed = vec![4..8, t.ifd0..t.ifd0 + old_len];
-    changed.extend(entries.iter().filter(|e| out_of_line(e) && matches!(e.tag, TAG_XMP | TAG_IMAGE_DESCRIPTION)).map(|e| e.value.clone()));
+    changed.extend(
+        entries
+            .iter()
+            .filter(|e| out_of_line(e) && matches!(e.tag, TAG_XMP | TAG_IMAGE_DESCRIPTION))
+            .map(|e| e.value.clone()),
+    );
     if let Some(r) = t.user_comment()? {
         changed.push(r);
     }
@@ -299,9 +304,9 @@ fn digest_ranges(t: &T<'_>) -> Result<Vec<std::ops::Range<usize>>, LabelError> {
                 if let Some(c) = entries.iter().find(|c| c.tag == counts_tag) {
                     if let (Ok(o), Ok(l)) = (values(t, e), values(t, c)) {
                         out.extend(
-                            o.iter()
-                                .zip(l.iter())
-                                .map(|(o, l)| *o as usize..(*o as usize).saturating_add(*l as usize)),
+                            o.iter().zip(l.iter()).map(|(o, l)| {
+                                *o as usize..(*o as usize).saturating_add(*l as usize)
+                            }),
                         );
                     }
                 }

@@ -4,7 +4,7 @@
 # start-up, decode and encode, so it bounds what a tool call costs, not the raster alone).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/targets/explicit}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 cd "$root"
 cargo bench -p hegui-explicit --bench explicit -- --noplot "$@"
 if command -v ffmpeg >/dev/null; then

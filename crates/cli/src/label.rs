@@ -299,6 +299,11 @@ fn inspect(
     if let Some(w) = &withdrawn {
         v["withdrawn"] = json!(w);
     }
+    // A C2PA manifest (Content Credentials) is reported, not validated.
+    v["c2pa"] = match hegui_label::c2pa_carrier(&bytes) {
+        Some(carrier) => json!({"present": true, "carrier": carrier}),
+        None => json!({"present": false}),
+    };
     // The audible label: the "short long short short" cue at the start and end of a WAV.
     if h.name() == "wav" {
         v["audio_cue"] = match hegui_explicit::decode_wav(&bytes) {

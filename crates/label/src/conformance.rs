@@ -661,3 +661,24 @@ fn html_entity_scan_does_not_slice_inside_a_multibyte_char() {
     let out = h.write(html.as_bytes(), &label("h")).unwrap();
     assert_eq!(h.read(&out).unwrap().len(), 1);
 }
+
+/// Found by `fuzz/label_av`: the digest normalised the offsets of a `stco` box outside `moov`,
+/// which `rebuild` does not remap, so moving `mdat` changed the digest.
+#[test]
+fn mp4_digest_treats_a_stco_box_outside_moov_as_plain_data() {
+    let (_, _, mut mp4) = samples::all()
+        .into_iter()
+        .find(|s| s.1 == "sample.mp4")
+        .unwrap();
+    let mdat = crate::bytes::find(&mp4, b"mdat").unwrap() as u32;
+    // A top-level 'stco' at the end, pointing into 'mdat'.
+    mp4.extend_from_slice(&[0, 0, 0, 20]);
+    mp4.extend_from_slice(b"stco\0\0\0\0\0\0\0\x01");
+    mp4.extend_from_slice(&(mdat + 8).to_be_bytes());
+    let h = formats::Mp4;
+    let d = h.content_digest(&mp4).unwrap();
+    let w = h.write(&mp4, &label("m")).unwrap();
+    assert_ne!(w.len(), mp4.len());
+    assert_eq!(h.content_digest(&w).unwrap(), d);
+    assert_eq!(h.content_digest(&h.remove(&w).unwrap()).unwrap(), d);
+}

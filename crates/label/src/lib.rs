@@ -17,6 +17,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 mod bytes;
+mod c2pa;
 mod error;
 mod exif;
 pub mod formats;
@@ -30,6 +31,7 @@ mod xmp;
 #[cfg(test)]
 mod conformance;
 
+pub use c2pa::c2pa_carrier;
 pub use error::LabelError;
 pub use handler::{FormatHandler, FoundLabel, Registry};
 pub use ops::{

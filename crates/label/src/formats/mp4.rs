@@ -80,14 +80,16 @@ fn boxes_in(data: &[u8], base: usize, top_level: bool) -> Result<Vec<Bx<'_>>, La
         let t = c.take(4, "box type")?;
         let typ = [t[0], t[1], t[2], t[3]];
         let (size, header) = match size32 {
-            0 if !top_level => return Err(LabelError::malformed(
-                F,
-                format!(
+            0 if !top_level => {
+                return Err(LabelError::malformed(
+                    F,
+                    format!(
                     "box '{}' at offset {} has size 0 (to the end of the file) inside another box",
                     String::from_utf8_lossy(&typ),
                     base + start
                 ),
-            )),
+                ))
+            }
             0 => ((data.len() - start) as u64, 8u64),
             1 => (c.be64("box large size")?, 16),
             n => (u64::from(n), 8),
@@ -571,6 +573,7 @@ fn hash_box(
     b: &Bx<'_>,
     depth: usize,
     norm: &dyn Fn(u64) -> (u64, u64),
+    in_moov: bool,
 ) -> Result<(), LabelError> {
     h.update(b.typ);
     if CONTAINERS.contains(&&b.typ) {
@@ -578,11 +581,13 @@ fn hash_box(
             if &b.typ == b"moov" && matches!(&c.typ, b"meta" | b"udta") {
                 continue;
             }
-            hash_box(h, &c, depth + 1, norm)?;
+            hash_box(h, &c, depth + 1, norm, in_moov)?;
         }
         return Ok(());
     }
-    if matches!(&b.typ, b"stco" | b"co64") {
+    // Only offsets `rebuild` remaps (those in `moov`) are normalised; a chunk offset box
+    // elsewhere is plain data, copied as it is.
+    if in_moov && matches!(&b.typ, b"stco" | b"co64") {
         let wide = &b.typ == b"co64";
         let mut c = Cur::new(F, b.data);
         h.update(c.take(4, "chunk offset box version and flags")?);
@@ -713,7 +718,7 @@ impl FormatHandler for Mp4 {
         };
         let mut h = Sha256::new();
         for b in kept {
-            hash_box(&mut h, b, 1, &norm)?;
+            hash_box(&mut h, b, 1, &norm, &b.typ == b"moov")?;
         }
         Ok(h.finalize().into())
     }

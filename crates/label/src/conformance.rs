@@ -682,3 +682,26 @@ fn mp4_digest_treats_a_stco_box_outside_moov_as_plain_data() {
     assert_eq!(h.content_digest(&w).unwrap(), d);
     assert_eq!(h.content_digest(&h.remove(&w).unwrap()).unwrap(), d);
 }
+
+/// Found by the `label_doc` fuzz target: a PDF with a broken cross-reference that lopdf still
+/// loads, whose rewrite lost the label. Writing and removing now either keep every invariant
+/// or refuse the file, naming the damage.
+#[test]
+fn a_damaged_pdf_whose_rewrite_would_lose_the_label_is_refused() {
+    let bytes = include_bytes!("../tests/fixtures/fuzz-damaged.pdf");
+    let h = formats::Pdf;
+    match h.write(bytes, &label("pdf")) {
+        Ok(out) => {
+            let found = h.read(&out).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(
+                h.content_digest(&out).unwrap(),
+                h.content_digest(bytes).unwrap()
+            );
+        }
+        Err(e) => assert!(e.to_string().contains("damaged"), "{e}"),
+    }
+    if let Ok(out) = h.remove(bytes) {
+        assert!(h.read(&out).unwrap().is_empty());
+    }
+}

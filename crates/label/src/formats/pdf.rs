@@ -256,6 +256,40 @@ fn hash_dict(
     Ok(())
 }
 
+impl Pdf {
+    /// Rebuilds through lopdf, then reads the result back: lopdf loads some damaged files
+    /// (a broken cross-reference stream, say) whose rewrite loses the label or changes what
+    /// the content digest covers. Such a file is refused rather than written wrong (found by
+    /// the `label_doc` fuzz target).
+    fn checked_rebuild(
+        &self,
+        bytes: &[u8],
+        label: Option<&AigcLabel>,
+    ) -> Result<Vec<u8>, LabelError> {
+        let out = rebuild(bytes, label)?;
+        let damaged = |what: &str| {
+            LabelError::malformed(
+                F,
+                format!("the document is damaged so that rewriting it {what}; repair it (e.g. `qpdf in.pdf out.pdf`) and label the repaired file"),
+            )
+        };
+        let found = self
+            .read(&out)
+            .map_err(|_| damaged("gives a file that cannot be read back"))?;
+        match label {
+            Some(l) if found.len() != 1 || &found[0].label != l => {
+                return Err(damaged("does not keep exactly the one label written"))
+            }
+            None if !found.is_empty() => return Err(damaged("does not remove the label")),
+            _ => {}
+        }
+        if self.content_digest(&out)? != self.content_digest(bytes)? {
+            return Err(damaged("changes the content"));
+        }
+        Ok(out)
+    }
+}
+
 impl FormatHandler for Pdf {
     fn name(&self) -> &'static str {
         "pdf"
@@ -293,11 +327,11 @@ impl FormatHandler for Pdf {
     }
 
     fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, Some(label))
+        self.checked_rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        self.checked_rebuild(bytes, None)
     }
 
     /// Every object by id (the parsed form, so the serialisation does not matter) except the

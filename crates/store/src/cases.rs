@@ -7,7 +7,7 @@ use hegui_types::JournalEntry;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::journal::journal_insert;
+use crate::journal::journal_entry_insert;
 use crate::{Store, StoreError};
 
 /// A complaint as stored.
@@ -220,20 +220,6 @@ fn incident_row(r: &AnyRow) -> Result<Incident, sqlx::Error> {
     })
 }
 
-async fn journal_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    entry: &JournalEntry,
-) -> Result<(), sqlx::Error> {
-    journal_insert(
-        tx,
-        &entry.kind,
-        &entry.id,
-        entry.at_ms,
-        &entry.canonical_bytes(),
-    )
-    .await
-}
-
 impl Store {
     /// Stores a new complaint and its `complaint` journal record; durable when this returns.
     pub async fn insert_complaint(
@@ -264,7 +250,7 @@ impl Store {
         .bind(&c.record_id)
         .execute(&mut *tx)
         .await?;
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -415,7 +401,7 @@ impl Store {
                 .await?;
             }
         }
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -461,7 +447,7 @@ impl Store {
         .bind(&p.actor)
         .execute(&mut *tx)
         .await?;
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -487,7 +473,7 @@ impl Store {
                 "no open proposal has this id (it was decided already, or never existed)",
             ));
         }
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -543,7 +529,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_incident_event(&mut tx, first).await?;
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -584,7 +570,7 @@ impl Store {
             });
         }
         insert_incident_event(&mut tx, ev).await?;
-        journal_tx(&mut tx, entry).await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use hegui_types::JournalEntry;
 
-use crate::journal::journal_insert;
+use crate::journal::journal_entry_insert;
 use crate::users::{ensure_identity_row, insert_event, User};
 use crate::{now_ms, Store, StoreError};
 
@@ -145,20 +145,6 @@ fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
-async fn append(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    entry: &JournalEntry,
-) -> Result<(), sqlx::Error> {
-    journal_insert(
-        tx,
-        &entry.kind,
-        &entry.id,
-        entry.at_ms,
-        &entry.canonical_bytes(),
-    )
-    .await
-}
-
 impl Store {
     /// Stores a new challenge (the code was sent) with its compliance record.
     pub async fn otp_create(
@@ -182,7 +168,7 @@ impl Store {
         .bind(c.consumed_at)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -265,7 +251,7 @@ impl Store {
             return Ok(None);
         }
         self.bind_phone_in(&mut tx, user_id, phone, now).await?;
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         self.user_required(user_id).await.map(Some)
     }
@@ -285,7 +271,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.bind_phone_in(&mut tx, user_id, phone, now).await?;
         insert_event(&mut tx, user_id, now, "phone_verified", reason, actor).await?;
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         self.user_required(user_id).await
     }
@@ -356,7 +342,7 @@ impl Store {
         if let Some((reason, actor)) = operator {
             insert_event(&mut tx, user_id, now, "id_verified", reason, actor).await?;
         }
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         self.user_required(user_id).await
     }
@@ -394,7 +380,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         Ok(Consent {
             purpose: purpose.into(),
@@ -423,7 +409,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        append(&mut tx, record).await?;
+        journal_entry_insert(&mut tx, record).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -632,7 +618,7 @@ impl Store {
             consents_kept: u64::try_from(consents_kept).unwrap_or(0),
         };
         insert_event(&mut tx, user_id, now, "deleted", reason, actor).await?;
-        append(&mut tx, &record(&report)).await?;
+        journal_entry_insert(&mut tx, &record(&report)).await?;
         tx.commit().await?;
         Ok(report)
     }

@@ -25,6 +25,22 @@ pub(crate) async fn journal_insert(
     journal_insert_many(tx, &[(kind, id, at_ms, content)]).await
 }
 
+/// Inserts a non-interaction record (its canonical envelope) inside the caller's transaction,
+/// so the record and the change it describes commit together.
+pub(crate) async fn journal_entry_insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entry: &JournalEntry,
+) -> Result<(), sqlx::Error> {
+    journal_insert(
+        tx,
+        &entry.kind,
+        &entry.id,
+        entry.at_ms,
+        &entry.canonical_bytes(),
+    )
+    .await
+}
+
 /// Inserts many records' content, each with a fresh salt, in few statements.
 pub(crate) async fn journal_insert_many(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -115,14 +131,7 @@ impl Store {
     /// staff actions, identity results, ...); durable when this returns.
     pub async fn journal_append(&self, entry: &JournalEntry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        journal_insert(
-            &mut tx,
-            &entry.kind,
-            &entry.id,
-            entry.at_ms,
-            &entry.canonical_bytes(),
-        )
-        .await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }

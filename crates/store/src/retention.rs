@@ -5,7 +5,7 @@
 use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
 use sqlx::Row;
 
-use crate::journal::journal_insert;
+use crate::journal::journal_entry_insert;
 use crate::users::new_id;
 use crate::{now_ms, Store, StoreError};
 
@@ -164,14 +164,7 @@ impl Store {
             actor: actor.into(),
             body: serde_json::json!({"reason": reason, "record_ids": ids}),
         };
-        journal_insert(
-            &mut tx,
-            &entry.kind,
-            &entry.id,
-            now,
-            &entry.canonical_bytes(),
-        )
-        .await?;
+        journal_entry_insert(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(entry.id)
     }
@@ -291,12 +284,5 @@ async fn hold_record(
             "reason": reason, "released": released,
         }),
     };
-    journal_insert(
-        tx,
-        &entry.kind,
-        &entry.id,
-        entry.at_ms,
-        &entry.canonical_bytes(),
-    )
-    .await
+    journal_entry_insert(tx, &entry).await
 }

@@ -7,7 +7,7 @@ use hegui_types::JournalEntry;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::journal::journal_insert;
+use crate::journal::journal_entry_insert;
 use crate::{Store, StoreError};
 
 /// A staff account.
@@ -95,14 +95,7 @@ impl Store {
         .bind(s.locked_until)
         .execute(&mut *tx)
         .await?;
-        journal_insert(
-            &mut tx,
-            &entry.kind,
-            &entry.id,
-            entry.at_ms,
-            &entry.canonical_bytes(),
-        )
-        .await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -183,14 +176,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        journal_insert(
-            &mut tx,
-            &entry.kind,
-            &entry.id,
-            entry.at_ms,
-            &entry.canonical_bytes(),
-        )
-        .await?;
+        journal_entry_insert(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -3,13 +3,13 @@
 //! video), then times `write` (label only) and `label_bytes` with a key (content digest +
 //! signature + write). Files are in memory, as if in page cache. Used by bench/label/label.sh.
 //!
-//! usage: cargo run --release -p hegui-label --example label_throughput -- [SIZE_MB]
+//! usage: cargo run --release -p hegui-label --example label_throughput -- [SIZE_MB [FORMAT…]]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Cursor, Write};
 use std::time::Instant;
 
-use hegui_label::{label_bytes, FormatHandler, LabelSigningKey, Registry};
+use hegui_label::{label_bytes, LabelSigningKey, Registry};
 use hegui_types::AigcLabel;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -127,18 +127,19 @@ fn text(bytes: usize) -> Vec<u8> {
     line.repeat(bytes / line.len() + 1).into_bytes()
 }
 
-fn time(h: &dyn FormatHandler, f: impl Fn() -> Vec<u8>) -> (f64, usize) {
-    let _ = h; // for symmetry in callers
+/// Best time of at least 3 runs (more, up to 20, while under a second in all).
+fn time(f: impl Fn() -> Vec<u8>) -> f64 {
     let mut best = f64::MAX;
-    let mut n = 0;
+    let mut runs = 0;
     let start = Instant::now();
-    while n < 3 || (start.elapsed().as_secs_f64() < 1.0 && n < 20) {
+    while runs < 3 || (start.elapsed().as_secs_f64() < 1.0 && runs < 20) {
         let t = Instant::now();
         let out = f();
         best = best.min(t.elapsed().as_secs_f64());
-        n = out.len();
+        drop(out);
+        runs += 1;
     }
-    (best, n)
+    best
 }
 
 fn main() {
@@ -203,11 +204,15 @@ fn main() {
     ];
     println!("| format | file MB | write MB/s | digest+sign+write MB/s |");
     println!("|---|---:|---:|---:|");
+    let only: Vec<String> = std::env::args().skip(2).collect();
     for (name, title, bytes) in samples {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let h = reg.by_name(name).unwrap();
         let mb = bytes.len() as f64 / (1 << 20) as f64;
-        let (w, _) = time(h, || h.write(&bytes, &label).unwrap());
-        let (s, _) = time(h, || label_bytes(h, &bytes, &label, Some(&key)).unwrap());
+        let w = time(|| h.write(&bytes, &label).unwrap());
+        let s = time(|| label_bytes(h, &bytes, &label, Some(&key)).unwrap());
         println!("| {title} | {mb:.1} | {:.0} | {:.0} |", mb / w, mb / s);
     }
 }

@@ -108,21 +108,66 @@ impl<'a> Cur<'a> {
     }
 }
 
-/// Position of `needle` in `hay`.
+/// Position of `needle` in `hay` (SIMD search, `memchr::memmem`).
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > hay.len() {
+    if needle.is_empty() {
         return None;
     }
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
-/// Case-insensitive (ASCII) position of `needle` in `hay` from `from`.
+/// Case-insensitive (ASCII) position of `needle` in `hay` from `from`: candidates are found
+/// with a SIMD scan for the first byte in either case, then compared.
 pub(crate) fn find_ci(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > hay.len() || needle.len() > hay.len() - from {
+    let (&first, _) = needle.split_first()?;
+    if from > hay.len() || needle.len() > hay.len() - from {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+    let last_start = hay.len() - needle.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[from..=last_start])
         .map(|p| p + from)
+        .find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+/// `bytes` as UTF-8 text (SIMD validation, `simdutf8`), or an error naming `format` and the
+/// offset of the first invalid byte.
+pub(crate) fn utf8<'a>(format: &'static str, bytes: &'a [u8]) -> Result<&'a str, LabelError> {
+    simdutf8::compat::from_utf8(bytes).map_err(|e| {
+        LabelError::malformed(
+            format,
+            format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn searches_agree_with_the_naive_ones() {
+        let hay = b"<!DOCTYPE html><HTML><Head><meta name=x></head>";
+        for (needle, from) in [
+            (&b"<head"[..], 0),
+            (b"<html", 0),
+            (b"<meta", 3),
+            (b"</head>", 40),
+        ] {
+            let naive = hay[from..]
+                .windows(needle.len())
+                .position(|w| w.eq_ignore_ascii_case(needle))
+                .map(|p| p + from);
+            assert_eq!(find_ci(hay, needle, from), naive, "{needle:?}");
+        }
+        assert_eq!(find_ci(hay, b"<body", 0), None);
+        assert_eq!(find_ci(hay, b"<head", hay.len() + 1), None);
+        assert_eq!(find_ci(b"ab", b"abc", 0), None);
+        assert_eq!(find(hay, b"<meta"), Some(27));
+        assert_eq!(find(hay, b""), None);
+        assert_eq!(utf8("t", "中文".as_bytes()).unwrap(), "中文");
+        let e = utf8("t", b"ab\xffcd").unwrap_err().to_string();
+        assert!(e.contains("offset 2"), "{e}");
+    }
 }

@@ -122,6 +122,18 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         "{}",
         ctx("verify")
     );
+    // The overlapped path (copy while hashing, used for large files) gives the same bytes as
+    // digest, sign, write in turn.
+    let mut one_by_one = l1.clone();
+    crate::sign::sign_producer(&mut one_by_one, &h.content_digest(sample).unwrap(), &key).unwrap();
+    let one_by_one = h.write(sample, &one_by_one).unwrap();
+    assert_eq!(signed, one_by_one, "{}", ctx("signed output"));
+    assert_eq!(
+        crate::ops::label_bytes_from(h, sample, &l1, Some(&key), 0).unwrap(),
+        one_by_one,
+        "{}",
+        ctx("overlapped signed output")
+    );
     let other = LabelSigningKey::from_secret([43; 32]);
     assert_eq!(
         verify(h, &signed, &[other.public()]).unwrap(),

@@ -13,6 +13,7 @@
 use hegui_types::AigcLabel;
 
 use crate::formats;
+use crate::out::Output;
 use crate::LabelError;
 
 /// One label found in a file.
@@ -36,8 +37,14 @@ pub trait FormatHandler: Send + Sync {
     fn canonical_carrier(&self) -> &'static str;
     /// Every label carrier in the file.
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError>;
-    /// The file with `label` in the canonical carrier and no other carrier.
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError>;
+    /// The file with `label` in the canonical carrier and no other carrier, as new bytes and
+    /// untouched ranges of `bytes` (the media), so callers copy those once.
+    fn write_parts<'a>(&self, bytes: &'a [u8], label: &AigcLabel)
+        -> Result<Output<'a>, LabelError>;
+    /// [`FormatHandler::write_parts`] in one buffer.
+    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+        self.write_parts(bytes, label).map(Output::into_vec)
+    }
     /// The file without any label carrier.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
     /// SHA-256 over the media payload, excluding every metadata carrier.

@@ -23,6 +23,7 @@ mod exif;
 pub mod formats;
 mod handler;
 mod ops;
+mod out;
 mod payload;
 pub mod sign;
 mod xml;
@@ -38,6 +39,7 @@ pub use ops::{
     label_bytes, label_file, primary, propagate, propagate_file, read_file, strip_file, verify,
     verify_all, write_atomic, Evidence, Verification,
 };
+pub use out::Output;
 pub use sign::{LabelPublicKey, LabelSigningKey, Verdict};
 /// XMP namespace of the TC260 AIGC property.
 pub use xmp::NS as XMP_NAMESPACE;

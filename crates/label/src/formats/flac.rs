@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::vorbis::Comments;
 use crate::bytes::Cur;
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "FLAC";
 const VORBIS_COMMENT: u8 = 4;
@@ -86,14 +86,14 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, LabelError> {
     })
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let field = label
         .map(|l| payload::encode(l).map(|j| format!("AIGC={j}").into_bytes()))
         .transpose()?;
     rebuild_field(bytes, field.as_deref())
 }
 
-fn rebuild_field(bytes: &[u8], field: Option<&[u8]>) -> Result<Vec<u8>, LabelError> {
+fn rebuild_field<'a>(bytes: &'a [u8], field: Option<&[u8]>) -> Result<Output<'a>, LabelError> {
     let p = parse(bytes)?;
     let mut blocks: Vec<(u8, Vec<u8>)> = Vec::with_capacity(p.blocks.len() + 1);
     let mut seen = false;
@@ -121,9 +121,9 @@ fn rebuild_field(bytes: &[u8], field: Option<&[u8]>) -> Result<Vec<u8>, LabelErr
             blocks.insert(1, (VORBIS_COMMENT, vc.to_bytes()));
         }
     }
-    let mut out = Vec::with_capacity(bytes.len() + 512);
-    out.extend_from_slice(&bytes[..p.prefix]);
-    out.extend_from_slice(b"fLaC");
+    let mut out = Output::over(bytes);
+    out.keep(&bytes[..p.prefix]);
+    out.push(b"fLaC");
     let n = blocks.len();
     for (i, (typ, data)) in blocks.iter().enumerate() {
         let len = u32::try_from(data.len())
@@ -131,11 +131,11 @@ fn rebuild_field(bytes: &[u8], field: Option<&[u8]>) -> Result<Vec<u8>, LabelErr
             .filter(|&l| l < 1 << 24)
             .ok_or_else(|| LabelError::unsupported(F, "a metadata block over 16 MiB"))?;
         let last = if i + 1 == n { 0x80 } else { 0 };
-        out.push(last | typ);
-        out.extend_from_slice(&len.to_be_bytes()[1..]);
-        out.extend_from_slice(data);
+        out.push(&[last | typ]);
+        out.push(&len.to_be_bytes()[1..]);
+        out.push(data);
     }
-    out.extend_from_slice(&bytes[p.audio..]);
+    out.keep(&bytes[p.audio..]);
     Ok(out)
 }
 
@@ -171,12 +171,16 @@ impl FormatHandler for Flac {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Metadata blocks but `VORBIS_COMMENT` and `PADDING` (type and data), then the audio frames.
@@ -201,5 +205,7 @@ impl FormatHandler for Flac {
 #[cfg(test)]
 pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     let bare = serde_json::to_string(label).unwrap_or_default();
-    rebuild_field(bytes, Some(format!("aigc={bare}").as_bytes())).unwrap_or_default()
+    rebuild_field(bytes, Some(format!("aigc={bare}").as_bytes()))
+        .map(Output::into_vec)
+        .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "GIF";
 const XMP_APP: &[u8] = b"XMP DataXMP";
@@ -244,8 +244,12 @@ impl FormatHandler for Gif {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, Some(label))
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
+        rebuild(bytes, Some(label)).map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

@@ -8,7 +8,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::find_ci;
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "HTML";
 
@@ -212,12 +212,7 @@ fn after_tag(s: &str, name: &[u8]) -> Option<usize> {
 }
 
 fn as_str(bytes: &[u8]) -> Result<&str, LabelError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        LabelError::malformed(
-            F,
-            format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
-        )
-    })
+    crate::bytes::utf8(F, bytes)
 }
 
 impl FormatHandler for Html {
@@ -256,19 +251,38 @@ impl FormatHandler for Html {
             .collect()
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         let j = payload::encode(label)?
             .replace('&', "&amp;")
             .replace('\'', "&#39;");
         let tag = format!("<meta name=\"AIGC\" content='{j}'>");
-        let s = strip(as_str(bytes)?);
-        let at = after_tag(&s, b"<head")
-            .or_else(|| after_tag(&s, b"<html"))
-            .or_else(|| after_tag(&s, b"<!doctype"))
-            .unwrap_or(0);
-        // `<head>` may sit inside an earlier tag's unterminated quote: go before that tag.
-        let at = outside_metas(&s, at);
-        Ok(format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes())
+        let original = as_str(bytes)?;
+        let insert = |s: &str| {
+            let at = after_tag(s, b"<head")
+                .or_else(|| after_tag(s, b"<html"))
+                .or_else(|| after_tag(s, b"<!doctype"))
+                .unwrap_or(0);
+            // `<head>` may sit inside an earlier tag's unterminated quote: go before that tag.
+            outside_metas(s, at)
+        };
+        if metas(original).is_empty() {
+            // Nothing to strip: the file's own bytes around the new tag.
+            let at = insert(original);
+            let mut out = Output::over(bytes);
+            out.keep(&bytes[..at]);
+            out.push(tag.as_bytes());
+            out.keep(&bytes[at..]);
+            return Ok(out);
+        }
+        let s = strip(original);
+        let at = insert(&s);
+        Ok(Output::from_vec(
+            format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
+        ))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
@@ -276,7 +290,11 @@ impl FormatHandler for Html {
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        Ok(Sha256::digest(strip(as_str(bytes)?).as_bytes()).into())
+        let s = as_str(bytes)?;
+        if metas(s).is_empty() {
+            return Ok(Sha256::digest(bytes).into());
+        }
+        Ok(Sha256::digest(strip(s).as_bytes()).into())
     }
 }
 

@@ -6,7 +6,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
-use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "JPEG";
 const XMP_SIG: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
@@ -93,10 +93,10 @@ fn app1(sig: &[u8], body: &[u8]) -> Result<Vec<u8>, LabelError> {
     Ok(v)
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let (segs, sos) = segments(bytes)?;
-    let mut out = Vec::with_capacity(bytes.len() + 1024);
-    out.extend_from_slice(&bytes[..2]);
+    let mut out = Output::over(bytes);
+    out.keep(&bytes[..2]);
     let mut pending = label;
     let mut leading = true;
     for s in &segs {
@@ -104,7 +104,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
         if leading && !is_app01 {
             leading = false;
             if let Some(l) = pending.take() {
-                out.extend_from_slice(&app1(XMP_SIG, xmp::packet(l)?.as_bytes())?);
+                out.push(&app1(XMP_SIG, xmp::packet(l)?.as_bytes())?);
             }
         }
         if s.marker == 0xe1 && s.data.starts_with(XMP_SIG) {
@@ -114,7 +114,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                 None => xmp::strip(F, &x)?,
             };
             match new {
-                Some(n) if n == x => out.extend_from_slice(s.raw),
+                Some(n) if n == x => out.keep(s.raw),
                 Some(n) => {
                     if n.len() > MAX_XMP {
                         return Err(LabelError::unsupported(
@@ -122,7 +122,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                             "XMP larger than one APP1 segment",
                         ));
                     }
-                    out.extend_from_slice(&app1(XMP_SIG, n.as_bytes())?);
+                    out.push(&app1(XMP_SIG, n.as_bytes())?);
                 }
                 None => {}
             }
@@ -133,19 +133,19 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                     let mut seg = s.raw.to_vec();
                     let off = 4 + EXIF_SIG.len();
                     exif::blank(&mut seg, r.start + off..r.end + off);
-                    out.extend_from_slice(&seg);
+                    out.push(&seg);
                 }
                 // EXIF we cannot parse carries no label we could read: keep it as it is.
-                _ => out.extend_from_slice(s.raw),
+                _ => out.keep(s.raw),
             }
         } else {
-            out.extend_from_slice(s.raw);
+            out.keep(s.raw);
         }
     }
     if let Some(l) = pending {
-        out.extend_from_slice(&app1(XMP_SIG, xmp::packet(l)?.as_bytes())?);
+        out.push(&app1(XMP_SIG, xmp::packet(l)?.as_bytes())?);
     }
-    out.extend_from_slice(&bytes[sos..]);
+    out.keep(&bytes[sos..]);
     Ok(out)
 }
 
@@ -190,12 +190,16 @@ impl FormatHandler for Jpeg {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Every segment but APP0–APP15 and COM, then everything from SOS to the end. (EXIF is

@@ -6,7 +6,7 @@
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "Markdown";
 const FIELDS: [&str; 7] = [
@@ -155,23 +155,22 @@ fn block(label: &AigcLabel, nl: &str) -> Result<String, LabelError> {
 }
 
 fn as_str(bytes: &[u8]) -> Result<&str, LabelError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        LabelError::malformed(
-            F,
-            format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
-        )
-    })
+    crate::bytes::utf8(F, bytes)
 }
 
-fn rebuild(s: &str, label: Option<&AigcLabel>) -> Result<String, LabelError> {
+fn rebuild<'a>(s: &'a str, label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
+    let mut out = Output::over(s.as_bytes());
     let Some(fm) = front(s) else {
-        return Ok(match label {
-            Some(l) => {
-                let nl = if s.contains("\r\n") { "\r\n" } else { "\n" };
-                format!("---{nl}{}---{nl}{s}", block(l, nl)?)
-            }
-            None => s.to_string(),
-        });
+        if let Some(l) = label {
+            let nl = if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
+                "\r\n"
+            } else {
+                "\n"
+            };
+            out.push(format!("---{nl}{}---{nl}", block(l, nl)?).as_bytes());
+        }
+        out.keep(s.as_bytes());
+        return Ok(out);
     };
     let drop: Vec<(usize, usize)> = entries(&fm).iter().map(|(a, b, _)| (*a, *b)).collect();
     let kept: Vec<&(usize, usize, &str)> = fm
@@ -189,10 +188,14 @@ fn rebuild(s: &str, label: Option<&AigcLabel>) -> Result<String, LabelError> {
         body.push_str(&block(l, fm.nl)?);
     }
     if label.is_none() && body.trim().is_empty() {
-        return Ok(s[fm.end..].to_string());
+        out.keep(&s.as_bytes()[fm.end..]);
+        return Ok(out);
     }
     let opening_end = s.find('\n').map(|i| i + 1).unwrap_or(0);
-    Ok(format!("{}{body}{}", &s[..opening_end], &s[fm.close..]))
+    out.push(&s.as_bytes()[..opening_end]);
+    out.push(body.as_bytes());
+    out.keep(&s.as_bytes()[fm.close..]);
+    Ok(out)
 }
 
 impl FormatHandler for Markdown {
@@ -226,16 +229,22 @@ impl FormatHandler for Markdown {
             .collect()
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        Ok(rebuild(as_str(bytes)?, Some(label))?.into_bytes())
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
+        rebuild(as_str(bytes)?, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(rebuild(as_str(bytes)?, None)?.into_bytes())
+        Ok(rebuild(as_str(bytes)?, None)?.into_vec())
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        Ok(Sha256::digest(rebuild(as_str(bytes)?, None)?.as_bytes()).into())
+        let mut h = Sha256::new();
+        rebuild(as_str(bytes)?, None)?.for_each_piece(|p| h.update(p));
+        Ok(h.finalize().into())
     }
 }
 

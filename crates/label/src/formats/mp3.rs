@@ -8,7 +8,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "MP3";
 
@@ -363,9 +363,16 @@ impl FormatHandler for Mp3 {
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
         read_tag(F, bytes)
     }
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         let (tag, old) = rebuild_tag(bytes, Some(label))?;
-        Ok([tag.as_slice(), &bytes[old..]].concat())
+        let mut out = Output::over(bytes);
+        out.push(&tag);
+        out.keep(&bytes[old..]);
+        Ok(out)
     }
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
         let (tag, old) = rebuild_tag(bytes, None)?;

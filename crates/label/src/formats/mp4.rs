@@ -14,7 +14,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "MP4";
 /// Deepest box nesting followed.
@@ -418,7 +418,7 @@ fn has_tfhd_base_offset(b: &Bx<'_>, depth: usize) -> Result<bool, LabelError> {
     Ok(false)
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let json = label.map(payload::encode).transpose()?;
     let (top, moov_i) = top(bytes)?;
     let moov = top[moov_i];
@@ -557,12 +557,12 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
         };
         patch_offsets(&mut new_moov[8..], &map, 1)?;
     }
-    let mut out = Vec::with_capacity(pos);
+    let mut out = Output::over(bytes);
     for p in &pieces {
         match p {
-            Piece::Verbatim(i) => out.extend_from_slice(top[*i].raw),
-            Piece::Moov => out.extend_from_slice(&new_moov),
-            Piece::New(v) => out.extend_from_slice(v),
+            Piece::Verbatim(i) => out.keep(top[*i].raw),
+            Piece::Moov => out.push(&new_moov),
+            Piece::New(v) => out.push(v),
         }
     }
     Ok(out)
@@ -691,12 +691,16 @@ impl FormatHandler for Mp4 {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Top-level boxes but `free`/`skip`/`wide` and XMP `uuid`; `moov` without its `meta` and

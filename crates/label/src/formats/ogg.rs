@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::vorbis::Comments;
 use crate::bytes::Cur;
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "Ogg";
 
@@ -333,8 +333,12 @@ impl FormatHandler for Ogg {
             .collect()
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, Some(label))
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
+        rebuild(bytes, Some(label)).map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::{payload, xml, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xml, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "OOXML";
 const CUSTOM: &str = "docProps/custom.xml";
@@ -307,9 +307,13 @@ impl FormatHandler for Ooxml {
             .collect()
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         let j = payload::encode(label)?;
-        rebuild(bytes, Some(&j))
+        rebuild(bytes, Some(&j)).map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

@@ -10,7 +10,7 @@ use hegui_types::AigcLabel;
 use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
 use sha2::{Digest, Sha256};
 
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "PDF";
 /// Deepest object nesting hashed.
@@ -326,8 +326,13 @@ impl FormatHandler for Pdf {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         self.checked_rebuild(bytes, Some(label))
+            .map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

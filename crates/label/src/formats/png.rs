@@ -8,7 +8,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "PNG";
 const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -150,10 +150,10 @@ fn itxt_xmp(xmp: &str) -> Vec<u8> {
 
 /// Rebuilds the file: label text chunks dropped, XMP stripped of the label; `label` then goes
 /// into a `tEXt` chunk right after IHDR.
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let chunks = chunks(bytes)?;
-    let mut out = Vec::with_capacity(bytes.len() + 512);
-    out.extend_from_slice(SIG);
+    let mut out = Output::over(bytes);
+    out.push(SIG);
     for ch in &chunks {
         match text_of(ch)? {
             Text::Label(..) => continue,
@@ -161,21 +161,21 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                 let x = xmp::text(F, &x)?;
                 match xmp::strip(F, &x)? {
                     None => {}
-                    Some(kept) if kept == x => out.extend_from_slice(ch.raw),
-                    Some(kept) => out.extend_from_slice(&itxt_xmp(&kept)),
+                    Some(kept) if kept == x => out.keep(ch.raw),
+                    Some(kept) => out.push(&itxt_xmp(&kept)),
                 }
             }
-            Text::Other => out.extend_from_slice(ch.raw),
+            Text::Other => out.keep(ch.raw),
         }
         if &ch.typ == b"IHDR" {
             if let Some(l) = label {
                 let mut d = b"AIGC\0".to_vec();
                 d.extend_from_slice(payload::encode(l)?.as_bytes());
-                out.extend_from_slice(&chunk(b"tEXt", &d));
+                out.push(&chunk(b"tEXt", &d));
             }
         }
     }
-    out.extend_from_slice(&bytes[SIG.len() + chunks.iter().map(|c| c.raw.len()).sum::<usize>()..]);
+    out.keep(&bytes[SIG.len() + chunks.iter().map(|c| c.raw.len()).sum::<usize>()..]);
     Ok(out)
 }
 
@@ -220,12 +220,16 @@ impl FormatHandler for Png {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Every chunk but text chunks (`tEXt`, `zTXt`, `iTXt`): type and data.

@@ -1,7 +1,7 @@
 //! RIFF chunk walking shared by WebP and WAV.
 
 use crate::bytes::Cur;
-use crate::LabelError;
+use crate::{LabelError, Output};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Chunk<'a> {
@@ -71,6 +71,23 @@ pub(crate) fn chunk(id: &[u8; 4], data: &[u8]) -> Vec<u8> {
         v.push(0);
     }
     v
+}
+
+/// [`file`] from chunks held as pieces over `src`.
+pub(crate) fn file_parts<'a>(
+    format: &'static str,
+    form: &[u8; 4],
+    src: &'a [u8],
+    body: Output<'a>,
+) -> Result<Output<'a>, LabelError> {
+    let size = u32::try_from(body.len() + 4)
+        .map_err(|_| LabelError::unsupported(format, "RIFF files over 4 GiB"))?;
+    let mut out = Output::over(src);
+    out.push(b"RIFF");
+    out.push(&size.to_le_bytes());
+    out.push(form);
+    out.append(body);
+    Ok(out)
 }
 
 /// A RIFF file of `form` from whole chunks (each already padded).

@@ -8,7 +8,7 @@
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "text";
 
@@ -17,12 +17,7 @@ const F: &str = "text";
 pub struct Text;
 
 fn as_str(bytes: &[u8]) -> Result<&str, LabelError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        LabelError::malformed(
-            F,
-            format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()),
-        )
-    })
+    crate::bytes::utf8(F, bytes)
 }
 
 fn label_line(line: &str) -> Option<AigcLabel> {
@@ -34,7 +29,7 @@ fn label_line(line: &str) -> Option<AigcLabel> {
 }
 
 /// (first-line label, last-line label, text without them).
-fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, String) {
+fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, &str) {
     let mut rest = s;
     let mut first = None;
     let first_line = rest.split('\n').next().unwrap_or("");
@@ -44,7 +39,7 @@ fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, String) {
             .is_empty()
         {
             // A one-line file: its line is the last line, where `write` puts the label.
-            return (None, Some(l), String::new());
+            return (None, Some(l), "");
         }
         first = Some(l);
         rest = rest.get(first_line.len() + 1..).unwrap_or("");
@@ -55,8 +50,8 @@ fn split(s: &str) -> (Option<AigcLabel>, Option<AigcLabel>, String) {
         None => ("", body),
     };
     match label_line(line) {
-        Some(l) => (first, Some(l), head.to_string()),
-        None => (first, None, rest.to_string()),
+        Some(l) => (first, Some(l), head),
+        None => (first, None, rest),
     }
 }
 
@@ -92,21 +87,35 @@ impl FormatHandler for Text {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         let j = payload::encode(label)?;
-        let (_, _, mut s) = split(as_str(bytes)?);
-        let nl = if s.contains("\r\n") { "\r\n" } else { "\n" };
+        let (_, _, s) = split(as_str(bytes)?);
+        let nl = if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let mut out = Output::over(bytes);
+        out.keep(s.as_bytes());
         if !s.is_empty() && !s.ends_with('\n') {
             // After a lone CR, "\n" would turn it into the line break the digest drops.
-            s.push_str(if s.ends_with('\r') { "\r\n" } else { nl });
+            out.push(if s.ends_with('\r') {
+                b"\r\n"
+            } else {
+                nl.as_bytes()
+            });
         }
-        s.push_str(&j);
-        s.push_str(nl);
-        Ok(s.into_bytes())
+        out.push(j.as_bytes());
+        out.push(nl.as_bytes());
+        Ok(out)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(split(as_str(bytes)?).2.into_bytes())
+        Ok(split(as_str(bytes)?).2.as_bytes().to_vec())
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
@@ -114,7 +123,7 @@ impl FormatHandler for Text {
         let s = s
             .strip_suffix('\n')
             .map(|t| t.strip_suffix('\r').unwrap_or(t))
-            .unwrap_or(&s);
+            .unwrap_or(s);
         Ok(Sha256::digest(s.as_bytes()).into())
     }
 }

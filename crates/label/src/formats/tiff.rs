@@ -7,7 +7,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::exif::{self, Tiff as T, TAG_EXIF_IFD, TAG_IMAGE_DESCRIPTION, TAG_XMP};
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "TIFF";
 /// IFDs followed in a chain; a loop or a hostile chain stops here.
@@ -204,8 +204,12 @@ impl FormatHandler for Tiff {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, Some(label))
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
+        rebuild(bytes, Some(label)).map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::riff;
 use crate::bytes::Cur;
-use crate::{payload, FormatHandler, FoundLabel, LabelError};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "WAV";
 
@@ -57,9 +57,9 @@ fn text(d: &[u8]) -> String {
         .to_string()
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let json = label.map(payload::encode).transpose()?;
-    let mut body = Vec::with_capacity(bytes.len() + 512);
+    let mut body = Output::over(bytes);
     for ch in wav_chunks(bytes)? {
         if &ch.id == b"AIGC" {
             continue;
@@ -75,21 +75,21 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                 if !kept.is_empty() {
                     let mut d = b"INFO".to_vec();
                     d.extend_from_slice(&kept);
-                    body.extend_from_slice(&riff::chunk(b"LIST", &d));
+                    body.push(&riff::chunk(b"LIST", &d));
                 }
                 continue;
             }
         }
-        body.extend_from_slice(ch.raw);
+        body.keep(ch.raw);
         if ch.data.len() % 2 == 1 && ch.raw.len() == ch.data.len() + 8 {
             // The last chunk of a file may lack its pad byte; a chunk after it needs it.
-            body.push(0);
+            body.push(&[0]);
         }
     }
     if let Some(j) = json {
-        body.extend_from_slice(&riff::chunk(b"AIGC", j.as_bytes()));
+        body.push(&riff::chunk(b"AIGC", j.as_bytes()));
     }
-    riff::file(F, b"WAVE", &body)
+    riff::file_parts(F, b"WAVE", bytes, body)
 }
 
 impl FormatHandler for Wav {
@@ -132,12 +132,16 @@ impl FormatHandler for Wav {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
         rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Every chunk but `AIGC` and `LIST`/`INFO`: id and data.

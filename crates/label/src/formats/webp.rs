@@ -6,7 +6,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use super::riff;
-use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError};
+use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "WebP";
 const FLAG_XMP: u8 = 0x04;
@@ -183,8 +183,12 @@ impl FormatHandler for WebP {
         Ok(found)
     }
 
-    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, Some(label))
+    fn write_parts<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &AigcLabel,
+    ) -> Result<Output<'a>, LabelError> {
+        rebuild(bytes, Some(label)).map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

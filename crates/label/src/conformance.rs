@@ -122,6 +122,16 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         "{}",
         ctx("verify")
     );
+    // A handler that says it keeps the media in place does, and one that says not does not.
+    let parts = h.write_parts(sample, &l1).unwrap();
+    assert_eq!(
+        parts.kept_len() > 0,
+        h.keeps_media(),
+        "{}: {} of {} bytes kept",
+        ctx("keeps_media"),
+        parts.kept_len(),
+        parts.len()
+    );
     // The overlapped path (copy while hashing, used for large files) gives the same bytes as
     // digest, sign, write in turn.
     let mut one_by_one = l1.clone();

@@ -41,6 +41,12 @@ pub trait FormatHandler: Send + Sync {
     /// untouched ranges of `bytes` (the media), so callers copy those once.
     fn write_parts<'a>(&self, bytes: &'a [u8], label: &AigcLabel)
         -> Result<Output<'a>, LabelError>;
+    /// True when [`FormatHandler::write_parts`] returns the media as kept input ranges rather
+    /// than rebuilding the whole file as new bytes; the signed path then copies them while it
+    /// computes the digest (`label_bytes`). The conformance harness checks the claim.
+    fn keeps_media(&self) -> bool {
+        false
+    }
     /// [`FormatHandler::write_parts`] in one buffer.
     fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
         self.write_parts(bytes, label).map(Output::into_vec)

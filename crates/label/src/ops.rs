@@ -52,7 +52,7 @@ pub(crate) fn label_bytes_from(
         return handler.write(bytes, label);
     };
     let mut signed = label.clone();
-    if bytes.len() < parallel_min {
+    if bytes.len() < parallel_min || !handler.keeps_media() {
         let digest = handler.content_digest(bytes)?;
         sign::sign_producer(&mut signed, &digest, k)?;
         return handler.write(bytes, &signed);
@@ -60,12 +60,6 @@ pub(crate) fn label_bytes_from(
     let mut stand_in = label.clone();
     sign::sign_producer(&mut stand_in, &[0; 32], k)?;
     let layout = handler.write_parts(bytes, &stand_in)?;
-    if layout.kept_len() < layout.len() / 2 {
-        // Mostly new bytes (a handler that rewrites the file): nothing worth overlapping.
-        let digest = handler.content_digest(bytes)?;
-        sign::sign_producer(&mut signed, &digest, k)?;
-        return handler.write(bytes, &signed);
-    }
     let mut out = vec![0u8; layout.len()];
     let digest = std::thread::scope(|s| {
         s.spawn(|| layout.fill_kept(&mut out));

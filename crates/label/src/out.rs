@@ -194,6 +194,87 @@ impl<'a> Output<'a> {
     }
 }
 
+/// The input with a few small edits in place and bytes appended: for formats that change a
+/// header or a directory where it stands (TIFF). Becomes an [`Output`] whose untouched ranges
+/// are kept, not copied.
+#[derive(Debug, Clone)]
+pub(crate) struct Overlay<'a> {
+    src: &'a [u8],
+    /// (offset, bytes) in the order written; later edits win where they overlap.
+    edits: Vec<(usize, Vec<u8>)>,
+    tail: Vec<u8>,
+}
+
+impl<'a> Overlay<'a> {
+    pub fn new(src: &'a [u8]) -> Self {
+        Overlay {
+            src,
+            edits: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+
+    /// Length of the file so far.
+    pub fn len(&self) -> usize {
+        self.src.len() + self.tail.len()
+    }
+
+    /// Overwrites `bytes.len()` bytes at `at`; the part past the end of the input goes to the
+    /// appended bytes (which must already be that long; anything beyond is ignored).
+    pub fn write_at(&mut self, at: usize, bytes: &[u8]) {
+        let n = self.src.len();
+        let (inside, beyond) = bytes.split_at(n.saturating_sub(at).min(bytes.len()));
+        if !inside.is_empty() {
+            self.edits.push((at, inside.to_vec()));
+        }
+        let t0 = at.max(n) - n;
+        if let Some(dst) = self.tail.get_mut(t0..t0 + beyond.len()) {
+            dst.copy_from_slice(beyond);
+        }
+    }
+
+    /// Sets the bytes in `r` to `b` (ignored where `r` runs past the file).
+    pub fn fill(&mut self, r: Range<usize>, b: u8) {
+        let r = r.start.min(self.len())..r.end.min(self.len());
+        self.write_at(r.start, &vec![b; r.len()]);
+    }
+
+    /// Appends bytes at the end of the file.
+    pub fn append(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+    }
+
+    /// The file as pieces: each run of edited bytes is new, everything between is kept.
+    pub fn into_output(self) -> Output<'a> {
+        let mut spans: Vec<Range<usize>> =
+            self.edits.iter().map(|(at, b)| *at..at + b.len()).collect();
+        spans.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        for r in spans {
+            match merged.last_mut() {
+                Some(m) if r.start <= m.end => m.end = m.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        let mut out = Output::over(self.src);
+        let mut at = 0;
+        for m in merged {
+            out.keep(&self.src[at..m.start]);
+            let mut buf = self.src[m.clone()].to_vec();
+            for (o, b) in &self.edits {
+                if *o >= m.start && o + b.len() <= m.end {
+                    buf[o - m.start..o - m.start + b.len()].copy_from_slice(b);
+                }
+            }
+            out.push(&buf);
+            at = m.end;
+        }
+        out.keep(&self.src[at..]);
+        out.push(&self.tail);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -229,6 +310,34 @@ mod tests {
         expect.extend_from_slice(b"label");
         expect.extend_from_slice(&big[150_000..]);
         assert_eq!(v, expect);
+    }
+
+    #[test]
+    fn an_overlay_equals_the_edits_applied_to_a_copy() {
+        let src: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        let mut copy = src.clone();
+        let mut o = Overlay::new(&src);
+        let edits: [(usize, &[u8]); 5] = [
+            (4, b"abcd"),
+            (6, b"XYZ"), // overlaps the first: later wins
+            (100_000, b"middle"),
+            (299_998, b"end"), // runs one byte past the input into the tail
+            (0, b""),
+        ];
+        o.append(&[0; 8]);
+        copy.extend_from_slice(&[0; 8]);
+        for (at, b) in edits {
+            o.write_at(at, b);
+            copy[at..at + b.len()].copy_from_slice(b);
+        }
+        o.fill(200_000..200_010, 0);
+        copy[200_000..200_010].fill(0);
+        o.append(b"tail");
+        copy.extend_from_slice(b"tail");
+        assert_eq!(o.len(), copy.len());
+        let out = o.into_output();
+        assert!(out.kept_len() > 290_000);
+        assert_eq!(out.into_vec(), copy);
     }
 
     #[test]

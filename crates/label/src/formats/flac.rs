@@ -171,6 +171,9 @@ impl FormatHandler for Flac {
         Ok(found)
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

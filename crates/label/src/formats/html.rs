@@ -251,6 +251,9 @@ impl FormatHandler for Html {
             .collect()
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

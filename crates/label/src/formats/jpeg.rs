@@ -190,6 +190,9 @@ impl FormatHandler for Jpeg {
         Ok(found)
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

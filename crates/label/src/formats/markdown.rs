@@ -229,6 +229,9 @@ impl FormatHandler for Markdown {
             .collect()
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

@@ -363,6 +363,9 @@ impl FormatHandler for Mp3 {
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
         read_tag(F, bytes)
     }
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

@@ -691,6 +691,9 @@ impl FormatHandler for Mp4 {
         Ok(found)
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

@@ -7,6 +7,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::exif::{self, Tiff as T, TAG_EXIF_IFD, TAG_IMAGE_DESCRIPTION, TAG_XMP};
+use crate::out::Overlay;
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
 const F: &str = "TIFF";
@@ -23,16 +24,22 @@ fn description_label(t: &T<'_>, e: &exif::Entry) -> Option<String> {
     payload::looks_like(&s).then_some(s)
 }
 
+#[cfg(test)]
 fn pad_even(out: &mut Vec<u8>) {
     if out.len() % 2 == 1 {
         out.push(0);
     }
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let t = T::parse(F, bytes)?;
     let (entries, next) = t.ifd(t.ifd0)?;
-    let mut out = bytes.to_vec();
+    let mut out = Overlay::new(bytes);
+    let pad_even = |out: &mut Overlay<'_>| {
+        if out.len() % 2 == 1 {
+            out.append(&[0]);
+        }
+    };
     // Each entry as its 12 raw bytes, edited below, then written back sorted.
     let mut raw: Vec<(u16, [u8; 12])> = entries
         .iter()
@@ -48,7 +55,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     if let Some(e) = entries.iter().find(|e| e.tag == TAG_IMAGE_DESCRIPTION) {
         if description_label(&t, e).is_some() {
             if out_of_line(e) {
-                exif::blank(&mut out, e.value.clone());
+                out.fill(e.value.clone(), 0);
             }
             raw.retain(|(tag, _)| *tag != TAG_IMAGE_DESCRIPTION);
         }
@@ -58,7 +65,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     if let Some(r) = t.user_comment()? {
         let text = exif::decode_user_comment(&bytes[r.clone()], t.le).unwrap_or_default();
         if payload::looks_like(&text) {
-            exif::blank(&mut out, r);
+            out.fill(r, 0);
         }
     }
     // XMP.
@@ -77,20 +84,20 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     if new_text != old_text {
         if let Some(e) = old {
             if out_of_line(e) {
-                exif::blank(&mut out, e.value.clone());
+                out.fill(e.value.clone(), 0);
             }
         }
         raw.retain(|(tag, _)| *tag != TAG_XMP);
         if let Some(x) = &new_text {
             let offset = match old {
                 Some(e) if out_of_line(e) && x.len() <= e.value.len() => {
-                    out[e.value.start..e.value.start + x.len()].copy_from_slice(x.as_bytes());
+                    out.write_at(e.value.start, x.as_bytes());
                     e.value.start
                 }
                 _ => {
                     pad_even(&mut out);
                     let at = out.len();
-                    out.extend_from_slice(x.as_bytes());
+                    out.append(x.as_bytes());
                     at
                 }
             };
@@ -139,17 +146,16 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
         ifd.extend_from_slice(r);
     }
     ifd.extend_from_slice(&t.put_u32(next));
+    out.fill(t.ifd0..t.ifd0 + old_len, 0);
     if ifd.len() <= old_len {
-        out[t.ifd0..t.ifd0 + old_len].fill(0);
-        out[t.ifd0..t.ifd0 + ifd.len()].copy_from_slice(&ifd);
+        out.write_at(t.ifd0, &ifd);
     } else {
-        out[t.ifd0..t.ifd0 + old_len].fill(0);
         pad_even(&mut out);
         let at = len32(out.len())?;
-        out.extend_from_slice(&ifd);
-        out[4..8].copy_from_slice(&t.put_u32(at));
+        out.append(&ifd);
+        out.write_at(4, &t.put_u32(at));
     }
-    Ok(out)
+    Ok(out.into_output())
 }
 
 fn len32(n: usize) -> Result<u32, LabelError> {
@@ -204,16 +210,19 @@ impl FormatHandler for Tiff {
         Ok(found)
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        rebuild(bytes, Some(label)).map(Output::from_vec)
+        rebuild(bytes, Some(label))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// For every IFD in the chain: each entry (tag, type, count, value bytes) except XMP,

@@ -132,6 +132,9 @@ impl FormatHandler for Wav {
         Ok(found)
     }
 
+    fn keeps_media(&self) -> bool {
+        true
+    }
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],

@@ -196,7 +196,7 @@ fn main() {
         ("mp4", "MP4 faststart (mdat moves)", mp4(size)),
         ("mp3", "MP3", repeat_tail("sample.mp3", mp3_tag, size)),
         ("flac", "FLAC", repeat_tail("sample.flac", flac_audio, size)),
-        ("pdf", "PDF (lopdf rewrite)", pdf(size)),
+        ("pdf", "PDF (incremental update)", pdf(size)),
         ("ooxml", "DOCX (zip raw copy)", docx(size)),
         ("text", "text", text(size)),
         ("markdown", "Markdown", text(size)),

@@ -1,13 +1,21 @@
 //! PDF: key `/AIGC` in the document Info dictionary (canonical; exiftool reads it as PDF:AIGC),
-//! also XMP in the catalog's `/Metadata` stream. Uses `lopdf`: the document is parsed and
-//! written again object by object; stream contents (images, fonts, page content) are copied as
-//! stored, never decoded and re-encoded. `lopdf` bounds bracket nesting (100) and decompressed
-//! sizes (256 MiB); a panic inside it is caught and reported as a malformed file.
+//! also XMP in the catalog's `/Metadata` stream. Uses `lopdf`.
+//!
+//! Labeling a file that carries no label yet is an incremental update (PDF 32000-1 §7.5.6):
+//! the original bytes stay as they are, followed by a new version of the Info dictionary, a
+//! cross-reference section for it (a table, or a stream when the file's last section is one)
+//! and a trailer whose `/Prev` is the original `startxref`. Every other case (a label to
+//! replace, `remove`, a file whose cross-reference data lopdf had to repair) parses the document
+//! and writes it again object by object; stream contents (images, fonts, page content) are
+//! copied as stored, never decoded and re-encoded. `lopdf` bounds bracket nesting (100) and
+//! decompressed sizes (256 MiB); a panic inside it is caught and reported as a malformed file.
 
+use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hegui_types::AigcLabel;
-use lopdf::{Dictionary, Document, Object, ObjectId, StringFormat};
+use lopdf::xref::XrefEntry;
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 use sha2::{Digest, Sha256};
 
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -107,9 +115,9 @@ fn metadata_xmp(doc: &Document) -> Option<(ObjectId, Vec<u8>)> {
     }
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
-    let json = label.map(payload::encode).transpose()?;
-    let mut doc = load(bytes)?;
+/// `doc` (the parsed input, `len` bytes long) written again in full with the label JSON `json`
+/// in the Info dictionary, or without any label for `None`.
+fn rebuild(mut doc: Document, len: usize, json: Option<&str>) -> Result<Vec<u8>, LabelError> {
     // XMP metadata: take the label out (the Info dictionary is the one carrier we write).
     if let Some((id, x)) = metadata_xmp(&doc) {
         let x = xmp::text(F, &x)?;
@@ -132,11 +140,11 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
             }
         }
     }
-    match (info_id(&doc), &json) {
+    match (info_id(&doc), json) {
         (Some(id), _) => {
             if let Ok(Object::Dictionary(d)) = doc.get_object_mut(id) {
                 d.remove(b"AIGC");
-                if let Some(j) = &json {
+                if let Some(j) = json {
                     d.set(
                         "AIGC",
                         Object::String(j.as_bytes().to_vec(), StringFormat::Literal),
@@ -169,7 +177,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
             }
         }
     }
-    let mut out = Vec::with_capacity(bytes.len() + 1024);
+    let mut out = Vec::with_capacity(len + 1024);
     match catch_unwind(AssertUnwindSafe(|| doc.save_to(&mut out))) {
         Ok(Ok(())) => Ok(out),
         Ok(Err(e)) => Err(LabelError::malformed(
@@ -256,26 +264,294 @@ fn hash_dict(
     Ok(())
 }
 
+const INFO_CARRIER: &str = "pdf:Info:AIGC";
+
+/// The label JSON as the PDF string written in the Info dictionary.
+fn label_string(json: &str) -> Object {
+    Object::String(json.as_bytes().to_vec(), StringFormat::Literal)
+}
+
+/// Every label carrier in the parsed document.
+fn read_doc(doc: &Document) -> Result<Vec<FoundLabel>, LabelError> {
+    let mut found = Vec::new();
+    if let Some(t) = info(doc).and_then(|d| d.get(b"AIGC").ok()).and_then(text) {
+        let label = payload::decode(&t).map_err(|r| LabelError::bad_label(F, INFO_CARRIER, r))?;
+        found.push(FoundLabel {
+            carrier: INFO_CARRIER.into(),
+            label,
+        });
+    }
+    if let Some((_, x)) = metadata_xmp(doc) {
+        if let Some(label) = xmp::read_label(F, "xmp", &x)? {
+            found.push(FoundLabel {
+                carrier: "xmp".into(),
+                label,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The content digest of the parsed document (see [`Pdf::content_digest`]).
+fn digest_doc(doc: &Document) -> Result<[u8; 32], LabelError> {
+    let info = info_id(doc);
+    let meta = metadata_id(doc);
+    let cat = catalog_id(doc);
+    let mut h = Sha256::new();
+    for (id, o) in &doc.objects {
+        if Some(*id) == info || Some(*id) == meta {
+            continue;
+        }
+        if is_structural(o) {
+            continue;
+        }
+        h.update(id.0.to_be_bytes());
+        h.update(id.1.to_be_bytes());
+        let skip: &[&[u8]] = if Some(*id) == cat {
+            &[b"Metadata"]
+        } else {
+            &[]
+        };
+        hash_obj(&mut h, o, 0, skip)?;
+    }
+    Ok(h.finalize().into())
+}
+
+/// Object streams and cross-reference streams: file structure, not content.
+fn is_structural(o: &Object) -> bool {
+    matches!(o, Object::Stream(s) if s.dict.has_type(b"ObjStm") || s.dict.has_type(b"XRef"))
+}
+
+/// True when the document carries a label carrier, or one that cannot be told apart from
+/// none: an Info `/AIGC` entry of any value, or XMP metadata that mentions the label or cannot
+/// be read.
+fn has_carrier(doc: &Document) -> bool {
+    if info(doc).is_some_and(|d| d.has(b"AIGC")) {
+        return true;
+    }
+    match metadata_xmp(doc) {
+        None => false,
+        Some((_, x)) => !matches!(xmp::text(F, &x).and_then(|t| xmp::find(F, &t)), Ok(None)),
+    }
+}
+
+/// True when lopdf loaded every object the cross-reference data names as in use, under the
+/// number and generation it names. Lenient loading skips an object it cannot parse; a file
+/// with such a gap is read differently by others, and by lopdf once written again, so it is
+/// not updated in place (the full rewrite checks it, and refuses it if need be).
+fn loaded_as_listed(doc: &Document) -> bool {
+    doc.reference_table.entries.iter().all(|(&n, e)| match e {
+        XrefEntry::Normal { generation, .. } => doc.objects.contains_key(&(n, *generation)),
+        XrefEntry::Compressed { .. } => doc.objects.contains_key(&(n, 0)),
+        XrefEntry::Free | XrefEntry::UnusableFree => true,
+    })
+}
+
+/// The last cross-reference section of the file: the offset after the last `startxref` in
+/// its final 2 KiB, and whether the section there is a cross-reference stream (`N G obj`)
+/// rather than a table (`xref`). `None` when there is no such keyword or it points elsewhere.
+fn last_xref(bytes: &[u8]) -> Option<(usize, bool)> {
+    let from = bytes.len().saturating_sub(2048);
+    let at = from + memchr::memmem::rfind(bytes.get(from..)?, b"startxref")? + b"startxref".len();
+    let rest = bytes.get(at..)?;
+    let rest = &rest[rest.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let offset: usize = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let section = bytes.get(offset..)?;
+    if section.starts_with(b"xref") {
+        return Some((offset, false));
+    }
+    // `N G obj`
+    let mut s = section;
+    for _ in 0..2 {
+        let n = s.iter().take_while(|c| c.is_ascii_digit()).count();
+        let w = s[n..]
+            .iter()
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+        if n == 0 || w == 0 {
+            return None;
+        }
+        s = &s[n + w..];
+    }
+    s.starts_with(b"obj").then_some((offset, true))
+}
+
+/// The section appended by an incremental update, and what it claims, for the check.
+struct Update {
+    /// The bytes after the original's.
+    tail: Vec<u8>,
+    /// The Info dictionary's object.
+    info: ObjectId,
+    /// The cross-reference stream's own object, when the update has one.
+    xref_obj: Option<ObjectId>,
+    /// Where the update's cross-reference section starts in the output.
+    xref_at: usize,
+}
+
+/// The incremental update adding the label JSON `json` to the Info dictionary of `doc`, the
+/// parsed `bytes`; `None` when the file does not allow one (see [`Pdf::write_parts`]).
+fn update(bytes: &[u8], doc: &Document, json: &str) -> Option<Update> {
+    if !bytes.starts_with(b"%PDF-")
+        || doc.xref_recovery.is_some()
+        || doc.encryption_state.is_some()
+        || doc.trailer.has(b"Encrypt")
+        || has_carrier(doc)
+        || !loaded_as_listed(doc)
+    {
+        return None;
+    }
+    let (prev, stream) = last_xref(bytes)?;
+    if prev != doc.xref_start {
+        return None;
+    }
+    let root = doc.trailer.get(b"Root").ok().and_then(reference)?;
+    if !matches!(doc.objects.get(&root), Some(Object::Dictionary(_))) {
+        return None;
+    }
+    let size = doc
+        .trailer
+        .get(b"Size")
+        .ok()
+        .and_then(|s| s.as_i64().ok())
+        .and_then(|s| u32::try_from(s).ok())?
+        .max(doc.max_id.checked_add(1)?);
+    let mut next = size;
+    let mut new_id = || {
+        let id = (next, 0);
+        next = next.checked_add(1)?;
+        Some(id)
+    };
+    let (info, mut dict) = match doc.trailer.get(b"Info") {
+        Ok(Object::Reference(id)) => match doc.objects.get(id) {
+            Some(Object::Dictionary(d)) => (*id, d.clone()),
+            _ => return None,
+        },
+        Ok(Object::Dictionary(d)) => (new_id()?, d.clone()),
+        Ok(Object::Null) | Err(_) => (new_id()?, Dictionary::new()),
+        Ok(_) => return None,
+    };
+    dict.set("AIGC", label_string(json));
+    let xref_obj = if stream { Some(new_id()?) } else { None };
+
+    let mut tail = Vec::with_capacity(json.len() + 512);
+    if !matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        tail.push(b'\n');
+    }
+    let info_at = bytes.len() + tail.len();
+    writeln!(tail, "{} {} obj", info.0, info.1).ok()?;
+    lopdf::Writer::write_object(&mut tail, &Object::Dictionary(dict)).ok()?;
+    tail.extend_from_slice(b"\nendobj\n");
+    let xref_at = bytes.len() + tail.len();
+
+    let mut trailer = Dictionary::new();
+    trailer.set("Size", i64::from(next));
+    trailer.set("Root", Object::Reference(root));
+    trailer.set("Info", Object::Reference(info));
+    if let Ok(id) = doc.trailer.get(b"ID") {
+        trailer.set("ID", id.clone());
+    }
+    trailer.set("Prev", i64::try_from(prev).ok()?);
+    match xref_obj {
+        None => {
+            write!(
+                tail,
+                "xref\n{} 1\n{:010} {:05} n\r\ntrailer\n",
+                info.0, info_at, info.1
+            )
+            .ok()?;
+            lopdf::Writer::write_object(&mut tail, &Object::Dictionary(trailer)).ok()?;
+            tail.push(b'\n');
+        }
+        Some(x) => {
+            // Type 1 entries, `/W [1 4 2]`: offsets must fit in four bytes.
+            let entry = |at: usize, gen: u16| -> Option<Vec<u8>> {
+                let mut e = vec![1];
+                e.extend_from_slice(&u32::try_from(at).ok()?.to_be_bytes());
+                e.extend_from_slice(&gen.to_be_bytes());
+                Some(e)
+            };
+            let mut data = entry(info_at, info.1)?;
+            data.extend(entry(xref_at, 0)?);
+            let index: Vec<Object> = if info.0.checked_add(1) == Some(x.0) {
+                vec![info.0.into(), 2.into()]
+            } else {
+                vec![info.0.into(), 1.into(), x.0.into(), 1.into()]
+            };
+            let mut d = Dictionary::new();
+            d.set("Type", Object::Name(b"XRef".to_vec()));
+            d.set("W", Object::Array(vec![1.into(), 4.into(), 2.into()]));
+            d.set("Index", Object::Array(index));
+            for (k, v) in trailer.iter() {
+                d.set(k.clone(), v.clone());
+            }
+            writeln!(tail, "{} {} obj", x.0, x.1).ok()?;
+            lopdf::Writer::write_object(&mut tail, &Object::Stream(Stream::new(d, data))).ok()?;
+            tail.extend_from_slice(b"\nendobj\n");
+        }
+    }
+    write!(tail, "startxref\n{xref_at}\n%%EOF\n").ok()?;
+    Some(Update {
+        tail,
+        info,
+        xref_obj,
+        xref_at,
+    })
+}
+
+/// True when `out` (the input `doc` with `u` appended) reads back as intended: its
+/// cross-reference data read as written and ending at the update, the one label `label` in
+/// the Info dictionary, and every other object as in the input. This guards against lopdf
+/// having read the input differently from what the update builds on (a damaged file).
+fn update_holds(doc: &Document, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
+    let Ok(back) = load(out) else {
+        return false;
+    };
+    let one_label = matches!(read_doc(&back), Ok(f) if f.len() == 1 && f[0].carrier == INFO_CARRIER && f[0].label == *label);
+    one_label
+        && back.xref_recovery.is_none()
+        && back.xref_start == u.xref_at
+        && info_id(&back) == Some(u.info)
+        && catalog_id(&back) == catalog_id(doc)
+        && metadata_id(&back) == metadata_id(doc)
+        && back
+            .objects
+            .keys()
+            .filter(|id| **id != u.info && Some(**id) != u.xref_obj)
+            .eq(doc.objects.keys().filter(|id| **id != u.info))
+        && back
+            .objects
+            .iter()
+            .filter(|(id, _)| **id != u.info && Some(**id) != u.xref_obj)
+            .all(|(id, o)| doc.objects.get(id) == Some(o))
+}
+
 impl Pdf {
     /// Rebuilds through lopdf, then reads the result back: lopdf loads some damaged files
     /// (a broken cross-reference stream, say) whose rewrite loses the label or changes what
     /// the content digest covers. Such a file is refused rather than written wrong (found by
-    /// the `label_doc` fuzz target).
+    /// the `label_doc` fuzz target). `doc` is the parsed input, `len` bytes long.
     fn checked_rebuild(
         &self,
-        bytes: &[u8],
+        doc: Document,
+        len: usize,
         label: Option<&AigcLabel>,
     ) -> Result<Vec<u8>, LabelError> {
-        let out = rebuild(bytes, label)?;
+        let json = label.map(payload::encode).transpose()?;
+        let before = digest_doc(&doc)?;
+        let out = rebuild(doc, len, json.as_deref())?;
         let damaged = |what: &str| {
             LabelError::malformed(
                 F,
                 format!("the document is damaged so that rewriting it {what}; repair it (e.g. `qpdf in.pdf out.pdf`) and label the repaired file"),
             )
         };
-        let found = self
-            .read(&out)
-            .map_err(|_| damaged("gives a file that cannot be read back"))?;
+        let back = load(&out).map_err(|_| damaged("gives a file that cannot be read back"))?;
+        let found =
+            read_doc(&back).map_err(|_| damaged("gives a file that cannot be read back"))?;
         match label {
             Some(l) if found.len() != 1 || &found[0].label != l => {
                 return Err(damaged("does not keep exactly the one label written"))
@@ -283,7 +559,7 @@ impl Pdf {
             None if !found.is_empty() => return Err(damaged("does not remove the label")),
             _ => {}
         }
-        if self.content_digest(&out)? != self.content_digest(bytes)? {
+        if digest_doc(&back)? != before {
             return Err(damaged("changes the content"));
         }
         Ok(out)
@@ -301,72 +577,53 @@ impl FormatHandler for Pdf {
         crate::bytes::find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some()
     }
     fn canonical_carrier(&self) -> &'static str {
-        "pdf:Info:AIGC"
+        INFO_CARRIER
     }
 
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
-        let doc = load(bytes)?;
-        let mut found = Vec::new();
-        if let Some(t) = info(&doc).and_then(|d| d.get(b"AIGC").ok()).and_then(text) {
-            let label =
-                payload::decode(&t).map_err(|r| LabelError::bad_label(F, "pdf:Info:AIGC", r))?;
-            found.push(FoundLabel {
-                carrier: "pdf:Info:AIGC".into(),
-                label,
-            });
-        }
-        if let Some((_, x)) = metadata_xmp(&doc) {
-            if let Some(label) = xmp::read_label(F, "xmp", &x)? {
-                found.push(FoundLabel {
-                    carrier: "xmp".into(),
-                    label,
-                });
-            }
-        }
-        Ok(found)
+        read_doc(&load(bytes)?)
     }
 
+    /// A file without any label carrier gets an incremental update: the input kept as it is,
+    /// then the new Info dictionary, cross-reference section and trailer. The output is parsed
+    /// once to check it (see [`update_holds`]). A file with a carrier (whose old copy an update
+    /// would leave in the body), one whose cross-reference data lopdf repaired, which names an
+    /// object lopdf skipped, or whose `startxref` does not lead to the last section, or an
+    /// update that does not read back as intended, is written again in full instead
+    /// ([`Pdf::checked_rebuild`]). The input is parsed once either way.
     fn write_parts<'a>(
         &self,
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        self.checked_rebuild(bytes, Some(label))
+        let json = payload::encode(label)?;
+        let doc = load(bytes)?;
+        if let Some(u) = update(bytes, &doc, &json) {
+            // The check below loads the whole output, which lopdf needs in one buffer; that
+            // buffer is the output, so the input is copied once here and not kept as a range
+            // (keeping it would copy it twice, and the signed path would build and check the
+            // update twice).
+            let mut joined = Vec::with_capacity(bytes.len() + u.tail.len());
+            joined.extend_from_slice(bytes);
+            joined.extend_from_slice(&u.tail);
+            if update_holds(&doc, &joined, &u, label) {
+                return Ok(Output::from_vec(joined));
+            }
+        }
+        self.checked_rebuild(doc, bytes.len(), Some(label))
             .map(Output::from_vec)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        self.checked_rebuild(bytes, None)
+        self.checked_rebuild(load(bytes)?, bytes.len(), None)
     }
 
     /// Every object by id (the parsed form, so the serialisation does not matter) except the
     /// Info dictionary, the XMP metadata stream, object and cross-reference streams; the catalog
-    /// without `/Metadata`; stream dictionaries without `/Length`.
+    /// without `/Metadata`; stream dictionaries without `/Length`. An incremental update of the
+    /// Info dictionary therefore leaves it as it was.
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let doc = load(bytes)?;
-        let info = info_id(&doc);
-        let meta = metadata_id(&doc);
-        let cat = catalog_id(&doc);
-        let mut h = Sha256::new();
-        for (id, o) in &doc.objects {
-            if Some(*id) == info || Some(*id) == meta {
-                continue;
-            }
-            if let Object::Stream(s) = o {
-                if s.dict.has_type(b"ObjStm") || s.dict.has_type(b"XRef") {
-                    continue;
-                }
-            }
-            h.update(id.0.to_be_bytes());
-            h.update(id.1.to_be_bytes());
-            let skip: &[&[u8]] = if Some(*id) == cat {
-                &[b"Metadata"]
-            } else {
-                &[]
-            };
-            hash_obj(&mut h, o, 0, skip)?;
-        }
-        Ok(h.finalize().into())
+        digest_doc(&load(bytes)?)
     }
 }
 
@@ -391,4 +648,348 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = doc.save_to(&mut out);
     out
+}
+
+/// The shared sample files (also the conformance harness's).
+#[cfg(test)]
+#[allow(clippy::duplicate_mod)]
+#[path = "../../tests/common/samples.rs"]
+mod samples;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn label(id: &str) -> AigcLabel {
+        AigcLabel {
+            label: "1".into(),
+            content_producer: "001191440300708461136T1XGW3".into(),
+            produce_id: id.into(),
+            reserved_code1: None,
+            content_propagator: None,
+            propagate_id: None,
+            reserved_code2: None,
+        }
+    }
+
+    /// The sample saved again by lopdf with `options` and `change` applied to it first.
+    fn resaved(options: lopdf::SaveOptions, change: impl FnOnce(&mut Document)) -> Vec<u8> {
+        let mut doc = Document::load_mem(&samples::pdf()).unwrap();
+        change(&mut doc);
+        let mut out = Vec::new();
+        doc.save_with_options(&mut out, options).unwrap();
+        out
+    }
+
+    /// The sample with a classic cross-reference table (lopdf writes the 1.5 sample with a
+    /// cross-reference stream).
+    fn with_table(change: impl FnOnce(&mut Document)) -> Vec<u8> {
+        resaved(Default::default(), |d| {
+            d.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
+            change(d);
+        })
+    }
+
+    fn count(hay: &[u8], needle: &[u8]) -> usize {
+        memchr::memmem::find_iter(hay, needle).count()
+    }
+
+    /// Writes `l` into `input` and checks the result is an incremental update: the input
+    /// bytes first, then one appended section; one label read back; the digest unchanged;
+    /// the update's cross-reference section of the kind given. Returns the output.
+    fn assert_incremental(input: &[u8], l: &AigcLabel, xref_stream: bool) -> Vec<u8> {
+        let h = Pdf;
+        let d0 = h.content_digest(input).unwrap();
+        let out = h.write_parts(input, l).unwrap().into_vec();
+        assert!(
+            out.starts_with(input),
+            "the input bytes come first, unchanged"
+        );
+        let tail = &out[input.len()..];
+        assert!(tail.len() < 2048, "{} bytes appended", tail.len());
+        assert_eq!(count(tail, b"%%EOF"), 1);
+        assert_eq!(count(tail, b"/Type/XRef") == 1, xref_stream);
+        assert_eq!(count(tail, b"\ntrailer\n") == 1, !xref_stream);
+        assert_eq!(last_xref(&out).map(|x| x.1), Some(xref_stream));
+        let found = h.read(&out).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].carrier, "pdf:Info:AIGC");
+        assert_eq!(&found[0].label, l);
+        assert_eq!(h.content_digest(&out).unwrap(), d0);
+        // The /Prev chain is followed: the original revision is still the one lopdf reads for
+        // every other object, and removing the label gives the original's digest.
+        let r = h.remove(&out).unwrap();
+        assert!(h.read(&r).unwrap().is_empty());
+        assert_eq!(h.content_digest(&r).unwrap(), d0);
+        out
+    }
+
+    #[test]
+    fn an_unlabeled_pdf_gets_an_incremental_update_of_its_info_dictionary() {
+        let input = with_table(|_| {});
+        assert_eq!(last_xref(&input).map(|x| x.1), Some(false));
+        let l = label("0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11");
+        let out = assert_incremental(&input, &l, false);
+        let tail = &out[input.len()..];
+        let tail = tail.strip_prefix(b"\n").unwrap_or(tail);
+        // Same object number and generation as the Info dictionary, other entries kept.
+        let doc = Document::load_mem(&input).unwrap();
+        let (n, g) = info_id(&doc).unwrap();
+        assert!(tail.starts_with(format!("{n} {g} obj\n").as_bytes()));
+        assert_eq!(count(tail, b"/Producer(hegui tests)"), 1);
+        let back = Document::load_mem(&out).unwrap();
+        assert_eq!(info_id(&back), Some((n, g)));
+        assert_eq!(
+            back.trailer.get(b"Size").unwrap(),
+            doc.trailer.get(b"Size").unwrap()
+        );
+        assert_eq!(
+            info(&back).unwrap().get(b"Producer").unwrap(),
+            info(&doc).unwrap().get(b"Producer").unwrap()
+        );
+        // The conformance harness's overlapped signing path uses the same layout twice.
+        let key = crate::LabelSigningKey::from_secret([9; 32]);
+        let signed = crate::ops::label_bytes_from(&Pdf, &input, &l, Some(&key), 0).unwrap();
+        assert!(signed.starts_with(&input));
+        assert_eq!(
+            crate::verify(&Pdf, &signed, &[key.public()]).unwrap(),
+            crate::Verdict::Intact
+        );
+    }
+
+    #[test]
+    fn a_pdf_without_a_final_eol_gets_one_before_the_update() {
+        let mut input = with_table(|_| {});
+        while input.last().is_some_and(|c| c.is_ascii_whitespace()) {
+            input.pop();
+        }
+        assert!(input.ends_with(b"%%EOF"));
+        let out = assert_incremental(&input, &label("eol"), false);
+        assert_eq!(out[input.len()], b'\n');
+        assert!(out[input.len() + 1].is_ascii_digit());
+        for eol in ["\n", "\r\n", "\r"] {
+            let mut with_eol = input.clone();
+            with_eol.extend_from_slice(eol.as_bytes());
+            let out = assert_incremental(&with_eol, &label("eol"), false);
+            assert!(
+                out[with_eol.len()].is_ascii_digit(),
+                "{eol:?}: no second EOL"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pdf_with_a_cross_reference_stream_gets_a_cross_reference_stream_update() {
+        // The shared sample (the conformance harness's and the interop test's) is one.
+        let input = samples::pdf();
+        assert_eq!(last_xref(&input).map(|x| x.1), Some(true));
+        let out = assert_incremental(&input, &label("xref-stream"), true);
+        let back = Document::load_mem(&out).unwrap();
+        let doc = Document::load_mem(&input).unwrap();
+        // The stream's own object number is the old /Size; /Size grows by one.
+        let size = |d: &Document| d.trailer.get(b"Size").unwrap().as_i64().unwrap();
+        assert_eq!(size(&back), size(&doc) + 1);
+        assert_eq!(info_id(&back), info_id(&doc));
+        assert_eq!(back.trailer.get(b"ID").ok(), doc.trailer.get(b"ID").ok());
+    }
+
+    #[test]
+    fn an_info_dictionary_inside_an_object_stream_gets_a_new_version_outside_it() {
+        let opts = lopdf::SaveOptions {
+            use_xref_streams: true,
+            use_object_streams: true,
+            ..Default::default()
+        };
+        let input = resaved(opts, |_| {});
+        let doc = Document::load_mem(&input).unwrap();
+        let (n, g) = info_id(&doc).unwrap();
+        assert!(
+            crate::bytes::find(&input, format!("\n{n} {g} obj").as_bytes()).is_none(),
+            "the Info dictionary is in an object stream"
+        );
+        assert_incremental(&input, &label("objstm"), true);
+    }
+
+    #[test]
+    fn a_direct_or_missing_info_dictionary_becomes_a_new_object() {
+        let direct = with_table(|d| {
+            d.trailer.set(
+                "Info",
+                lopdf::dictionary! {"Title" => Object::string_literal("direct")},
+            );
+        });
+        let missing = with_table(|d| {
+            d.trailer.remove(b"Info");
+        });
+        let stream_missing = resaved(
+            lopdf::SaveOptions {
+                use_xref_streams: true,
+                ..Default::default()
+            },
+            |d| {
+                d.trailer.remove(b"Info");
+            },
+        );
+        for (input, stream) in [(direct, false), (missing, false), (stream_missing, true)] {
+            let doc = Document::load_mem(&input).unwrap();
+            let size = doc.trailer.get(b"Size").unwrap().as_i64().unwrap();
+            let out = assert_incremental(&input, &label("new-info"), stream);
+            let back = Document::load_mem(&out).unwrap();
+            assert_eq!(info_id(&back), Some((size as u32, 0)));
+            let grown = if stream { 2 } else { 1 };
+            assert_eq!(
+                back.trailer.get(b"Size").unwrap().as_i64().unwrap(),
+                size + grown
+            );
+            if let Ok(Object::Dictionary(d)) = doc.trailer.get(b"Info") {
+                assert_eq!(
+                    info(&back).unwrap().get(b"Title").unwrap(),
+                    d.get(b"Title").unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_labeled_pdf_is_written_again_in_full_with_one_label() {
+        let input = samples::pdf();
+        let h = Pdf;
+        let d0 = h.content_digest(&input).unwrap();
+        let w1 = h.write(&input, &label("first")).unwrap();
+        let parts = h.write_parts(&w1, &label("second")).unwrap();
+        assert_eq!(parts.kept_len(), 0, "full rewrite");
+        let w2 = parts.into_vec();
+        assert!(!w2.starts_with(&w1));
+        assert_eq!(count(&w2, b"/AIGC"), 1, "the old copy is gone");
+        let found = h.read(&w2).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].label, label("second"));
+        assert_eq!(h.content_digest(&w2).unwrap(), d0);
+        // A label in XMP only (a foreign carrier) is also written in full, the XMP one removed.
+        let f = with_foreign(&input, &label("xmp"));
+        let parts = h.write_parts(&f, &label("third")).unwrap();
+        assert_eq!(parts.kept_len(), 0);
+        let found = h.read(&parts.into_vec()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].carrier, "pdf:Info:AIGC");
+        assert_eq!(found[0].label, label("third"));
+    }
+
+    #[test]
+    fn a_damaged_startxref_is_written_in_full_or_refused_never_updated() {
+        for input in [samples::pdf(), with_table(|_| {})] {
+            damaged_startxref(&input);
+        }
+    }
+
+    fn damaged_startxref(input: &[u8]) {
+        let (at, _) = last_xref(input).unwrap();
+        let pos = memchr::memmem::rfind(input, b"startxref").unwrap();
+        let with_tail = |t: &[u8]| {
+            let mut v = input[..pos].to_vec();
+            v.extend_from_slice(t);
+            v
+        };
+        let cases = [
+            with_tail(format!("startxref\n{}\n%%EOF\n", at + 3).as_bytes()),
+            with_tail(b"startxref\n12\n%%EOF\n"),
+            with_tail(b"startxref\n99999999\n%%EOF\n"),
+            with_tail(b"startxref\n99999999999999999999999\n%%EOF\n"),
+            with_tail(b"startxref\n%%EOF\n"),
+            with_tail(b"%%EOF\n"),
+            input[..pos].to_vec(),
+        ];
+        let h = Pdf;
+        let d0 = h.content_digest(input).unwrap();
+        for (i, bad) in cases.iter().enumerate() {
+            match h.write_parts(bad, &label("damaged")) {
+                Ok(parts) => {
+                    assert_eq!(parts.kept_len(), 0, "case {i}: written in full");
+                    let out = parts.into_vec();
+                    let found = h.read(&out).unwrap();
+                    assert_eq!(found.len(), 1, "case {i}");
+                    assert_eq!(h.content_digest(&out).unwrap(), d0, "case {i}");
+                }
+                Err(e) => assert!(e.to_string().contains("PDF"), "case {i}: {e}"),
+            }
+        }
+    }
+
+    /// Found by mutating the samples: lopdf skips an object whose header it cannot parse (here
+    /// the catalog's), an update on top would pass its check, but the labeled file could not be
+    /// written again.
+    #[test]
+    fn a_pdf_with_an_object_lopdf_skips_is_not_updated_in_place() {
+        for input in [samples::pdf(), with_table(|_| {})] {
+            let doc = load(&input).unwrap();
+            for id in [catalog_id(&doc).unwrap(), info_id(&doc).unwrap(), (3, 0)] {
+                let header = format!("\n{} {} obj", id.0, id.1);
+                let at = crate::bytes::find(&input, header.as_bytes()).unwrap();
+                let mut bad = input.clone();
+                bad[at + header.len() - 3] = b'7';
+                let h = Pdf;
+                match h.write_parts(&bad, &label("skipped")) {
+                    Ok(parts) => {
+                        assert_eq!(parts.kept_len(), 0, "{id:?}: written in full");
+                        let w = parts.into_vec();
+                        assert_eq!(h.read(&w).unwrap().len(), 1);
+                        assert_eq!(
+                            h.read(&h.write(&w, &label("again")).unwrap())
+                                .unwrap()
+                                .len(),
+                            1
+                        );
+                    }
+                    Err(e) => assert!(e.to_string().contains("PDF"), "{id:?}: {e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_update_that_does_not_read_back_as_built_is_not_used() {
+        for input in [samples::pdf(), with_table(|_| {})] {
+            let doc = load(&input).unwrap();
+            let l = label("check");
+            let json = payload::encode(&l).unwrap();
+            let u = update(&input, &doc, &json).unwrap();
+            let joined = [input.as_slice(), &u.tail].concat();
+            assert!(update_holds(&doc, &joined, &u, &l));
+            // Another label than the one written.
+            assert!(!update_holds(&doc, &joined, &u, &label("other")));
+            // Every offset the update names off by one (lopdf corrects or rebuilds).
+            let mut shifted = input.clone();
+            shifted.push(b' ');
+            shifted.extend_from_slice(&u.tail);
+            let shifted_u = Update {
+                xref_at: u.xref_at + 1,
+                tail: Vec::new(),
+                ..u
+            };
+            assert!(!update_holds(&doc, &shifted, &shifted_u, &l));
+            // An object besides the Info dictionary read differently from the input's.
+            let mut other = load(&input).unwrap();
+            let cat = catalog_id(&other).unwrap();
+            if let Ok(Object::Dictionary(d)) = other.get_object_mut(cat) {
+                d.set("Lang", Object::string_literal("zh"));
+            }
+            assert!(!update_holds(&other, &joined, &u, &l));
+        }
+    }
+
+    #[test]
+    fn the_damaged_fuzz_fixture_never_panics_and_keeps_the_invariants() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-damaged.pdf");
+        let h = Pdf;
+        if let Ok(out) = h.write(bytes, &label("fuzz")) {
+            let found = h.read(&out).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(
+                h.content_digest(&out).unwrap(),
+                h.content_digest(bytes).unwrap()
+            );
+        }
+    }
 }

@@ -39,9 +39,11 @@ pub fn label_bytes(
     label_bytes_from(handler, bytes, label, key, PARALLEL_MIN)
 }
 
-/// [`label_bytes`], overlapping the digest with the copy from `parallel_min` bytes up (the
-/// conformance harness passes 0 to check the overlapped path on every format's samples).
-pub(crate) fn label_bytes_from(
+/// [`label_bytes`], overlapping the digest with the copy from `parallel_min` bytes up. For
+/// tests and fuzzing: the conformance harness and the fuzz targets pass 0 to check the
+/// overlapped path on small files.
+#[doc(hidden)]
+pub fn label_bytes_from(
     handler: &dyn FormatHandler,
     bytes: &[u8],
     label: &AigcLabel,

@@ -5,12 +5,13 @@
 //! (crates/label/src/handler.rs, LABELS.md):
 //! - `write` succeeding: reading the result gives exactly one label, equal to the one written,
 //!   in the canonical carrier; the content digest is unchanged (when the input has one);
-//!   labeling with a key then verifies `Intact`.
+//!   labeling with a key then verifies `Intact`, and the overlapped signed path (used for
+//!   large files) gives the same bytes.
 //! - `remove` succeeding: the result reads as no label, and has the input's content digest.
 
 use std::sync::OnceLock;
 
-use hegui_label::{label_bytes, verify_all, FormatHandler, LabelPublicKey, LabelSigningKey, Verdict};
+use hegui_label::{label_bytes, label_bytes_from, verify_all, FormatHandler, LabelPublicKey, LabelSigningKey, Verdict};
 use hegui_types::AigcLabel;
 
 pub fn label() -> &'static AigcLabel {
@@ -83,6 +84,11 @@ pub fn check(h: &dyn FormatHandler, data: &[u8]) {
     let v = verify_all(h, &signed, keys)
         .unwrap_or_else(|e| panic!("{name}: signed file does not verify: {e}"));
     assert_eq!(v.producer, Verdict::Intact, "{name}: signed label not intact");
+    // The overlapped signed path (media copied while hashing; used for large files) gives
+    // the same bytes.
+    let overlapped = label_bytes_from(h, data, l, Some(key), 0)
+        .unwrap_or_else(|e| panic!("{name}: signed write succeeds but overlapped fails: {e}"));
+    assert!(overlapped == signed, "{name}: overlapped signed output differs");
     // Rewriting a labeled file keeps one copy and the digest.
     let w2 = h
         .write(&signed, l)

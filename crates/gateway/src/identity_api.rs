@@ -16,17 +16,16 @@
 //! | `GET /identity/v1/export` | everything held about the account (PIPL Art. 45) |
 //! | `POST /identity/v1/delete` | `{confirm: true}`: delete the account (PIPL Art. 47) |
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hegui_console::RateLimiter;
 use hegui_identity::service::{IdentityError, IdentityService};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -45,7 +44,7 @@ pub struct IdentityApi {
     pub register_per_ip_per_hour: u32,
     /// Header with the client address behind a proxy.
     pub client_ip_header: Option<String>,
-    registrations: Mutex<HashMap<String, VecDeque<Instant>>>,
+    registrations: RateLimiter,
 }
 
 impl IdentityApi {
@@ -61,50 +60,17 @@ impl IdentityApi {
             open_registration,
             register_per_ip_per_hour,
             client_ip_header,
-            registrations: Mutex::new(HashMap::new()),
+            registrations: RateLimiter::new(register_per_ip_per_hour, Duration::from_secs(3600)),
         }
     }
 
     fn client_ip(&self, headers: &HeaderMap, ext: &Extensions) -> String {
-        if let Some(h) = &self.client_ip_header {
-            if let Some(first) = headers
-                .get(h.as_str())
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-            {
-                return first.to_string();
-            }
-        }
-        ext.get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
+        hegui_console::client_ip(self.client_ip_header.as_deref(), headers, ext)
     }
 
     /// Counts a registration from `ip`; `Err(seconds)` when over the hourly limit.
     fn admit_registration(&self, ip: &str) -> Result<(), u64> {
-        let Ok(mut map) = self.registrations.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let hour = Duration::from_secs(3600);
-        if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < hour));
-        }
-        let q = map.entry(ip.to_string()).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= hour) {
-            q.pop_front();
-        }
-        if q.len() >= usize::try_from(self.register_per_ip_per_hour).unwrap_or(usize::MAX) {
-            let wait = q
-                .front()
-                .map(|t| hour.saturating_sub(now.duration_since(*t)).as_secs() + 1)
-                .unwrap_or(3600);
-            return Err(wait);
-        }
-        q.push_back(now);
-        Ok(())
+        self.registrations.admit(ip)
     }
 }
 

@@ -113,37 +113,92 @@ fn attrs(tag: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Label meta tags: (start, end, content).
-fn metas(s: &str) -> Vec<(usize, usize, String)> {
-    let mut out = Vec::new();
-    scan_metas(s, |i, j, a| {
-        let is_label = a
-            .iter()
-            .any(|(k, v)| k == "name" && v.eq_ignore_ascii_case("AIGC"));
-        if is_label {
-            let content = a
-                .iter()
-                .find(|(k, _)| k == "content")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            out.push((i, j + 1, content));
-        }
-    });
-    out
+/// Every `<meta` tag of a document, found in one scan.
+struct Metas {
+    /// (start, end) of each tag, '>' included.
+    spans: Vec<(usize, usize)>,
+    /// Label tags: (start, end, content).
+    labels: Vec<(usize, usize, String)>,
+    /// Start of an unterminated tag (it runs to the end).
+    unterminated: Option<usize>,
 }
 
-/// Where a new tag can go at or before `at` so that `metas` reads it: not inside any `<meta`
-/// tag as `metas` delimits them (quotes included; an unterminated one runs to the end).
-fn outside_metas(s: &str, at: usize) -> usize {
-    let mut spans = Vec::new();
-    let end = scan_metas(s, |i, j, _| spans.push((i, j + 1)));
-    if let Some(i) = end {
-        spans.push((i, s.len()));
+impl Metas {
+    fn scan(s: &str) -> Metas {
+        let mut spans = Vec::new();
+        let mut labels = Vec::new();
+        let unterminated = scan_metas(s, |i, j, a| {
+            spans.push((i, j + 1));
+            let is_label = a
+                .iter()
+                .any(|(k, v)| k == "name" && v.eq_ignore_ascii_case("AIGC"));
+            if is_label {
+                let content = a
+                    .iter()
+                    .find(|(k, _)| k == "content")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                labels.push((i, j + 1, content));
+            }
+        });
+        Metas {
+            spans,
+            labels,
+            unterminated,
+        }
     }
-    spans
-        .into_iter()
-        .find(|(a, e)| *a < at && at < *e)
-        .map_or(at, |(a, _)| a)
+
+    /// Where a new tag can go at or before `at` so that `metas` reads it: not inside any
+    /// `<meta` tag as `metas` delimits them (quotes included; an unterminated one runs to the
+    /// end of `len` bytes).
+    fn outside(&self, at: usize, len: usize) -> usize {
+        self.spans
+            .iter()
+            .copied()
+            .chain(self.unterminated.map(|i| (i, len)))
+            .find(|(a, e)| *a < at && at < *e)
+            .map_or(at, |(a, _)| a)
+    }
+}
+
+/// Label meta tags: (start, end, content).
+fn metas(s: &str) -> Vec<(usize, usize, String)> {
+    Metas::scan(s).labels
+}
+
+/// Where the label tag goes in `s`: after `<head …>`, else after `<html …>`, else after the
+/// doctype, else at the start, and not inside a `<meta` tag.
+fn insertion_point(s: &str, m: &Metas) -> usize {
+    m.outside(opening_tag_end(s), s.len())
+}
+
+/// After the first `<head` tag (not a longer name such as `header`), else the first `<html`,
+/// else the first `<!doctype`, else 0: one pass over the '<'s, stopping at the head.
+fn opening_tag_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    // The end of the tag named `name` starting at `i`: `None` if it is not that tag,
+    // `Some(None)` if it is but has no '>' after it.
+    let tag = |i: usize, name: &[u8]| -> Option<Option<usize>> {
+        let n = i + name.len();
+        let named = b.get(i..n).is_some_and(|t| t.eq_ignore_ascii_case(name))
+            && b.get(n)
+                .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>');
+        named.then(|| memchr::memchr(b'>', &b[n..]).map(|e| n + e + 1))
+    };
+    let (mut html, mut doctype) = (None, None);
+    for i in memchr::memchr_iter(b'<', b) {
+        if let Some(end) = tag(i, b"<head") {
+            // No '>' after the head means none after any later tag either.
+            return end.or(html.flatten()).or(doctype.flatten()).unwrap_or(0);
+        }
+        if html.is_none() {
+            html = tag(i, b"<html");
+        }
+        if doctype.is_none() {
+            doctype = tag(i, b"<!doctype");
+        }
+    }
+    html.flatten().or(doctype.flatten()).unwrap_or(0)
 }
 
 /// Calls `f(start, offset of '>', attributes)` for every `<meta` tag; returns the start of an
@@ -196,6 +251,7 @@ fn strip(s: &str) -> String {
 }
 
 /// Offset after the opening tag called `name` (not a longer name such as `header`).
+#[cfg(test)]
 fn after_tag(s: &str, name: &[u8]) -> Option<usize> {
     let b = s.as_bytes();
     let mut at = 0;
@@ -264,17 +320,10 @@ impl FormatHandler for Html {
             .replace('\'', "&#39;");
         let tag = format!("<meta name=\"AIGC\" content='{j}'>");
         let original = as_str(bytes)?;
-        let insert = |s: &str| {
-            let at = after_tag(s, b"<head")
-                .or_else(|| after_tag(s, b"<html"))
-                .or_else(|| after_tag(s, b"<!doctype"))
-                .unwrap_or(0);
-            // `<head>` may sit inside an earlier tag's unterminated quote: go before that tag.
-            outside_metas(s, at)
-        };
-        if metas(original).is_empty() {
+        let m = Metas::scan(original);
+        if m.labels.is_empty() {
             // Nothing to strip: the file's own bytes around the new tag.
-            let at = insert(original);
+            let at = insertion_point(original, &m);
             let mut out = Output::over(bytes);
             out.keep(&bytes[..at]);
             out.push(tag.as_bytes());
@@ -282,7 +331,7 @@ impl FormatHandler for Html {
             return Ok(out);
         }
         let s = strip(original);
-        let at = insert(&s);
+        let at = insertion_point(&s, &Metas::scan(&s));
         Ok(Output::from_vec(
             format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
         ))
@@ -311,4 +360,50 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     let s = String::from_utf8_lossy(bytes);
     let at = after_tag(&s, b"<head").unwrap_or(0);
     format!("{}<meta name=aigc content=\"{j}\" />{}", &s[..at], &s[at..]).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The one-pass search agrees with searching for each tag in turn, on documents made of
+    /// pieces that stress it (tags with and without '>', longer names, case, text).
+    #[test]
+    fn one_pass_insertion_point_agrees_with_searching_each_tag_in_turn() {
+        let pieces = [
+            "<head>",
+            "<HEAD lang=x>",
+            "<header>",
+            "<head",
+            "<html>",
+            "<Html a>",
+            "<htmlx>",
+            "<!DOCTYPE html>",
+            "<!doctype",
+            "text ",
+            "中文",
+            ">",
+            "<",
+            "<meta name=x>",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut doc = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let n = (seed % 7) as usize;
+            let mut x = seed;
+            for _ in 0..n {
+                doc.push_str(pieces[(x % pieces.len() as u64) as usize]);
+                x /= pieces.len() as u64;
+            }
+            let expect = after_tag(&doc, b"<head")
+                .or_else(|| after_tag(&doc, b"<html"))
+                .or_else(|| after_tag(&doc, b"<!doctype"))
+                .unwrap_or(0);
+            assert_eq!(opening_tag_end(&doc), expect, "{doc:?}");
+        }
+    }
 }

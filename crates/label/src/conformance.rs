@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/samples.rs"]
-mod samples;
+pub(crate) mod samples;
 
 use hegui_types::AigcLabel;
 
@@ -14,7 +14,7 @@ use crate::{
     LabelSigningKey, Registry, Verdict,
 };
 
-fn label(id: &str) -> AigcLabel {
+pub(crate) fn label(id: &str) -> AigcLabel {
     AigcLabel {
         label: "1".into(),
         content_producer: "001191440300708461136T1XGW3".into(),

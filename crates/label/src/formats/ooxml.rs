@@ -869,29 +869,12 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     w.finish().map(|c| c.into_inner()).unwrap_or_default()
 }
 
-/// The shared sample files (the conformance harness loads them too).
-#[cfg(test)]
-#[allow(clippy::duplicate_mod)]
-#[path = "../../tests/common/samples.rs"]
-mod samples;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::conformance::{label, samples};
     use crate::LabelSigningKey;
-
-    fn label(id: &str) -> AigcLabel {
-        AigcLabel {
-            label: "1".into(),
-            content_producer: "001191440300708461136T1XGW3".into(),
-            produce_id: id.into(),
-            reserved_code1: None,
-            content_propagator: None,
-            propagate_id: None,
-            reserved_code2: None,
-        }
-    }
 
     fn noise(n: usize) -> Vec<u8> {
         let mut x = 0x2545_f491_4f6c_dd1du64;

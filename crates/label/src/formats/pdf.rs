@@ -650,29 +650,12 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     out
 }
 
-/// The shared sample files (also the conformance harness's).
-#[cfg(test)]
-#[allow(clippy::duplicate_mod)]
-#[path = "../../tests/common/samples.rs"]
-mod samples;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-
-    fn label(id: &str) -> AigcLabel {
-        AigcLabel {
-            label: "1".into(),
-            content_producer: "001191440300708461136T1XGW3".into(),
-            produce_id: id.into(),
-            reserved_code1: None,
-            content_propagator: None,
-            propagate_id: None,
-            reserved_code2: None,
-        }
-    }
+    use crate::conformance::{label, samples};
 
     /// The sample saved again by lopdf with `options` and `change` applied to it first.
     fn resaved(options: lopdf::SaveOptions, change: impl FnOnce(&mut Document)) -> Vec<u8> {

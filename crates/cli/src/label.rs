@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use hegui_label::{
-    label_bytes, primary, propagate, read_file, verify_all, write_atomic, Evidence, LabelPublicKey,
-    LabelSigningKey, Registry, Verdict,
+    label_file_to, primary, propagate, read_file, verify_all, write_atomic, Evidence,
+    LabelPublicKey, LabelSigningKey, Registry, Verdict,
 };
 use hegui_types::AigcLabel;
 use serde_json::{json, Value};
@@ -193,10 +193,11 @@ fn label_json(l: &AigcLabel) -> Value {
 }
 
 fn add(registry: &Registry, a: AddArgs) -> anyhow::Result<()> {
-    let (bytes, h) = read_file(registry, &a.file)?;
     let key = a.key.as_deref().map(LabelSigningKey::load).transpose()?;
-    let (out, mode) = match &a.propagator {
+    let dest = a.out.clone().unwrap_or_else(|| a.file.clone());
+    let (written, h, mode) = match &a.propagator {
         Some(code) => {
+            let (bytes, h) = read_file(registry, &a.file)?;
             let pid = a
                 .propagate_id
                 .clone()
@@ -210,7 +211,12 @@ fn add(registry: &Registry, a: AddArgs) -> anyhow::Result<()> {
                 a.evidence.map(Into::into),
             )
             .with_context(|| format!("{}: propagator mode", a.file.display()))?;
-            (out, "propagator")
+            let found = h.read(&out)?;
+            let written = primary(h, &found)
+                .cloned()
+                .context("the label written cannot be read back")?;
+            write_atomic(&dest, &out)?;
+            (written, h, "propagator")
         }
         None => {
             let Some(producer) = &a.producer else {
@@ -230,13 +236,10 @@ fn add(registry: &Registry, a: AddArgs) -> anyhow::Result<()> {
                 propagate_id: None,
                 reserved_code2: None,
             };
-            (label_bytes(h, &bytes, &label, key.as_ref())?, "producer")
+            let (written, h) = label_file_to(registry, &a.file, &dest, &label, key.as_ref())?;
+            (written, h, "producer")
         }
     };
-    let found = h.read(&out)?;
-    let written = primary(h, &found).context("the label written cannot be read back")?;
-    let dest = a.out.clone().unwrap_or_else(|| a.file.clone());
-    write_atomic(&dest, &out)?;
     print(
         a.json,
         &json!({"file": dest, "format": h.name(), "mode": mode, "carrier": written.carrier,

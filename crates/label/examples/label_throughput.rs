@@ -199,7 +199,7 @@ fn main() {
         ("mp3", "MP3", repeat_tail("sample.mp3", mp3_tag, size)),
         ("flac", "FLAC", repeat_tail("sample.flac", flac_audio, size)),
         ("pdf", "PDF (incremental update)", pdf(size)),
-        ("ooxml", "DOCX (zip raw copy)", docx(size)),
+        ("ooxml", "DOCX (ZIP spliced)", docx(size)),
         ("text", "text", text(size)),
         ("markdown", "Markdown", text(size)),
         ("html", "HTML", text(size)),

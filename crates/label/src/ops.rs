@@ -1,13 +1,13 @@
 //! Labeling operations over any handler: sign and write, verify, propagate, strip, and their
 //! atomic file forms.
 
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::Path;
 
 use hegui_types::AigcLabel;
 
 use crate::sign::{self, LabelPublicKey, LabelSigningKey, Verdict};
-use crate::{FormatHandler, FoundLabel, LabelError, Registry};
+use crate::{FormatHandler, FoundLabel, LabelError, Output, Registry};
 
 /// The label a file is taken to carry: the canonical carrier's if present, else the first found.
 pub fn primary<'a>(handler: &dyn FormatHandler, found: &'a [FoundLabel]) -> Option<&'a FoundLabel> {
@@ -59,21 +59,41 @@ pub fn label_bytes_from(
         sign::sign_producer(&mut signed, &digest, k)?;
         return handler.write(bytes, &signed);
     }
-    let mut stand_in = label.clone();
-    sign::sign_producer(&mut stand_in, &[0; 32], k)?;
-    let layout = handler.write_parts(bytes, &stand_in)?;
-    let mut out = vec![0u8; layout.len()];
-    let digest = std::thread::scope(|s| {
-        s.spawn(|| layout.fill_kept(&mut out));
-        handler.content_digest(bytes)
+    let mut out = Vec::new();
+    let (layout, real, _) = overlapped(handler, bytes, label, k, |layout| {
+        out = vec![0u8; layout.len()];
+        layout.fill_kept(&mut out);
     })?;
-    sign::sign_producer(&mut signed, &digest, k)?;
-    let real = handler.write_parts(bytes, &signed)?;
     if !real.same_layout(&layout) {
         return Ok(real.into_vec());
     }
     real.fill_new(&mut out);
     Ok(out)
+}
+
+/// The overlapped signed path: lays the output out with a stand-in signature of the real
+/// one's length, runs `copy_kept(&layout)` on a second thread (it copies the kept input ranges
+/// into place) while this thread computes the content digest, then signs. Returns the stand-in
+/// layout, the signed one (the caller writes its new pieces over the stand-in's when
+/// [`Output::same_layout`] holds, else the signed output whole) and the signed label.
+fn overlapped<'a>(
+    handler: &dyn FormatHandler,
+    bytes: &'a [u8],
+    label: &AigcLabel,
+    k: &LabelSigningKey,
+    copy_kept: impl FnOnce(&Output<'a>) + Send,
+) -> Result<(Output<'a>, Output<'a>, AigcLabel), LabelError> {
+    let mut stand_in = label.clone();
+    sign::sign_producer(&mut stand_in, &[0; 32], k)?;
+    let layout = handler.write_parts(bytes, &stand_in)?;
+    let digest = std::thread::scope(|s| {
+        s.spawn(|| copy_kept(&layout));
+        handler.content_digest(bytes)
+    })?;
+    let mut signed = label.clone();
+    sign::sign_producer(&mut signed, &digest, k)?;
+    let real = handler.write_parts(bytes, &signed)?;
+    Ok((layout, real, signed))
 }
 
 /// Signature checks of a file's label.
@@ -198,6 +218,16 @@ pub fn read_file<'r>(
 /// Replaces `path` with `bytes` atomically: a temporary file in the same directory (same
 /// permissions), synced, then renamed over it. On any error the original is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LabelError> {
+    replace_atomic(path, |f| f.write_all(bytes).map_err(io(path)))
+}
+
+/// Replaces `path` atomically with what `write` puts in a temporary file in the same
+/// directory (same permissions), synced, then renamed over it. On any error the original is
+/// untouched.
+fn replace_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), LabelError>,
+) -> Result<(), LabelError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -206,7 +236,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LabelError> {
         .prefix(".hegui-label-")
         .tempfile_in(dir)
         .map_err(io(path))?;
-    tmp.write_all(bytes).map_err(io(path))?;
+    write(tmp.as_file_mut())?;
     if let Ok(meta) = std::fs::metadata(path) {
         tmp.as_file()
             .set_permissions(meta.permissions())
@@ -227,13 +257,69 @@ pub fn label_file(
     label: &AigcLabel,
     key: Option<&LabelSigningKey>,
 ) -> Result<AigcLabel, LabelError> {
-    let (bytes, h) = read_file(registry, path)?;
+    label_file_to(registry, path, path, label, key).map(|(found, _)| found.label)
+}
+
+/// Labels the file `src` into `dest` (atomically; `dest` may be `src`); with a key,
+/// ReservedCode1 is the producer signature. Returns the label written, in its carrier, and the
+/// handler that wrote it.
+pub fn label_file_to<'r>(
+    registry: &'r Registry,
+    src: &Path,
+    dest: &Path,
+    label: &AigcLabel,
+    key: Option<&LabelSigningKey>,
+) -> Result<(FoundLabel, &'r dyn FormatHandler), LabelError> {
+    let (bytes, h) = read_file(registry, src)?;
+    #[cfg(unix)]
+    if let Some(k) = key {
+        if h.keeps_media() && bytes.len() >= PARALLEL_MIN {
+            let label = label_file_overlapped(h, dest, &bytes, label, k)?;
+            let carrier = h.canonical_carrier().to_string();
+            return Ok((FoundLabel { carrier, label }, h));
+        }
+    }
     let out = label_bytes(h, &bytes, label, key)?;
     let written = primary(h, &h.read(&out)?)
-        .map(|f| f.label.clone())
+        .cloned()
         .ok_or(LabelError::NoLabel)?;
-    write_atomic(path, &out)?;
-    Ok(written)
+    write_atomic(dest, &out)?;
+    Ok((written, h))
+}
+
+/// [`label_file_to`] for a large file: the kept media ranges go straight from the input to
+/// their places in the temporary file (positioned writes, on the second thread while the
+/// digest is computed), then the signed label's pieces; the output is never joined in memory.
+/// The label returned is the one written, in the handler's canonical carrier (the conformance
+/// harness and the fuzz targets check that what a handler writes reads back so).
+#[cfg(unix)]
+fn label_file_overlapped(
+    h: &dyn FormatHandler,
+    path: &Path,
+    bytes: &[u8],
+    label: &AigcLabel,
+    k: &LabelSigningKey,
+) -> Result<AigcLabel, LabelError> {
+    let mut signed = None;
+    replace_atomic(path, |f| {
+        let mut copied = Ok(());
+        let (layout, real, label) = overlapped(h, bytes, label, k, |layout| {
+            copied = f
+                .set_len(layout.len() as u64)
+                .and_then(|()| layout.put_kept(f));
+        })?;
+        copied.map_err(io(path))?;
+        if real.same_layout(&layout) {
+            real.put_new(f).map_err(io(path))?;
+        } else {
+            f.set_len(0).map_err(io(path))?;
+            f.rewind().map_err(io(path))?;
+            real.write_to(f).map_err(io(path))?;
+        }
+        signed = Some(label);
+        Ok(())
+    })?;
+    signed.ok_or(LabelError::NoLabel)
 }
 
 /// Removes every label carrier from a file in place (atomically).
@@ -256,4 +342,54 @@ pub fn propagate_file(
     let (out, label) = propagate(h, &bytes, propagator_code, propagate_id, key, evidence)?;
     write_atomic(path, &out)?;
     Ok(label)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::conformance::{label, samples};
+
+    /// A large file labeled in place with a key (the overlapped file path: media written at
+    /// their offsets while hashing) holds exactly the bytes `label_bytes` gives, and the
+    /// returned label is the one the file carries.
+    #[test]
+    fn a_large_file_labeled_in_place_equals_label_bytes() {
+        let reg = Registry::new();
+        let key = LabelSigningKey::from_secret([9; 32]);
+        let l = label("0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11");
+        let dir = tempfile::tempdir().unwrap();
+        let line = "本内容由人工智能生成，这是一行测试文字。\n";
+        let text = line.repeat(PARALLEL_MIN / line.len() + 10).into_bytes();
+        let mut png = samples::encode_image(image::ImageFormat::Png);
+        // A large private ancillary chunk before IEND makes the PNG big without new pixels.
+        let iend = png.len() - 12;
+        let big = crate::formats::png::chunk(b"prVt", &vec![7u8; PARALLEL_MIN + 1]);
+        png.splice(iend..iend, big);
+        for (name, bytes) in [("big.txt", text), ("big.png", png)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes).unwrap();
+            let (h_bytes, h) = read_file(&reg, &path).unwrap();
+            assert!(h.keeps_media() && h_bytes.len() >= PARALLEL_MIN, "{name}");
+            let expect = label_bytes(h, &bytes, &l, Some(&key)).unwrap();
+            let out_path = dir.path().join(format!("out-{name}"));
+            let (found, _) = label_file_to(&reg, &path, &out_path, &l, Some(&key)).unwrap();
+            let got = std::fs::read(&out_path).unwrap();
+            assert!(got == expect, "{name}: file differs from label_bytes");
+            assert_eq!(h.read(&got).unwrap(), vec![found.clone()], "{name}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "{name}: source untouched"
+            );
+            let written = label_file(&reg, &path, &l, Some(&key)).unwrap();
+            assert_eq!(written, found.label);
+            assert!(std::fs::read(&path).unwrap() == expect, "{name}: in place");
+            assert_eq!(
+                verify(h, &got, &[key.public()]).unwrap(),
+                Verdict::Intact,
+                "{name}"
+            );
+        }
+    }
 }

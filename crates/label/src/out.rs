@@ -179,6 +179,32 @@ impl<'a> Output<'a> {
         self.fill(out, false);
     }
 
+    /// Writes the kept pieces into `f` at their offsets (positioned writes).
+    #[cfg(unix)]
+    pub(crate) fn put_kept(&self, f: &std::fs::File) -> io::Result<()> {
+        self.put(f, true)
+    }
+
+    /// Writes the new pieces into `f` at their offsets (positioned writes).
+    #[cfg(unix)]
+    pub(crate) fn put_new(&self, f: &std::fs::File) -> io::Result<()> {
+        self.put(f, false)
+    }
+
+    #[cfg(unix)]
+    fn put(&self, f: &std::fs::File, kept: bool) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut at = 0u64;
+        for p in &self.pieces {
+            let b = self.bytes(p);
+            if matches!(p, Piece::Kept(_)) == kept {
+                f.write_all_at(b, at)?;
+            }
+            at += b.len() as u64;
+        }
+        Ok(())
+    }
+
     fn fill(&self, out: &mut [u8], kept: bool) {
         let mut at = 0;
         for p in &self.pieces {

@@ -8,9 +8,9 @@
 //! every unchanged entry's local record (header, compressed data, data descriptor) is kept as
 //! a range of the input, so the media is copied once, where it lands ([`Output`]); replaced
 //! parts are left out, and their new versions (and a new custom.xml) follow the kept entries,
-//! before a new central directory and end record (the input's comment kept). So the parts we
-//! change come last, `[Content_Types].xml` among them: packages conventionally put it first,
-//! but OPC requires no order of ZIP entries and readers go by the central directory. Any other
+//! before a new central directory and end record (the input's comment kept). A changed
+//! `[Content_Types].xml` goes first instead, where packages conventionally have it and where
+//! tools that sniff OOXML (libmagic) look; OPC itself requires no order. Any other
 //! archive is rebuilt with `zip::ZipWriter`, every other part copied raw (compressed bytes as
 //! they were, never recompressed).
 //!
@@ -583,10 +583,19 @@ fn splice<'a>(
         return Ok(None);
     };
 
-    // Local records: the kept ones in input order, then the new ones.
+    // A new `[Content_Types].xml` goes first, where packages conventionally have it (tools
+    // that sniff OOXML look at the first entry); its length does not depend on the label's
+    // value, only on whether there is one, so the signed layout stays the stand-in's.
+    let types_first = parts.first().is_some_and(|(n, ..)| *n == TYPES);
+    let head: &[u8] = match new.entries.first() {
+        Some(t) if types_first => small.get(t.local.clone()).unwrap_or_default(),
+        _ => &[],
+    };
+    // Local records: the new `[Content_Types].xml`, the kept ones in input order, then the
+    // other new ones.
     let mut kept: Vec<Range<usize>> = Vec::new();
     let mut offset = vec![None; old.entries.len()];
-    let mut pos = 0usize;
+    let mut pos = head.len();
     for &i in &old.by_offset {
         let (Some(entry), Some(name)) = (old.entries.get(i), names.get(i)) else {
             return Ok(None);
@@ -605,11 +614,32 @@ fn splice<'a>(
     }
     let base = pos;
     let mut tail = small
-        .get(..new.central_dir.start)
+        .get(head.len()..new.central_dir.start)
         .unwrap_or_default()
         .to_vec();
     let central_start = base + tail.len();
     let mut expect_names = Vec::with_capacity(names.len() + parts.len());
+    // Where new entry `i` of the small ZIP lands.
+    let new_at = |i: usize, local_start: usize| {
+        if i == 0 && types_first {
+            Some(0)
+        } else {
+            (base + local_start).checked_sub(head.len())
+        }
+    };
+    let new_central = |i: usize, tail: &mut Vec<u8>| -> Option<()> {
+        let entry = new.entries.get(i)?;
+        let rec = small.get(entry.central.clone())?;
+        let at = field32(new_at(i, entry.local.start)?)?;
+        tail.extend_from_slice(&with_offset(rec, at));
+        Some(())
+    };
+    if types_first {
+        if new_central(0, &mut tail).is_none() {
+            return Ok(None);
+        }
+        expect_names.push(TYPES);
+    }
     for ((entry, at), name) in old.entries.iter().zip(&offset).zip(&names) {
         let Some(at) = at else { continue };
         let (Some(rec), Some(at)) = (bytes.get(entry.central.clone()), field32(*at)) else {
@@ -618,14 +648,13 @@ fn splice<'a>(
         tail.extend_from_slice(&with_offset(rec, at));
         expect_names.push(name.as_str());
     }
-    for (entry, (name, ..)) in new.entries.iter().zip(&parts) {
-        let (Some(rec), Some(at)) = (
-            small.get(entry.central.clone()),
-            field32(base + entry.local.start),
-        ) else {
+    for (i, (name, ..)) in parts.iter().enumerate() {
+        if i == 0 && types_first {
+            continue;
+        }
+        if new_central(i, &mut tail).is_none() {
             return Ok(None);
-        };
-        tail.extend_from_slice(&with_offset(rec, at));
+        }
         expect_names.push(name);
     }
     let central_end = base + tail.len();
@@ -649,12 +678,14 @@ fn splice<'a>(
     tail.extend_from_slice(&comment_len.to_le_bytes());
     tail.extend_from_slice(comment);
 
-    let mut segments: Vec<&[u8]> = kept.iter().filter_map(|r| bytes.get(r.clone())).collect();
+    let mut segments: Vec<&[u8]> = vec![head];
+    segments.extend(kept.iter().filter_map(|r| bytes.get(r.clone())));
     segments.push(&tail);
     if !spliced_ok(segments, &expect_names, json) {
         return Ok(None);
     }
     let mut out = Output::over(bytes);
+    out.push(head);
     for r in kept {
         if let Some(b) = bytes.get(r) {
             out.keep(b);
@@ -970,6 +1001,14 @@ mod tests {
             }
         }
         assert_eq!(after.len(), before.len() + 1, "custom.xml added");
+        // `[Content_Types].xml` stays the first entry in the file and in the directory.
+        let first_local = |zip: &[u8]| {
+            let n = usize::from(u16::from_le_bytes([zip[26], zip[27]]));
+            String::from_utf8(zip[30..30 + n].to_vec()).unwrap()
+        };
+        assert_eq!(first_local(doc), TYPES, "the sample starts with it");
+        assert_eq!(first_local(&out), TYPES);
+        assert_eq!(after[0].0, TYPES);
         assert_eq!(open(&out).unwrap().comment(), open(doc).unwrap().comment());
         let found = h.read(&out).unwrap();
         assert_eq!(found.len(), 1);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use hegui_label::{
-    label_file_to, primary, propagate, read_file, verify_all, write_atomic, Evidence,
+    label_file_to, propagate_file_to, read_file, verify_all, write_atomic, Evidence,
     LabelPublicKey, LabelSigningKey, Registry, Verdict,
 };
 use hegui_types::AigcLabel;
@@ -197,25 +197,20 @@ fn add(registry: &Registry, a: AddArgs) -> anyhow::Result<()> {
     let dest = a.out.clone().unwrap_or_else(|| a.file.clone());
     let (written, h, mode) = match &a.propagator {
         Some(code) => {
-            let (bytes, h) = read_file(registry, &a.file)?;
             let pid = a
                 .propagate_id
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-            let (out, _) = propagate(
-                h,
-                &bytes,
+            let (written, h) = propagate_file_to(
+                registry,
+                &a.file,
+                &dest,
                 code,
                 &pid,
                 key.as_ref(),
                 a.evidence.map(Into::into),
             )
             .with_context(|| format!("{}: propagator mode", a.file.display()))?;
-            let found = h.read(&out)?;
-            let written = primary(h, &found)
-                .cloned()
-                .context("the label written cannot be read back")?;
-            write_atomic(&dest, &out)?;
             (written, h, "propagator")
         }
         None => {

@@ -37,7 +37,8 @@ pub use error::LabelError;
 pub use handler::{FormatHandler, FoundLabel, Registry};
 pub use ops::{
     label_bytes, label_bytes_from, label_file, label_file_to, primary, propagate, propagate_file,
-    read_file, strip_file, verify, verify_all, write_atomic, Evidence, Verification,
+    propagate_file_to, read_file, strip_file, verify, verify_all, write_atomic, Evidence,
+    Verification,
 };
 pub use out::Output;
 pub use sign::{LabelPublicKey, LabelSigningKey, Verdict};

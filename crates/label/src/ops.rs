@@ -50,25 +50,56 @@ pub fn label_bytes_from(
     key: Option<&LabelSigningKey>,
     parallel_min: usize,
 ) -> Result<Vec<u8>, LabelError> {
-    let Some(k) = key else {
-        return handler.write(bytes, label);
-    };
-    let mut signed = label.clone();
+    match key {
+        None => handler.write(bytes, label),
+        Some(k) => signed_bytes(handler, bytes, label, Signer::Producer(k), parallel_min)
+            .map(|(out, _)| out),
+    }
+}
+
+/// Which signature a signed write adds.
+#[derive(Clone, Copy)]
+enum Signer<'k> {
+    /// ReservedCode1, over the producer fields.
+    Producer(&'k LabelSigningKey),
+    /// ReservedCode2, over the producer fields with ReservedCode1 and the propagator fields.
+    Propagator(&'k LabelSigningKey),
+}
+
+impl Signer<'_> {
+    fn sign(self, label: &mut AigcLabel, digest: &[u8; 32]) -> Result<(), LabelError> {
+        match self {
+            Signer::Producer(k) => sign::sign_producer(label, digest, k),
+            Signer::Propagator(k) => sign::sign_propagator(label, digest, k),
+        }
+    }
+}
+
+/// `label` signed by `signer` over the content digest and written into `bytes`; the signed
+/// label too. Overlapped (see [`label_bytes`]) from `parallel_min` bytes up when the handler
+/// keeps the media.
+fn signed_bytes(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    label: &AigcLabel,
+    signer: Signer<'_>,
+    parallel_min: usize,
+) -> Result<(Vec<u8>, AigcLabel), LabelError> {
     if bytes.len() < parallel_min || !handler.keeps_media() {
-        let digest = handler.content_digest(bytes)?;
-        sign::sign_producer(&mut signed, &digest, k)?;
-        return handler.write(bytes, &signed);
+        let mut signed = label.clone();
+        signer.sign(&mut signed, &handler.content_digest(bytes)?)?;
+        return Ok((handler.write(bytes, &signed)?, signed));
     }
     let mut out = Vec::new();
-    let (layout, real, _) = overlapped(handler, bytes, label, k, |layout| {
+    let (layout, real, signed) = overlapped(handler, bytes, label, signer, |layout| {
         out = vec![0u8; layout.len()];
         layout.fill_kept(&mut out);
     })?;
     if !real.same_layout(&layout) {
-        return Ok(real.into_vec());
+        return Ok((real.into_vec(), signed));
     }
     real.fill_new(&mut out);
-    Ok(out)
+    Ok((out, signed))
 }
 
 /// The overlapped signed path: lays the output out with a stand-in signature of the real
@@ -80,18 +111,18 @@ fn overlapped<'a>(
     handler: &dyn FormatHandler,
     bytes: &'a [u8],
     label: &AigcLabel,
-    k: &LabelSigningKey,
+    signer: Signer<'_>,
     copy_kept: impl FnOnce(&Output<'a>) + Send,
 ) -> Result<(Output<'a>, Output<'a>, AigcLabel), LabelError> {
     let mut stand_in = label.clone();
-    sign::sign_producer(&mut stand_in, &[0; 32], k)?;
+    signer.sign(&mut stand_in, &[0; 32])?;
     let layout = handler.write_parts(bytes, &stand_in)?;
     let digest = std::thread::scope(|s| {
         s.spawn(|| copy_kept(&layout));
         handler.content_digest(bytes)
     })?;
     let mut signed = label.clone();
-    sign::sign_producer(&mut signed, &digest, k)?;
+    signer.sign(&mut signed, &digest)?;
     let real = handler.write_parts(bytes, &signed)?;
     Ok((layout, real, signed))
 }
@@ -171,6 +202,25 @@ pub fn propagate(
     key: Option<&LabelSigningKey>,
     evidence: Option<Evidence>,
 ) -> Result<(Vec<u8>, AigcLabel), LabelError> {
+    let label = propagated_label(handler, bytes, propagator_code, propagate_id, evidence)?;
+    match key {
+        Some(k) => signed_bytes(handler, bytes, &label, Signer::Propagator(k), PARALLEL_MIN),
+        None => {
+            label.validate()?;
+            Ok((handler.write(bytes, &label)?, label))
+        }
+    }
+}
+
+/// The label a propagator writes, unsigned: the one the file carries (or, without one, one
+/// made from `evidence`) with the propagator fields set.
+fn propagated_label(
+    handler: &dyn FormatHandler,
+    bytes: &[u8],
+    propagator_code: &str,
+    propagate_id: &str,
+    evidence: Option<Evidence>,
+) -> Result<AigcLabel, LabelError> {
     let found = handler.read(bytes)?;
     let mut label = match (primary(handler, &found), evidence) {
         (Some(f), _) => f.label.clone(),
@@ -188,13 +238,7 @@ pub fn propagate(
     label.content_propagator = Some(propagator_code.to_string());
     label.propagate_id = Some(propagate_id.to_string());
     label.reserved_code2 = None;
-    if let Some(k) = key {
-        let digest = handler.content_digest(bytes)?;
-        sign::sign_propagator(&mut label, &digest, k)?;
-    } else {
-        label.validate()?;
-    }
-    Ok((handler.write(bytes, &label)?, label))
+    Ok(label)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LabelError + '_ {
@@ -271,39 +315,61 @@ pub fn label_file_to<'r>(
     key: Option<&LabelSigningKey>,
 ) -> Result<(FoundLabel, &'r dyn FormatHandler), LabelError> {
     let (bytes, h) = read_file(registry, src)?;
-    #[cfg(unix)]
-    if let Some(k) = key {
-        if h.keeps_media() && bytes.len() >= PARALLEL_MIN {
-            let label = label_file_overlapped(h, dest, &bytes, label, k)?;
-            let carrier = h.canonical_carrier().to_string();
-            return Ok((FoundLabel { carrier, label }, h));
+    let found = match key {
+        Some(k) => signed_file(h, dest, &bytes, label, Signer::Producer(k))?,
+        None => {
+            let out = h.write(&bytes, label)?;
+            let written = primary(h, &h.read(&out)?)
+                .cloned()
+                .ok_or(LabelError::NoLabel)?;
+            write_atomic(dest, &out)?;
+            written
         }
+    };
+    Ok((found, h))
+}
+
+/// `label` signed by `signer` and written from `bytes` into `dest` (atomically); the label
+/// written and its carrier. A large file whose handler keeps the media is written in pieces
+/// ([`signed_file_overlapped`]); any other is signed, written, and its label read back.
+fn signed_file(
+    h: &dyn FormatHandler,
+    dest: &Path,
+    bytes: &[u8],
+    label: &AigcLabel,
+    signer: Signer<'_>,
+) -> Result<FoundLabel, LabelError> {
+    #[cfg(unix)]
+    if h.keeps_media() && bytes.len() >= PARALLEL_MIN {
+        let label = signed_file_overlapped(h, dest, bytes, label, signer)?;
+        let carrier = h.canonical_carrier().to_string();
+        return Ok(FoundLabel { carrier, label });
     }
-    let out = label_bytes(h, &bytes, label, key)?;
+    let (out, _) = signed_bytes(h, bytes, label, signer, PARALLEL_MIN)?;
     let written = primary(h, &h.read(&out)?)
         .cloned()
         .ok_or(LabelError::NoLabel)?;
     write_atomic(dest, &out)?;
-    Ok((written, h))
+    Ok(written)
 }
 
-/// [`label_file_to`] for a large file: the kept media ranges go straight from the input to
+/// [`signed_file`] for a large file: the kept media ranges go straight from the input to
 /// their places in the temporary file (positioned writes, on the second thread while the
 /// digest is computed), then the signed label's pieces; the output is never joined in memory.
 /// The label returned is the one written, in the handler's canonical carrier (the conformance
 /// harness and the fuzz targets check that what a handler writes reads back so).
 #[cfg(unix)]
-fn label_file_overlapped(
+fn signed_file_overlapped(
     h: &dyn FormatHandler,
     path: &Path,
     bytes: &[u8],
     label: &AigcLabel,
-    k: &LabelSigningKey,
+    signer: Signer<'_>,
 ) -> Result<AigcLabel, LabelError> {
     let mut signed = None;
     replace_atomic(path, |f| {
         let mut copied = Ok(());
-        let (layout, real, label) = overlapped(h, bytes, label, k, |layout| {
+        let (layout, real, label) = overlapped(h, bytes, label, signer, |layout| {
             copied = f
                 .set_len(layout.len() as u64)
                 .and_then(|()| layout.put_kept(f));
@@ -338,10 +404,41 @@ pub fn propagate_file(
     key: Option<&LabelSigningKey>,
     evidence: Option<Evidence>,
 ) -> Result<AigcLabel, LabelError> {
-    let (bytes, h) = read_file(registry, path)?;
-    let (out, label) = propagate(h, &bytes, propagator_code, propagate_id, key, evidence)?;
-    write_atomic(path, &out)?;
-    Ok(label)
+    propagate_file_to(
+        registry,
+        path,
+        path,
+        propagator_code,
+        propagate_id,
+        key,
+        evidence,
+    )
+    .map(|(found, _)| found.label)
+}
+
+/// [`propagate`] from the file `src` into `dest` (atomically; `dest` may be `src`). Returns
+/// the label written, in its carrier, and the handler that wrote it.
+pub fn propagate_file_to<'r>(
+    registry: &'r Registry,
+    src: &Path,
+    dest: &Path,
+    propagator_code: &str,
+    propagate_id: &str,
+    key: Option<&LabelSigningKey>,
+    evidence: Option<Evidence>,
+) -> Result<(FoundLabel, &'r dyn FormatHandler), LabelError> {
+    let (bytes, h) = read_file(registry, src)?;
+    if let Some(k) = key {
+        let label = propagated_label(h, &bytes, propagator_code, propagate_id, evidence)?;
+        let found = signed_file(h, dest, &bytes, &label, Signer::Propagator(k))?;
+        return Ok((found, h));
+    }
+    let (out, _) = propagate(h, &bytes, propagator_code, propagate_id, None, evidence)?;
+    let written = primary(h, &h.read(&out)?)
+        .cloned()
+        .ok_or(LabelError::NoLabel)?;
+    write_atomic(dest, &out)?;
+    Ok((written, h))
 }
 
 #[cfg(test)]
@@ -389,6 +486,41 @@ mod tests {
                 verify(h, &got, &[key.public()]).unwrap(),
                 Verdict::Intact,
                 "{name}"
+            );
+            // Propagator mode on the labeled file, the same way.
+            let pkey = LabelSigningKey::from_secret([10; 32]);
+            let (expect, label) =
+                propagate(h, &got, "PLATFORM01", "post-1", Some(&pkey), None).unwrap();
+            let prop_path = dir.path().join(format!("prop-{name}"));
+            let (found, _) = propagate_file_to(
+                &reg,
+                &out_path,
+                &prop_path,
+                "PLATFORM01",
+                "post-1",
+                Some(&pkey),
+                None,
+            )
+            .unwrap();
+            assert_eq!(found.label, label, "{name}");
+            let prop = std::fs::read(&prop_path).unwrap();
+            assert!(
+                prop == expect,
+                "{name}: propagated file differs from propagate"
+            );
+            let mut one_by_one = h.read(&got).unwrap()[0].label.clone();
+            one_by_one.content_propagator = Some("PLATFORM01".into());
+            one_by_one.propagate_id = Some("post-1".into());
+            let digest = h.content_digest(&got).unwrap();
+            crate::sign::sign_propagator(&mut one_by_one, &digest, &pkey).unwrap();
+            assert!(
+                h.write(&got, &one_by_one).unwrap() == expect,
+                "{name}: overlapped propagate differs from digest, sign, write"
+            );
+            let v = verify_all(h, &prop, &[key.public(), pkey.public()]).unwrap();
+            assert_eq!(
+                (v.producer, v.propagator),
+                (Verdict::Intact, Some(Verdict::Intact))
             );
         }
     }

@@ -317,14 +317,7 @@ pub fn label_file_to<'r>(
     let (bytes, h) = read_file(registry, src)?;
     let found = match key {
         Some(k) => signed_file(h, dest, &bytes, label, Signer::Producer(k))?,
-        None => {
-            let out = h.write(&bytes, label)?;
-            let written = primary(h, &h.read(&out)?)
-                .cloned()
-                .ok_or(LabelError::NoLabel)?;
-            write_atomic(dest, &out)?;
-            written
-        }
+        None => checked_write(h, dest, &h.write(&bytes, label)?)?,
     };
     Ok((found, h))
 }
@@ -346,10 +339,16 @@ fn signed_file(
         return Ok(FoundLabel { carrier, label });
     }
     let (out, _) = signed_bytes(h, bytes, label, signer, PARALLEL_MIN)?;
-    let written = primary(h, &h.read(&out)?)
+    checked_write(h, dest, &out)
+}
+
+/// Reads the label back from `out` (the file about to be written), then writes `out` to
+/// `dest` atomically; the label and its carrier.
+fn checked_write(h: &dyn FormatHandler, dest: &Path, out: &[u8]) -> Result<FoundLabel, LabelError> {
+    let written = primary(h, &h.read(out)?)
         .cloned()
         .ok_or(LabelError::NoLabel)?;
-    write_atomic(dest, &out)?;
+    write_atomic(dest, out)?;
     Ok(written)
 }
 
@@ -434,11 +433,7 @@ pub fn propagate_file_to<'r>(
         return Ok((found, h));
     }
     let (out, _) = propagate(h, &bytes, propagator_code, propagate_id, None, evidence)?;
-    let written = primary(h, &h.read(&out)?)
-        .cloned()
-        .ok_or(LabelError::NoLabel)?;
-    write_atomic(dest, &out)?;
-    Ok((written, h))
+    Ok((checked_write(h, dest, &out)?, h))
 }
 
 #[cfg(test)]

@@ -127,15 +127,15 @@ impl Detector {
     pub fn detect(&self, text: &str) -> Vec<PiiMatch> {
         let mut found = Vec::new();
         // Every number we know and every credit code (its area code) has a digit, ASCII or
-        // full-width (UTF-8 `EF BC 90..99`); most prose has none, so one cheap byte pass
-        // skips the two character-decoding scans. Emails need an ASCII `@`.
+        // full-width (UTF-8 `EF BC 90..99`); most prose has none, so one byte pass skips
+        // the two scans, and within them the text between candidates is skipped the same
+        // way, never decoded. Emails need an ASCII `@`.
         let bytes = text.as_bytes();
-        if bytes.iter().any(|&b| b.is_ascii_digit() || b == 0xEF) {
-            self.scan_numbers(text, &mut found);
-            scan_uscc(text, &mut found);
+        if let Some(first) = next_digit(bytes, 0) {
+            self.scan_numbers(text, first, &mut found);
         }
-        if bytes.contains(&b'@') {
-            scan_emails(text, &mut found);
+        if let Some(at) = memchr::memchr(b'@', bytes) {
+            scan_emails(text, at, &mut found);
         }
         if found.is_empty() {
             return found;
@@ -143,14 +143,18 @@ impl Detector {
         resolve_overlaps(found)
     }
 
-    fn scan_numbers(&self, text: &str, out: &mut Vec<PiiMatch>) {
+    /// Numbers and credit codes, from `first`, the offset of the first digit of `text`.
+    fn scan_numbers(&self, text: &str, first: usize, out: &mut Vec<PiiMatch>) {
+        let bytes = text.as_bytes();
         let mut run = Run::default();
         // Separators seen since the last group of the run; `None` once the run is broken.
         let mut gap: Option<u8> = None;
-        let mut prev: Option<(usize, char)> = None;
-        // The character before `prev`, tracked only across non-digits.
-        let mut before_prev: Option<char> = None;
-        let mut it = text.char_indices().peekable();
+        // The character before the current one, and the one before it (the latter tracked
+        // only across non-digits).
+        let (mut prev, mut before_prev) = context_before(text, first);
+        let mut it = chars_from(text, first);
+        // End of the last letter-and-digit run examined for a credit code.
+        let mut uscc_end = 0;
         while let Some((i, c)) = it.next() {
             let Some(d) = digit_value(c) else {
                 gap = match gap {
@@ -159,11 +163,28 @@ impl Detector {
                 };
                 if gap.is_none() {
                     run.flush(self, out);
+                    // Nothing before the next digit can start or extend a number: go there,
+                    // with the two characters before it as context (unless it is the next
+                    // character, as in dense text like `A1A1…`).
+                    let after = i + c.len_utf8();
+                    if !bytes.get(after).is_some_and(u8::is_ascii_digit) {
+                        let Some(next) = next_digit(bytes, after) else {
+                            break;
+                        };
+                        if next > after {
+                            (prev, before_prev) = context_before(text, next);
+                            it = chars_from(text, next);
+                            continue;
+                        }
+                    }
                 }
                 before_prev = prev.map(|(_, p)| p);
                 prev = Some((i, c));
                 continue;
             };
+            if i >= uscc_end {
+                uscc_end = uscc_run(text, i, out);
+            }
             let mut g = Group {
                 start: i,
                 end: i + c.len_utf8(),
@@ -346,38 +367,122 @@ impl Run {
     }
 }
 
-/// Credit codes: maximal runs of exactly 18 letters and digits (either width).
-fn scan_uscc(text: &str, out: &mut Vec<PiiMatch>) {
+/// Credit codes: maximal runs of exactly 18 letters and digits (either width). Every credit
+/// code has digits (its area code), so [`Detector::scan_numbers`] calls this for the run
+/// around each group of digits it meets outside the last run examined, and runs without
+/// digits (words) are never visited. Returns where the run ends.
+fn uscc_run(text: &str, digit: usize, out: &mut Vec<PiiMatch>) -> usize {
+    let bytes = text.as_bytes();
     let mut buf = [0u8; 18];
+    let start = alnum_run_start(bytes, digit);
     let mut count = 0usize;
-    let mut start = 0usize;
-    let mut check = |count: usize, buf: &[u8; 18], start: usize, end: usize| {
-        if count == 18 && uscc::check_ascii(buf).is_ok() {
-            out.push(PiiMatch {
-                kind: PiiKind::Uscc,
-                start,
-                end,
-            });
+    let mut end = start;
+    // Byte by byte; only full-width forms (lead byte `EF`) are decoded.
+    loop {
+        let (b, len) = match bytes.get(end) {
+            Some(&b) if b.is_ascii_alphanumeric() => (b, 1),
+            Some(0xEF) => match chars_from(text, end).next().and_then(|(_, c)| to_ascii(c)) {
+                Some(b) if b.is_ascii_alphanumeric() => (b, 3),
+                _ => break,
+            },
+            _ => break,
+        };
+        if let Some(slot) = buf.get_mut(count) {
+            *slot = b.to_ascii_uppercase();
         }
-    };
-    for (i, c) in text.char_indices() {
-        match to_ascii(c).filter(u8::is_ascii_alphanumeric) {
-            Some(b) => {
-                if count == 0 {
-                    start = i;
-                }
-                if let Some(slot) = buf.get_mut(count) {
-                    *slot = b.to_ascii_uppercase();
-                }
-                count += 1;
-            }
-            None => {
-                check(count, &buf, start, i);
-                count = 0;
-            }
+        count += 1;
+        end += len;
+    }
+    if count == 18 && uscc::check_ascii(&buf).is_ok() {
+        out.push(PiiMatch {
+            kind: PiiKind::Uscc,
+            start,
+            end,
+        });
+    }
+    end
+}
+
+/// Where the run of letters and digits (either width) that holds byte `at` begins.
+fn alnum_run_start(bytes: &[u8], mut at: usize) -> usize {
+    loop {
+        match at.checked_sub(1).and_then(|i| bytes.get(i)) {
+            Some(b) if b.is_ascii_alphanumeric() => at -= 1,
+            _ => match at.checked_sub(3).and_then(|i| bytes.get(i..at)) {
+                Some(&[0xEF, b1, b2]) if full_width_alnum(b1, b2) => at -= 3,
+                _ => return at,
+            },
         }
     }
-    check(count, &buf, start, text.len());
+}
+
+/// Whether `EF b1 b2` is a full-width digit or letter (U+FF10..FF19 `EF BC 90..99`,
+/// U+FF21..FF3A `EF BC A1..BA`, U+FF41..FF5A `EF BD 81..9A`).
+fn full_width_alnum(b1: u8, b2: u8) -> bool {
+    match b1 {
+        0xBC => (0x90..=0x99).contains(&b2) || (0xA1..=0xBA).contains(&b2),
+        0xBD => (0x81..=0x9A).contains(&b2),
+        _ => false,
+    }
+}
+
+/// Iterates the characters of `text` from byte `from` (a `char` boundary), with their
+/// offsets in `text`.
+fn chars_from(
+    text: &str,
+    from: usize,
+) -> std::iter::Peekable<impl Iterator<Item = (usize, char)> + Clone + '_> {
+    text.get(from..)
+        .unwrap_or_default()
+        .char_indices()
+        .map(move |(i, c)| (i + from, c))
+        .peekable()
+}
+
+/// The character ending at byte `at` (with its offset) and the one before it.
+fn context_before(text: &str, at: usize) -> (Option<(usize, char)>, Option<char>) {
+    let head = text.get(..at).unwrap_or_default();
+    let mut back = head.char_indices().rev();
+    (back.next(), back.next().map(|(_, c)| c))
+}
+
+/// Offset of the first digit at or after `from`: an ASCII digit, or a full-width one
+/// (U+FF10..FF19, UTF-8 `EF BC 90..99`). Byte tests only: the Chinese text between numbers
+/// is never decoded.
+fn next_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    next_byte_class(bytes, from, |b0, b1, b2| {
+        (b0.wrapping_sub(b'0') < 10) | (b0 == 0xEF) & (b1 == 0xBC) & (b2.wrapping_sub(0x90) < 10)
+    })
+}
+
+/// Offset of the first byte at or after `from` for which `class(byte, next, next but one)`
+/// holds (missing bytes past the end read as 0). The predicates above use `&`/`|` rather
+/// than `&&`/`||` so that they have no branches.
+fn next_byte_class(
+    bytes: &[u8],
+    mut from: usize,
+    class: impl Fn(u8, u8, u8) -> bool,
+) -> Option<usize> {
+    // Sixteen positions at a time without an early exit, which the compiler turns into
+    // vector compares (the `memchr` idea for a class of characters rather than a byte);
+    // then the position within the block, and the last few bytes, one by one.
+    while let (Some(b0), Some(b1), Some(b2)) = (
+        bytes.get(from..from + 16),
+        bytes.get(from + 1..from + 17),
+        bytes.get(from + 2..from + 18),
+    ) {
+        let any = b0
+            .iter()
+            .zip(b1)
+            .zip(b2)
+            .fold(false, |any, ((&x, &y), &z)| any | class(x, y, z));
+        if any {
+            break;
+        }
+        from += 16;
+    }
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    (from..bytes.len()).find(|&i| class(at(i), at(i + 1), at(i + 2)))
 }
 
 /// Characters accepted in a detected local part: the practical subset of RFC 5322 atext.
@@ -391,11 +496,12 @@ fn is_domain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-')
 }
 
-/// E-mail addresses around each `@`. Each scan stops at the neighbouring `@` (not a local
+/// E-mail addresses around each `@`, from `first`, the offset of the first. Each scan stops at the neighbouring `@` (not a local
 /// or domain byte), so every byte is visited at most twice.
-fn scan_emails(text: &str, out: &mut Vec<PiiMatch>) {
+fn scan_emails(text: &str, first: usize, out: &mut Vec<PiiMatch>) {
     let b = text.as_bytes();
-    for (at, _) in text.match_indices('@') {
+    let rest = b.get(first..).unwrap_or_default();
+    for at in memchr::memchr_iter(b'@', rest).map(|i| i + first) {
         let mut s = at;
         while s > 0 && b.get(s - 1).copied().is_some_and(is_local_byte) {
             s -= 1;
@@ -414,7 +520,7 @@ fn scan_emails(text: &str, out: &mut Vec<PiiMatch>) {
             continue;
         }
         if let Some(candidate) = text.get(s..e) {
-            if email::parse_email(candidate).is_ok() {
+            if email::check_email(candidate).is_ok() {
                 out.push(PiiMatch {
                     kind: PiiKind::Email,
                     start: s,
@@ -445,18 +551,26 @@ fn resolve_overlaps(mut found: Vec<PiiMatch>) -> Vec<PiiMatch> {
             .then(b.end.cmp(&a.end))
             .then(priority(b.kind).cmp(&priority(a.kind)))
     });
-    let mut out: Vec<PiiMatch> = Vec::with_capacity(found.len());
-    for m in found {
-        match out.last_mut() {
+    // In place: `kept` matches are kept at the front.
+    let mut kept = 0usize;
+    for i in 0..found.len() {
+        let Some(&m) = found.get(i) else { break };
+        match kept.checked_sub(1).and_then(|k| found.get_mut(k)) {
             Some(last) if m.start < last.end => {
                 if m.end - m.start > last.end - last.start {
                     *last = m;
                 }
             }
-            _ => out.push(m),
+            _ => {
+                if let Some(slot) = found.get_mut(kept) {
+                    *slot = m;
+                }
+                kept += 1;
+            }
         }
     }
-    out
+    found.truncate(kept);
+    found
 }
 
 /// Where the trailing run of `text` that could still be part of — or grow into — personal

@@ -78,6 +78,12 @@ pub enum EmailError {
 /// Validates an e-mail address (surrounding whitespace ignored) and returns it with the
 /// domain lower-cased; the local part keeps its case, which RFC 5321 says is significant.
 pub fn parse_email(input: &str) -> Result<String, EmailError> {
+    let (local, domain) = check_email(input)?;
+    Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
+}
+
+/// [`parse_email`] without building the normalised form: the local part and the domain.
+pub(crate) fn check_email(input: &str) -> Result<(&str, &str), EmailError> {
     let s = input.trim();
     let ats = s.matches('@').count();
     if ats != 1 {
@@ -92,7 +98,7 @@ pub fn parse_email(input: &str) -> Result<String, EmailError> {
         .ok_or(EmailError::AtSignCount { found: 0 })?;
     check_local(local)?;
     check_domain(domain)?;
-    Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
+    Ok((local, domain))
 }
 
 /// Characters of an RFC 5322 dot-atom besides letters, digits and the dot.

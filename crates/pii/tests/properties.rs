@@ -101,3 +101,33 @@ proptest! {
         prop_assert_eq!(&text[ms[0].range()], pii);
     }
 }
+
+/// Text that can neither be nor touch personal information: Chinese characters and
+/// full-width punctuation other than the decimal point, plus sign and hyphen.
+const FILLER: &[char] = &['中', '文', '。', '，', '：', '（', '）', '😀', '！', '好'];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The scanner skips filler without decoding it (in blocks of 16 bytes); whatever the
+    /// filler's length and wherever the blocks fall, detection of the whole is detection of
+    /// each side.
+    #[test]
+    fn filler_between_two_texts_separates_their_findings(
+        a in text(),
+        b in text(),
+        filler in prop::collection::vec(prop::sample::select(FILLER), 1..40),
+    ) {
+        let filler: String = filler.into_iter().collect();
+        let det = Detector::new(today());
+        let whole = format!("{a}{filler}{b}");
+        let offset = a.len() + filler.len();
+        let mut expected = det.detect(&a);
+        expected.extend(det.detect(&b).into_iter().map(|mut m| {
+            m.start += offset;
+            m.end += offset;
+            m
+        }));
+        prop_assert_eq!(det.detect(&whole), expected, "{:?}", whole);
+    }
+}

@@ -39,18 +39,33 @@ fn main() {
         .collect();
     let bytes: usize = lines.iter().map(String::len).sum();
     let detector = hegui_pii::Detector::new(hegui_pii::today_in_china());
-    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    // Counted per kind in an array (a map lookup per finding would be timed too).
+    let mut counts = [0u64; hegui_pii::PiiKind::ALL.len()];
     let started = Instant::now();
     let mut found = Vec::new();
+    let mut matches = Vec::new();
     for (i, text) in lines.iter().enumerate() {
-        for m in detector.detect(text) {
-            *counts.entry(m.kind.code()).or_default() += 1;
+        detector.detect_into(text, &mut matches);
+        for m in &matches {
+            if let Some(n) = hegui_pii::PiiKind::ALL
+                .iter()
+                .position(|&k| k == m.kind)
+                .and_then(|i| counts.get_mut(i))
+            {
+                *n += 1;
+            }
             if dump.is_some() {
                 found.push((i + 1, m.kind.code(), m.start, m.end));
             }
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let counts: BTreeMap<&'static str, u64> = hegui_pii::PiiKind::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.code(), n))
+        .collect();
     if let Some(d) = dump.as_mut() {
         for (line, kind, s, e) in found {
             let v = &lines[line - 1][s..e];

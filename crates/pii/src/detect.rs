@@ -126,21 +126,26 @@ impl Detector {
     /// credit code, which beats a bank card.
     pub fn detect(&self, text: &str) -> Vec<PiiMatch> {
         let mut found = Vec::new();
+        self.detect_into(text, &mut found);
+        found
+    }
+
+    /// [`Detector::detect`] into `found` (cleared first), so that a caller scanning many
+    /// texts reuses one buffer instead of allocating a vector per text.
+    pub fn detect_into(&self, text: &str, found: &mut Vec<PiiMatch>) {
+        found.clear();
         // Every number we know and every credit code (its area code) has a digit, ASCII or
         // full-width (UTF-8 `EF BC 90..99`); most prose has none, so one byte pass skips
         // the two scans, and within them the text between candidates is skipped the same
         // way, never decoded. Emails need an ASCII `@`.
         let bytes = text.as_bytes();
         if let Some(first) = next_digit(bytes, 0) {
-            self.scan_numbers(text, first, &mut found);
+            self.scan_numbers(text, first, found);
         }
         if let Some(at) = memchr::memchr(b'@', bytes) {
-            scan_emails(text, at, &mut found);
+            scan_emails(text, at, found);
         }
-        if found.is_empty() {
-            return found;
-        }
-        resolve_overlaps(found)
+        resolve_overlaps(found);
     }
 
     /// Numbers and credit codes, from `first`, the offset of the first digit of `text`.
@@ -464,20 +469,33 @@ fn next_byte_class(
     class: impl Fn(u8, u8, u8) -> bool,
 ) -> Option<usize> {
     // Sixteen positions at a time without an early exit, which the compiler turns into
-    // vector compares (the `memchr` idea for a class of characters rather than a byte);
-    // then the position within the block, and the last few bytes, one by one.
-    while let (Some(b0), Some(b1), Some(b2)) = (
-        bytes.get(from..from + 16),
-        bytes.get(from + 1..from + 17),
-        bytes.get(from + 2..from + 18),
-    ) {
-        let any = b0
-            .iter()
-            .zip(b1)
-            .zip(b2)
-            .fold(false, |any, ((&x, &y), &z)| any | class(x, y, z));
-        if any {
-            break;
+    // vector compares (the `memchr` idea for a class of characters rather than a byte); the
+    // last block padded with zeros, which no class accepts. Then the position within the
+    // block, one by one.
+    let any = |w: &[u8; 18]| {
+        w.iter()
+            .zip(&w[1..])
+            .zip(&w[2..])
+            .take(16)
+            .fold(false, |any, ((&x, &y), &z)| any | class(x, y, z))
+    };
+    loop {
+        match bytes.get(from..from + 18) {
+            Some(w) => {
+                let w: &[u8; 18] = w.try_into().ok()?;
+                if any(w) {
+                    break;
+                }
+            }
+            None => {
+                let rest = bytes.get(from..).filter(|r| !r.is_empty())?;
+                let mut w = [0u8; 18];
+                w.iter_mut().zip(rest).for_each(|(d, &s)| *d = s);
+                if !any(&w) {
+                    return None;
+                }
+                break;
+            }
         }
         from += 16;
     }
@@ -544,7 +562,7 @@ fn priority(kind: PiiKind) -> u8 {
 
 /// Sorts and removes overlaps, keeping the longer match (an e-mail address over the phone
 /// number that is its local part) and, for equal spans, the higher [`priority`].
-fn resolve_overlaps(mut found: Vec<PiiMatch>) -> Vec<PiiMatch> {
+fn resolve_overlaps(found: &mut Vec<PiiMatch>) {
     found.sort_unstable_by(|a, b| {
         a.start
             .cmp(&b.start)
@@ -570,7 +588,6 @@ fn resolve_overlaps(mut found: Vec<PiiMatch>) -> Vec<PiiMatch> {
         }
     }
     found.truncate(kept);
-    found
 }
 
 /// Where the trailing run of `text` that could still be part of — or grow into — personal

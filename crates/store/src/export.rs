@@ -162,12 +162,15 @@ impl Store {
     ) -> Result<Vec<ExportRow>, StoreError> {
         let mut out = Vec::new();
         for chunk in times.chunks(200) {
-            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
+            let mut marks = crate::sql::Marks::new(self.backend());
+            let mut sql = format!(
                 "SELECT {JOURNAL_COLUMNS} FROM journal WHERE kind = 'purge' AND leaf_index IS NOT NULL \
-                 AND leaf_index < $1 AND created_at IN ({}) ORDER BY leaf_index",
-                marks.join(", ")
+                 AND leaf_index < "
             );
+            marks.push(&mut sql);
+            sql.push_str(" AND created_at IN (");
+            marks.push_list(&mut sql, chunk.len());
+            sql.push_str(") ORDER BY leaf_index");
             let mut q = sqlx::query(&sql).bind(idx(tree_size));
             for t in chunk {
                 q = q.bind(*t);

@@ -5,6 +5,7 @@ use hegui_types::JournalEntry;
 use rand::RngCore;
 use sqlx::Row;
 
+use crate::sql::Marks;
 use crate::{Store, StoreError};
 
 /// A fresh 16-byte salt, hex.
@@ -50,21 +51,7 @@ pub(crate) async fn journal_insert_many(
         let mut sql = String::from(
             "INSERT INTO journal (id, kind, created_at, record, salt, commitment) VALUES ",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let b = 6 * i;
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6
-            ));
-        }
+        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 6);
         let mut q = sqlx::query(&sql);
         for (kind, id, at_ms, content) in chunk {
             let salt = new_salt();

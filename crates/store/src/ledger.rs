@@ -67,16 +67,14 @@ impl Store {
     pub(crate) async fn fetch_nodes(&self, needed: &[(u8, u64)]) -> Result<NodeMap, StoreError> {
         let mut map = NodeMap::default();
         for chunk in needed.chunks(200) {
+            let mut marks = crate::sql::Marks::new(self.backend());
             let mut sql = String::from("SELECT level, idx, hash FROM ledger_nodes WHERE ");
             for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(" OR ");
-                }
-                sql.push_str(&format!(
-                    "(level = ${} AND idx = ${})",
-                    2 * i + 1,
-                    2 * i + 2
-                ));
+                sql.push_str(if i > 0 { " OR (level = " } else { "(level = " });
+                marks.push(&mut sql);
+                sql.push_str(" AND idx = ");
+                marks.push(&mut sql);
+                sql.push(')');
             }
             let mut q = sqlx::query(&sql);
             for (level, idx) in chunk {

@@ -17,6 +17,7 @@ mod ledger;
 mod records;
 mod retention;
 mod sequencer;
+mod sql;
 mod staff;
 mod users;
 mod verify;

@@ -164,28 +164,12 @@ pub(crate) async fn insert_records_tx(
     journal_insert_many(&mut *tx, &journal).await?;
     // Multi-row statements: one round trip per 100 records, not one per record (9 parameters
     // each, well under every driver's limit).
-    for chunk in records.iter().zip(&encoded).collect::<Vec<_>>().chunks(100) {
+    let pairs: Vec<_> = records.iter().zip(&encoded).collect();
+    for chunk in pairs.chunks(100) {
         let mut sql = String::from(
             "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, input_action) VALUES ",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let b = 9 * i;
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            ));
-        }
+        crate::sql::Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 9);
         let mut q = sqlx::query(&sql);
         for (r, bytes) in chunk {
             q = q

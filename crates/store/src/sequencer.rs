@@ -17,6 +17,7 @@ use sqlx::{Any, Connection, Row};
 use tokio::sync::{watch, Notify};
 
 use crate::journal::new_salt;
+use crate::sql::Marks;
 use crate::{Backend, Store, StoreError};
 
 /// Advisory lock key that elects the sequencer ("hegui-seq" in ASCII).
@@ -255,9 +256,12 @@ pub(crate) async fn integrate_in(
         .fetch_one(&mut **tx)
         .await?;
     let size = size_row.try_get::<i64, _>("n")? as u64;
+    // The content itself is read only for rows that still need a salt and a commitment
+    // (written before the log existed), not for every row of every batch.
     let rows = sqlx::query(
-        "SELECT id, kind, created_at, record, salt, commitment FROM journal \
-         WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
+        "SELECT id, kind, created_at, salt, commitment, \
+         CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
+         FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
     )
     .bind(batch)
     .fetch_all(&mut **tx)
@@ -323,18 +327,7 @@ pub(crate) async fn integrate_in(
     for chunk in leaves.chunks(250) {
         let mut sql =
             String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${})",
-                4 * i + 1,
-                4 * i + 2,
-                4 * i + 3,
-                4 * i + 4
-            ));
-        }
+        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 4);
         let mut q = sqlx::query(&sql);
         for (idx, id, data, hash) in chunk {
             q = q
@@ -347,12 +340,7 @@ pub(crate) async fn integrate_in(
     }
     for chunk in nodes.chunks(300) {
         let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3));
-        }
+        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 3);
         let mut q = sqlx::query(&sql);
         for (level, idx, hash) in chunk {
             q = q
@@ -372,18 +360,16 @@ pub(crate) async fn integrate_in(
     }
     // One statement per chunk, not one per row: each statement is a round trip.
     for chunk in leaves.chunks(300) {
+        let mut marks = Marks::for_conn(tx);
         let mut sql = String::from("UPDATE journal SET leaf_index = CASE id");
-        for i in 0..chunk.len() {
-            sql.push_str(&format!(" WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2));
+        for _ in 0..chunk.len() {
+            sql.push_str(" WHEN ");
+            marks.push(&mut sql);
+            sql.push_str(" THEN ");
+            marks.push(&mut sql);
         }
         sql.push_str(" END WHERE leaf_index IS NULL AND id IN (");
-        let base = 2 * chunk.len();
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", base + i + 1));
-        }
+        marks.push_list(&mut sql, chunk.len());
         sql.push(')');
         let mut q = sqlx::query(&sql);
         for (idx, id, _, _) in chunk {

@@ -358,25 +358,23 @@ pub(crate) async fn integrate_in(
             .execute(&mut **tx)
             .await?;
     }
-    // One statement per chunk, not one per row: each statement is a round trip.
+    // One statement per chunk, not one per row: each statement is a round trip. The new
+    // indexes come as a VALUES list joined on the id (both backends name its columns column1,
+    // column2), not as `CASE id WHEN … THEN …`, which compares each updated row with every
+    // branch: quadratic in the chunk, and 40-60 ms of every 1,000-leaf batch on PostgreSQL.
+    // The guard that the row is still pending is written `COALESCE(leaf_index, -1) = -1`
+    // (leaf indexes are never negative) rather than `leaf_index IS NULL` so that PostgreSQL
+    // cannot use the partial index of pending rows for it: it would read every pending row
+    // to join 300 of them, instead of looking each id up.
     for chunk in leaves.chunks(300) {
-        let mut marks = Marks::for_conn(tx);
-        let mut sql = String::from("UPDATE journal SET leaf_index = CASE id");
-        for _ in 0..chunk.len() {
-            sql.push_str(" WHEN ");
-            marks.push(&mut sql);
-            sql.push_str(" THEN ");
-            marks.push(&mut sql);
-        }
-        sql.push_str(" END WHERE leaf_index IS NULL AND id IN (");
-        marks.push_list(&mut sql, chunk.len());
-        sql.push(')');
+        let mut sql = String::from("UPDATE journal SET leaf_index = v.column2 FROM (VALUES ");
+        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 2);
+        sql.push_str(
+            ") AS v WHERE journal.id = v.column1 AND COALESCE(journal.leaf_index, -1) = -1",
+        );
         let mut q = sqlx::query(&sql);
         for (idx, id, _, _) in chunk {
             q = q.bind(id.as_str()).bind(*idx as i64);
-        }
-        for (_, id, _, _) in chunk {
-            q = q.bind(id.as_str());
         }
         let done = q.execute(&mut **tx).await?.rows_affected();
         if done != chunk.len() as u64 {

@@ -25,6 +25,7 @@ mod handler;
 mod ops;
 mod out;
 mod payload;
+mod readbuf;
 pub mod sign;
 mod xml;
 mod xmp;
@@ -41,6 +42,7 @@ pub use ops::{
     Verification,
 };
 pub use out::Output;
+pub use readbuf::{read_all, FileBytes};
 pub use sign::{LabelPublicKey, LabelSigningKey, Verdict};
 /// XMP namespace of the TC260 AIGC property.
 pub use xmp::NS as XMP_NAMESPACE;

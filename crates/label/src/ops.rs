@@ -7,7 +7,7 @@ use std::path::Path;
 use hegui_types::AigcLabel;
 
 use crate::sign::{self, LabelPublicKey, LabelSigningKey, Verdict};
-use crate::{FormatHandler, FoundLabel, LabelError, Output, Registry};
+use crate::{FileBytes, FormatHandler, FoundLabel, LabelError, Output, Registry};
 
 /// The label a file is taken to carry: the canonical carrier's if present, else the first found.
 pub fn primary<'a>(handler: &dyn FormatHandler, found: &'a [FoundLabel]) -> Option<&'a FoundLabel> {
@@ -252,8 +252,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LabelError + '_ {
 pub fn read_file<'r>(
     registry: &'r Registry,
     path: &Path,
-) -> Result<(Vec<u8>, &'r dyn FormatHandler), LabelError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+) -> Result<(FileBytes, &'r dyn FormatHandler), LabelError> {
+    let bytes = crate::readbuf::read_all(path).map_err(io(path))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let h = registry.detect(&bytes, name.as_deref())?;
     Ok((bytes, h))

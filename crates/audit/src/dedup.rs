@@ -100,7 +100,7 @@ pub fn simhash_normalized(norm: &str) -> u64 {
         }
     };
     if chars <= SHINGLE {
-        add(&lower);
+        add(lower);
     } else {
         for i in 0..=chars - SHINGLE {
             add(&lower[bounds[i]..bounds[i + SHINGLE]]);

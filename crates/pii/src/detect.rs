@@ -489,10 +489,14 @@ fn next_byte_class(
             }
             None => {
                 let rest = bytes.get(from..).filter(|r| !r.is_empty())?;
-                let mut w = [0u8; 18];
-                w.iter_mut().zip(rest).for_each(|(d, &s)| *d = s);
-                if !any(&w) {
-                    return None;
+                // The padded window tests 16 positions; a rest of 17 bytes (the most there
+                // can be here) goes to the byte-by-byte search below.
+                if rest.len() <= 16 {
+                    let mut w = [0u8; 18];
+                    w.iter_mut().zip(rest).for_each(|(d, &s)| *d = s);
+                    if !any(&w) {
+                        return None;
+                    }
                 }
                 break;
             }
@@ -644,6 +648,23 @@ fn is_run_char(c: char) -> bool {
 #[cfg(test)]
 mod boundary_tests {
     use super::*;
+
+    #[test]
+    fn next_digit_finds_a_digit_at_any_offset_of_any_length() {
+        for len in 1..70 {
+            for at in 0..len {
+                let mut text = vec![b'a'; len];
+                text[at] = b'7';
+                assert_eq!(next_digit(&text, 0), Some(at), "len {len}, digit at {at}");
+                assert_eq!(next_digit(&text, at + 1), None, "len {len}, after {at}");
+            }
+        }
+        // A full-width digit (EF BC 97) straddling the end of a block, and one cut short.
+        let mut text = "中".repeat(5).into_bytes();
+        text.extend("７".as_bytes());
+        assert_eq!(next_digit(&text, 0), Some(15));
+        assert_eq!(next_digit(&text[..17], 0), None);
+    }
 
     #[test]
     fn the_boundary_keeps_numbers_and_addresses_whole() {

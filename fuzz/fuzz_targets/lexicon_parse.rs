@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
             let (seps, _) = normalize_with_offsets(e.term());
             if e.combination().is_none() && !seps.contains(SEPARATOR) {
                 assert!(
-                    review.decision.matches.iter().any(|m| m.rule == rule),
+                    review.decision.matches.iter().any(|m| *m.rule == *rule),
                     "term {:?} of {rule} not found in itself: {:?}",
                     e.term(),
                     review.decision

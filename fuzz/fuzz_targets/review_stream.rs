@@ -233,7 +233,7 @@ fn cut<'a>(text: &'a str, sizes: &[u8]) -> Vec<&'a str> {
 fn sorted(matches: &[MatchInfo]) -> Vec<(String, usize, usize, &'static str)> {
     let mut v: Vec<_> = matches
         .iter()
-        .map(|m| (m.rule.clone(), m.start, m.end, m.action.as_str()))
+        .map(|m| (m.rule.to_string(), m.start, m.end, m.action.as_str()))
         .collect();
     v.sort();
     v
@@ -305,7 +305,7 @@ fn check(subject: &Subject, stage: Stage, text: &str, chunks: &[&str], strict: b
             .decision
             .matches
             .iter()
-            .filter(|m| m.action.stops() && !subject.combinations.contains(&m.rule))
+            .filter(|m| m.action.stops() && !subject.combinations.iter().any(|c| **c == *m.rule))
             .map(|m| m.start)
             .min()
             .unwrap_or(usize::MAX);

@@ -95,7 +95,7 @@ impl Scanner for EngineScanner {
             .matches
             .iter()
             .filter(|m| m.action != Action::Allow && !m.risk.starts_with("PII"))
-            .map(|m| m.risk.clone())
+            .map(|m| m.risk.to_string())
             .collect();
         risks.sort();
         risks.dedup();
@@ -107,7 +107,7 @@ impl Scanner for EngineScanner {
                 .filter_map(|m| {
                     let kind = hegui_pii::PiiKind::from_code(&m.risk)?;
                     Some(PiiHit {
-                        kind: m.risk.clone(),
+                        kind: m.risk.to_string(),
                         masked: hegui_pii::mask(kind, text.get(m.start..m.end)?),
                     })
                 })

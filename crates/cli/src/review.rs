@@ -331,7 +331,7 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
                     if let Some(obj) = m.as_object_mut() {
                         let matched = text.get(info.start..info.end).unwrap_or_default();
                         obj.insert("matched".into(), matched.into());
-                        if let Some(term) = terms.get(&info.rule) {
+                        if let Some(term) = terms.get(&*info.rule) {
                             obj.insert("term".into(), term.as_str().into());
                         }
                     }

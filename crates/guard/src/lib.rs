@@ -330,7 +330,7 @@ mod tests {
         });
         assert_eq!(m.len(), 2);
         assert_eq!((m[0].start, m[0].end, m[0].action), (0, 12, Action::Block));
-        assert_eq!(m[0].rule, "guard:g:unsafe");
+        assert_eq!(&*m[0].rule, "guard:g:unsafe");
         assert_eq!(m[0].score_permille, Some(500));
         assert_eq!((m[1].action, m[1].score_permille), (Action::Flag, None));
     }
@@ -347,7 +347,7 @@ mod tests {
         let m = v.matches(3, |_, _| Action::Block);
         assert_eq!(m.len(), 1);
         assert_eq!(
-            (m[0].risk.as_str(), m[0].action, m[0].severity),
+            (&*m[0].risk, m[0].action, m[0].severity),
             (mapping::DEGRADED, Action::Allow, Some(Severity::Low))
         );
     }

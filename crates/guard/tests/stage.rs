@@ -32,7 +32,7 @@ async fn a_toml_configured_stage_blocks_unsafe_prompts_with_high_findings() {
     assert_eq!(out.decision.action, Action::Block);
     assert_eq!(out.decision.risks, vec!["A1-6"]);
     let m = &out.decision.matches[0];
-    assert_eq!(m.rule, "guard:qwen-guard:unsafe");
+    assert_eq!(&*m.rule, "guard:qwen-guard:unsafe");
     assert_eq!((m.start, m.end), (0, req.prompt.len()));
     assert_eq!(m.severity, Some(Severity::High));
     assert_eq!(out.decision.policy_version, "v1");

@@ -112,8 +112,8 @@ impl ClassifierStage {
         };
         let permille = (p.score.clamp(0.0, 1.0) * 1000.0).round() as u16;
         Some(MatchInfo {
-            rule: format!("{}:{}", self.name, p.label),
-            risk: risk.to_string(),
+            rule: format!("{}:{}", self.name, p.label).into(),
+            risk: risk.into(),
             action,
             start: 0,
             end: text.len(),

@@ -48,8 +48,8 @@ const NOT_PLAIN: u32 = u32::MAX;
 /// What one lexicon entry asks for when it matches.
 #[derive(Debug)]
 struct Rule {
-    id: String,
-    risk: String,
+    id: Arc<str>,
+    risk: Arc<str>,
     /// Index of `risk` in [`Inner::risk_names`].
     risk_ix: usize,
     severity: Severity,
@@ -198,6 +198,8 @@ impl LexiconReviewer {
         let mut rules: Vec<Rule> = Vec::new();
         let mut combos: Vec<Combo> = Vec::new();
         let mut risk_index: HashMap<String, usize> = HashMap::new();
+        // One shared string per risk code, cloned into every match by reference count.
+        let mut shared_risks: HashMap<String, Arc<str>> = HashMap::new();
         let mut term_count = 0;
         for lex in &lexicons {
             for entry in lex.entries() {
@@ -212,8 +214,13 @@ impl LexiconReviewer {
                 let rule_id = u32::try_from(rules.len()).map_err(|_| too_many())?;
                 let next_ix = risk_index.len();
                 let risk_ix = *risk_index.entry(risk.clone()).or_insert(next_ix);
+                let risk: Arc<str> = Arc::clone(
+                    shared_risks
+                        .entry(risk)
+                        .or_insert_with_key(|r| Arc::from(r.as_str())),
+                );
                 rules.push(Rule {
-                    id: format!("{}:{}", lex.name(), entry.line()),
+                    id: format!("{}:{}", lex.name(), entry.line()).into(),
                     risk,
                     risk_ix,
                     severity,
@@ -848,8 +855,8 @@ impl Scan {
             };
             let action = actions.get(stage_ix).copied().unwrap_or(Action::Flag);
             confirmed.push(MatchInfo {
-                rule: format!("pii:{}", m.kind.code().trim_start_matches("PII-")),
-                risk: m.kind.code().to_string(),
+                rule: format!("pii:{}", m.kind.code().trim_start_matches("PII-")).into(),
+                risk: m.kind.code().into(),
                 action,
                 start: base + m.start,
                 end: base + m.end,

@@ -105,7 +105,7 @@ fn chunks(text: &str, max: usize) -> Vec<&str> {
 fn spans(matches: &[MatchInfo]) -> Vec<(String, usize, usize)> {
     matches
         .iter()
-        .map(|m| (m.rule.clone(), m.start, m.end))
+        .map(|m| (m.rule.to_string(), m.start, m.end))
         .collect()
 }
 

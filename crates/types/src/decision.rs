@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// What the review engine decided to do with a piece of text.
@@ -108,9 +110,11 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchInfo {
     /// Stable identifier of the rule (lexicon name and entry), never the personal data itself.
-    pub rule: String,
+    /// Shared (`Arc<str>`): a reviewer lists up to a thousand matches per text, and each
+    /// would otherwise copy its rule's strings; serialised as a plain string.
+    pub rule: Arc<str>,
     /// TC260-003 risk code (e.g. `A1-4`) or PII type (e.g. `PII-phone`).
-    pub risk: String,
+    pub risk: Arc<str>,
     /// The action the rule asks for.
     pub action: Action,
     /// Byte offset of the start of the match in the original text.
@@ -128,8 +132,8 @@ pub struct MatchInfo {
 impl MatchInfo {
     /// A match with no severity or score.
     pub fn new(
-        rule: impl Into<String>,
-        risk: impl Into<String>,
+        rule: impl Into<Arc<str>>,
+        risk: impl Into<Arc<str>>,
         action: Action,
         start: usize,
         end: usize,
@@ -196,7 +200,7 @@ impl Decision {
             .map(|m| m.action)
             .max()
             .unwrap_or(Action::Allow);
-        let mut risks: Vec<&str> = matches.iter().map(|m| m.risk.as_str()).collect();
+        let mut risks: Vec<&str> = matches.iter().map(|m| &*m.risk).collect();
         risks.sort_unstable();
         risks.dedup();
         let risks = risks.into_iter().map(str::to_string).collect();
@@ -213,11 +217,8 @@ impl Decision {
     /// Adds one match, keeping the matches in position order and the action and risks true.
     pub fn add_match(&mut self, m: MatchInfo) {
         self.action = self.action.max(m.action);
-        if let Err(at) = self
-            .risks
-            .binary_search_by(|x| x.as_str().cmp(m.risk.as_str()))
-        {
-            self.risks.insert(at, m.risk.clone());
+        if let Err(at) = self.risks.binary_search_by(|x| x.as_str().cmp(&*m.risk)) {
+            self.risks.insert(at, m.risk.to_string());
         }
         let at = self
             .matches

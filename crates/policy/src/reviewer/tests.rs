@@ -247,7 +247,7 @@ fn several_lexicons_each_report_their_own_rule() {
     );
     let r = LexiconReviewer::new(vec![a, b]).unwrap();
     let d = r.review(Stage::Output, "炸弹 傻冒").decision;
-    let rules: Vec<&str> = d.matches.iter().map(|m| m.rule.as_str()).collect();
+    let rules: Vec<&str> = d.matches.iter().map(|m| &*m.rule).collect();
     assert_eq!(rules, vec!["alpha:4", "beta:4", "beta:9"]);
     assert_eq!(d.action, Action::Block);
     assert_eq!(d.risks, vec!["A1-4", "A1-6", "A2-9"]);
@@ -903,9 +903,9 @@ fn pii_is_flagged_on_input_and_masked_on_output() {
     let d = r.review(Stage::Input, text).decision;
     assert_eq!(d.action, Action::Flag);
     assert_eq!(d.risks, vec!["PII-id_card", "PII-phone"]);
-    let phone = d.matches.iter().find(|m| m.risk == "PII-phone").unwrap();
+    let phone = d.matches.iter().find(|m| &*m.risk == "PII-phone").unwrap();
     assert_eq!(&text[phone.start..phone.end], "13812345678");
-    assert_eq!(phone.rule, "pii:phone");
+    assert_eq!(&*phone.rule, "pii:phone");
     let out = r.review(Stage::Output, text);
     assert_eq!(out.decision.action, Action::Mask);
     assert_eq!(

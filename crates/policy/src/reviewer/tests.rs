@@ -1023,3 +1023,147 @@ fn pii_split_across_chunks_is_masked_like_batch_review() {
         assert_eq!(s.decision(), batch.decision, "{chunks:?}");
     }
 }
+
+// ---- the automaton's alphabet ----
+
+/// `n` CJK chars that normalise to themselves, one by one and side by side (no traditional
+/// forms, no chars the normaliser changes).
+fn cjk_pool(n: usize) -> Vec<char> {
+    let pool: Vec<char> = ('\u{4e00}'..='\u{9fa5}')
+        .filter(|&c| normalize(&c.to_string()) == c.to_string())
+        .take(n)
+        .collect();
+    assert_eq!(pool.len(), n);
+    pool
+}
+
+fn flag_lexicon(terms: &[String]) -> LexiconReviewer {
+    let entries: Vec<(&str, &str, &str)> =
+        terms.iter().map(|t| (t.as_str(), "A1-8", "flag")).collect();
+    reviewer_without_pii(&entries)
+}
+
+/// Every (overlapping) occurrence of every term in `text`, as byte spans.
+fn naive_spans(terms: &[String], text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for t in terms {
+        let mut from = 0;
+        while let Some(i) = text.get(from..).and_then(|rest| rest.find(t.as_str())) {
+            spans.push((from + i, from + i + t.len()));
+            from += i + text[from + i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    spans.sort_unstable();
+    spans
+}
+
+fn reviewed_spans(r: &LexiconReviewer, text: &str) -> Vec<(usize, usize)> {
+    let d = r.review(Stage::Input, text).decision;
+    assert_eq!(d.omitted_matches, 0);
+    let mut spans: Vec<(usize, usize)> = d.matches.iter().map(|m| (m.start, m.end)).collect();
+    spans.sort_unstable();
+    spans
+}
+
+#[test]
+fn the_dense_code_is_prefix_free_and_self_synchronising() {
+    for n in [1, 100, 128, 129, 300, 7_400, DENSE_CODES] {
+        let pool = cjk_pool(n);
+        let patterns: Vec<String> = pool.iter().map(char::to_string).collect();
+        let a = Alphabet::new(&patterns);
+        let k = a.dense.expect("dense up to DENSE_CODES chars");
+        let mut seen = std::collections::HashSet::new();
+        for c in &pool {
+            let code = a.code(*c);
+            assert_ne!(code, 0);
+            let bytes = a.bytes(*c, code, &mut [0; 4]).to_vec();
+            match bytes.as_slice() {
+                [single] => assert!(u32::from(*single) < k, "{n}: {bytes:?}"),
+                [lead, trail] => assert!(
+                    (k..128).contains(&u32::from(*lead)) && *trail >= 128,
+                    "{n}: {bytes:?}"
+                ),
+                _ => panic!("{n}: {bytes:?}"),
+            }
+            assert!(seen.insert(bytes), "{n}: two chars share a code");
+        }
+        assert_eq!(a.code('\u{9fff}'), 0, "not in any pattern");
+    }
+    let mut many: Vec<String> = cjk_pool(DENSE_CODES).iter().map(char::to_string).collect();
+    many.push("😀".into());
+    let a = Alphabet::new(&many);
+    assert_eq!(a.dense, None, "more than DENSE_CODES chars: UTF-8");
+    assert_ne!(a.code('😀'), 0);
+    assert_eq!(a.bytes('😀', a.code('😀'), &mut [0; 4]), "😀".as_bytes());
+}
+
+#[test]
+fn a_large_alphabet_matches_exactly_where_the_terms_occur() {
+    // 300 chars in the patterns: 126 one-byte codes and 174 two-byte ones. Terms that start
+    // or end with either kind, next to each other in the text.
+    let pool = cjk_pool(300);
+    let terms: Vec<String> = (0..150)
+        .map(|i| [pool[2 * i], pool[2 * i + 1]].iter().collect())
+        .chain((0..150).map(|i| [pool[2 * i + 1], pool[(7 * i + 4) % 300]].iter().collect()))
+        .chain((0..40).map(|i| pool[(i * 13) % 300].to_string()))
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    let r = flag_lexicon(&terms);
+    assert_eq!(r.inner.alphabet.dense, Some(126));
+    let text: String = (0..400).map(|i| pool[(i * 37 + i / 3) % 300]).collect();
+    let text: String = text.chars().fold(String::new(), |mut s, c| {
+        if !s.ends_with(c) {
+            s.push(c);
+        }
+        s
+    });
+    assert_eq!(normalize(&text), text);
+    let want = naive_spans(&terms, &text);
+    assert!(want.len() > 50, "{} matches", want.len());
+    assert_eq!(reviewed_spans(&r, &text), want);
+}
+
+#[test]
+fn more_distinct_chars_than_the_dense_code_holds_fall_back_to_utf8() {
+    let pool = cjk_pool(DENSE_CODES + 10);
+    let terms: Vec<String> = pool
+        .chunks(2)
+        .map(|c| c.iter().collect::<String>())
+        .collect();
+    let r = flag_lexicon(&terms);
+    assert_eq!(r.inner.alphabet.dense, None);
+    let text: String = pool[DENSE_CODES - 40..].iter().collect();
+    assert_eq!(reviewed_spans(&r, &text), naive_spans(&terms, &text));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn matches_agree_with_a_naive_search_whatever_the_alphabet(
+        size in prop::sample::select(vec![20usize, 140, 600]),
+        term_ix in prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 1..4), 1..60),
+        text_ix in prop::collection::vec(any::<prop::sample::Index>(), 0..80),
+    ) {
+        let pool = cjk_pool(size);
+        let collapse = |s: String| s.chars().fold(String::new(), |mut out, c| {
+            if !out.ends_with(c) {
+                out.push(c);
+            }
+            out
+        });
+        let mut terms: Vec<String> = term_ix
+            .iter()
+            .map(|ix| collapse(ix.iter().map(|i| pool[i.index(size)]).collect()))
+            .collect();
+        // Every pool char in some pattern, so the alphabet has `size` chars.
+        terms.extend(pool.chunks(10).map(|c| c.iter().collect::<String>()));
+        terms.sort();
+        terms.dedup();
+        let r = flag_lexicon(&terms);
+        let text = collapse(text_ix.iter().map(|i| pool[i.index(size)]).collect());
+        prop_assume!(normalize(&text) == text);
+        prop_assert_eq!(reviewed_spans(&r, &text), naive_spans(&terms, &text));
+    }
+}

@@ -290,6 +290,20 @@ impl Model {
         collect_buckets(&self.meta.features, text, buckets);
         let units = self.units;
         let weights = &self.weights;
+        if units == 1 {
+            // A binary model: the one logit accumulates in a register rather than through
+            // memory (a store and reload per n-gram); same operations in the same order.
+            let mut z = logits.first().copied().unwrap_or(0.0);
+            weigh(buckets, self.meta.features.term_weighting, |j, v| {
+                if let Some(&w) = weights.get(j as usize) {
+                    z += v * w;
+                }
+            });
+            if let Some(l) = logits.first_mut() {
+                *l = z;
+            }
+            return f(logits);
+        }
         weigh(buckets, self.meta.features.term_weighting, |j, v| {
             let base = j as usize * units;
             if let Some(row) = weights.get(base..base + units) {
@@ -316,3 +330,91 @@ fn argmax(xs: &[f32]) -> usize {
 #[derive(Debug, thiserror::Error)]
 #[error("threshold {0} must be strictly between 0 and 1")]
 pub struct InvalidThreshold(pub f32);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::features::sparse_features;
+    use crate::{train, Example, TrainConfig};
+
+    /// The logits by the definition: the biases plus, for each (bucket, value) of the training
+    /// features in their order, value × that bucket's weight row.
+    fn reference_logits(m: &Model, text: &str) -> Vec<f32> {
+        let (mut scratch, mut feats) = (Vec::new(), Vec::new());
+        sparse_features(&m.meta.features, text, &mut scratch, &mut feats);
+        let mut z = m.biases().to_vec();
+        for (b, v) in feats {
+            for (u, zu) in z.iter_mut().enumerate() {
+                *zu += v * m.weights()[b as usize * m.units + u];
+            }
+        }
+        z
+    }
+
+    #[test]
+    fn prediction_is_bit_identical_to_the_training_features_dot_product() {
+        let texts = [
+            "你这个蠢货滚开",
+            "今天天气很好我们去公园",
+            "哈哈哈哈哈哈，你好你好你好",
+            "",
+            "ＡＢＣ abc ①②③ 傻\u{200B}逼",
+        ];
+        let mut binary = Vec::new();
+        let mut multi = Vec::new();
+        for i in 0..30 {
+            binary.push(Example::new(format!("你这个蠢货滚开{i}"), "bad"));
+            binary.push(Example::new(format!("今天天气很好{i}"), "ok"));
+            for (k, l) in ["a", "b", "c"].iter().enumerate() {
+                multi.push(Example::new(format!("{l}{k}{i}类别文本{l}"), *l));
+            }
+        }
+        for (examples, tf) in [
+            (&binary, crate::TermWeighting::Binary),
+            (&multi, crate::TermWeighting::Binary),
+            (&binary, crate::TermWeighting::Sublinear),
+        ] {
+            let cfg = TrainConfig {
+                term_weighting: tf,
+                ngram_max: 3,
+                ..TrainConfig::default()
+            };
+            let m = train(examples, &cfg).unwrap();
+            // Long texts of many distinct n-grams, where summing in another order would round
+            // differently.
+            let pool: Vec<char> = "你这个蠢货滚开今天天气很好我们去公园类别文本abc哈，。"
+                .chars()
+                .collect();
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let long: Vec<String> = (0..200)
+                .map(|_| {
+                    (0..120)
+                        .map(|_| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            pool[(x % pool.len() as u64) as usize]
+                        })
+                        .collect()
+                })
+                .collect();
+            let all = texts
+                .iter()
+                .map(|t| t.to_string())
+                .chain(examples.iter().map(|e| e.text.clone()))
+                .chain(long);
+            for t in all {
+                let want = reference_logits(&m, &t);
+                let got = m.with_logits(&t, <[f32]>::to_vec);
+                assert_eq!(
+                    got.iter().map(|z| z.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|z| z.to_bits()).collect::<Vec<_>>(),
+                    "{t:?} ({} units, {tf:?})",
+                    m.units
+                );
+            }
+        }
+    }
+}

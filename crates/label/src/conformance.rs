@@ -138,6 +138,29 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
     crate::sign::sign_producer(&mut one_by_one, &h.content_digest(sample).unwrap(), &key).unwrap();
     let one_by_one = h.write(sample, &one_by_one).unwrap();
     assert_eq!(signed, one_by_one, "{}", ctx("signed output"));
+    // The handler's own digest-then-write (one parse for PDF) calls back once, with the digest.
+    let mut calls = Vec::new();
+    let (parts, written) = h
+        .write_with_digest(sample, &mut |d| {
+            calls.push(*d);
+            let mut l = l1.clone();
+            crate::sign::sign_producer(&mut l, d, &key)?;
+            Ok(l)
+        })
+        .unwrap();
+    assert_eq!(
+        calls,
+        vec![h.content_digest(sample).unwrap()],
+        "{}",
+        ctx("write_with_digest digest")
+    );
+    assert_eq!(
+        parts.into_vec(),
+        one_by_one,
+        "{}",
+        ctx("write_with_digest output")
+    );
+    assert_eq!(h.read(&one_by_one).unwrap()[0].label, written);
     assert_eq!(
         crate::ops::label_bytes_from(h, sample, &l1, Some(&key), 0).unwrap(),
         one_by_one,

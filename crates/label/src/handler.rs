@@ -51,6 +51,18 @@ pub trait FormatHandler: Send + Sync {
     fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
         self.write_parts(bytes, label).map(Output::into_vec)
     }
+    /// [`FormatHandler::write_parts`] with a label that depends on the content: `label` is
+    /// called once, with [`FormatHandler::content_digest`] of `bytes`, and its result written.
+    /// Returns the output and the label written. The default computes the digest and then
+    /// writes; a handler whose digest and write both parse the whole file (PDF) parses once.
+    fn write_with_digest<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
+        let l = label(&self.content_digest(bytes)?)?;
+        Ok((self.write_parts(bytes, &l)?, l))
+    }
     /// The file without any label carrier.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
     /// SHA-256 over the media payload, excluding every metadata carrier.

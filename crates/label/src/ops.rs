@@ -86,9 +86,12 @@ fn signed_bytes(
     parallel_min: usize,
 ) -> Result<(Vec<u8>, AigcLabel), LabelError> {
     if bytes.len() < parallel_min || !handler.keeps_media() {
-        let mut signed = label.clone();
-        signer.sign(&mut signed, &handler.content_digest(bytes)?)?;
-        return Ok((handler.write(bytes, &signed)?, signed));
+        let (out, signed) = handler.write_with_digest(bytes, &mut |digest| {
+            let mut signed = label.clone();
+            signer.sign(&mut signed, digest)?;
+            Ok(signed)
+        })?;
+        return Ok((out.into_vec(), signed));
     }
     let mut out = Vec::new();
     let (layout, real, signed) = overlapped(handler, bytes, label, signer, |layout| {

@@ -533,15 +533,20 @@ impl Pdf {
     /// Rebuilds through lopdf, then reads the result back: lopdf loads some damaged files
     /// (a broken cross-reference stream, say) whose rewrite loses the label or changes what
     /// the content digest covers. Such a file is refused rather than written wrong (found by
-    /// the `label_doc` fuzz target). `doc` is the parsed input, `len` bytes long.
+    /// the `label_doc` fuzz target). `doc` is the parsed input, `len` bytes long; `digest` its
+    /// content digest when the caller has it.
     fn checked_rebuild(
         &self,
         doc: Document,
         len: usize,
         label: Option<&AigcLabel>,
+        digest: Option<[u8; 32]>,
     ) -> Result<Vec<u8>, LabelError> {
         let json = label.map(payload::encode).transpose()?;
-        let before = digest_doc(&doc)?;
+        let before = match digest {
+            Some(d) => d,
+            None => digest_doc(&doc)?,
+        };
         let out = rebuild(doc, len, json.as_deref())?;
         let damaged = |what: &str| {
             LabelError::malformed(
@@ -563,6 +568,32 @@ impl Pdf {
             return Err(damaged("changes the content"));
         }
         Ok(out)
+    }
+
+    /// [`FormatHandler::write_parts`] on the parsed input `doc` (see there), whose content
+    /// digest is `digest` when the caller has it.
+    fn write_doc<'a>(
+        &self,
+        bytes: &'a [u8],
+        doc: Document,
+        label: &AigcLabel,
+        digest: Option<[u8; 32]>,
+    ) -> Result<Output<'a>, LabelError> {
+        let json = payload::encode(label)?;
+        if let Some(u) = update(bytes, &doc, &json) {
+            // The check below loads the whole output, which lopdf needs in one buffer; that
+            // buffer is the output, so the input is copied once here and not kept as a range
+            // (keeping it would copy it twice, and the signed path would build and check the
+            // update twice).
+            let mut joined = Vec::with_capacity(bytes.len() + u.tail.len());
+            joined.extend_from_slice(bytes);
+            joined.extend_from_slice(&u.tail);
+            if update_holds(&doc, &joined, &u, label) {
+                return Ok(Output::from_vec(joined));
+            }
+        }
+        self.checked_rebuild(doc, bytes.len(), Some(label), digest)
+            .map(Output::from_vec)
     }
 }
 
@@ -596,26 +627,23 @@ impl FormatHandler for Pdf {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        let json = payload::encode(label)?;
+        self.write_doc(bytes, load(bytes)?, label, None)
+    }
+
+    /// One parse for the digest and the write (the default parses twice).
+    fn write_with_digest<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
         let doc = load(bytes)?;
-        if let Some(u) = update(bytes, &doc, &json) {
-            // The check below loads the whole output, which lopdf needs in one buffer; that
-            // buffer is the output, so the input is copied once here and not kept as a range
-            // (keeping it would copy it twice, and the signed path would build and check the
-            // update twice).
-            let mut joined = Vec::with_capacity(bytes.len() + u.tail.len());
-            joined.extend_from_slice(bytes);
-            joined.extend_from_slice(&u.tail);
-            if update_holds(&doc, &joined, &u, label) {
-                return Ok(Output::from_vec(joined));
-            }
-        }
-        self.checked_rebuild(doc, bytes.len(), Some(label))
-            .map(Output::from_vec)
+        let digest = digest_doc(&doc)?;
+        let l = label(&digest)?;
+        Ok((self.write_doc(bytes, doc, &l, Some(digest))?, l))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        self.checked_rebuild(load(bytes)?, bytes.len(), None)
+        self.checked_rebuild(load(bytes)?, bytes.len(), None, None)
     }
 
     /// Every object by id (the parsed form, so the serialisation does not matter) except the

@@ -89,6 +89,15 @@ pub fn check(h: &dyn FormatHandler, data: &[u8]) {
     let overlapped = label_bytes_from(h, data, l, Some(key), 0)
         .unwrap_or_else(|e| panic!("{name}: signed write succeeds but overlapped fails: {e}"));
     assert!(overlapped == signed, "{name}: overlapped signed output differs");
+    // Both equal digest, sign, write in turn (a handler's own `write_with_digest`, PDF's one
+    // parse for both, included).
+    let mut one_by_one = l.clone();
+    hegui_label::sign::sign_producer(&mut one_by_one, &d, key)
+        .unwrap_or_else(|e| panic!("{name}: signing fails: {e}"));
+    let one_by_one = h
+        .write(data, &one_by_one)
+        .unwrap_or_else(|e| panic!("{name}: write of the signed label fails: {e}"));
+    assert!(one_by_one == signed, "{name}: signed output differs from digest-sign-write");
     // Rewriting a labeled file keeps one copy and the digest.
     let w2 = h
         .write(&signed, l)

@@ -149,13 +149,15 @@ impl Metas {
     }
 
     /// Where a new tag can go at or before `at` so that `metas` reads it: not inside any
-    /// `<meta` tag as `metas` delimits them (quotes included; an unterminated one runs to the
-    /// end of `len` bytes).
+    /// `<meta` tag as `metas` delimits them (quotes included). An unterminated one runs to the
+    /// end of `len` bytes and past it: a tag appended at the end would be read as part of it
+    /// (found by the `label_doc` fuzz target: `<meta '<head>`, whose `<head>` is inside the
+    /// open quote, had the label appended where the quote swallowed it).
     fn outside(&self, at: usize, len: usize) -> usize {
         self.spans
             .iter()
             .copied()
-            .chain(self.unterminated.map(|i| (i, len)))
+            .chain(self.unterminated.map(|i| (i, len + 1)))
             .find(|(a, e)| *a < at && at < *e)
             .map_or(at, |(a, _)| a)
     }
@@ -239,7 +241,12 @@ fn scan_metas(s: &str, mut f: impl FnMut(usize, usize, Vec<(String, String)>)) -
     None
 }
 
-fn strip(s: &str) -> String {
+/// `s` without its label tags, or an error when cutting them out joins the text around a cut
+/// into another label tag (found by the `label_doc` fuzz target: in
+/// `<meta<meta name="AIGC">\nname="AIGC">`, the first `<meta` is no tag, as `<` follows it,
+/// until the label tag after it is cut). Such a file has no one reading without its label,
+/// so nothing is written or digested for it.
+fn strip(s: &str) -> Result<String, LabelError> {
     let mut out = String::with_capacity(s.len());
     let mut at = 0;
     for (a, b, _) in metas(s) {
@@ -247,7 +254,15 @@ fn strip(s: &str) -> String {
         at = b;
     }
     out.push_str(&s[at..]);
-    out
+    if !metas(&out).is_empty() {
+        return Err(LabelError::malformed(
+            F,
+            "cutting out the AIGC meta tag joins the text around it into another AIGC meta \
+             tag (a `<meta` that is not a tag before the cut becomes one after it); repair the \
+             markup so every `<meta` starts a tag, then label the file",
+        ));
+    }
+    Ok(out)
 }
 
 /// Offset after the opening tag called `name` (not a longer name such as `header`).
@@ -330,7 +345,7 @@ impl FormatHandler for Html {
             out.keep(&bytes[at..]);
             return Ok(out);
         }
-        let s = strip(original);
+        let s = strip(original)?;
         let at = insertion_point(&s, &Metas::scan(&s));
         Ok(Output::from_vec(
             format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
@@ -338,7 +353,7 @@ impl FormatHandler for Html {
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(strip(as_str(bytes)?).into_bytes())
+        Ok(strip(as_str(bytes)?)?.into_bytes())
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
@@ -346,7 +361,7 @@ impl FormatHandler for Html {
         if metas(s).is_empty() {
             return Ok(Sha256::digest(bytes).into());
         }
-        Ok(Sha256::digest(strip(s).as_bytes()).into())
+        Ok(Sha256::digest(strip(s)?.as_bytes()).into())
     }
 }
 
@@ -366,6 +381,44 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// Found by the `label_doc` fuzz target (minimised inputs).
+    #[test]
+    fn a_label_is_not_appended_inside_an_unterminated_single_quote() {
+        let h = Html;
+        let l = crate::conformance::label("q");
+        for doc in [
+            &b"<meta '<head>"[..],
+            b"<meta \"<head>",
+            b"<html><meta name='x",
+        ] {
+            let out = h.write(doc, &l).unwrap();
+            let found = h.read(&out).unwrap();
+            assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out));
+            assert_eq!(found[0].label, l);
+            assert_eq!(
+                h.content_digest(&out).unwrap(),
+                h.content_digest(doc).unwrap()
+            );
+            assert_eq!(h.remove(&out).unwrap(), doc);
+        }
+    }
+
+    #[test]
+    fn a_cut_that_would_join_text_into_another_label_tag_is_refused() {
+        let h = Html;
+        let doc = b"<meta<meta name=\"AIGC\">\nname=\"AIGC\"\nTS>S";
+        for e in [
+            h.remove(doc).unwrap_err(),
+            h.content_digest(doc).unwrap_err(),
+            h.write(doc, &crate::conformance::label("j")).unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("joins the text around it"), "{e}");
+        }
+        // Other label tags are still cut out and read as before.
+        let ok = b"<meta name=x><meta name=\"AIGC\" content='y'><p>";
+        assert_eq!(h.remove(ok).unwrap(), b"<meta name=x><p>");
+    }
 
     /// The one-pass search agrees with searching for each tag in turn, on documents made of
     /// pieces that stress it (tags with and without '>', longer names, case, text).

@@ -588,20 +588,28 @@ fn mp4_nested_box_of_size_zero_is_refused_so_an_appended_meta_is_not_swallowed()
 }
 
 /// Found by `fuzz/label_doc`: `<head>` inside an earlier `<meta` tag's unterminated quote; the
-/// label tag inserted after it became part of that tag, so it did not read back.
+/// label tag inserted after it became part of that tag, so it did not read back. Then (a later
+/// run) the same with the file ending inside the quote, where the label was appended at the
+/// end and swallowed by the quote.
 #[test]
 fn html_label_is_not_inserted_inside_an_unterminated_meta_quote() {
-    let html = b"<html><meta content=\"x<head><title>t</title></head><body></body></html>";
-    let h = formats::Html;
-    let out = h.write(html, &label("h")).unwrap();
-    let found = h.read(&out).unwrap();
-    assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out));
-    assert_eq!(found[0].label, label("h"));
-    assert_eq!(
-        h.content_digest(&out).unwrap(),
-        h.content_digest(html).unwrap()
-    );
-    assert_eq!(h.remove(&out).unwrap(), html);
+    for html in [
+        &b"<html><meta content=\"x<head><title>t</title></head><body></body></html>"[..],
+        b"<meta '<head>",
+        b"<meta \"<head>",
+        b"<html><meta name='x",
+    ] {
+        let h = formats::Html;
+        let out = h.write(html, &label("h")).unwrap();
+        let found = h.read(&out).unwrap();
+        assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(&out));
+        assert_eq!(found[0].label, label("h"));
+        assert_eq!(
+            h.content_digest(&out).unwrap(),
+            h.content_digest(html).unwrap()
+        );
+        assert_eq!(h.remove(&out).unwrap(), html);
+    }
 }
 
 /// Found by `fuzz/label_image`: a value pointing at the TIFF header and IFD0 (which `write`

@@ -25,10 +25,20 @@ pub fn postgres_admin_url() -> Option<String> {
     }
 }
 
-/// Creates a fresh, empty database on the test server and returns its URL.
+/// Test databases older than this are dropped when a new one is made. Tests do not drop
+/// their own (`Drop` cannot wait for the server, and a killed test never gets there), so
+/// without this every run of the suite left its databases on the server (33 per CI run).
+pub const STALE_TEST_DATABASE_SECS: i64 = 6 * 3600;
+
+/// Creates a fresh, empty database on the test server and returns its URL. Its name
+/// (`hegui_t_<unix seconds>_<uuid>`) says when it was made; test databases older than
+/// [`STALE_TEST_DATABASE_SECS`], and any with a name from before the time was in it, are
+/// dropped first (best effort: one still in use is left alone).
 pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Error> {
-    let name = format!("hegui_t_{}", uuid::Uuid::new_v4().simple());
+    let now = chrono::Utc::now().timestamp();
+    let name = format!("hegui_t_{now}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(admin_url).await?;
+    drop_stale_test_databases(&mut conn, now).await;
     conn.execute(format!("CREATE DATABASE {name}").as_str())
         .await?;
     conn.close().await?;
@@ -41,6 +51,36 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, sqlx::Er
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
     Ok(format!("{base}/{name}{query}"))
+}
+
+/// Drops the test databases made more than [`STALE_TEST_DATABASE_SECS`] before `now`, and
+/// those named without a time. Errors (a database in use, one another test run drops at the
+/// same moment) leave that database for a later run.
+async fn drop_stale_test_databases(conn: &mut PgConnection, now: i64) {
+    let Ok(names) = sqlx::query_scalar::<_, String>(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'hegui\\_t\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    else {
+        return;
+    };
+    for name in names {
+        let stale = match name
+            .strip_prefix("hegui_t_")
+            .and_then(|rest| rest.split_once('_'))
+        {
+            Some((made, _)) => made
+                .parse::<i64>()
+                .is_ok_and(|t| now - t > STALE_TEST_DATABASE_SECS),
+            None => true,
+        };
+        if stale {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\"").as_str())
+                .await;
+        }
+    }
 }
 
 /// Every row of every table of a PostgreSQL database as JSON text (for tests that scan the

@@ -189,3 +189,51 @@ async fn bad_urls_are_explained() {
         "{e}"
     );
 }
+
+/// Each run of the suite used to leave its databases on the server: making a new one drops
+/// those older than the stale age (and ones named before the age was in the name), and keeps
+/// recent ones, which a test running at the same time may be using.
+#[tokio::test]
+async fn stale_test_databases_are_dropped_and_recent_ones_kept() {
+    use sqlx::{Connection, Executor};
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let now = chrono::Utc::now().timestamp();
+    let old = format!(
+        "hegui_t_{}_{}",
+        now - hegui_store::testing::STALE_TEST_DATABASE_SECS - 60,
+        uuid::Uuid::new_v4().simple()
+    );
+    let legacy = format!("hegui_t_{}", uuid::Uuid::new_v4().simple());
+    let recent = format!("hegui_t_{}_{}", now - 60, uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    for n in [&old, &legacy, &recent] {
+        conn.execute(format!("CREATE DATABASE {n}").as_str())
+            .await
+            .unwrap();
+    }
+    let made = fresh_postgres_database(&admin).await.unwrap();
+    let exists = |n: String| {
+        let admin = admin.clone();
+        async move {
+            let mut c = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_database WHERE datname = $1")
+                .bind(n)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+                == 1
+        }
+    };
+    assert!(!exists(old.clone()).await, "{old} was not dropped");
+    assert!(!exists(legacy.clone()).await, "{legacy} was not dropped");
+    assert!(exists(recent.clone()).await, "{recent} was dropped");
+    let made_name = made.rsplit('/').next().unwrap().to_string();
+    assert!(exists(made_name.clone()).await);
+    for n in [recent, made_name] {
+        conn.execute(format!("DROP DATABASE IF EXISTS {n}").as_str())
+            .await
+            .unwrap();
+    }
+}

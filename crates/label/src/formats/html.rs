@@ -245,16 +245,18 @@ fn scan_metas(s: &str, mut f: impl FnMut(usize, usize, Vec<(String, String)>)) -
 /// into another label tag (found by the `label_doc` fuzz target: in
 /// `<meta<meta name="AIGC">\nname="AIGC">`, the first `<meta` is no tag, as `<` follows it,
 /// until the label tag after it is cut). Such a file has no one reading without its label,
-/// so nothing is written or digested for it.
-fn strip(s: &str) -> Result<String, LabelError> {
+/// so nothing is written or digested for it. `labels` are `s`'s label tags ([`metas`]); the
+/// result comes with its own scan, which the check needed anyway.
+fn strip(s: &str, labels: &[(usize, usize, String)]) -> Result<(String, Metas), LabelError> {
     let mut out = String::with_capacity(s.len());
     let mut at = 0;
-    for (a, b, _) in metas(s) {
+    for &(a, b, _) in labels {
         out.push_str(&s[at..a]);
         at = b;
     }
     out.push_str(&s[at..]);
-    if !metas(&out).is_empty() {
+    let scanned = Metas::scan(&out);
+    if !scanned.labels.is_empty() {
         return Err(LabelError::malformed(
             F,
             "cutting out the AIGC meta tag joins the text around it into another AIGC meta \
@@ -262,7 +264,7 @@ fn strip(s: &str) -> Result<String, LabelError> {
              markup so every `<meta` starts a tag, then label the file",
         ));
     }
-    Ok(out)
+    Ok((out, scanned))
 }
 
 /// Offset after the opening tag called `name` (not a longer name such as `header`).
@@ -345,23 +347,25 @@ impl FormatHandler for Html {
             out.keep(&bytes[at..]);
             return Ok(out);
         }
-        let s = strip(original)?;
-        let at = insertion_point(&s, &Metas::scan(&s));
+        let (s, scanned) = strip(original, &m.labels)?;
+        let at = insertion_point(&s, &scanned);
         Ok(Output::from_vec(
             format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
         ))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(strip(as_str(bytes)?)?.into_bytes())
+        let s = as_str(bytes)?;
+        Ok(strip(s, &metas(s))?.0.into_bytes())
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
         let s = as_str(bytes)?;
-        if metas(s).is_empty() {
+        let labels = metas(s);
+        if labels.is_empty() {
             return Ok(Sha256::digest(bytes).into());
         }
-        Ok(Sha256::digest(strip(s)?.as_bytes()).into())
+        Ok(Sha256::digest(strip(s, &labels)?.0.as_bytes()).into())
     }
 }
 

@@ -15,6 +15,38 @@ pub(crate) fn new_salt() -> String {
     hex::encode(salt)
 }
 
+/// A record's content ready for the journal: with a fresh salt, its commitment and, when it
+/// is integrated in the same transaction, its leaf index.
+#[derive(Debug)]
+pub(crate) struct SaltedRow<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) at_ms: i64,
+    pub(crate) content: &'a [u8],
+    /// Hex of 16 random bytes.
+    pub(crate) salt: String,
+    /// Hex SHA-256(salt || content).
+    pub(crate) commitment: String,
+    pub(crate) leaf_index: Option<u64>,
+}
+
+impl<'a> SaltedRow<'a> {
+    /// Salts `content` afresh and commits to it; not yet in the log.
+    pub(crate) fn new(kind: &'a str, id: &'a str, at_ms: i64, content: &'a [u8]) -> Self {
+        let mut salt = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut salt);
+        SaltedRow {
+            kind,
+            id,
+            at_ms,
+            content,
+            salt: hex::encode(salt),
+            commitment: hex::encode(hegui_ledger::commitment(&salt, content)),
+            leaf_index: None,
+        }
+    }
+}
+
 /// Inserts a record's content with a fresh salt and its commitment.
 pub(crate) async fn journal_insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -23,7 +55,7 @@ pub(crate) async fn journal_insert(
     at_ms: i64,
     content: &[u8],
 ) -> Result<(), sqlx::Error> {
-    journal_insert_many(tx, &[(kind, id, at_ms, content)]).await
+    journal_insert_many(tx, &[SaltedRow::new(kind, id, at_ms, content)]).await
 }
 
 /// Inserts a non-interaction record (its canonical envelope) inside the caller's transaction,
@@ -42,28 +74,31 @@ pub(crate) async fn journal_entry_insert(
     .await
 }
 
-/// Inserts many records' content, each with a fresh salt, in few statements.
+/// Inserts many salted rows in few statements.
 pub(crate) async fn journal_insert_many(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    rows: &[(&str, &str, i64, &[u8])],
+    rows: &[SaltedRow<'_>],
 ) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(100) {
         let mut sql = String::from(
-            "INSERT INTO journal (id, kind, created_at, record, salt, commitment) VALUES ",
+            "INSERT INTO journal (id, kind, created_at, record, salt, commitment, leaf_index) VALUES ",
         );
-        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 6);
+        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 7);
+        // Canonical encodings are UTF-8 (JSON); the column is text on both backends.
+        let texts: Vec<_> = chunk
+            .iter()
+            .map(|row| String::from_utf8_lossy(row.content))
+            .collect();
         let mut q = sqlx::query(&sql);
-        for (kind, id, at_ms, content) in chunk {
-            let salt = new_salt();
-            let salt_bytes = hex::decode(&salt).unwrap_or_default();
-            let commitment = hex::encode(hegui_ledger::commitment(&salt_bytes, content));
+        for (row, text) in chunk.iter().zip(&texts) {
             q = q
-                .bind(id.to_string())
-                .bind(kind.to_string())
-                .bind(*at_ms)
-                .bind(String::from_utf8_lossy(content).into_owned())
-                .bind(salt)
-                .bind(commitment);
+                .bind(row.id)
+                .bind(row.kind)
+                .bind(row.at_ms)
+                .bind(text.as_ref())
+                .bind(row.salt.as_str())
+                .bind(row.commitment.as_str())
+                .bind(row.leaf_index.map(|i| i as i64));
         }
         q.execute(&mut **tx).await?;
     }

@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use sha2::{Digest, Sha256};
 
-use crate::journal::journal_insert_many;
+use crate::journal::{journal_insert_many, SaltedRow};
 use crate::{Store, StoreError};
 
 /// Filters for listing records; every field narrows the result.
@@ -140,31 +140,47 @@ impl Store {
     }
 }
 
-/// Inserts interaction records inside the caller's transaction.
+/// Inserts interaction records inside the caller's transaction, pending integration.
 pub(crate) async fn insert_records_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     records: &[InteractionRecord],
 ) -> Result<(), StoreError> {
-    let encoded: Vec<Vec<u8>> = records
+    let encoded = encode_records(records);
+    let rows = salted_rows(records, &encoded);
+    write_records(tx, records, &encoded, &rows).await
+}
+
+/// The canonical encodings of `records`.
+pub(crate) fn encode_records(records: &[InteractionRecord]) -> Vec<Vec<u8>> {
+    records
         .iter()
         .map(InteractionRecord::canonical_bytes)
-        .collect();
-    let journal: Vec<(&str, &str, i64, &[u8])> = records
+        .collect()
+}
+
+/// Journal rows for `records` (with their `encoded` content), freshly salted.
+pub(crate) fn salted_rows<'a>(
+    records: &'a [InteractionRecord],
+    encoded: &'a [Vec<u8>],
+) -> Vec<SaltedRow<'a>> {
+    records
         .iter()
-        .zip(&encoded)
-        .map(|(r, bytes)| {
-            (
-                kinds::INTERACTION,
-                r.id.as_str(),
-                r.received_at_ms,
-                bytes.as_slice(),
-            )
-        })
-        .collect();
-    journal_insert_many(&mut *tx, &journal).await?;
+        .zip(encoded)
+        .map(|(r, bytes)| SaltedRow::new(kinds::INTERACTION, &r.id, r.received_at_ms, bytes))
+        .collect()
+}
+
+/// Writes records' journal rows (`rows`, as given) and their searchable columns.
+pub(crate) async fn write_records(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    records: &[InteractionRecord],
+    encoded: &[Vec<u8>],
+    rows: &[SaltedRow<'_>],
+) -> Result<(), StoreError> {
+    journal_insert_many(&mut *tx, rows).await?;
     // Multi-row statements: one round trip per 100 records, not one per record (9 parameters
     // each, well under every driver's limit).
-    let pairs: Vec<_> = records.iter().zip(&encoded).collect();
+    let pairs: Vec<_> = records.iter().zip(encoded).collect();
     for chunk in pairs.chunks(100) {
         let mut sql = String::from(
             "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, input_action) VALUES ",

@@ -244,18 +244,43 @@ impl Drop for Sequencer {
 
 /// Integrates up to `batch` pending journal rows inside the caller's transaction, appending to
 /// `state` (reloaded from storage when it does not match the stored tree). Used by the
-/// sequencer on its own connection and, on SQLite, by the record writer inside the very
-/// transaction that writes the records (one writer, one fsync, no lock contention).
+/// sequencer on its own connection and, on SQLite, by the record writer for rows written
+/// outside it (its own records get their leaves as they are written: `writer.rs`).
 pub(crate) async fn integrate_in(
     store: &Store,
     state: &mut Option<CompactRange>,
     batch: i64,
     tx: &mut sqlx::Transaction<'_, Any>,
 ) -> Result<usize, StoreError> {
-    let size_row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_leaves")
-        .fetch_one(&mut **tx)
-        .await?;
-    let size = size_row.try_get::<i64, _>("n")? as u64;
+    let rows = pending_rows(tx, batch).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut range = current_range(store, state, tx).await?;
+    let mut tree = TreeWrites::default();
+    let backfills = tree.append_pending(&mut range, rows)?;
+    tree.write(tx).await?;
+    write_backfills(tx, &backfills).await?;
+    mark_integrated(tx, &tree.leaves).await?;
+    *state = Some(range);
+    Ok(tree.leaves.len())
+}
+
+/// A journal row waiting for its leaf.
+pub(crate) struct PendingRow {
+    id: String,
+    kind: String,
+    at: i64,
+    salt: Option<String>,
+    commitment: Option<String>,
+    record: Option<String>,
+}
+
+/// Up to `limit` journal rows not yet in the tree, oldest first.
+pub(crate) async fn pending_rows(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    limit: i64,
+) -> Result<Vec<PendingRow>, StoreError> {
     // The content itself is read only for rows that still need a salt and a commitment
     // (written before the log existed), not for every row of every batch.
     let rows = sqlx::query(
@@ -263,94 +288,175 @@ pub(crate) async fn integrate_in(
          CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
          FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
     )
-    .bind(batch)
+    .bind(limit)
     .fetch_all(&mut **tx)
     .await?;
-    if rows.is_empty() {
-        return Ok(0);
+    rows.iter()
+        .map(|row| {
+            Ok(PendingRow {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                at: row.try_get("created_at")?,
+                salt: row.try_get("salt")?,
+                commitment: row.try_get("commitment")?,
+                record: row.try_get("record")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// The compact range of the stored tree, as of this transaction: `state` when it matches
+/// the stored size, else reloaded. Call it before this transaction writes to the tree: the
+/// reload reads through the pool, which does not see uncommitted leaves.
+pub(crate) async fn current_range(
+    store: &Store,
+    state: &mut Option<CompactRange>,
+    tx: &mut sqlx::Transaction<'_, Any>,
+) -> Result<CompactRange, StoreError> {
+    let size_row = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_leaves")
+        .fetch_one(&mut **tx)
+        .await?;
+    let size = size_row.try_get::<i64, _>("n")? as u64;
+    match state.take() {
+        Some(r) if r.size() == size => Ok(r),
+        _ => store.compact_range(size).await,
     }
-    let mut range = match state.take() {
-        Some(r) if r.size() == size => r,
-        _ => store.compact_range(size).await?,
-    };
-    let mut leaves: Vec<(u64, String, String, String)> = Vec::with_capacity(rows.len());
-    let mut nodes: Vec<(u8, u64, String)> = Vec::with_capacity(rows.len() * 2);
-    let mut backfills: Vec<(String, String, String)> = Vec::new();
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let kind: String = row.try_get("kind")?;
-        let at: i64 = row.try_get("created_at")?;
-        let record: Option<String> = row.try_get("record")?;
-        let salt: Option<String> = row.try_get("salt")?;
-        let commitment: Option<String> = row.try_get("commitment")?;
-        let commitment = match (commitment, record) {
-            (Some(c), _) if salt.is_some() => c,
-            // Records written before the log existed get their salt now.
-            (_, Some(record)) => {
-                let salt = new_salt();
-                let c = hex::encode(hegui_ledger::commitment(
-                    &hex::decode(&salt).unwrap_or_default(),
-                    record.as_bytes(),
-                ));
-                backfills.push((id.clone(), salt, c.clone()));
-                c
-            }
-            _ => {
-                return Err(StoreError::Corrupt {
-                    id,
-                    detail: "journal row has neither content nor commitment".into(),
-                })
-            }
-        };
+}
+
+/// Leaves and nodes appended to the tree, to be written in one go.
+#[derive(Default)]
+pub(crate) struct TreeWrites {
+    /// (index, record id, leaf data, leaf hash hex)
+    leaves: Vec<(u64, String, String, String)>,
+    /// (level, index, hash hex)
+    nodes: Vec<(u8, u64, String)>,
+}
+
+impl TreeWrites {
+    /// Appends the leaf of one journal row to `range`; returns its index.
+    pub(crate) fn push(
+        &mut self,
+        range: &mut CompactRange,
+        kind: &str,
+        id: &str,
+        at_ms: i64,
+        commitment: &str,
+    ) -> Result<u64, StoreError> {
         let entry = LeafEntry {
             format: hegui_ledger::LEAF_FORMAT.into(),
-            kind,
-            id: id.clone(),
-            at_ms: at,
-            commitment,
+            kind: kind.into(),
+            id: id.into(),
+            at_ms,
+            commitment: commitment.into(),
         };
         let data = entry.encode();
         let hash = leaf_hash(&data);
         let index = range.size();
+        let nodes = &mut self.nodes;
         range
             .append_with(hash, |level, idx, h| {
                 nodes.push((level, idx, hex::encode(h)))
             })
             .map_err(|e| StoreError::Ledger(e.to_string()))?;
-        leaves.push((
+        self.leaves.push((
             index,
-            id,
+            id.into(),
             String::from_utf8_lossy(&data).into_owned(),
             hex::encode(hash),
         ));
+        Ok(index)
     }
-    for chunk in leaves.chunks(250) {
-        let mut sql =
-            String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
-        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 4);
-        let mut q = sqlx::query(&sql);
-        for (idx, id, data, hash) in chunk {
-            q = q
-                .bind(*idx as i64)
-                .bind(id.as_str())
-                .bind(data.as_str())
-                .bind(hash.as_str());
+
+    /// Appends pending journal rows, salting those written before the log existed; returns
+    /// the salts and commitments to store for those: (id, salt, commitment).
+    pub(crate) fn append_pending(
+        &mut self,
+        range: &mut CompactRange,
+        rows: Vec<PendingRow>,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut backfills = Vec::new();
+        for row in rows {
+            let commitment = match (row.commitment, row.record) {
+                (Some(c), _) if row.salt.is_some() => c,
+                // Records written before the log existed get their salt now.
+                (_, Some(record)) => {
+                    let salt = new_salt();
+                    let c = hex::encode(hegui_ledger::commitment(
+                        &hex::decode(&salt).unwrap_or_default(),
+                        record.as_bytes(),
+                    ));
+                    backfills.push((row.id.clone(), salt, c.clone()));
+                    c
+                }
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        id: row.id,
+                        detail: "journal row has neither content nor commitment".into(),
+                    })
+                }
+            };
+            self.push(range, &row.kind, &row.id, row.at, &commitment)?;
         }
-        q.execute(&mut **tx).await?;
+        Ok(backfills)
     }
-    for chunk in nodes.chunks(300) {
-        let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
-        Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 3);
-        let mut q = sqlx::query(&sql);
-        for (level, idx, hash) in chunk {
-            q = q
-                .bind(i64::from(*level))
-                .bind(*idx as i64)
-                .bind(hash.as_str());
+
+    /// How many leaves were appended.
+    pub(crate) fn len(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// Inserts the leaves and nodes.
+    pub(crate) async fn write(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+    ) -> Result<(), StoreError> {
+        for chunk in self.leaves.chunks(250) {
+            let mut sql =
+                String::from("INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES ");
+            Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 4);
+            let mut q = sqlx::query(&sql);
+            for (idx, id, data, hash) in chunk {
+                q = q
+                    .bind(*idx as i64)
+                    .bind(id.as_str())
+                    .bind(data.as_str())
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut **tx).await?;
         }
-        q.execute(&mut **tx).await?;
+        for chunk in self.nodes.chunks(300) {
+            let mut sql = String::from("INSERT INTO ledger_nodes (level, idx, hash) VALUES ");
+            Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 3);
+            let mut q = sqlx::query(&sql);
+            for (level, idx, hash) in chunk {
+                q = q
+                    .bind(i64::from(*level))
+                    .bind(*idx as i64)
+                    .bind(hash.as_str());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
-    for (id, salt, c) in &backfills {
+
+    /// Sets `leaf_index` on the journal rows of the first `n` leaves (rows written before
+    /// this transaction; rows written with it carry their index already).
+    pub(crate) async fn mark_first_integrated(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        n: usize,
+    ) -> Result<(), StoreError> {
+        mark_integrated(tx, &self.leaves[..n.min(self.leaves.len())]).await
+    }
+}
+
+/// Stores the salts and commitments given to rows written before the log existed.
+pub(crate) async fn write_backfills(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    backfills: &[(String, String, String)],
+) -> Result<(), StoreError> {
+    for (id, salt, c) in backfills {
         sqlx::query("UPDATE journal SET salt = $1, commitment = $2 WHERE id = $3")
             .bind(salt)
             .bind(c)
@@ -358,6 +464,14 @@ pub(crate) async fn integrate_in(
             .execute(&mut **tx)
             .await?;
     }
+    Ok(())
+}
+
+/// Sets `leaf_index` on the journal rows of `leaves`, failing if any was integrated already.
+async fn mark_integrated(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    leaves: &[(u64, String, String, String)],
+) -> Result<(), StoreError> {
     // One statement per chunk, not one per row: each statement is a round trip. The new
     // indexes come as a VALUES list joined on the id (both backends name its columns column1,
     // column2), not as `CASE id WHEN … THEN …`, which compares each updated row with every
@@ -385,6 +499,5 @@ pub(crate) async fn integrate_in(
             )));
         }
     }
-    *state = Some(range);
-    Ok(leaves.len())
+    Ok(())
 }

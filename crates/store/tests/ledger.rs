@@ -498,3 +498,50 @@ async fn sqlite_writer_integrates_in_the_same_transaction() {
         vec![]
     );
 }
+
+/// Records written outside the writer (here: a backlog larger than one batch, left by a
+/// writer that could not integrate) become leaves before the writer's own records, so leaves
+/// keep journal order; a batch that finds more pending than it may integrate leaves its own
+/// records pending instead of putting them ahead, and the next batches catch up.
+#[tokio::test]
+async fn sqlite_writer_integrates_a_backlog_first_in_journal_order() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 4).await.unwrap();
+    let backlog: Vec<_> = (1000..2100).map(record).collect();
+    store.insert_records(&backlog).await.unwrap();
+    assert_eq!(store.tree_size().await.unwrap(), 0);
+    let (writer, task) = hegui_store::RecordWriter::spawn_integrating(store.clone());
+    writer.write(record(0)).await.unwrap();
+    // One batch of the backlog went in; this record waits behind the rest.
+    let first = store.journal_row("rec-0000").await.unwrap().unwrap();
+    assert_eq!(first.leaf_index, None);
+    assert_eq!(store.tree_size().await.unwrap(), 1024);
+    writer.write(record(1)).await.unwrap();
+    let second = store.journal_row("rec-0001").await.unwrap().unwrap();
+    assert_eq!(second.leaf_index, Some(1101));
+    drop(writer);
+    task.await.unwrap();
+    let mut rows = Vec::new();
+    for i in (1000..2100).chain(0..2) {
+        rows.push(
+            store
+                .journal_row(&format!("rec-{i:04}"))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    rows.sort_by_key(|r| r.seq);
+    let leaves: Vec<_> = rows.iter().map(|r| r.leaf_index).collect();
+    let expected: Vec<_> = (0..1102).map(Some).collect();
+    assert_eq!(leaves, expected, "leaves follow journal order");
+    let signer = Signer::generate("test.example/log").unwrap();
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(report.problems, vec![]);
+    assert_eq!(report.leaves, 1102);
+}

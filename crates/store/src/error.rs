@@ -20,6 +20,14 @@ pub enum StoreError {
         /// The driver error.
         source: sqlx::Error,
     },
+    /// The read-only SQLite connection that serves proofs' tree nodes could not be opened.
+    #[error("cannot open {path} for reading tree nodes: {detail}")]
+    NodeReader {
+        /// The database file.
+        path: String,
+        /// The SQLite error.
+        detail: String,
+    },
     /// Migrations failed.
     #[error("cannot apply database migrations: {0}")]
     Migrate(sqlx::migrate::MigrateError),

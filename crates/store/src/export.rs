@@ -111,7 +111,7 @@ impl Store {
             Ok(())
         })
         .map_err(ledger_err)?;
-        let nodes = self.fetch_nodes(&needed).await?;
+        let nodes = self.fetch_nodes(&needed, tree_size).await?;
         leaves
             .into_iter()
             .map(|leaf| {

@@ -2,8 +2,7 @@
 //! proofs computed from them (through `hegui-ledger`'s pure algorithms).
 
 use hegui_ledger::{
-    consistency_proof, inclusion_proof, nodes_needed, root_at, Bundle, CompactRange, Hash, NodeMap,
-    Verifier,
+    consistency_proof, inclusion_proof, root_at, Bundle, CompactRange, Hash, Verifier,
 };
 use sqlx::Row;
 
@@ -46,7 +45,7 @@ pub(crate) fn parse_hash(hex_str: &str, what: &str) -> Result<Hash, StoreError> 
     })
 }
 
-fn ledger_err(e: hegui_ledger::LedgerError) -> StoreError {
+pub(crate) fn ledger_err(e: hegui_ledger::LedgerError) -> StoreError {
     StoreError::Ledger(e.to_string())
 }
 
@@ -63,60 +62,27 @@ impl Store {
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
     }
 
-    /// Fetches the given perfect-subtree nodes.
-    pub(crate) async fn fetch_nodes(&self, needed: &[(u8, u64)]) -> Result<NodeMap, StoreError> {
-        let mut map = NodeMap::default();
-        for chunk in needed.chunks(200) {
-            let mut marks = crate::sql::Marks::new(self.backend());
-            let mut sql = String::from("SELECT level, idx, hash FROM ledger_nodes WHERE ");
-            for i in 0..chunk.len() {
-                sql.push_str(if i > 0 { " OR (level = " } else { "(level = " });
-                marks.push(&mut sql);
-                sql.push_str(" AND idx = ");
-                marks.push(&mut sql);
-                sql.push(')');
-            }
-            let mut q = sqlx::query(&sql);
-            for (level, idx) in chunk {
-                q = q.bind(i64::from(*level)).bind(size_i64(*idx));
-            }
-            for row in q.fetch_all(self.pool()).await? {
-                let level: i64 = row.try_get("level")?;
-                let idx: i64 = row.try_get("idx")?;
-                let hash: String = row.try_get("hash")?;
-                let h = parse_hash(&hash, &format!("node ({level}, {idx})"))?;
-                map.0.insert((level as u8, idx as u64), h);
-            }
-        }
-        Ok(map)
-    }
-
     /// The root of the log at `size` leaves.
     pub async fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
-        let needed = nodes_needed(|s| root_at(s, size)).map_err(ledger_err)?;
-        let map = self.fetch_nodes(&needed).await?;
-        root_at(&map, size).map_err(ledger_err)
+        self.with_nodes(size, false, |s| root_at(s, size)).await
     }
 
     /// The audit path of leaf `index` in the tree of `size` leaves.
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
-        let needed = nodes_needed(|s| inclusion_proof(s, index, size)).map_err(ledger_err)?;
-        let map = self.fetch_nodes(&needed).await?;
-        inclusion_proof(&map, index, size).map_err(ledger_err)
+        self.with_nodes(size, true, |s| inclusion_proof(s, index, size))
+            .await
     }
 
     /// The consistency proof from tree size `old` to `new`.
     pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
-        let needed = nodes_needed(|s| consistency_proof(s, old, new)).map_err(ledger_err)?;
-        let map = self.fetch_nodes(&needed).await?;
-        consistency_proof(&map, old, new).map_err(ledger_err)
+        self.with_nodes(new, true, |s| consistency_proof(s, old, new))
+            .await
     }
 
     /// The compact range (right edge) of the tree at `size`, to keep appending from.
     pub(crate) async fn compact_range(&self, size: u64) -> Result<CompactRange, StoreError> {
-        let needed = nodes_needed(|s| CompactRange::from_source(s, size)).map_err(ledger_err)?;
-        let map = self.fetch_nodes(&needed).await?;
-        CompactRange::from_source(&map, size).map_err(ledger_err)
+        self.with_nodes(size, false, |s| CompactRange::from_source(s, size))
+            .await
     }
 
     /// The leaf that names a record.

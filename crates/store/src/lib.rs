@@ -14,6 +14,7 @@ mod identity;
 mod journal;
 mod keys;
 mod ledger;
+mod nodes;
 mod records;
 mod retention;
 mod sequencer;
@@ -69,6 +70,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    nodes: std::sync::Arc<nodes::Nodes>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -138,7 +140,15 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Store { pool, backend })
+        let nodes = match backend {
+            Backend::Sqlite => nodes::Nodes::sqlite(sqlite_path(&url))?,
+            Backend::Postgres => nodes::Nodes::default(),
+        };
+        Ok(Store {
+            pool,
+            backend,
+            nodes: std::sync::Arc::new(nodes),
+        })
     }
 
     /// The backend in use.
@@ -199,6 +209,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         None => "mode=rwc".to_string(),
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// The file of a `sqlite://PATH?QUERY` URL.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    rest.split_once('?').map_or(rest, |(path, _)| path)
 }
 
 /// Hides a password in a database URL before it goes into an error message or a log.

@@ -877,7 +877,10 @@ async fn storage_proofs(
             &format!("`Store::inclusion_proof` (SQLite, {what})"),
             stats(full),
         ),
-        row("  of which the dry run (`nodes_needed`)", stats(dry)),
+        row(
+            "  for comparison: a dry run (`nodes_needed`), which only PostgreSQL's proofs do",
+            stats(dry),
+        ),
         row("`verify_inclusion`", stats(ver)),
     ])
 }

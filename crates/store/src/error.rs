@@ -20,12 +20,15 @@ pub enum StoreError {
         /// The driver error.
         source: sqlx::Error,
     },
-    /// The read-only SQLite connection that serves proofs' tree nodes could not be opened.
-    #[error("cannot open {path} for reading tree nodes: {detail}")]
-    NodeReader {
+    /// A connection of the store's own (the proofs' node reader, the WAL checkpointer) to
+    /// the SQLite file could not be opened.
+    #[error("cannot open {path} ({purpose}): {detail}")]
+    SqliteAux {
         /// The database file.
         path: String,
-        /// The SQLite error.
+        /// What the connection is for.
+        purpose: &'static str,
+        /// The SQLite or OS error.
         detail: String,
     },
     /// Migrations failed.

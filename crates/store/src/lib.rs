@@ -22,6 +22,7 @@ mod sql;
 mod staff;
 mod users;
 mod verify;
+mod wal;
 mod writer;
 
 pub mod testing;
@@ -71,6 +72,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     nodes: std::sync::Arc<nodes::Nodes>,
+    /// SQLite files: the thread that checkpoints the WAL, stopped with the last clone.
+    _wal: Option<std::sync::Arc<wal::WalCheckpointer>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -125,6 +128,12 @@ impl Store {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        // Checkpoints run on a thread of their own (`wal.rs`); a committing
+                        // connection checkpoints itself only past this backstop.
+                        conn.execute(
+                            format!("PRAGMA wal_autocheckpoint = {}", wal::BACKSTOP_PAGES).as_str(),
+                        )
+                        .await?;
                     }
                     Ok(())
                 })
@@ -140,14 +149,23 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        let nodes = match backend {
-            Backend::Sqlite => nodes::Nodes::sqlite(sqlite_path(&url))?,
-            Backend::Postgres => nodes::Nodes::default(),
+        let (nodes, wal) = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(&url);
+                let wal = if is_sqlite_file(path) {
+                    Some(std::sync::Arc::new(wal::WalCheckpointer::start(path)?))
+                } else {
+                    None
+                };
+                (nodes::Nodes::sqlite(path)?, wal)
+            }
+            Backend::Postgres => (nodes::Nodes::default(), None),
         };
         Ok(Store {
             pool,
             backend,
             nodes: std::sync::Arc::new(nodes),
+            _wal: wal,
         })
     }
 
@@ -209,6 +227,11 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         None => "mode=rwc".to_string(),
     };
     Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Whether a SQLite path names a file (not an in-memory database).
+pub(crate) fn is_sqlite_file(path: &str) -> bool {
+    !(path.is_empty() || path == ":memory:" || path.starts_with("file::memory:"))
 }
 
 /// The file of a `sqlite://PATH?QUERY` URL.

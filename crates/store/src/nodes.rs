@@ -85,7 +85,7 @@ pub(crate) struct Nodes {
 impl Nodes {
     /// For SQLite at `path` (a file, not `:memory:`): with a read-only connection of its own.
     pub(crate) fn sqlite(path: &str) -> Result<Nodes, StoreError> {
-        if path.is_empty() || path == ":memory:" || path.starts_with("file::memory:") {
+        if !crate::is_sqlite_file(path) {
             return Ok(Nodes::default());
         }
         let open = || -> rusqlite::Result<rusqlite::Connection> {
@@ -102,8 +102,9 @@ impl Nodes {
             conn.pragma_update(None, "mmap_size", 2_147_418_112i64)?;
             Ok(conn)
         };
-        let conn = open().map_err(|e| StoreError::NodeReader {
+        let conn = open().map_err(|e| StoreError::SqliteAux {
             path: path.into(),
+            purpose: "reading tree nodes for proofs",
             detail: e.to_string(),
         })?;
         Ok(Nodes {

@@ -8,6 +8,28 @@ use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_a
 use hegui_store::{Factor, Sequencer, SequencerConfig, Store};
 use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
 
+/// A test body run on SQLite and, when `HEGUI_TEST_POSTGRES_URL` is set, on PostgreSQL.
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (url, _dir) = fresh_sqlite_url().unwrap();
+            $body(Store::open(&url, 4).await.unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(admin) = postgres_admin_url() else {
+                return;
+            };
+            let url = fresh_postgres_database(&admin)
+                .await
+                .expect("PostgreSQL reachable");
+            $body(Store::open(&url, 4).await.unwrap()).await;
+        }
+    };
+}
+
 fn record(i: usize) -> InteractionRecord {
     InteractionRecord {
         v: RECORD_ENCODING_VERSION,
@@ -117,22 +139,11 @@ async fn exercise(store: Store) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_log_proves_and_verifies() {
-    let (url, _dir) = fresh_sqlite_url().unwrap();
-    exercise(Store::open(&url, 4).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_log_proves_and_verifies() {
-    let Some(admin) = postgres_admin_url() else {
-        return;
-    };
-    let url = fresh_postgres_database(&admin)
-        .await
-        .expect("PostgreSQL reachable");
-    exercise(Store::open(&url, 4).await.unwrap()).await;
-}
+on_both_backends!(
+    sqlite_log_proves_and_verifies,
+    postgres_log_proves_and_verifies,
+    exercise
+);
 
 /// Flips the first hex digit of a column (always a change, never a no-op).
 fn flip(col: &str) -> String {
@@ -436,22 +447,11 @@ async fn retention(store: Store) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_retention_erases_content_and_keeps_proofs() {
-    let (url, _dir) = fresh_sqlite_url().unwrap();
-    retention(Store::open(&url, 4).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_retention_erases_content_and_keeps_proofs() {
-    let Some(admin) = postgres_admin_url() else {
-        return;
-    };
-    let url = fresh_postgres_database(&admin)
-        .await
-        .expect("PostgreSQL reachable");
-    retention(Store::open(&url, 4).await.unwrap()).await;
-}
+on_both_backends!(
+    sqlite_retention_erases_content_and_keeps_proofs,
+    postgres_retention_erases_content_and_keeps_proofs,
+    retention
+);
 
 /// On SQLite the writer integrates leaves in the transaction that writes the records: once a
 /// write is acknowledged its record is already a leaf.
@@ -602,19 +602,8 @@ async fn proofs_match_the_pure_algorithm(store: Store) {
     assert!(err.contains("node"), "{err}");
 }
 
-#[tokio::test]
-async fn sqlite_proofs_match_the_pure_algorithm() {
-    let (url, _dir) = fresh_sqlite_url().unwrap();
-    proofs_match_the_pure_algorithm(Store::open(&url, 4).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_proofs_match_the_pure_algorithm() {
-    let Some(admin) = postgres_admin_url() else {
-        return;
-    };
-    let url = fresh_postgres_database(&admin)
-        .await
-        .expect("PostgreSQL reachable");
-    proofs_match_the_pure_algorithm(Store::open(&url, 4).await.unwrap()).await;
-}
+on_both_backends!(
+    sqlite_proofs_match_the_pure_algorithm,
+    postgres_proofs_match_the_pure_algorithm,
+    proofs_match_the_pure_algorithm
+);

@@ -8,10 +8,12 @@
 //! * **Upper levels in memory.** Nodes never change once written (a perfect subtree's hash is
 //!   final), so the levels from the first cached one up are kept in dense per-level vectors,
 //!   filled from the database (through the pool) when a proof asks for a tree larger than
-//!   they cover, which for proofs against signed checkpoints happens once per checkpoint. The
-//!   first cached level is the lowest at which the tree has at most [`CACHE_WIDTH`] (2^19)
-//!   nodes, so the cache holds at most ~2 × 2^19 hashes (32 MB) whatever the tree size; at
-//!   10M leaves it starts at level 5 (625k hashes, 20 MB, read in ~1.2 s by the first proof).
+//!   they cover, which for proofs against signed checkpoints happens once per checkpoint: in
+//!   the proof itself up to [`INLINE_FILL_MAX`] hashes, in the background beyond (meanwhile
+//!   proofs read the missing nodes from storage). The first cached level is the lowest at
+//!   which the tree has at most [`CACHE_WIDTH`] (2^19) nodes, so the cache holds at most
+//!   ~2 × 2^19 hashes (32 MB) whatever the tree size; at 10M leaves it starts at level 5
+//!   (625k hashes, 20 MB, read in ~1 s).
 //! * **Lower levels read in place on SQLite.** The few nodes below (≤ 5 at 10M leaves) are
 //!   read with `rusqlite` on a read-only, memory-mapped connection of this process, in the
 //!   calling thread, as the proof algorithm asks for them (no dry run): a point lookup costs
@@ -25,6 +27,7 @@
 //! cache, reports the alteration).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use hegui_ledger::{nodes_needed, Hash, LedgerError, NodeMap, NodeSource};
@@ -40,6 +43,12 @@ const CACHE_WIDTH: u64 = 1 << 19;
 /// below the cache, whatever the tree size, once the tree is larger than
 /// `CACHE_WIDTH << MIN_CACHED_LEVEL`).
 const MIN_CACHED_LEVEL: u8 = 4;
+
+/// Most hashes read into the cache inside the proof that needs them; more are read in the
+/// background.
+const INLINE_FILL_MAX: u64 = 1 << 14;
+/// Rows per query when filling the cache.
+const FILL_CHUNK: u64 = 1 << 16;
 
 /// Most nodes read in the calling thread for one request (about 4 µs each).
 const IN_PLACE_MAX: usize = 64;
@@ -76,10 +85,25 @@ fn first_cached_level(size: u64) -> u8 {
 }
 
 /// The node cache and, on SQLite, the in-thread reader. One per [`Store`] (shared by clones).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Nodes {
     upper: RwLock<Upper>,
     reader: Option<Mutex<rusqlite::Connection>>,
+    /// A background fill is running.
+    filling: AtomicBool,
+    /// Largest fill done inline ([`INLINE_FILL_MAX`]; tests lower it).
+    inline_fill_max: AtomicU64,
+}
+
+impl Default for Nodes {
+    fn default() -> Self {
+        Nodes {
+            upper: RwLock::default(),
+            reader: None,
+            filling: AtomicBool::new(false),
+            inline_fill_max: AtomicU64::new(INLINE_FILL_MAX),
+        }
+    }
 }
 
 impl Nodes {
@@ -108,8 +132,8 @@ impl Nodes {
             detail: e.to_string(),
         })?;
         Ok(Nodes {
-            upper: RwLock::default(),
             reader: Some(Mutex::new(conn)),
+            ..Nodes::default()
         })
     }
 }
@@ -121,8 +145,9 @@ impl Store {
     /// real run.
     ///
     /// With `fill`, the cache is first extended to cover `size` (proofs: the first at a new
-    /// checkpoint size reads the new upper-level nodes); without, it is used as it is (the
-    /// writer's compact range at start-up must not wait for a fill).
+    /// checkpoint size reads the new upper-level nodes, or starts reading them in the
+    /// background); without, it is used as it is (the writer's compact range at start-up
+    /// must not wait for a fill).
     pub(crate) async fn with_nodes<T>(
         &self,
         size: u64,
@@ -231,44 +256,70 @@ impl Store {
                 .collect();
             (first, missing)
         };
-        if missing.is_empty() {
+        let total: u64 = missing.iter().map(|(_, have, want)| want - have).sum();
+        if total == 0 {
             return Ok(());
         }
-        let mut fetched: Vec<(u8, u64, Vec<Hash>)> = Vec::with_capacity(missing.len());
+        if total <= self.nodes.inline_fill_max.load(Ordering::Relaxed) {
+            return self.fetch_upper(first, missing).await;
+        }
+        // A large fill (the first proof after start-up at 10M leaves reads 625k hashes, ~1 s)
+        // runs in the background; until it is done proofs read the missing upper nodes from
+        // storage like the lower ones.
+        if !self.nodes.filling.swap(true, Ordering::AcqRel) {
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.fetch_upper(first, missing).await {
+                    tracing::warn!(error = %e, "filling the proof node cache failed; proofs read from storage");
+                }
+                store.nodes.filling.store(false, Ordering::Release);
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the `missing` ranges of the upper levels into the cache, a chunk at a time.
+    async fn fetch_upper(&self, first: u8, missing: Vec<(u8, u64, u64)>) -> Result<(), StoreError> {
         for (level, have, want) in missing {
-            let rows = sqlx::query(
-                "SELECT idx, hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 \
-                 ORDER BY idx",
-            )
-            .bind(i64::from(level))
-            .bind(have as i64)
-            .bind(want as i64)
-            .fetch_all(self.pool())
-            .await?;
-            let mut hashes = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                let idx: i64 = row.try_get("idx")?;
-                let hash: String = row.try_get("hash")?;
-                if idx as u64 != have + i as u64 {
-                    // A gap: the tree is not all stored (yet); cache what is contiguous.
+            let mut from = have;
+            while from < want {
+                let to = want.min(from + FILL_CHUNK);
+                let rows = sqlx::query(
+                    "SELECT idx, hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 \
+                     ORDER BY idx",
+                )
+                .bind(i64::from(level))
+                .bind(from as i64)
+                .bind(to as i64)
+                .fetch_all(self.pool())
+                .await?;
+                let mut hashes = Vec::with_capacity(rows.len());
+                for (i, row) in rows.iter().enumerate() {
+                    let idx: i64 = row.try_get("idx")?;
+                    if idx as u64 != from + i as u64 {
+                        break; // a gap: the tree is not all stored (yet); keep what is contiguous
+                    }
+                    let hash: String = row.try_get("hash")?;
+                    hashes.push(parse_hash(&hash, &format!("node ({level}, {idx})"))?);
+                }
+                let complete = hashes.len() as u64 == to - from;
+                let mut upper = self.nodes.upper.write().unwrap_or_else(|e| e.into_inner());
+                if upper.first != first {
+                    return Ok(()); // the cache moved up meanwhile; the next proof refills
+                }
+                let k = usize::from(level - first);
+                if upper.levels.len() <= k {
+                    upper.levels.resize_with(k + 1, Vec::new);
+                }
+                // Append only where no concurrent fill did already.
+                if upper.levels[k].len() as u64 != from {
                     break;
                 }
-                hashes.push(parse_hash(&hash, &format!("node ({level}, {idx})"))?);
-            }
-            fetched.push((level, have, hashes));
-        }
-        let mut upper = self.nodes.upper.write().unwrap_or_else(|e| e.into_inner());
-        if upper.first != first {
-            return Ok(()); // another caller moved the cache meanwhile; next call refills
-        }
-        for (level, have, hashes) in fetched {
-            let k = usize::from(level - first);
-            if upper.levels.len() <= k {
-                upper.levels.resize_with(k + 1, Vec::new);
-            }
-            // Append only where no concurrent fill did already.
-            if upper.levels[k].len() as u64 == have {
                 upper.levels[k].extend(hashes);
+                if !complete {
+                    break;
+                }
+                from = to;
             }
         }
         Ok(())
@@ -301,6 +352,18 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Fills of the proof node cache larger than `hashes` run in the background (default
+    /// 16,384; for tests).
+    #[doc(hidden)]
+    pub fn set_inline_fill_limit(&self, hashes: u64) {
+        self.nodes.inline_fill_max.store(hashes, Ordering::Relaxed);
+    }
+
+    /// Whether a background fill of the proof node cache is running (for benchmarks).
+    pub fn proof_cache_filling(&self) -> bool {
+        self.nodes.filling.load(Ordering::Acquire)
     }
 
     /// How many upper-level hashes are cached (for tests and benchmarks).

@@ -546,20 +546,34 @@ async fn sqlite_writer_integrates_a_backlog_first_in_journal_order() {
     assert_eq!(report.leaves, 1102);
 }
 
+/// Writes records `ids`, then integrates and checkpoints them.
+async fn log_records(store: &Store, seq: &mut Sequencer, ids: std::ops::Range<usize>) {
+    store
+        .insert_records(&ids.map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    seq.checkpoint_now().await.unwrap().unwrap();
+}
+
+/// The stored leaves as a pure in-memory tree.
+async fn stored_tree(store: &Store) -> hegui_ledger::MemoryTree {
+    let mut tree = hegui_ledger::MemoryTree::new();
+    for leaf in store.leaves(0, 100_000).await.unwrap() {
+        tree.append_data(&leaf.data).unwrap();
+    }
+    tree
+}
+
 /// Proofs served through the store (upper levels from its in-memory cache, the rest from
 /// storage: in place on SQLite, by query on PostgreSQL) equal the pure algorithm's over the
 /// same leaves, at sizes below, at and across the cache's levels, for a tree first proven
 /// at its full size, then at smaller (older) sizes, then grown.
 async fn proofs_match_the_pure_algorithm(store: Store) {
-    use hegui_ledger::{consistency_proof, inclusion_proof, root_at, MemoryTree};
+    use hegui_ledger::{consistency_proof, inclusion_proof, root_at};
     let signer = Signer::generate("test.example/log").unwrap();
     let mut seq = sequencer(&store, &signer);
     let check = |store: Store, sizes: Vec<u64>| async move {
-        let leaves = store.leaves(0, 100_000).await.unwrap();
-        let mut tree = MemoryTree::new();
-        for leaf in &leaves {
-            tree.append_data(&leaf.data).unwrap();
-        }
+        let tree = stored_tree(&store).await;
         for &n in &sizes {
             assert_eq!(store.root_at(n).await.unwrap(), root_at(&tree, n).unwrap());
             for i in (0..n).step_by(7).chain([n - 1]) {
@@ -578,19 +592,11 @@ async fn proofs_match_the_pure_algorithm(store: Store) {
             }
         }
     };
-    store
-        .insert_records(&(0..700).map(record).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    seq.checkpoint_now().await.unwrap().unwrap();
+    log_records(&store, &mut seq, 0..700).await;
     check(store.clone(), vec![700, 1, 15, 16, 17, 64, 257, 699]).await;
     // Levels 4.. of a 700-leaf tree: 43 + 21 + 10 + 5 + 2 + 1.
     assert_eq!(store.cached_nodes(), 82);
-    store
-        .insert_records(&(700..1000).map(record).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    seq.checkpoint_now().await.unwrap().unwrap();
+    log_records(&store, &mut seq, 700..1000).await;
     check(store.clone(), vec![1000, 700, 993]).await;
     assert_eq!(store.cached_nodes(), 62 + 31 + 15 + 7 + 3 + 1);
     // A tree larger than what is stored: the missing nodes are named, nothing is made up.
@@ -611,23 +617,11 @@ on_both_backends!(
 /// A cache fill larger than the inline limit runs in the background: the proof that starts
 /// it is served from storage at once, and later proofs from the filled cache, equal.
 async fn large_cache_fills_run_in_the_background(store: Store) {
-    use hegui_ledger::{inclusion_proof, MemoryTree};
     let signer = Signer::generate("test.example/log").unwrap();
-    store
-        .insert_records(&(0..300).map(record).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    sequencer(&store, &signer)
-        .checkpoint_now()
-        .await
-        .unwrap()
-        .unwrap();
-    let mut tree = MemoryTree::new();
-    for leaf in store.leaves(0, 1000).await.unwrap() {
-        tree.append_data(&leaf.data).unwrap();
-    }
+    log_records(&store, &mut sequencer(&store, &signer), 0..300).await;
+    let tree = stored_tree(&store).await;
     store.set_inline_fill_limit(0);
-    let expected = inclusion_proof(&tree, 123, 300).unwrap();
+    let expected = hegui_ledger::inclusion_proof(&tree, 123, 300).unwrap();
     assert_eq!(store.inclusion_proof(123, 300).await.unwrap(), expected);
     if store.backend() == hegui_store::Backend::Sqlite {
         // On SQLite that proof never yielded to the (single-threaded) test runtime, so the

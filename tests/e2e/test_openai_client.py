@@ -48,10 +48,11 @@ def start(cmd, pattern, env=None):
 
 
 def fresh_postgres(admin_url):
+    """A new database for this run: (its URL, its name), dropped again by Gateway.stop."""
     name = "hegui_e2e_" + uuid.uuid4().hex[:12]
     subprocess.run(["psql", admin_url, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
     u = urllib.parse.urlparse(admin_url)
-    return urllib.parse.urlunparse(u._replace(path="/" + name))
+    return urllib.parse.urlunparse(u._replace(path="/" + name)), name
 
 
 class Gateway:
@@ -62,8 +63,9 @@ class Gateway:
             [os.path.join(bindir, "hegui-mock-upstream"), "--listen", "127.0.0.1:0"],
             r"listening on (http://\S+/v1)",
         )
+        self.pg_database = None
         if backend == "postgres":
-            db = fresh_postgres(os.environ["HEGUI_TEST_POSTGRES_URL"])
+            db, self.pg_database = fresh_postgres(os.environ["HEGUI_TEST_POSTGRES_URL"])
         else:
             db = "sqlite://" + os.path.join(self.dir, "hegui.db")
         self.config = os.path.join(self.dir, "hegui.toml")
@@ -109,6 +111,13 @@ format = "json"
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=30)
+        if self.pg_database:
+            # Each run used to leave its database on the server.
+            subprocess.run(
+                ["psql", os.environ["HEGUI_TEST_POSTGRES_URL"], "-q", "-c",
+                 f"DROP DATABASE IF EXISTS {self.pg_database} WITH (FORCE)"],
+                check=True,
+            )
 
 
 GW = None

@@ -8,11 +8,11 @@ use sqlx::Row;
 use crate::sql::Marks;
 use crate::{Store, StoreError};
 
-/// A fresh 16-byte salt, hex.
-pub(crate) fn new_salt() -> String {
+/// A fresh 16-byte salt.
+pub(crate) fn new_salt() -> [u8; 16] {
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
-    hex::encode(salt)
+    salt
 }
 
 /// A record's content ready for the journal: with a fresh salt, its commitment and, when it
@@ -33,8 +33,7 @@ pub(crate) struct SaltedRow<'a> {
 impl<'a> SaltedRow<'a> {
     /// Salts `content` afresh and commits to it; not yet in the log.
     pub(crate) fn new(kind: &'a str, id: &'a str, at_ms: i64, content: &'a [u8]) -> Self {
-        let mut salt = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut salt);
+        let salt = new_salt();
         SaltedRow {
             kind,
             id,

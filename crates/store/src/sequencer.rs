@@ -382,11 +382,8 @@ impl TreeWrites {
                 // Records written before the log existed get their salt now.
                 (_, Some(record)) => {
                     let salt = new_salt();
-                    let c = hex::encode(hegui_ledger::commitment(
-                        &hex::decode(&salt).unwrap_or_default(),
-                        record.as_bytes(),
-                    ));
-                    backfills.push((row.id.clone(), salt, c.clone()));
+                    let c = hex::encode(hegui_ledger::commitment(&salt, record.as_bytes()));
+                    backfills.push((row.id.clone(), hex::encode(salt), c.clone()));
                     c
                 }
                 _ => {

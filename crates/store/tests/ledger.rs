@@ -642,3 +642,35 @@ on_both_backends!(
     postgres_large_cache_fills_run_in_the_background,
     large_cache_fills_run_in_the_background
 );
+
+/// Journal rows written before the log existed (no salt, no commitment) get both when the
+/// sequencer integrates them, and the log verifies.
+#[tokio::test]
+async fn rows_from_before_the_log_are_salted_when_integrated() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 2).await.unwrap();
+    store
+        .insert_records(&(0..5).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE journal SET salt = NULL, commitment = NULL WHERE id IN ('rec-0001', 'rec-0003')",
+    )
+    .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    let row = store.journal_row("rec-0003").await.unwrap().unwrap();
+    let (salt, record) = (row.salt.unwrap(), row.record.unwrap());
+    let leaf = store.leaf_of_record("rec-0003").await.unwrap().unwrap();
+    assert!(LeafEntry::decode(&leaf.data)
+        .unwrap()
+        .commits_to(&hex::decode(salt).unwrap(), record.as_bytes()));
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!((report.problems, report.leaves), (vec![], 5));
+}

@@ -111,7 +111,8 @@ impl Store {
             Ok(())
         })
         .map_err(ledger_err)?;
-        let nodes = self.fetch_nodes(&needed, tree_size).await?;
+        self.fill_upper(tree_size).await?;
+        let nodes = self.fetch_nodes(&needed).await?;
         leaves
             .into_iter()
             .map(|leaf| {

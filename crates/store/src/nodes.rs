@@ -50,9 +50,6 @@ const INLINE_FILL_MAX: u64 = 1 << 14;
 /// Rows per query when filling the cache.
 const FILL_CHUNK: u64 = 1 << 16;
 
-/// Most nodes read in the calling thread for one request (about 4 µs each).
-const IN_PLACE_MAX: usize = 64;
-
 /// The upper levels of the tree, dense: `levels[k][i]` is node (`first + k`, `i`).
 #[derive(Debug, Default)]
 struct Upper {
@@ -161,7 +158,7 @@ impl Store {
             return self.run_in_place(reader, &f);
         }
         let needed = nodes_needed(|s| f(s)).map_err(ledger_err)?;
-        let map = self.fetch_nodes(&needed, size).await?;
+        let map = self.fetch_nodes(&needed).await?;
         f(&map).map_err(ledger_err)
     }
 
@@ -193,15 +190,10 @@ impl Store {
         result.map_err(ledger_err)
     }
 
-    /// The nodes `needed` of a tree of (at least) `size` leaves: from the cache, filled up to
-    /// `size` first, and from storage for the rest. A node that is not stored is left out
-    /// (the proof algorithm then names it).
-    pub(crate) async fn fetch_nodes(
-        &self,
-        needed: &[(u8, u64)],
-        size: u64,
-    ) -> Result<NodeMap, StoreError> {
-        self.fill_upper(size).await?;
+    /// The nodes `needed`: from the cache, the rest in one pool query per 200. A node that
+    /// is not stored is left out (the proof algorithm then names it). Callers that want the
+    /// cache extended first call [`Store::fill_upper`].
+    pub(crate) async fn fetch_nodes(&self, needed: &[(u8, u64)]) -> Result<NodeMap, StoreError> {
         let mut map = NodeMap::default();
         let mut rest = Vec::new();
         {
@@ -215,23 +207,12 @@ impl Store {
                 }
             }
         }
-        if rest.is_empty() {
-            return Ok(map);
-        }
-        match &self.nodes.reader {
-            // A few point lookups hold the calling thread for µs; many (an export's proofs
-            // for thousands of leaves) go through the pool rather than block it for ms.
-            Some(reader) if rest.len() <= IN_PLACE_MAX => {
-                let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
-                read_in_place(&conn, &rest, &mut map)?;
-            }
-            _ => self.query_nodes(&rest, &mut map).await?,
-        }
+        self.query_nodes(&rest, &mut map).await?;
         Ok(map)
     }
 
     /// Extends the cached upper levels to cover a tree of `size` leaves.
-    async fn fill_upper(&self, size: u64) -> Result<(), StoreError> {
+    pub(crate) async fn fill_upper(&self, size: u64) -> Result<(), StoreError> {
         let wanted = first_cached_level(size);
         if size >> wanted == 0 {
             return Ok(());
@@ -410,31 +391,6 @@ impl NodeSource for InPlace<'_> {
             missing
         })
     }
-}
-
-/// Point lookups on the in-thread connection.
-fn read_in_place(
-    conn: &rusqlite::Connection,
-    needed: &[(u8, u64)],
-    map: &mut NodeMap,
-) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx = ?2")
-        .map_err(sqlite_err)?;
-    for &(level, idx) in needed {
-        let idx_i64 = i64::try_from(idx).unwrap_or(i64::MAX);
-        let hash: Option<String> = stmt
-            .query_row((i64::from(level), idx_i64), |r| r.get(0))
-            .optional()
-            .map_err(sqlite_err)?;
-        if let Some(hash) = hash {
-            map.0.insert(
-                (level, idx),
-                parse_hash(&hash, &format!("node ({level}, {idx})"))?,
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

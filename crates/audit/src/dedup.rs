@@ -40,6 +40,15 @@ pub const NEAR_WINDOW: usize = 1024;
 
 /// Trims and collapses every whitespace run into one space.
 pub fn normalize(text: &str) -> String {
+    normalized(text).into_owned()
+}
+
+/// [`normalize`], borrowing `text` when it is already normalised (most items are: one line
+/// with single ASCII spaces, if any, between words).
+fn normalized(text: &str) -> std::borrow::Cow<'_, str> {
+    if is_normalized(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     for w in text.split_whitespace() {
         if !out.is_empty() {
@@ -47,7 +56,25 @@ pub fn normalize(text: &str) -> String {
         }
         out.push_str(w);
     }
-    out
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether `normalize(text) == text`: no whitespace but single ASCII spaces, none at either end.
+fn is_normalized(text: &str) -> bool {
+    let mut prev_space = true; // a space first is leading whitespace
+    for c in text.chars() {
+        if c == ' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+        } else if c.is_whitespace() {
+            return false;
+        } else {
+            prev_space = false;
+        }
+    }
+    !prev_space || text.is_empty()
 }
 
 /// The two hashes kept per item.
@@ -61,7 +88,7 @@ pub struct ItemHashes {
 
 /// Hashes one item.
 pub fn hash_item(text: &str) -> ItemHashes {
-    let norm = normalize(text);
+    let norm = normalized(text);
     ItemHashes {
         exact: xxh3_64(norm.as_bytes()),
         simhash: simhash_normalized(&norm),
@@ -74,13 +101,6 @@ pub fn hash_item(text: &str) -> ItemHashes {
 pub fn simhash_normalized(norm: &str) -> u64 {
     let lower = lowercase(norm);
     let lower: &str = &lower;
-    // Byte offsets of every char boundary, so that each shingle is a slice of `lower`.
-    let bounds: Vec<usize> = lower
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(lower.len()))
-        .collect();
-    let chars = bounds.len() - 1;
     // Bit-sliced ("vertical") counters: plane j holds bit j of the per-position count of set
     // bits, so adding a hash costs a few word operations instead of 64 counter updates. The
     // result is exactly the classic SimHash: bit b is set when more than half of the shingle
@@ -99,12 +119,24 @@ pub fn simhash_normalized(norm: &str) -> u64 {
             carry = next;
         }
     };
-    if chars <= SHINGLE {
-        add(lower);
-    } else {
-        for i in 0..=chars - SHINGLE {
-            add(&lower[bounds[i]..bounds[i + SHINGLE]]);
+    // Each shingle is the slice from the start of a char to the start of the char SHINGLE
+    // further on; the last SHINGLE + 1 char starts are kept in a ring (no per-item vector).
+    let mut starts = [0usize; SHINGLE + 1];
+    let mut chars = 0usize;
+    for (i, _) in lower
+        .char_indices()
+        .chain(std::iter::once((lower.len(), ' ')))
+    {
+        if chars >= SHINGLE {
+            add(&lower[starts[(chars - SHINGLE) % (SHINGLE + 1)]..i]);
         }
+        starts[chars % (SHINGLE + 1)] = i;
+        chars += 1;
+    }
+    // `chars` counted the end as well: the text has `chars - 1` chars. A text of exactly
+    // SHINGLE chars was added whole by the loop; a shorter one is added whole here.
+    if chars - 1 < SHINGLE {
+        add(lower);
     }
     let depth = (64 - n.leading_zeros()) as usize;
     let mut out = 0u64;
@@ -433,6 +465,76 @@ pub fn analyze(sources: &[&DedupState]) -> (Vec<DedupCounts>, DedupCounts) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition, written plainly: every char-boundary offset collected, each SHINGLE-char
+    /// window (or the whole text when shorter) hashed, then the majority vote per bit.
+    fn reference_simhash(norm: &str) -> u64 {
+        let lower = norm.to_lowercase();
+        let bounds: Vec<usize> = lower
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(lower.len()))
+            .collect();
+        let chars = bounds.len() - 1;
+        let shingles: Vec<&str> = if chars <= SHINGLE {
+            vec![&lower[..]]
+        } else {
+            (0..=chars - SHINGLE)
+                .map(|i| &lower[bounds[i]..bounds[i + SHINGLE]])
+                .collect()
+        };
+        let mut out = 0;
+        for bit in 0..64 {
+            let ones = shingles
+                .iter()
+                .filter(|s| xxh3_64(s.as_bytes()) >> bit & 1 == 1)
+                .count();
+            if 2 * ones > shingles.len() {
+                out |= 1 << bit;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn simhash_equals_the_plain_definition_at_every_length() {
+        let base = "中文，ＡＢ！Hello 世界 ΣΑΣ 全角：１２３ abc def";
+        let chars: Vec<char> = base.chars().collect();
+        for len in 0..=chars.len() {
+            for start in [0, 1, 3] {
+                let s: String = chars.iter().skip(start).take(len).collect();
+                assert_eq!(simhash_normalized(&s), reference_simhash(&s), "{s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn normalisation_borrows_only_what_is_already_normal() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "a  b",
+            "a b",
+            "a\tb",
+            "中文 文本",
+            "中\u{3000}文",
+            "a b c",
+            "\n",
+            "x\n",
+        ] {
+            let plain = s.split_whitespace().collect::<Vec<_>>().join(" ");
+            let n = normalized(s);
+            assert_eq!(n, plain, "{s:?}");
+            assert_eq!(
+                matches!(n, std::borrow::Cow::Borrowed(_)),
+                plain == s,
+                "{s:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_fast_lowercase_test_only_passes_chars_that_lowercase_to_themselves() {

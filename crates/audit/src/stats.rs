@@ -217,6 +217,12 @@ pub fn is_latin(c: char) -> bool {
             && c.is_alphabetic())
 }
 
+/// CJK and full-width punctuation and digits, none of them letters: a range test that spares
+/// Chinese text `is_alphabetic`'s table search for its punctuation.
+fn is_cjk_punctuation(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{3004}' | '\u{3008}'..='\u{3020}' | '\u{FF01}'..='\u{FF20}')
+}
+
 /// The script most of the text's letters belong to (ties: Han, then Latin, then other).
 pub fn majority_script(text: &str) -> Script {
     let (mut han, mut latin, mut other) = (0u64, 0u64, 0u64);
@@ -225,7 +231,7 @@ pub fn majority_script(text: &str) -> Script {
             han += 1;
         } else if is_latin(c) {
             latin += 1;
-        } else if c.is_alphabetic() {
+        } else if !is_cjk_punctuation(c) && c.is_alphabetic() {
             other += 1;
         }
     }
@@ -275,5 +281,19 @@ impl ScriptMix {
     /// Total items.
     pub fn total(&self) -> u64 {
         self.han + self.latin + self.other + self.none
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_punctuation_shortcut_passes_over_no_letter() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if is_cjk_punctuation(c) {
+                assert!(!c.is_alphabetic(), "{c:?} U+{:04X}", c as u32);
+            }
+        }
     }
 }

@@ -131,21 +131,22 @@ pub fn normalize_chars(text: &str, mut f: impl FnMut(char)) {
         f(c);
     };
     // NFKC of the whole text, computed segment by segment without allocating. A segment starts
-    // at each ASCII or CJK-ideograph char: those are NFKC-stable starters (NFKC_QC=Yes, ccc=0),
-    // and UAX #15 lets a string be split before any such char without changing its NFKC. A
-    // segment of one such char is its own NFKC, so the common case skips the normaliser; any
-    // other segment (fullwidth punctuation, a letter plus combining marks…) goes through it.
+    // at each char that has a normalisation boundary before it (`is_segment_head`: ASCII, CJK
+    // ideographs and punctuation, full-width ASCII forms), and UAX #15 lets a string be split
+    // before any such char without changing its NFKC. A segment of one such char has a known
+    // NFKC (the char itself, or for a full-width form its ASCII char), so the common case skips
+    // the normaliser; any other segment (a letter plus combining marks…) goes through it.
     let mut seg_start = 0;
     let mut seg_plain = true;
     let mut flush = |seg: &str, plain: bool| {
         if plain {
-            seg.chars().for_each(|c| lower(c, &mut emit));
+            seg.chars().for_each(|c| lower(fold_width(c), &mut emit));
         } else {
             seg.nfkc().for_each(|c| lower(c, &mut emit));
         }
     };
     for (i, c) in text.char_indices() {
-        if is_stable_starter(c) {
+        if is_segment_head(c) {
             flush(text.get(seg_start..i).unwrap_or(""), seg_plain);
             seg_start = i;
             seg_plain = true;
@@ -156,9 +157,28 @@ pub fn normalize_chars(text: &str, mut f: impl FnMut(char)) {
     flush(text.get(seg_start..).unwrap_or(""), seg_plain);
 }
 
-/// Chars known to be NFKC-stable starters (and caseless, or ASCII).
-fn is_stable_starter(c: char) -> bool {
-    c.is_ascii() || is_cjk_ideograph(c)
+/// Chars with a normalisation boundary before them whose NFKC alone is [`fold_width`] of them.
+/// ASCII, CJK ideographs and the CJK punctuation listed are NFKC-stable starters (NFKC_QC=Yes,
+/// ccc=0) and caseless or ASCII; a full-width ASCII form (U+FF01–U+FF5E) decomposes to one
+/// ASCII starter, which no char composes with backwards. Checked char by char in the tests.
+fn is_segment_head(c: char) -> bool {
+    c.is_ascii()
+        || is_cjk_ideograph(c)
+        || matches!(c, '\u{3001}'..='\u{3003}' | '\u{3008}'..='\u{3011}' | '\u{2018}'..='\u{201F}')
+        || is_fullwidth_ascii(c)
+}
+
+fn is_fullwidth_ascii(c: char) -> bool {
+    matches!(c, '\u{FF01}'..='\u{FF5E}')
+}
+
+/// NFKC of a segment head on its own: a full-width ASCII form becomes its ASCII char.
+fn fold_width(c: char) -> char {
+    if is_fullwidth_ascii(c) {
+        char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c)
+    } else {
+        c
+    }
 }
 
 fn is_cjk_ideograph(c: char) -> bool {
@@ -243,26 +263,47 @@ pub(crate) fn collect_buckets(spec: &FeatureSpec, text: &str, out: &mut Vec<u32>
     });
 }
 
-/// Turns bucket occurrences into (bucket, value) pairs, L2-normalised, calling `f` for each.
-///
-/// Sorts `buckets` in place. Calls nothing for an empty slice.
-pub(crate) fn weigh(buckets: &mut [u32], tf: TermWeighting, mut f: impl FnMut(u32, f32)) {
-    buckets.sort_unstable();
+/// Buffers for turning texts into features, reused from one text to the next.
+#[derive(Debug, Default)]
+pub(crate) struct FeatureScratch {
+    /// The bucket of every n-gram occurrence ([`collect_buckets`]).
+    pub(crate) buckets: Vec<u32>,
+    /// One bit per bucket, all clear between calls: which buckets a text has met so far.
+    seen: Vec<u64>,
+}
+
+impl FeatureScratch {
+    /// Releases the occurrence buffer if a huge text grew it past `keep` entries.
+    pub(crate) fn shrink(&mut self, keep: usize) {
+        if self.buckets.capacity() > keep {
+            self.buckets = Vec::new();
+        }
+    }
+}
+
+/// Turns the bucket occurrences in `s.buckets` into (bucket, value) pairs, L2-normalised,
+/// calling `f` for each, in the order each bucket first occurs. Reorders `s.buckets`. Calls
+/// nothing when there are none.
+pub(crate) fn weigh(s: &mut FeatureScratch, spec: &FeatureSpec, mut f: impl FnMut(u32, f32)) {
+    let tf = spec.term_weighting;
     if tf == TermWeighting::Binary {
         // Every distinct bucket weighs 1/sqrt(distinct): the distinct buckets are found first
-        // and `f` then runs in a loop with no data-dependent branch, so the loads `f` makes
-        // (a model's weight rows, spread over megabytes) overlap instead of waiting one by one
-        // behind mispredicted run-end branches. Same values, same order as the general path.
-        let distinct = dedup_sorted(buckets);
+        // (a bit per bucket, in a table of 2^bucket_bits bits: 32 KB at 18 bits, so it stays in
+        // the cache, where sorting the occurrences cost a tenth of an audit scan) and `f` then
+        // runs in a loop with no data-dependent branch, so the loads `f` makes (a model's
+        // weight rows, spread over megabytes) overlap instead of waiting one by one.
+        let distinct = dedup_unsorted(&mut s.buckets, &mut s.seen, spec.buckets());
         if distinct == 0 {
             return;
         }
         let inv = 1.0 / (distinct as f32).sqrt();
-        for &b in buckets.get(..distinct).unwrap_or_default() {
+        for &b in s.buckets.get(..distinct).unwrap_or_default() {
             f(b, inv);
         }
         return;
     }
+    let buckets = &mut s.buckets;
+    buckets.sort_unstable();
     let mut sum_sq = 0.0f32;
     for_each_run(buckets, |_, count| {
         let v = tf.value(count);
@@ -275,14 +316,35 @@ pub(crate) fn weigh(buckets: &mut [u32], tf: TermWeighting, mut f: impl FnMut(u3
     for_each_run(buckets, |bucket, count| f(bucket, tf.value(count) * inv));
 }
 
-/// Moves the distinct values of the sorted `v` to its front, in order; returns how many.
-fn dedup_sorted(v: &mut [u32]) -> usize {
+/// Moves the first occurrence of each value of `v` (all below `range`) to its front, in order
+/// of occurrence; returns how many. `seen` is a bitmap kept all clear between calls.
+fn dedup_unsorted(v: &mut [u32], seen: &mut Vec<u64>, range: usize) -> usize {
+    let words = range.div_ceil(64);
+    if seen.len() != words {
+        seen.clear();
+        seen.resize(words, 0);
+    }
     let mut kept = 0;
     for i in 0..v.len() {
         let b = v[i];
-        if kept == 0 || v[kept - 1] != b {
+        let bit = 1u64 << (b & 63);
+        let new = match seen.get_mut((b >> 6) as usize) {
+            Some(word) if *word & bit != 0 => false,
+            Some(word) => {
+                *word |= bit;
+                true
+            }
+            // Out of range (never, buckets are masked): kept, without deduplication.
+            None => true,
+        };
+        if new {
             v[kept] = b;
             kept += 1;
+        }
+    }
+    for &b in &v[..kept] {
+        if let Some(word) = seen.get_mut((b >> 6) as usize) {
+            *word = 0;
         }
     }
     kept
@@ -304,12 +366,12 @@ fn for_each_run(sorted: &[u32], mut f: impl FnMut(u32, u32)) {
 pub(crate) fn sparse_features(
     spec: &FeatureSpec,
     text: &str,
-    scratch: &mut Vec<u32>,
+    scratch: &mut FeatureScratch,
     out: &mut Vec<(u32, f32)>,
 ) {
     out.clear();
-    collect_buckets(spec, text, scratch);
-    weigh(scratch, spec.term_weighting, |b, v| out.push((b, v)));
+    collect_buckets(spec, text, &mut scratch.buckets);
+    weigh(scratch, spec, |b, v| out.push((b, v)));
 }
 
 #[cfg(test)]
@@ -352,7 +414,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         // Chars chosen to stress segment boundaries: ASCII before combining marks, Hangul jamo
         // that compose, fullwidth and compatibility forms, ideographs, spaces, invisibles.
-        let pool: Vec<char> = "aZe ～，。！？ＡＢｃ１\u{301}\u{308}\u{323}\u{1100}\u{1161}\u{11A8}\u{AC00}中文傻㐀\u{F900}\u{2F00}①ﬁÅΣσς\u{200B}\u{3000}\t\u{FF9E}ｶ\u{3099}か"
+        let pool: Vec<char> = "aZe ～，。！？ＡＢｃ１（）：“”、「」\u{301}\u{308}\u{323}\u{1100}\u{1161}\u{11A8}\u{AC00}中文傻㐀\u{F900}\u{2F00}①ﬁÅΣσς\u{200B}\u{3000}\t\u{FF9E}ｶ\u{3099}か"
             .chars()
             .collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
@@ -363,6 +425,53 @@ mod tests {
                 .collect();
             assert_eq!(normalize(&text), reference(&text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn segment_heads_have_a_boundary_before_and_a_known_nfkc() {
+        use unicode_normalization::char::canonical_combining_class;
+        use unicode_normalization::{is_nfkc_quick, IsNormalized};
+        let mut heads = 0;
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if !is_segment_head(c) {
+                continue;
+            }
+            heads += 1;
+            let folded = fold_width(c);
+            assert_eq!(
+                c.to_string().nfkc().collect::<String>(),
+                folded.to_string(),
+                "{c:?}"
+            );
+            assert_eq!(canonical_combining_class(folded), 0, "{c:?}");
+            // What the head normalises to never composes with the char before it.
+            assert_eq!(
+                is_nfkc_quick(std::iter::once(folded)),
+                IsNormalized::Yes,
+                "{c:?}"
+            );
+            if folded == c {
+                assert_eq!(
+                    is_nfkc_quick(std::iter::once(c)),
+                    IsNormalized::Yes,
+                    "{c:?}"
+                );
+                assert!(
+                    c.is_ascii() || c.to_lowercase().eq(std::iter::once(c)),
+                    "{c:?}"
+                );
+            }
+            for before in ['a', 'e', '\u{1100}', '\u{AC00}', 'ｶ', '中', '\u{301}'] {
+                let both: String = [before, c].iter().collect();
+                let apart: String = before
+                    .to_string()
+                    .nfkc()
+                    .chain(std::iter::once(folded))
+                    .collect();
+                assert_eq!(both.nfkc().collect::<String>(), apart, "{before:?} {c:?}");
+            }
+        }
+        assert!(heads > 128 + 20_000, "{heads}");
     }
 
     #[test]
@@ -451,20 +560,51 @@ mod tests {
 
     #[test]
     fn features_are_unit_length() {
-        let mut scratch = Vec::new();
+        let mut scratch = FeatureScratch::default();
         let mut out = Vec::new();
         for tf in [TermWeighting::Binary, TermWeighting::Sublinear] {
             let s = FeatureSpec::new(1, 3, 18, tf);
             sparse_features(&s, "哈哈哈哈哈，你好你好", &mut scratch, &mut out);
             let norm: f32 = out.iter().map(|(_, v)| v * v).sum();
             assert!((norm - 1.0).abs() < 1e-5, "{norm}");
-            assert!(
-                out.windows(2).all(|w| w[0].0 < w[1].0),
-                "sorted and deduplicated"
-            );
+            let mut distinct: Vec<u32> = out.iter().map(|&(b, _)| b).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), out.len(), "deduplicated");
         }
         sparse_features(&spec(), "", &mut scratch, &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn binary_features_are_each_distinct_bucket_once_in_order_of_occurrence() {
+        let texts = [
+            "哈哈哈哈哈，你好你好",
+            "",
+            "a",
+            "你好，世界！Hello  World",
+            "哈哈哈哈哈，你好你好",
+        ];
+        let mut reused = FeatureScratch::default();
+        for bits in [8u8, 18] {
+            let s = FeatureSpec::new(1, 3, bits, TermWeighting::Binary);
+            for t in texts {
+                let mut first: Vec<u32> = Vec::new();
+                for b in reference_buckets(&s, t) {
+                    if !first.contains(&b) {
+                        first.push(b);
+                    }
+                }
+                let mut out = Vec::new();
+                // A scratch reused after other texts and another bucket count gives what a
+                // fresh one does: its bitmap is left clear.
+                sparse_features(&s, t, &mut reused, &mut out);
+                let buckets: Vec<u32> = out.iter().map(|&(b, _)| b).collect();
+                assert_eq!(buckets, first, "{t:?} at {bits} bits");
+                let inv = 1.0 / (first.len() as f32).sqrt();
+                assert!(out.iter().all(|&(_, v)| v == inv), "{t:?}");
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::eval::Evaluation;
-use crate::features::{collect_buckets, weigh, FeatureSpec};
+use crate::features::{collect_buckets, weigh, FeatureScratch, FeatureSpec};
 use crate::train::{sigmoid, TrainConfig};
 
 /// One label of a model.
@@ -137,7 +137,7 @@ impl<'m> Prediction<'m> {
 /// Reused per-thread buffers, so scoring allocates nothing after the first call on a thread.
 #[derive(Default)]
 struct Scratch {
-    buckets: Vec<u32>,
+    features: FeatureScratch,
     logits: Vec<f32>,
 }
 
@@ -273,9 +273,7 @@ impl Model {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => {
                 let r = self.logits_into(text, &mut scratch, f);
-                if scratch.buckets.capacity() > SCRATCH_KEEP {
-                    scratch.buckets = Vec::new();
-                }
+                scratch.features.shrink(SCRATCH_KEEP);
                 r
             }
             // Only reachable if `f` re-entered predict; fall back to fresh buffers.
@@ -284,17 +282,17 @@ impl Model {
     }
 
     fn logits_into<R>(&self, text: &str, s: &mut Scratch, f: impl FnOnce(&[f32]) -> R) -> R {
-        let Scratch { buckets, logits } = s;
+        let Scratch { features, logits } = s;
         logits.clear();
         logits.extend_from_slice(&self.biases);
-        collect_buckets(&self.meta.features, text, buckets);
+        collect_buckets(&self.meta.features, text, &mut features.buckets);
         let units = self.units;
         let weights = &self.weights;
         if units == 1 {
             // A binary model: the one logit accumulates in a register rather than through
             // memory (a store and reload per n-gram); same operations in the same order.
             let mut z = logits.first().copied().unwrap_or(0.0);
-            weigh(buckets, self.meta.features.term_weighting, |j, v| {
+            weigh(features, &self.meta.features, |j, v| {
                 if let Some(&w) = weights.get(j as usize) {
                     z += v * w;
                 }
@@ -304,7 +302,7 @@ impl Model {
             }
             return f(logits);
         }
-        weigh(buckets, self.meta.features.term_weighting, |j, v| {
+        weigh(features, &self.meta.features, |j, v| {
             let base = j as usize * units;
             if let Some(row) = weights.get(base..base + units) {
                 for (z, &w) in logits.iter_mut().zip(row) {
@@ -342,7 +340,7 @@ mod tests {
     /// The logits by the definition: the biases plus, for each (bucket, value) of the training
     /// features in their order, value × that bucket's weight row.
     fn reference_logits(m: &Model, text: &str) -> Vec<f32> {
-        let (mut scratch, mut feats) = (Vec::new(), Vec::new());
+        let (mut scratch, mut feats) = (FeatureScratch::default(), Vec::new());
         sparse_features(&m.meta.features, text, &mut scratch, &mut feats);
         let mut z = m.biases().to_vec();
         for (b, v) in feats {

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::data::{split_stratified, Example};
 use crate::eval::{evaluate, Evaluation};
-use crate::features::{sparse_features, FeatureSpec, TermWeighting, BUCKET_BITS_RANGE, MAX_NGRAM};
+use crate::features::{
+    sparse_features, FeatureScratch, FeatureSpec, TermWeighting, BUCKET_BITS_RANGE, MAX_NGRAM,
+};
 use crate::model::{LabelInfo, Model, ModelKind, ModelMeta, StoredMetrics, TrainingInfo};
 use crate::risk::is_tc260_code;
 
@@ -419,7 +421,7 @@ impl Sparse {
             idx: Vec::new(),
             val: Vec::new(),
         };
-        let mut scratch = Vec::new();
+        let mut scratch = FeatureScratch::default();
         let mut row = Vec::new();
         for e in examples {
             sparse_features(spec, &e.text, &mut scratch, &mut row);

@@ -536,57 +536,159 @@ fn read_line_limited(
     }
 }
 
-fn json_type(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
+/// Where the text field of a JSON line was, or why it was not there.
+#[derive(Debug, PartialEq)]
+enum Field {
+    Text(String),
+    /// No key `path[i]` in the object at `path[..i]`.
+    Missing(usize),
+    /// The value at `path[..i]` is a JSON value of this type, not an object.
+    NotObject(usize, &'static str),
+    Null,
+    NotString(&'static str),
+}
+
+/// Parses one JSON line and takes the string at `path` out of it: only that value is built;
+/// every other value is checked as JSON and skipped (a `serde_json::Value` of the whole line
+/// cost a map and a string per key, on the reader's thread, for each line). For a key given
+/// twice the last one counts, as in a parsed object.
+fn extract_json(line: &str, path: &[String]) -> Result<String, (ReadErrorKind, String)> {
+    let mut de = serde_json::Deserializer::from_str(line);
+    let found = serde::de::DeserializeSeed::deserialize(FieldSeed { path, i: 0 }, &mut de)
+        .and_then(|f| de.end().map(|()| f))
+        .map_err(|e| (ReadErrorKind::InvalidJson, format!("invalid JSON: {e}")))?;
+    let name = || path.join(".");
+    match found {
+        Field::Text(t) => Ok(t),
+        Field::Missing(i) => Err((
+            ReadErrorKind::MissingField,
+            format!("no field `{}`", path.get(..=i).unwrap_or(path).join(".")),
+        )),
+        Field::NotObject(i, ty) => {
+            let here = if i == 0 {
+                "the line".to_owned()
+            } else {
+                format!("`{}`", path.get(..i).unwrap_or(path).join("."))
+            };
+            let seg = path.get(i).map_or("", String::as_str);
+            Err((
+                ReadErrorKind::MissingField,
+                format!("{here} is a JSON {ty}, not an object with `{seg}`"),
+            ))
+        }
+        Field::Null => Err((ReadErrorKind::MissingField, format!("`{}` is null", name()))),
+        Field::NotString(ty) => Err((
+            ReadErrorKind::NonStringField,
+            format!("`{}` is a JSON {ty}, not a string", name()),
+        )),
     }
 }
 
-fn extract_json(
-    mut v: serde_json::Value,
-    path: &[String],
-) -> Result<String, (ReadErrorKind, String)> {
-    let mut cur = &mut v;
-    for (i, seg) in path.iter().enumerate() {
-        let here = if i == 0 {
-            "the line".to_owned()
+/// Deserialises the value at `path[i..]` of the value it is given.
+#[derive(Clone, Copy)]
+struct FieldSeed<'p> {
+    path: &'p [String],
+    i: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Field;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl FieldSeed<'_> {
+    /// What a string gives.
+    fn string(self, v: impl FnOnce() -> String) -> Field {
+        if self.i < self.path.len() {
+            Field::NotObject(self.i, "string")
         } else {
-            format!("`{}`", path[..i].join("."))
-        };
-        match cur {
-            serde_json::Value::Object(m) => match m.get_mut(seg) {
-                Some(x) => cur = x,
-                None => {
-                    return Err((
-                        ReadErrorKind::MissingField,
-                        format!("no field `{}`", path[..=i].join(".")),
-                    ))
-                }
-            },
-            other => {
-                return Err((
-                    ReadErrorKind::MissingField,
-                    format!(
-                        "{here} is a JSON {}, not an object with `{seg}`",
-                        json_type(other)
-                    ),
-                ))
-            }
+            Field::Text(v())
         }
     }
-    let name = path.join(".");
-    match cur {
-        serde_json::Value::String(s) => Ok(std::mem::take(s)),
-        serde_json::Value::Null => Err((ReadErrorKind::MissingField, format!("`{name}` is null"))),
-        other => Err((
-            ReadErrorKind::NonStringField,
-            format!("`{name}` is a JSON {}, not a string", json_type(other)),
-        )),
+
+    /// What a value of JSON type `ty` other than an object or a string gives.
+    fn other(self, ty: &'static str) -> Field {
+        match (self.i < self.path.len(), ty) {
+            (true, _) => Field::NotObject(self.i, ty),
+            (false, "null") => Field::Null,
+            (false, _) => Field::NotString(ty),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldSeed<'_> {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+        Ok(self.other("boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Field, E> {
+        Ok(self.other("number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Field, E> {
+        Ok(self.other("number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Field, E> {
+        Ok(self.other("number"))
+    }
+    fn visit_unit<E>(self) -> Result<Field, E> {
+        Ok(self.other("null"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+        Ok(self.string(|| v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Field, E> {
+        Ok(self.string(|| v))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(self.other("array"))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+        let Some(seg) = self.path.get(self.i) else {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            return Ok(Field::NotString("object"));
+        };
+        let mut found = Field::Missing(self.i);
+        while let Some(is_seg) = map.next_key_seed(KeyIs(seg))? {
+            if is_seg {
+                found = map.next_value_seed(FieldSeed {
+                    path: self.path,
+                    i: self.i + 1,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Deserialises an object key into whether it is the given one, without keeping it.
+struct KeyIs<'s>(&'s str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
     }
 }
 
@@ -638,16 +740,9 @@ impl LineState {
         };
         match &self.kind {
             LineKind::Txt => out.push_back(ctx.item(line, text)),
-            LineKind::Jsonl(path) => match serde_json::from_str::<serde_json::Value>(&text) {
-                Err(e) => out.push_back(ctx.error(
-                    Some(line),
-                    ReadErrorKind::InvalidJson,
-                    format!("invalid JSON: {e}"),
-                )),
-                Ok(v) => match extract_json(v, path) {
-                    Ok(t) => out.push_back(ctx.item(line, t)),
-                    Err((kind, detail)) => out.push_back(ctx.error(Some(line), kind, detail)),
-                },
+            LineKind::Jsonl(path) => match extract_json(&text, path) {
+                Ok(t) => out.push_back(ctx.item(line, t)),
+                Err((kind, detail)) => out.push_back(ctx.error(Some(line), kind, detail)),
             },
         }
         true
@@ -1213,4 +1308,145 @@ pub fn read_source(
         .chain(files.into_iter().flat_map(move |f| {
             FileReader::open(name.clone(), Arc::from(f.rel.as_str()), &f.path, &opts)
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_type(v: &serde_json::Value) -> &'static str {
+        match v {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "boolean",
+            serde_json::Value::Number(_) => "number",
+            serde_json::Value::String(_) => "string",
+            serde_json::Value::Array(_) => "array",
+            serde_json::Value::Object(_) => "object",
+        }
+    }
+
+    /// The plain way: the whole line as a `serde_json::Value`, then walk the path.
+    fn reference(line: &str, path: &[String]) -> Result<String, (ReadErrorKind, String)> {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| (ReadErrorKind::InvalidJson, format!("invalid JSON: {e}")))?;
+        let mut cur = &v;
+        for (i, seg) in path.iter().enumerate() {
+            let here = if i == 0 {
+                "the line".to_owned()
+            } else {
+                format!("`{}`", path[..i].join("."))
+            };
+            match cur {
+                serde_json::Value::Object(m) => match m.get(seg) {
+                    Some(x) => cur = x,
+                    None => {
+                        return Err((
+                            ReadErrorKind::MissingField,
+                            format!("no field `{}`", path[..=i].join(".")),
+                        ))
+                    }
+                },
+                other => {
+                    return Err((
+                        ReadErrorKind::MissingField,
+                        format!(
+                            "{here} is a JSON {}, not an object with `{seg}`",
+                            json_type(other)
+                        ),
+                    ))
+                }
+            }
+        }
+        let name = path.join(".");
+        match cur {
+            serde_json::Value::String(s) => Ok(s.clone()),
+            serde_json::Value::Null => {
+                Err((ReadErrorKind::MissingField, format!("`{name}` is null")))
+            }
+            other => Err((
+                ReadErrorKind::NonStringField,
+                format!("`{name}` is a JSON {}, not a string", json_type(other)),
+            )),
+        }
+    }
+
+    #[test]
+    fn the_field_is_taken_as_from_a_parsed_object_with_the_same_errors() {
+        let lines = [
+            r#"{"text": "你好"}"#,
+            r#"{"id": 1, "text": "a\"b\u4e2d", "more": [1, {"x": null}]}"#,
+            r#"{"te\u0078t": "escaped key"}"#,
+            r#"{"text": "first", "text": "last"}"#,
+            r#"{"text": 1}"#,
+            r#"{"text": 1.5e3}"#,
+            r#"{"text": -2}"#,
+            r#"{"text": true}"#,
+            r#"{"text": null}"#,
+            r#"{"text": [1, 2]}"#,
+            r#"{"text": {"a": 1}}"#,
+            r#"{"other": "x"}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#""just a string""#,
+            r#"3"#,
+            r#"null"#,
+            r#"{"data": {"text": "nested"}}"#,
+            r#"{"data": {"body": "x"}}"#,
+            r#"{"data": "flat"}"#,
+            r#"{"data": null}"#,
+            r#"{"data": [{"text": "in array"}]}"#,
+            r#"{"data": {"text": "a"}, "data": {"text": "b"}}"#,
+            r#"{"text": "x"} trailing"#,
+            r#"{"text": "x"}   "#,
+            r#"{"text": "x",}"#,
+            r#"{"text": "unterminated}"#,
+            r#"{"other": [1, 2,], "text": "x"}"#,
+            r#"{"text": "x", "other": tru}"#,
+            "",
+        ];
+        let paths: [&[&str]; 3] = [&["text"], &["data", "text"], &["data"]];
+        for line in lines {
+            for p in paths {
+                let path: Vec<String> = p.iter().map(|s| (*s).to_owned()).collect();
+                let got = extract_json(line, &path);
+                let want = reference(line, &path);
+                match (&got, &want) {
+                    // Skipped values are checked by serde_json's skipping code, whose wording
+                    // differs for some errors ("expected value" for a trailing comma): same
+                    // kind, same position.
+                    (
+                        Err((ReadErrorKind::InvalidJson, g)),
+                        Err((ReadErrorKind::InvalidJson, w)),
+                    ) => {
+                        let at = |m: &str| m.rsplit_once(" at ").map(|x| x.1.to_owned());
+                        assert_eq!(at(g), at(w), "{line:?} at {p:?}: {g} / {w}");
+                        assert!(at(g).is_some(), "{g}");
+                    }
+                    _ => assert_eq!(got, want, "{line:?} at {p:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deeply_nested_values_beside_the_field_are_skipped_without_recursion() {
+        // A `Value` refuses nesting past 128; skipped values are walked without recursing, so
+        // the line is read (and nothing overflows the stack).
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let path = vec!["text".to_owned()];
+        let line = format!(r#"{{"junk": {deep}, "text": "kept"}}"#);
+        assert_eq!(extract_json(&line, &path), Ok("kept".to_owned()));
+        assert_eq!(
+            extract_json(&deep, &path),
+            Err((
+                ReadErrorKind::MissingField,
+                "the line is a JSON array, not an object with `text`".to_owned()
+            ))
+        );
+        let unclosed = "[".repeat(100_000);
+        assert!(matches!(
+            extract_json(&unclosed, &path),
+            Err((ReadErrorKind::InvalidJson, _))
+        ));
+    }
 }

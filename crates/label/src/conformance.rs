@@ -138,6 +138,25 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
     crate::sign::sign_producer(&mut one_by_one, &h.content_digest(sample).unwrap(), &key).unwrap();
     let one_by_one = h.write(sample, &one_by_one).unwrap();
     assert_eq!(signed, one_by_one, "{}", ctx("signed output"));
+    // A file prepared once writes and hashes as the handler does, for a file with and without
+    // a label, whatever the order of the calls.
+    for input in [sample, &w1[..]] {
+        let p = h.prepare(input).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                p.write_parts(&l1).unwrap().into_vec(),
+                h.write(input, &l1).unwrap(),
+                "{}",
+                ctx("prepared write")
+            );
+            assert_eq!(
+                p.content_digest().unwrap(),
+                h.content_digest(input).unwrap(),
+                "{}",
+                ctx("prepared digest")
+            );
+        }
+    }
     // The handler's own digest-then-write (one parse for PDF) calls back once, with the digest.
     let mut calls = Vec::new();
     let (parts, written) = h

@@ -54,7 +54,8 @@ pub trait FormatHandler: Send + Sync {
     /// [`FormatHandler::write_parts`] with a label that depends on the content: `label` is
     /// called once, with [`FormatHandler::content_digest`] of `bytes`, and its result written.
     /// Returns the output and the label written. The default computes the digest and then
-    /// writes; a handler whose digest and write both parse the whole file (PDF) parses once.
+    /// writes; a handler whose digest and write both check the whole file (PDF parses it,
+    /// text validates its UTF-8) does that once.
     fn write_with_digest<'a>(
         &self,
         bytes: &'a [u8],
@@ -63,10 +64,43 @@ pub trait FormatHandler: Send + Sync {
         let l = label(&self.content_digest(bytes)?)?;
         Ok((self.write_parts(bytes, &l)?, l))
     }
+    /// `bytes` checked once for several writes and digests of the same file (the signed path
+    /// writes twice and hashes once): [`Prepared`] gives what `write_parts` and
+    /// `content_digest` give. The default checks nothing ahead; the text formats validate
+    /// UTF-8 and find their label lines once.
+    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
+        Ok(Box::new(Unprepared {
+            handler: self,
+            bytes,
+        }))
+    }
     /// The file without any label carrier.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
     /// SHA-256 over the media payload, excluding every metadata carrier.
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError>;
+}
+
+/// A file prepared by [`FormatHandler::prepare`].
+pub trait Prepared<'a> {
+    /// [`FormatHandler::write_parts`] of the prepared file.
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError>;
+    /// [`FormatHandler::content_digest`] of the prepared file.
+    fn content_digest(&self) -> Result<[u8; 32], LabelError>;
+}
+
+/// The default preparation: none; each call goes to the handler.
+struct Unprepared<'a, H: ?Sized> {
+    handler: &'a H,
+    bytes: &'a [u8],
+}
+
+impl<'a, H: FormatHandler + ?Sized> Prepared<'a> for Unprepared<'a, H> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        self.handler.write_parts(self.bytes, label)
+    }
+    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+        self.handler.content_digest(self.bytes)
+    }
 }
 
 /// The handlers, chosen by magic bytes first, then by file name extension.

@@ -35,7 +35,7 @@ mod conformance;
 
 pub use c2pa::c2pa_carrier;
 pub use error::LabelError;
-pub use handler::{FormatHandler, FoundLabel, Registry};
+pub use handler::{FormatHandler, FoundLabel, Prepared, Registry};
 pub use ops::{
     label_bytes, label_bytes_from, label_file, label_file_to, primary, propagate, propagate_file,
     propagate_file_to, read_file, strip_file, verify, verify_all, write_atomic, Evidence,

@@ -111,7 +111,7 @@ fn signed_bytes(
 /// layout, the signed one (the caller writes its new pieces over the stand-in's when
 /// [`Output::same_layout`] holds, else the signed output whole) and the signed label.
 fn overlapped<'a>(
-    handler: &dyn FormatHandler,
+    handler: &'a dyn FormatHandler,
     bytes: &'a [u8],
     label: &AigcLabel,
     signer: Signer<'_>,
@@ -119,14 +119,15 @@ fn overlapped<'a>(
 ) -> Result<(Output<'a>, Output<'a>, AigcLabel), LabelError> {
     let mut stand_in = label.clone();
     signer.sign(&mut stand_in, &[0; 32])?;
-    let layout = handler.write_parts(bytes, &stand_in)?;
+    let file = handler.prepare(bytes)?;
+    let layout = file.write_parts(&stand_in)?;
     let digest = std::thread::scope(|s| {
         s.spawn(|| copy_kept(&layout));
-        handler.content_digest(bytes)
+        file.content_digest()
     })?;
     let mut signed = label.clone();
     signer.sign(&mut signed, &digest)?;
-    let real = handler.write_parts(bytes, &signed)?;
+    let real = file.write_parts(&signed)?;
     Ok((layout, real, signed))
 }
 

@@ -8,7 +8,7 @@
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
-use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
 const F: &str = "text";
 
@@ -95,14 +95,64 @@ impl FormatHandler for Text {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        let j = payload::encode(label)?;
+        TextFile::new(bytes)?.write_parts(label)
+    }
+
+    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
+        Ok(Box::new(TextFile::new(bytes)?))
+    }
+
+    fn write_with_digest<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
+        let file = TextFile::new(bytes)?;
+        let l = label(&file.content_digest()?)?;
+        Ok((file.write_parts(&l)?, l))
+    }
+
+    fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
+        Ok(split(as_str(bytes)?).2.as_bytes().to_vec())
+    }
+
+    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+        TextFile::new(bytes)?.content_digest()
+    }
+}
+
+/// A text file validated and split from its label lines once.
+struct TextFile<'a> {
+    bytes: &'a [u8],
+    /// The text without its label lines.
+    s: &'a str,
+    /// The line break the file uses, found on first use.
+    nl: std::cell::OnceCell<&'static str>,
+}
+
+impl<'a> TextFile<'a> {
+    fn new(bytes: &'a [u8]) -> Result<TextFile<'a>, LabelError> {
         let (_, _, s) = split(as_str(bytes)?);
-        let nl = if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
-            "\r\n"
-        } else {
-            "\n"
-        };
-        let mut out = Output::over(bytes);
+        Ok(TextFile {
+            bytes,
+            s,
+            nl: std::cell::OnceCell::new(),
+        })
+    }
+}
+
+impl<'a> Prepared<'a> for TextFile<'a> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        let j = payload::encode(label)?;
+        let s = self.s;
+        let nl = *self.nl.get_or_init(|| {
+            if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
+                "\r\n"
+            } else {
+                "\n"
+            }
+        });
+        let mut out = Output::over(self.bytes);
         out.keep(s.as_bytes());
         if !s.is_empty() && !s.ends_with('\n') {
             // After a lone CR, "\n" would turn it into the line break the digest drops.
@@ -117,12 +167,8 @@ impl FormatHandler for Text {
         Ok(out)
     }
 
-    fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(split(as_str(bytes)?).2.as_bytes().to_vec())
-    }
-
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let (_, _, s) = split(as_str(bytes)?);
+    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+        let s = self.s;
         let s = s
             .strip_suffix('\n')
             .map(|t| t.strip_suffix('\r').unwrap_or(t))

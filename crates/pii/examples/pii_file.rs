@@ -2,7 +2,11 @@
 //! and prints throughput and counts per kind; with `--dump FILE` also writes every finding as
 //! `{"line": N, "kind": "...", "value": "..."}` for recall checks (bench/audit.sh).
 //!
-//!     cargo run --release -p hegui-pii --example pii_file -- FILE [--jsonl] [--dump OUT]
+//! The detection is timed over `--passes N` passes (default 5) and the fastest is reported: one
+//! pass over the benchmark's 49 MB takes about 0.1 s, short enough for a scheduler hiccup on a
+//! shared machine to halve a single measurement.
+//!
+//!     cargo run --release -p hegui-pii --example pii_file -- FILE [--jsonl] [--dump OUT] [--passes N]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -13,7 +17,13 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = args
         .first()
-        .expect("usage: pii_file FILE [--jsonl] [--dump OUT]");
+        .expect("usage: pii_file FILE [--jsonl] [--dump OUT] [--passes N]");
+    let passes: usize = args
+        .iter()
+        .position(|a| a == "--passes")
+        .and_then(|i| args.get(i + 1))
+        .map_or(5, |n| n.parse().expect("--passes N: a number"))
+        .max(1);
     let jsonl = args.iter().any(|a| a == "--jsonl");
     let dump = args
         .iter()
@@ -41,25 +51,29 @@ fn main() {
     let detector = hegui_pii::Detector::new(hegui_pii::today_in_china());
     // Counted per kind in an array (a map lookup per finding would be timed too).
     let mut counts = [0u64; hegui_pii::PiiKind::ALL.len()];
-    let started = Instant::now();
     let mut found = Vec::new();
     let mut matches = Vec::new();
-    for (i, text) in lines.iter().enumerate() {
-        detector.detect_into(text, &mut matches);
-        for m in &matches {
-            if let Some(n) = hegui_pii::PiiKind::ALL
-                .iter()
-                .position(|&k| k == m.kind)
-                .and_then(|i| counts.get_mut(i))
-            {
-                *n += 1;
-            }
-            if dump.is_some() {
-                found.push((i + 1, m.kind.code(), m.start, m.end));
+    let mut secs = f64::INFINITY;
+    for pass in 0..passes {
+        counts = [0u64; hegui_pii::PiiKind::ALL.len()];
+        let started = Instant::now();
+        for (i, text) in lines.iter().enumerate() {
+            detector.detect_into(text, &mut matches);
+            for m in &matches {
+                if let Some(n) = hegui_pii::PiiKind::ALL
+                    .iter()
+                    .position(|&k| k == m.kind)
+                    .and_then(|i| counts.get_mut(i))
+                {
+                    *n += 1;
+                }
+                if pass == 0 && dump.is_some() {
+                    found.push((i + 1, m.kind.code(), m.start, m.end));
+                }
             }
         }
+        secs = secs.min(started.elapsed().as_secs_f64());
     }
-    let secs = started.elapsed().as_secs_f64();
     let counts: BTreeMap<&'static str, u64> = hegui_pii::PiiKind::ALL
         .iter()
         .zip(counts)
@@ -84,6 +98,7 @@ fn main() {
             "lines": lines.len(),
             "bytes": bytes,
             "seconds": secs,
+            "passes": passes,
             "mb_per_s": bytes as f64 / 1e6 / secs,
             "counts": counts,
         })

@@ -88,6 +88,15 @@ pub trait Prepared<'a> {
     fn content_digest(&self) -> Result<[u8; 32], LabelError>;
 }
 
+/// [`FormatHandler::write_with_digest`] on a prepared file: for handlers that prepare.
+pub(crate) fn write_prepared_with_digest<'a>(
+    file: &dyn Prepared<'a>,
+    label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+) -> Result<(Output<'a>, AigcLabel), LabelError> {
+    let l = label(&file.content_digest()?)?;
+    Ok((file.write_parts(&l)?, l))
+}
+
 /// The default preparation: none; each call goes to the handler.
 struct Unprepared<'a, H: ?Sized> {
     handler: &'a H,

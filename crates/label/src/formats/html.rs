@@ -8,7 +8,7 @@ use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
 use crate::bytes::find_ci;
-use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
 const F: &str = "HTML";
 
@@ -332,26 +332,19 @@ impl FormatHandler for Html {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        let j = payload::encode(label)?
-            .replace('&', "&amp;")
-            .replace('\'', "&#39;");
-        let tag = format!("<meta name=\"AIGC\" content='{j}'>");
-        let original = as_str(bytes)?;
-        let m = Metas::scan(original);
-        if m.labels.is_empty() {
-            // Nothing to strip: the file's own bytes around the new tag.
-            let at = insertion_point(original, &m);
-            let mut out = Output::over(bytes);
-            out.keep(&bytes[..at]);
-            out.push(tag.as_bytes());
-            out.keep(&bytes[at..]);
-            return Ok(out);
-        }
-        let (s, scanned) = strip(original, &m.labels)?;
-        let at = insertion_point(&s, &scanned);
-        Ok(Output::from_vec(
-            format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
-        ))
+        HtmlFile::new(bytes)?.write_parts(label)
+    }
+
+    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
+        Ok(Box::new(HtmlFile::new(bytes)?))
+    }
+
+    fn write_with_digest<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
+        crate::handler::write_prepared_with_digest(&HtmlFile::new(bytes)?, label)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
@@ -360,12 +353,56 @@ impl FormatHandler for Html {
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+        HtmlFile::new(bytes)?.content_digest()
+    }
+}
+
+/// An HTML file validated and scanned for its meta tags once.
+struct HtmlFile<'a> {
+    bytes: &'a [u8],
+    s: &'a str,
+    metas: Metas,
+}
+
+impl<'a> HtmlFile<'a> {
+    fn new(bytes: &'a [u8]) -> Result<HtmlFile<'a>, LabelError> {
         let s = as_str(bytes)?;
-        let labels = metas(s);
-        if labels.is_empty() {
-            return Ok(Sha256::digest(bytes).into());
+        Ok(HtmlFile {
+            bytes,
+            s,
+            metas: Metas::scan(s),
+        })
+    }
+}
+
+impl<'a> Prepared<'a> for HtmlFile<'a> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        let j = payload::encode(label)?
+            .replace('&', "&amp;")
+            .replace('\'', "&#39;");
+        let tag = format!("<meta name=\"AIGC\" content='{j}'>");
+        let (bytes, m) = (self.bytes, &self.metas);
+        if m.labels.is_empty() {
+            // Nothing to strip: the file's own bytes around the new tag.
+            let at = insertion_point(self.s, m);
+            let mut out = Output::over(bytes);
+            out.keep(&bytes[..at]);
+            out.push(tag.as_bytes());
+            out.keep(&bytes[at..]);
+            return Ok(out);
         }
-        Ok(Sha256::digest(strip(s, &labels)?.0.as_bytes()).into())
+        let (s, scanned) = strip(self.s, &m.labels)?;
+        let at = insertion_point(&s, &scanned);
+        Ok(Output::from_vec(
+            format!("{}{tag}{}", &s[..at], &s[at..]).into_bytes(),
+        ))
+    }
+
+    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+        if self.metas.labels.is_empty() {
+            return Ok(Sha256::digest(self.bytes).into());
+        }
+        Ok(Sha256::digest(strip(self.s, &self.metas.labels)?.0.as_bytes()).into())
     }
 }
 

@@ -6,7 +6,7 @@
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
-use crate::{payload, FormatHandler, FoundLabel, LabelError, Output};
+use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
 const F: &str = "Markdown";
 const FIELDS: [&str; 7] = [
@@ -158,15 +158,45 @@ fn as_str(bytes: &[u8]) -> Result<&str, LabelError> {
     crate::bytes::utf8(F, bytes)
 }
 
-fn rebuild<'a>(s: &'a str, label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
+/// A Markdown file validated once, its line break found on first use.
+struct MarkdownFile<'a> {
+    s: &'a str,
+    nl: std::cell::OnceCell<&'static str>,
+}
+
+impl<'a> MarkdownFile<'a> {
+    fn new(bytes: &'a [u8]) -> Result<MarkdownFile<'a>, LabelError> {
+        Ok(MarkdownFile {
+            s: as_str(bytes)?,
+            nl: std::cell::OnceCell::new(),
+        })
+    }
+}
+
+impl<'a> Prepared<'a> for MarkdownFile<'a> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        rebuild(self, Some(label))
+    }
+
+    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+        let mut h = Sha256::new();
+        rebuild(self, None)?.for_each_piece(|p| h.update(p));
+        Ok(h.finalize().into())
+    }
+}
+
+fn rebuild<'a>(f: &MarkdownFile<'a>, label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
+    let s = f.s;
     let mut out = Output::over(s.as_bytes());
     let Some(fm) = front(s) else {
         if let Some(l) = label {
-            let nl = if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
-                "\r\n"
-            } else {
-                "\n"
-            };
+            let nl = *f.nl.get_or_init(|| {
+                if crate::bytes::find(s.as_bytes(), b"\r\n").is_some() {
+                    "\r\n"
+                } else {
+                    "\n"
+                }
+            });
             out.push(format!("---{nl}{}---{nl}", block(l, nl)?).as_bytes());
         }
         out.keep(s.as_bytes());
@@ -237,17 +267,27 @@ impl FormatHandler for Markdown {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        rebuild(as_str(bytes)?, Some(label))
+        MarkdownFile::new(bytes)?.write_parts(label)
+    }
+
+    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
+        Ok(Box::new(MarkdownFile::new(bytes)?))
+    }
+
+    fn write_with_digest<'a>(
+        &self,
+        bytes: &'a [u8],
+        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
+    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
+        crate::handler::write_prepared_with_digest(&MarkdownFile::new(bytes)?, label)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        Ok(rebuild(as_str(bytes)?, None)?.into_vec())
+        Ok(rebuild(&MarkdownFile::new(bytes)?, None)?.into_vec())
     }
 
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
-        rebuild(as_str(bytes)?, None)?.for_each_piece(|p| h.update(p));
-        Ok(h.finalize().into())
+        MarkdownFile::new(bytes)?.content_digest()
     }
 }
 

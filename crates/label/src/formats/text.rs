@@ -107,9 +107,7 @@ impl FormatHandler for Text {
         bytes: &'a [u8],
         label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
     ) -> Result<(Output<'a>, AigcLabel), LabelError> {
-        let file = TextFile::new(bytes)?;
-        let l = label(&file.content_digest()?)?;
-        Ok((file.write_parts(&l)?, l))
+        crate::handler::write_prepared_with_digest(&TextFile::new(bytes)?, label)
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

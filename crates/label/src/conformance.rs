@@ -141,7 +141,9 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
     // A file prepared once writes and hashes as the handler does, for a file with and without
     // a label, whatever the order of the calls.
     for input in [sample, &w1[..]] {
-        let p = h.prepare(input).unwrap();
+        let Some(p) = h.prepare(input).unwrap() else {
+            continue;
+        };
         for _ in 0..2 {
             assert_eq!(
                 p.write_parts(&l1).unwrap().into_vec(),

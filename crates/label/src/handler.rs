@@ -54,25 +54,29 @@ pub trait FormatHandler: Send + Sync {
     /// [`FormatHandler::write_parts`] with a label that depends on the content: `label` is
     /// called once, with [`FormatHandler::content_digest`] of `bytes`, and its result written.
     /// Returns the output and the label written. The default computes the digest and then
-    /// writes; a handler whose digest and write both check the whole file (PDF parses it,
-    /// text validates its UTF-8) does that once.
+    /// writes, on the prepared file when the handler prepares ([`FormatHandler::prepare`]); a
+    /// handler whose digest and write both parse the whole file (PDF) parses once.
     fn write_with_digest<'a>(
         &self,
         bytes: &'a [u8],
         label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
     ) -> Result<(Output<'a>, AigcLabel), LabelError> {
+        if let Some(file) = self.prepare(bytes)? {
+            let l = label(&file.content_digest()?)?;
+            return Ok((file.write_parts(&l)?, l));
+        }
         let l = label(&self.content_digest(bytes)?)?;
         Ok((self.write_parts(bytes, &l)?, l))
     }
     /// `bytes` checked once for several writes and digests of the same file (the signed path
     /// writes twice and hashes once): [`Prepared`] gives what `write_parts` and
-    /// `content_digest` give. The default checks nothing ahead; the text formats validate
-    /// UTF-8 and find their label lines once.
-    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
-        Ok(Box::new(Unprepared {
-            handler: self,
-            bytes,
-        }))
+    /// `content_digest` give. `None` (the default): nothing to do ahead, call the handler; the
+    /// text formats validate UTF-8 and find their label lines once.
+    fn prepare<'a>(
+        &self,
+        _bytes: &'a [u8],
+    ) -> Result<Option<Box<dyn Prepared<'a> + 'a>>, LabelError> {
+        Ok(None)
     }
     /// The file without any label carrier.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
@@ -86,30 +90,6 @@ pub trait Prepared<'a> {
     fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError>;
     /// [`FormatHandler::content_digest`] of the prepared file.
     fn content_digest(&self) -> Result<[u8; 32], LabelError>;
-}
-
-/// [`FormatHandler::write_with_digest`] on a prepared file: for handlers that prepare.
-pub(crate) fn write_prepared_with_digest<'a>(
-    file: &dyn Prepared<'a>,
-    label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
-) -> Result<(Output<'a>, AigcLabel), LabelError> {
-    let l = label(&file.content_digest()?)?;
-    Ok((file.write_parts(&l)?, l))
-}
-
-/// The default preparation: none; each call goes to the handler.
-struct Unprepared<'a, H: ?Sized> {
-    handler: &'a H,
-    bytes: &'a [u8],
-}
-
-impl<'a, H: FormatHandler + ?Sized> Prepared<'a> for Unprepared<'a, H> {
-    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
-        self.handler.write_parts(self.bytes, label)
-    }
-    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
-        self.handler.content_digest(self.bytes)
-    }
 }
 
 /// The handlers, chosen by magic bytes first, then by file name extension.

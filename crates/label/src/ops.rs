@@ -111,7 +111,7 @@ fn signed_bytes(
 /// layout, the signed one (the caller writes its new pieces over the stand-in's when
 /// [`Output::same_layout`] holds, else the signed output whole) and the signed label.
 fn overlapped<'a>(
-    handler: &'a dyn FormatHandler,
+    handler: &dyn FormatHandler,
     bytes: &'a [u8],
     label: &AigcLabel,
     signer: Signer<'_>,
@@ -120,14 +120,21 @@ fn overlapped<'a>(
     let mut stand_in = label.clone();
     signer.sign(&mut stand_in, &[0; 32])?;
     let file = handler.prepare(bytes)?;
-    let layout = file.write_parts(&stand_in)?;
+    let write = |l: &AigcLabel| match &file {
+        Some(f) => f.write_parts(l),
+        None => handler.write_parts(bytes, l),
+    };
+    let layout = write(&stand_in)?;
     let digest = std::thread::scope(|s| {
         s.spawn(|| copy_kept(&layout));
-        file.content_digest()
+        match &file {
+            Some(f) => f.content_digest(),
+            None => handler.content_digest(bytes),
+        }
     })?;
     let mut signed = label.clone();
     signer.sign(&mut signed, &digest)?;
-    let real = file.write_parts(&signed)?;
+    let real = write(&signed)?;
     Ok((layout, real, signed))
 }
 

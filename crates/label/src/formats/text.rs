@@ -98,16 +98,11 @@ impl FormatHandler for Text {
         TextFile::new(bytes)?.write_parts(label)
     }
 
-    fn prepare<'a>(&'a self, bytes: &'a [u8]) -> Result<Box<dyn Prepared<'a> + 'a>, LabelError> {
-        Ok(Box::new(TextFile::new(bytes)?))
-    }
-
-    fn write_with_digest<'a>(
+    fn prepare<'a>(
         &self,
         bytes: &'a [u8],
-        label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
-    ) -> Result<(Output<'a>, AigcLabel), LabelError> {
-        crate::handler::write_prepared_with_digest(&TextFile::new(bytes)?, label)
+    ) -> Result<Option<Box<dyn Prepared<'a> + 'a>>, LabelError> {
+        Ok(Some(Box::new(TextFile::new(bytes)?)))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {

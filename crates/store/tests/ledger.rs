@@ -56,6 +56,17 @@ fn record(i: usize) -> InteractionRecord {
     }
 }
 
+/// Integrates and checkpoints whatever is pending with a new key, then verifies the whole log.
+async fn checkpoint_and_verify(store: &Store) -> hegui_store::VerifyReport {
+    let signer = Signer::generate("test.example/log").unwrap();
+    sequencer(store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    store.verify_ledger(Some(&signer.verifier())).await.unwrap()
+}
+
 fn sequencer(store: &Store, signer: &Signer) -> Sequencer {
     Sequencer::new(
         store.clone(),
@@ -483,20 +494,7 @@ async fn sqlite_writer_integrates_in_the_same_transaction() {
     assert_eq!(store.tree_size().await.unwrap(), 51);
     drop(writer);
     task.await.unwrap();
-    let signer = Signer::generate("test.example/log").unwrap();
-    sequencer(&store, &signer)
-        .checkpoint_now()
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        store
-            .verify_ledger(Some(&signer.verifier()))
-            .await
-            .unwrap()
-            .problems,
-        vec![]
-    );
+    assert_eq!(checkpoint_and_verify(&store).await.problems, vec![]);
 }
 
 /// Records written outside the writer (here: a backlog larger than one batch, left by a
@@ -535,13 +533,7 @@ async fn sqlite_writer_integrates_a_backlog_first_in_journal_order() {
     let leaves: Vec<_> = rows.iter().map(|r| r.leaf_index).collect();
     let expected: Vec<_> = (0..1102).map(Some).collect();
     assert_eq!(leaves, expected, "leaves follow journal order");
-    let signer = Signer::generate("test.example/log").unwrap();
-    sequencer(&store, &signer)
-        .checkpoint_now()
-        .await
-        .unwrap()
-        .unwrap();
-    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    let report = checkpoint_and_verify(&store).await;
     assert_eq!(report.problems, vec![]);
     assert_eq!(report.leaves, 1102);
 }
@@ -659,18 +651,12 @@ async fn rows_from_before_the_log_are_salted_when_integrated() {
     .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
     .await
     .unwrap();
-    let signer = Signer::generate("test.example/log").unwrap();
-    sequencer(&store, &signer)
-        .checkpoint_now()
-        .await
-        .unwrap()
-        .unwrap();
+    let report = checkpoint_and_verify(&store).await;
     let row = store.journal_row("rec-0003").await.unwrap().unwrap();
     let (salt, record) = (row.salt.unwrap(), row.record.unwrap());
     let leaf = store.leaf_of_record("rec-0003").await.unwrap().unwrap();
     assert!(LeafEntry::decode(&leaf.data)
         .unwrap()
         .commits_to(&hex::decode(salt).unwrap(), record.as_bytes()));
-    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
     assert_eq!((report.problems, report.leaves), (vec![], 5));
 }

@@ -31,6 +31,9 @@ pub enum StoreError {
         /// The SQLite or OS error.
         detail: String,
     },
+    /// A statement on one of the store's own SQLite connections (the record writer's) failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Migrations failed.
     #[error("cannot apply database migrations: {0}")]
     Migrate(sqlx::migrate::MigrateError),

@@ -1,6 +1,8 @@
 //! The journal: every compliance record of every kind, salted, in one total order, waiting
 //! for (or integrated into) the Merkle log.
 
+use std::borrow::Cow;
+
 use hegui_types::JournalEntry;
 use rand::RngCore;
 use sqlx::Row;
@@ -24,9 +26,9 @@ pub(crate) struct SaltedRow<'a> {
     pub(crate) at_ms: i64,
     pub(crate) content: &'a [u8],
     /// Hex of 16 random bytes.
-    pub(crate) salt: String,
+    pub(crate) salt: Cow<'a, str>,
     /// Hex SHA-256(salt || content).
-    pub(crate) commitment: String,
+    pub(crate) commitment: Cow<'a, str>,
     pub(crate) leaf_index: Option<u64>,
 }
 
@@ -39,8 +41,8 @@ impl<'a> SaltedRow<'a> {
             id,
             at_ms,
             content,
-            salt: hex::encode(salt),
-            commitment: hex::encode(hegui_ledger::commitment(&salt, content)),
+            salt: Cow::Owned(hex::encode(salt)),
+            commitment: Cow::Owned(hex::encode(hegui_ledger::commitment(&salt, content))),
             leaf_index: None,
         }
     }
@@ -95,8 +97,8 @@ pub(crate) async fn journal_insert_many(
                 .bind(row.kind)
                 .bind(row.at_ms)
                 .bind(text.as_ref())
-                .bind(row.salt.as_str())
-                .bind(row.commitment.as_str())
+                .bind(row.salt.as_ref())
+                .bind(row.commitment.as_ref())
                 .bind(row.leaf_index.map(|i| i as i64));
         }
         q.execute(&mut **tx).await?;

@@ -85,6 +85,12 @@ impl Store {
             .await
     }
 
+    /// [`Store::compact_range`] in the calling thread, without a runtime: SQLite files only
+    /// (their nodes are read in place).
+    pub(crate) fn compact_range_now(&self, size: u64) -> Result<CompactRange, StoreError> {
+        self.with_nodes_now(size, |s| CompactRange::from_source(s, size))
+    }
+
     /// The leaf that names a record.
     pub async fn leaf_of_record(&self, record_id: &str) -> Result<Option<StoredLeaf>, StoreError> {
         let row = sqlx::query(

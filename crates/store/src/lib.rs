@@ -19,6 +19,7 @@ mod records;
 mod retention;
 mod sequencer;
 mod sql;
+mod sqlite_writer;
 mod staff;
 mod users;
 mod verify;
@@ -74,6 +75,8 @@ pub struct Store {
     nodes: std::sync::Arc<nodes::Nodes>,
     /// SQLite files: the thread that checkpoints the WAL, stopped with the last clone.
     _wal: Option<std::sync::Arc<wal::WalCheckpointer>>,
+    /// SQLite files: the file (the record writer opens a connection of its own to it).
+    sqlite_file: Option<std::sync::Arc<str>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -149,23 +152,27 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        let (nodes, wal) = match backend {
+        let (nodes, wal, sqlite_file) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(&url);
-                let wal = if is_sqlite_file(path) {
-                    Some(std::sync::Arc::new(wal::WalCheckpointer::start(path)?))
+                let (wal, file) = if is_sqlite_file(path) {
+                    (
+                        Some(std::sync::Arc::new(wal::WalCheckpointer::start(path)?)),
+                        Some(std::sync::Arc::from(path)),
+                    )
                 } else {
-                    None
+                    (None, None)
                 };
-                (nodes::Nodes::sqlite(path)?, wal)
+                (nodes::Nodes::sqlite(path)?, wal, file)
             }
-            Backend::Postgres => (nodes::Nodes::default(), None),
+            Backend::Postgres => (nodes::Nodes::default(), None, None),
         };
         Ok(Store {
             pool,
             backend,
             nodes: std::sync::Arc::new(nodes),
             _wal: wal,
+            sqlite_file,
         })
     }
 
@@ -187,6 +194,11 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The SQLite file, when the store is one (not PostgreSQL, not in memory).
+    pub(crate) fn sqlite_file(&self) -> Option<&str> {
+        self.sqlite_file.as_deref()
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front

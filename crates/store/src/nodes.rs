@@ -162,6 +162,21 @@ impl Store {
         f(&map).map_err(ledger_err)
     }
 
+    /// [`Store::with_nodes`] without filling the cache, in the calling thread: only for
+    /// SQLite files, whose nodes are read in place.
+    pub(crate) fn with_nodes_now<T>(
+        &self,
+        size: u64,
+        f: impl Fn(&dyn NodeSource) -> Result<T, LedgerError>,
+    ) -> Result<T, StoreError> {
+        match &self.nodes.reader {
+            Some(reader) => self.run_in_place(reader, &f),
+            None => Err(StoreError::Ledger(format!(
+                "no in-place reader to read the tree of {size} leaves from (not a SQLite file)"
+            ))),
+        }
+    }
+
     fn run_in_place<T>(
         &self,
         reader: &Mutex<rusqlite::Connection>,

@@ -4,7 +4,10 @@ use sqlx::Row;
 
 use sha2::{Digest, Sha256};
 
+use std::borrow::Cow;
+
 use crate::journal::{journal_insert_many, SaltedRow};
+use crate::sequencer::PreparedLeaf;
 use crate::{Store, StoreError};
 
 /// Filters for listing records; every field narrows the result.
@@ -71,8 +74,9 @@ impl Store {
     /// The searchable fields go to `interactions`; the content, salted, goes to the journal
     /// that the sequencer integrates into the Merkle log.
     pub async fn insert_records(&self, records: &[InteractionRecord]) -> Result<(), StoreError> {
+        let records: Vec<_> = records.iter().map(PreparedRecord::new).collect();
         let mut tx = self.begin_write().await?;
-        insert_records_tx(&mut tx, records).await?;
+        insert_records_tx(&mut tx, &records).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -143,65 +147,122 @@ impl Store {
 /// Inserts interaction records inside the caller's transaction, pending integration.
 pub(crate) async fn insert_records_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    records: &[InteractionRecord],
+    records: &[PreparedRecord],
 ) -> Result<(), StoreError> {
-    let encoded = encode_records(records);
-    let rows = salted_rows(records, &encoded);
-    write_records(tx, records, &encoded, &rows).await
+    let rows: Vec<_> = records.iter().map(PreparedRecord::row).collect();
+    write_records(tx, records, &rows).await
 }
 
-/// The canonical encodings of `records`.
-pub(crate) fn encode_records(records: &[InteractionRecord]) -> Vec<Vec<u8>> {
-    records
-        .iter()
-        .map(InteractionRecord::canonical_bytes)
-        .collect()
+/// An interaction record made ready to be written, by the task that asks for it rather
+/// than by the one thread that writes every record: its canonical encoding, a fresh salt,
+/// the commitment, its searchable columns and its Merkle leaf (which does not depend on
+/// where the leaf goes in the tree).
+#[derive(Debug)]
+pub(crate) struct PreparedRecord {
+    pub(crate) columns: InteractionColumns,
+    /// The canonical encoding.
+    pub(crate) content: Vec<u8>,
+    /// Hex of 16 random bytes.
+    pub(crate) salt: String,
+    /// Hex SHA-256(salt || content).
+    pub(crate) commitment: String,
+    pub(crate) leaf: PreparedLeaf,
 }
 
-/// Journal rows for `records` (with their `encoded` content), freshly salted.
-pub(crate) fn salted_rows<'a>(
-    records: &'a [InteractionRecord],
-    encoded: &'a [Vec<u8>],
-) -> Vec<SaltedRow<'a>> {
-    records
-        .iter()
-        .zip(encoded)
-        .map(|(r, bytes)| SaltedRow::new(kinds::INTERACTION, &r.id, r.received_at_ms, bytes))
-        .collect()
+impl PreparedRecord {
+    /// Encodes, salts and commits to `r`.
+    pub(crate) fn new(r: &InteractionRecord) -> PreparedRecord {
+        let content = r.canonical_bytes();
+        let row = SaltedRow::new(kinds::INTERACTION, &r.id, r.received_at_ms, &content);
+        let (salt, commitment) = (row.salt.into_owned(), row.commitment.into_owned());
+        let leaf = PreparedLeaf::new(kinds::INTERACTION, &r.id, r.received_at_ms, &commitment);
+        PreparedRecord {
+            columns: InteractionColumns::of(r, &content),
+            content,
+            salt,
+            commitment,
+            leaf,
+        }
+    }
+
+    /// Its journal row, not yet in the log.
+    pub(crate) fn row(&self) -> SaltedRow<'_> {
+        SaltedRow {
+            kind: kinds::INTERACTION,
+            id: &self.columns.id,
+            at_ms: self.columns.received_at,
+            content: &self.content,
+            salt: Cow::Borrowed(&self.salt),
+            commitment: Cow::Borrowed(&self.commitment),
+            leaf_index: None,
+        }
+    }
 }
 
 /// Writes records' journal rows (`rows`, as given) and their searchable columns.
 pub(crate) async fn write_records(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    records: &[InteractionRecord],
-    encoded: &[Vec<u8>],
+    records: &[PreparedRecord],
     rows: &[SaltedRow<'_>],
 ) -> Result<(), StoreError> {
     journal_insert_many(&mut *tx, rows).await?;
     // Multi-row statements: one round trip per 100 records, not one per record (9 parameters
     // each, well under every driver's limit).
-    let pairs: Vec<_> = records.iter().zip(encoded).collect();
-    for chunk in pairs.chunks(100) {
+    for chunk in records.chunks(100) {
         let mut sql = String::from(
             "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, produce_id, content_hash, input_action) VALUES ",
         );
         crate::sql::Marks::for_conn(tx).push_rows(&mut sql, chunk.len(), 9);
         let mut q = sqlx::query(&sql);
-        for (r, bytes) in chunk {
+        for r in chunk {
+            let c = &r.columns;
             q = q
-                .bind(r.id.as_str())
-                .bind(r.received_at_ms)
-                .bind(r.user_id.as_deref())
-                .bind(r.model.as_deref())
-                .bind(r.outcome.as_str())
-                .bind(i64::from(r.status))
-                .bind(r.label.as_ref().map(|l| l.produce_id.as_str()))
-                .bind(hex::encode(Sha256::digest(bytes)))
-                .bind(input_action(r));
+                .bind(c.id.as_str())
+                .bind(c.received_at)
+                .bind(c.user_id.as_deref())
+                .bind(c.model.as_deref())
+                .bind(c.outcome)
+                .bind(c.status)
+                .bind(c.produce_id.as_deref())
+                .bind(c.content_hash.as_str())
+                .bind(c.input_action);
         }
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The searchable columns of a record's `interactions` row, in the order of the table's
+/// insert statements (here and in `sqlite_writer.rs`).
+#[derive(Debug)]
+pub(crate) struct InteractionColumns {
+    pub(crate) id: String,
+    pub(crate) received_at: i64,
+    pub(crate) user_id: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) outcome: &'static str,
+    pub(crate) status: i64,
+    pub(crate) produce_id: Option<String>,
+    /// Hex SHA-256 of the canonical encoding.
+    pub(crate) content_hash: String,
+    pub(crate) input_action: Option<&'static str>,
+}
+
+impl InteractionColumns {
+    /// The columns of `r`, whose canonical encoding is `bytes`.
+    fn of(r: &InteractionRecord, bytes: &[u8]) -> Self {
+        InteractionColumns {
+            id: r.id.clone(),
+            received_at: r.received_at_ms,
+            user_id: r.user_id.clone(),
+            model: r.model.clone(),
+            outcome: r.outcome.as_str(),
+            status: i64::from(r.status),
+            produce_id: r.label.as_ref().map(|l| l.produce_id.clone()),
+            content_hash: hex::encode(Sha256::digest(bytes)),
+            input_action: input_action(r),
+        }
+    }
 }
 
 /// The strongest input-review action of a record, if its prompt was reviewed.

@@ -268,12 +268,13 @@ pub(crate) async fn integrate_in(
 
 /// A journal row waiting for its leaf.
 pub(crate) struct PendingRow {
-    id: String,
-    kind: String,
-    at: i64,
-    salt: Option<String>,
-    commitment: Option<String>,
-    record: Option<String>,
+    pub(crate) id: String,
+    pub(crate) kind: String,
+    pub(crate) at: i64,
+    pub(crate) salt: Option<String>,
+    pub(crate) commitment: Option<String>,
+    /// The content, read only when the row still needs a salt and a commitment.
+    pub(crate) record: Option<String>,
 }
 
 /// Up to `limit` journal rows not yet in the tree, oldest first.
@@ -324,6 +325,31 @@ pub(crate) async fn current_range(
     }
 }
 
+/// A journal row's Merkle leaf: its data (the encoded [`LeafEntry`]) and hash.
+#[derive(Debug)]
+pub(crate) struct PreparedLeaf {
+    pub(crate) data: String,
+    pub(crate) hash: hegui_ledger::Hash,
+}
+
+impl PreparedLeaf {
+    /// The leaf of a journal row.
+    pub(crate) fn new(kind: &str, id: &str, at_ms: i64, commitment: &str) -> PreparedLeaf {
+        let entry = LeafEntry {
+            format: hegui_ledger::LEAF_FORMAT.into(),
+            kind: kind.into(),
+            id: id.into(),
+            at_ms,
+            commitment: commitment.into(),
+        };
+        let data = entry.encode();
+        PreparedLeaf {
+            hash: leaf_hash(&data),
+            data: String::from_utf8_lossy(&data).into_owned(),
+        }
+    }
+}
+
 /// Leaves and nodes appended to the tree, to be written in one go.
 #[derive(Default)]
 pub(crate) struct TreeWrites {
@@ -343,28 +369,25 @@ impl TreeWrites {
         at_ms: i64,
         commitment: &str,
     ) -> Result<u64, StoreError> {
-        let entry = LeafEntry {
-            format: hegui_ledger::LEAF_FORMAT.into(),
-            kind: kind.into(),
-            id: id.into(),
-            at_ms,
-            commitment: commitment.into(),
-        };
-        let data = entry.encode();
-        let hash = leaf_hash(&data);
+        self.push_leaf(range, id, &PreparedLeaf::new(kind, id, at_ms, commitment))
+    }
+
+    /// Appends the leaf (made beforehand) of record `id` to `range`; returns its index.
+    pub(crate) fn push_leaf(
+        &mut self,
+        range: &mut CompactRange,
+        id: &str,
+        leaf: &PreparedLeaf,
+    ) -> Result<u64, StoreError> {
         let index = range.size();
         let nodes = &mut self.nodes;
         range
-            .append_with(hash, |level, idx, h| {
+            .append_with(leaf.hash, |level, idx, h| {
                 nodes.push((level, idx, hex::encode(h)))
             })
             .map_err(|e| StoreError::Ledger(e.to_string()))?;
-        self.leaves.push((
-            index,
-            id.into(),
-            String::from_utf8_lossy(&data).into_owned(),
-            hex::encode(hash),
-        ));
+        self.leaves
+            .push((index, id.into(), leaf.data.clone(), hex::encode(leaf.hash)));
         Ok(index)
     }
 
@@ -401,6 +424,16 @@ impl TreeWrites {
     /// How many leaves were appended.
     pub(crate) fn len(&self) -> usize {
         self.leaves.len()
+    }
+
+    /// The leaves appended: (index, record id, leaf data, leaf hash hex).
+    pub(crate) fn leaves(&self) -> &[(u64, String, String, String)] {
+        &self.leaves
+    }
+
+    /// The nodes completed: (level, index, hash hex).
+    pub(crate) fn nodes(&self) -> &[(u8, u64, String)] {
+        &self.nodes
     }
 
     /// Inserts the leaves and nodes.

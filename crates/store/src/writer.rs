@@ -9,19 +9,20 @@ use tokio::task::JoinHandle;
 
 use hegui_ledger::CompactRange;
 
-use crate::records::{encode_records, insert_records_tx, salted_rows, write_records};
+use crate::records::{insert_records_tx, write_records, PreparedRecord};
 use crate::sequencer::{current_range, pending_rows, write_backfills, TreeWrites};
+use crate::sqlite_writer::SqliteWriter;
 use crate::{Store, StoreError};
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
 /// Most records committed in one transaction.
-const MAX_BATCH: usize = 512;
+pub(crate) const MAX_BATCH: usize = 512;
 
 /// Handle for writing records durably; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct RecordWriter {
-    tx: mpsc::Sender<(InteractionRecord, Ack)>,
+    tx: mpsc::Sender<(PreparedRecord, Ack)>,
 }
 
 impl RecordWriter {
@@ -52,33 +53,29 @@ impl RecordWriter {
         wake: Option<Arc<Notify>>,
         integrate: bool,
     ) -> (RecordWriter, JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel::<(InteractionRecord, Ack)>(8192);
+        let (tx, mut rx) = mpsc::channel::<(PreparedRecord, Ack)>(8192);
+        if integrate {
+            if let Some(path) = store.sqlite_file() {
+                match SqliteWriter::open(store.clone(), path) {
+                    Ok(writer) => return (RecordWriter { tx }, spawn_sqlite(writer, rx)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "writing records through the pool instead")
+                    }
+                }
+            }
+        }
         let task = tokio::spawn(async move {
-            let mut batch: Vec<(InteractionRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
+            let mut batch: Vec<(PreparedRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
             let mut tree: Option<CompactRange> = None;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 // Split the batch rather than copy every record on the hot path.
-                let (records, acks): (Vec<InteractionRecord>, Vec<Ack>) = batch.drain(..).unzip();
+                let (records, acks): (Vec<PreparedRecord>, Vec<Ack>) = batch.drain(..).unzip();
                 let result = if integrate {
                     write_and_integrate(&store, &records, &mut tree).await
                 } else {
-                    store.insert_records(&records).await
+                    insert_records(&store, &records).await
                 };
-                match &result {
-                    Err(e) => {
-                        tracing::error!(error = %e, count = records.len(), "record batch failed")
-                    }
-                    Ok(()) => {
-                        if let Some(w) = &wake {
-                            w.notify_one();
-                        }
-                    }
-                }
-                let result = result.map_err(|e| e.to_string());
-                for ack in acks {
-                    // The requester may have gone away; the record is written either way.
-                    let _ = ack.send(result.clone());
-                }
+                acknowledge(result, acks, wake.as_deref());
             }
         });
         (RecordWriter { tx }, task)
@@ -86,9 +83,13 @@ impl RecordWriter {
 
     /// Queues a record and waits until it is durable.
     pub async fn write(&self, record: InteractionRecord) -> Result<(), StoreError> {
+        // Encoding, salting and hashing happen here, in the requester's task, so that the
+        // one task or thread that writes every record only writes.
+        let prepared = PreparedRecord::new(&record);
+        drop(record);
         let (ack, done) = oneshot::channel();
         self.tx
-            .send((record, ack))
+            .send((prepared, ack))
             .await
             .map_err(|_| StoreError::WriterClosed)?;
         match done.await {
@@ -99,9 +100,51 @@ impl RecordWriter {
     }
 }
 
+/// Runs `writer` on a blocking thread until every handle is dropped (SQLite files).
+fn spawn_sqlite(
+    mut writer: SqliteWriter,
+    mut rx: mpsc::Receiver<(PreparedRecord, Ack)>,
+) -> JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        let mut batch: Vec<(PreparedRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
+        while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
+            let (records, acks): (Vec<PreparedRecord>, Vec<Ack>) = batch.drain(..).unzip();
+            acknowledge(writer.write_batch(&records), acks, None);
+        }
+    })
+}
+
+/// Tells every requester of a batch how its transaction ended, and wakes `wake` (the
+/// sequencer) after a commit.
+fn acknowledge(result: Result<(), StoreError>, acks: Vec<Ack>, wake: Option<&Notify>) {
+    match &result {
+        Err(e) => {
+            tracing::error!(error = %e, count = acks.len(), "record batch failed")
+        }
+        Ok(()) => {
+            if let Some(w) = wake {
+                w.notify_one();
+            }
+        }
+    }
+    let result = result.map_err(|e| e.to_string());
+    for ack in acks {
+        // The requester may have gone away; the record is written either way.
+        let _ = ack.send(result.clone());
+    }
+}
+
+/// Writes records pending integration, in one transaction.
+async fn insert_records(store: &Store, records: &[PreparedRecord]) -> Result<(), StoreError> {
+    let mut tx = store.begin_write().await?;
+    insert_records_tx(&mut tx, records).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn write_and_integrate(
     store: &Store,
-    records: &[InteractionRecord],
+    records: &[PreparedRecord],
     tree: &mut Option<CompactRange>,
 ) -> Result<(), StoreError> {
     // No savepoint around the integration: SQLite copies every page a savepoint changes into
@@ -134,7 +177,7 @@ async fn write_and_integrate(
 async fn insert_integrated(
     store: &Store,
     state: &mut Option<CompactRange>,
-    records: &[InteractionRecord],
+    records: &[PreparedRecord],
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
 ) -> Result<bool, StoreError> {
     let backlog = (MAX_BATCH * 2) as i64;
@@ -144,19 +187,17 @@ async fn insert_integrated(
     let mut tree = TreeWrites::default();
     let backfills = tree.append_pending(&mut range, pending)?;
     let older = tree.len();
-    let encoded = encode_records(records);
-    let mut rows = salted_rows(records, &encoded);
+    let mut rows: Vec<_> = records.iter().map(PreparedRecord::row).collect();
     if caught_up {
-        for row in &mut rows {
-            let index = tree.push(&mut range, row.kind, row.id, row.at_ms, &row.commitment)?;
-            row.leaf_index = Some(index);
+        for (row, r) in rows.iter_mut().zip(records) {
+            row.leaf_index = Some(tree.push_leaf(&mut range, row.id, &r.leaf)?);
         }
     }
     tree.write(tx).await?;
     write_backfills(tx, &backfills).await?;
     tree.mark_first_integrated(tx, older).await?;
     if caught_up {
-        write_records(tx, records, &encoded, &rows).await?;
+        write_records(tx, records, &rows).await?;
     }
     *state = Some(range);
     Ok(caught_up)

@@ -497,6 +497,30 @@ async fn sqlite_writer_integrates_in_the_same_transaction() {
     assert_eq!(checkpoint_and_verify(&store).await.problems, vec![]);
 }
 
+/// A batch that cannot be written (here: its record's id is taken) fails as a whole: its
+/// requester hears why, nothing of it is left behind (neither the leaf it was given first
+/// nor its rows), and the writer goes on with the next batch.
+#[tokio::test]
+async fn sqlite_writer_reports_a_failed_batch_and_goes_on() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 4).await.unwrap();
+    let (writer, task) = hegui_store::RecordWriter::spawn_integrating(store.clone());
+    writer.write(record(1)).await.unwrap();
+    let err = writer.write(record(1)).await.unwrap_err().to_string();
+    assert!(
+        err.contains("UNIQUE constraint failed: journal.id"),
+        "unclear error: {err}"
+    );
+    writer.write(record(2)).await.unwrap();
+    assert_eq!(store.tree_size().await.unwrap(), 2);
+    assert_eq!(store.count_records().await.unwrap(), 2);
+    let second = store.journal_row("rec-0002").await.unwrap().unwrap();
+    assert_eq!(second.leaf_index, Some(1));
+    drop(writer);
+    task.await.unwrap();
+    assert_eq!(checkpoint_and_verify(&store).await.problems, vec![]);
+}
+
 /// Records written outside the writer (here: a backlog larger than one batch, left by a
 /// writer that could not integrate) become leaves before the writer's own records, so leaves
 /// keep journal order; a batch that finds more pending than it may integrate leaves its own

@@ -1,0 +1,262 @@
+//! SQLite: the record writer's transactions on a connection and a thread of their own.
+//!
+//! Every other write goes through the sqlx pool. The record writer, which carries nearly all
+//! of the write volume, does not, for three reasons that `perf` showed at 256 concurrent
+//! writers (`ledger_bench appends`, BENCHMARKS.md):
+//!
+//! - sqlx hands each statement to its connection thread and awaits the answer, so the
+//!   ~10 statements of a batch are as many round trips between two threads, with the
+//!   SQLite thread idle in between;
+//! - sqlx's `Any` driver copies every bound value (each ~1.3 KB record twice), and the
+//!   multi-row statements that kept round trips few are re-prepared whenever the batch size
+//!   changes;
+//! - a multi-row `INSERT` may fail half-way, so SQLite opens a statement journal for it and
+//!   copies every page it touches into a temporary file first.
+//!
+//! Here one blocking thread runs the whole transaction against its own `rusqlite`
+//! connection, with one cached single-row statement per table, executed once per row. The
+//! SQL and the order of the writes are those of the pool path (`writer.rs`,
+//! `sequencer.rs`, `records.rs`), which stays the path for PostgreSQL, in-memory SQLite, and
+//! any batch this one cannot integrate.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use hegui_ledger::CompactRange;
+use rusqlite::{params, Connection, OpenFlags};
+
+use crate::journal::SaltedRow;
+use crate::records::PreparedRecord;
+use crate::sequencer::{PendingRow, TreeWrites};
+use crate::{Store, StoreError};
+
+/// A write connection to one SQLite file, with the state of the tree it last wrote.
+pub(crate) struct SqliteWriter {
+    conn: Connection,
+    store: Store,
+    /// The tree as of the last commit; reloaded when the stored size says otherwise.
+    tree: Option<CompactRange>,
+}
+
+impl SqliteWriter {
+    /// Opens a write connection to the SQLite file at `path`, with the settings of the
+    /// store's own connections (`lib.rs`): durable commits, the same busy wait and WAL
+    /// checkpoint backstop.
+    pub(crate) fn open(store: Store, path: &str) -> Result<SqliteWriter, StoreError> {
+        let open = || -> Result<Connection, String> {
+            let e = |e: rusqlite::Error| e.to_string();
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(e)?;
+            conn.busy_timeout(Duration::from_secs(10)).map_err(e)?;
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(e)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(format!("the journal mode is {mode}, not WAL"));
+            }
+            conn.pragma_update(None, "synchronous", "FULL").map_err(e)?;
+            conn.pragma_update(None, "foreign_keys", "ON").map_err(e)?;
+            conn.pragma_update(None, "wal_autocheckpoint", crate::wal::BACKSTOP_PAGES)
+                .map_err(e)?;
+            conn.set_prepared_statement_cache_capacity(16);
+            Ok(conn)
+        };
+        let conn = open().map_err(|detail| StoreError::SqliteAux {
+            path: path.into(),
+            purpose: "writing records",
+            detail,
+        })?;
+        Ok(SqliteWriter {
+            conn,
+            store,
+            tree: None,
+        })
+    }
+
+    /// Writes `records` in one transaction, with their leaves when the log has no backlog;
+    /// when this returns `Ok` they are durable.
+    pub(crate) fn write_batch(&mut self, records: &[PreparedRecord]) -> Result<(), StoreError> {
+        let mut rows: Vec<_> = records.iter().map(PreparedRecord::row).collect();
+        let result = self.try_write(records, &mut rows);
+        if result.is_err() {
+            self.tree = None;
+            if !self.conn.is_autocommit() {
+                // The error already says what failed; a failed rollback adds nothing to it
+                // (SQLite rolls back an interrupted transaction when the file is next opened).
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+        result
+    }
+
+    fn try_write(
+        &mut self,
+        records: &[PreparedRecord],
+        rows: &mut [SaltedRow<'_>],
+    ) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match self.integrate(records, rows) {
+            // With their leaves, or (a backlog of older rows went first) pending.
+            Ok(_) => {}
+            Err(e) => {
+                // As on the pool path: no savepoint (SQLite would copy every page it covers
+                // into a statement journal), so a failure rolls back the whole transaction
+                // and the batch is written again without its leaves, for the sequencer.
+                tracing::warn!(error = %e, "writing records with their leaves failed; writing them for the sequencer");
+                self.tree = None;
+                self.conn.execute_batch("ROLLBACK")?;
+                self.conn.execute_batch("BEGIN IMMEDIATE")?;
+                for row in rows.iter_mut() {
+                    row.leaf_index = None;
+                }
+            }
+        }
+        self.insert_records(records, rows)?;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    /// Integrates pending older rows, then gives `rows` their leaf indexes (unless more
+    /// than one batch of older rows is pending: `false`, and `rows` stay pending). Writes
+    /// the leaves, nodes and older rows' indexes; the caller writes `rows` themselves.
+    fn integrate(
+        &mut self,
+        records: &[PreparedRecord],
+        rows: &mut [SaltedRow<'_>],
+    ) -> Result<bool, StoreError> {
+        let backlog = (crate::writer::MAX_BATCH * 2) as i64;
+        let size: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_leaves",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut range = match self.tree.take() {
+            Some(r) if r.size() == size as u64 => r,
+            // Read through the store's own reader: it sees what is committed, which is all
+            // there is, since this transaction has written nothing yet.
+            _ => self.store.compact_range_now(size as u64)?,
+        };
+        let pending = self.pending_rows(backlog)?;
+        let caught_up = (pending.len() as i64) < backlog;
+        let mut tree = TreeWrites::default();
+        let backfills = tree.append_pending(&mut range, pending)?;
+        let older = tree.len();
+        if caught_up {
+            for (row, r) in rows.iter_mut().zip(records) {
+                row.leaf_index = Some(tree.push_leaf(&mut range, row.id, &r.leaf)?);
+            }
+        }
+        self.write_tree(&tree, older, &backfills)?;
+        self.tree = Some(range);
+        Ok(caught_up)
+    }
+
+    /// Up to `limit` journal rows not yet in the tree, oldest first (`sequencer::pending_rows`).
+    fn pending_rows(&self, limit: i64) -> rusqlite::Result<Vec<PendingRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, created_at, salt, commitment, \
+             CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
+             FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(PendingRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                at: r.get(2)?,
+                salt: r.get(3)?,
+                commitment: r.get(4)?,
+                record: r.get(5)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Inserts the leaves and nodes, the salts of older rows that had none, and the leaf
+    /// indexes of the first `older` leaves' journal rows (written before this transaction).
+    fn write_tree(
+        &self,
+        tree: &TreeWrites,
+        older: usize,
+        backfills: &[(String, String, String)],
+    ) -> Result<(), StoreError> {
+        let mut leaf = self.conn.prepare_cached(
+            "INSERT INTO ledger_leaves (idx, record_id, data, hash) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (idx, id, data, hash) in tree.leaves() {
+            leaf.execute(params![*idx as i64, id, data, hash])?;
+        }
+        let mut node = self
+            .conn
+            .prepare_cached("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        for (level, idx, hash) in tree.nodes() {
+            node.execute(params![i64::from(*level), *idx as i64, hash])?;
+        }
+        for (id, salt, c) in backfills {
+            self.conn
+                .prepare_cached("UPDATE journal SET salt = ?1, commitment = ?2 WHERE id = ?3")
+                .and_then(|mut s| s.execute(params![salt, c, id]))?;
+        }
+        let mut mark = self.conn.prepare_cached(
+            "UPDATE journal SET leaf_index = ?1 WHERE id = ?2 AND leaf_index IS NULL",
+        )?;
+        for (idx, id, _, _) in &tree.leaves()[..older] {
+            if mark.execute(params![*idx as i64, id])? != 1 {
+                return Err(StoreError::Ledger(format!(
+                    "journal row {id} was integrated concurrently; retrying"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the records' journal rows (with their leaf indexes, if given) and their
+    /// searchable columns (`records::write_records`).
+    fn insert_records(
+        &self,
+        records: &[PreparedRecord],
+        rows: &[SaltedRow<'_>],
+    ) -> rusqlite::Result<()> {
+        let mut journal = self.conn.prepare_cached(
+            "INSERT INTO journal (id, kind, created_at, record, salt, commitment, leaf_index) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for row in rows {
+            // Canonical encodings are UTF-8 (JSON); the column is text, as on the pool path.
+            let text = match std::str::from_utf8(row.content) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(row.content),
+            };
+            journal.execute(params![
+                row.id,
+                row.kind,
+                row.at_ms,
+                text.as_ref(),
+                row.salt.as_ref(),
+                row.commitment.as_ref(),
+                row.leaf_index.map(|i| i as i64),
+            ])?;
+        }
+        let mut interaction = self.conn.prepare_cached(
+            "INSERT INTO interactions (id, received_at, user_id, model, outcome, status, \
+             produce_id, content_hash, input_action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for r in records {
+            let c = &r.columns;
+            interaction.execute(params![
+                c.id,
+                c.received_at,
+                c.user_id,
+                c.model,
+                c.outcome,
+                c.status,
+                c.produce_id,
+                c.content_hash,
+                c.input_action,
+            ])?;
+        }
+        Ok(())
+    }
+}

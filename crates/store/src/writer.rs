@@ -14,7 +14,7 @@ use crate::sequencer::{current_range, pending_rows, write_backfills, TreeWrites}
 use crate::sqlite_writer::SqliteWriter;
 use crate::{Store, StoreError};
 
-type Ack = oneshot::Sender<Result<(), String>>;
+pub(crate) type Ack = oneshot::Sender<Result<(), String>>;
 
 /// Most records committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 512;
@@ -109,14 +109,19 @@ fn spawn_sqlite(
         let mut batch: Vec<(PreparedRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
         while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
             let (records, acks): (Vec<PreparedRecord>, Vec<Ack>) = batch.drain(..).unzip();
-            acknowledge(writer.write_batch(&records), acks, None);
+            match writer.write_batch(&records) {
+                Ok(()) => writer.acknowledge_when_durable(acks),
+                Err(e) => acknowledge(Err(e), acks, None),
+            }
         }
+        // Dropping the writer waits until every committed batch is durable and acknowledged.
+        drop(writer);
     })
 }
 
 /// Tells every requester of a batch how its transaction ended, and wakes `wake` (the
 /// sequencer) after a commit.
-fn acknowledge(result: Result<(), StoreError>, acks: Vec<Ack>, wake: Option<&Notify>) {
+pub(crate) fn acknowledge(result: Result<(), StoreError>, acks: Vec<Ack>, wake: Option<&Notify>) {
     match &result {
         Err(e) => {
             tracing::error!(error = %e, count = acks.len(), "record batch failed")

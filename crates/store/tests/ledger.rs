@@ -684,3 +684,85 @@ async fn rows_from_before_the_log_are_salted_when_integrated() {
         .commits_to(&hex::decode(salt).unwrap(), record.as_bytes()));
     assert_eq!((report.problems, report.leaves), (vec![], 5));
 }
+
+/// Migration 0009 rebuilds SQLite's `ledger_leaves` (its leaf index becomes the rowid) and
+/// drops an index: a log written under the schema before it (0008) keeps every leaf and
+/// checkpoint, verifies after the upgrade, and takes new records with their leaves.
+#[tokio::test]
+async fn sqlite_upgrade_through_0009_keeps_the_log() {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 2).await.unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    store
+        .insert_records(&(0..40).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let mut seq = sequencer(&store, &signer);
+    let checkpoint = seq.checkpoint_now().await.unwrap().unwrap();
+    let leaves = store.leaves(0, 1_000).await.unwrap();
+    assert_eq!(leaves.len(), 40);
+    drop(seq);
+    store.close().await;
+    drop(store);
+
+    // Back to the schema an older hegui left: 0008 applied, 0009 not.
+    let path = dir.path().join("hegui.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE INDEX journal_pending ON journal(leaf_index, seq);
+         CREATE TABLE old_leaves (idx BIGINT PRIMARY KEY, record_id TEXT NOT NULL UNIQUE,
+                                  data TEXT NOT NULL, hash TEXT NOT NULL);
+         INSERT INTO old_leaves SELECT idx, record_id, data, hash FROM ledger_leaves;
+         DROP TABLE ledger_leaves;
+         ALTER TABLE old_leaves RENAME TO ledger_leaves;
+         DELETE FROM _sqlx_migrations WHERE version = 9;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(&url, 2).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let schema: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'ledger_leaves'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        schema.contains("idx         INTEGER PRIMARY KEY"),
+        "{schema}"
+    );
+    let pending_index: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'journal_pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending_index, 0);
+    drop(conn);
+    assert_eq!(store.leaves(0, 1_000).await.unwrap(), leaves);
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap().unwrap(),
+        checkpoint
+    );
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(report.problems, vec![]);
+
+    let (writer, task) = hegui_store::RecordWriter::spawn_integrating(store.clone());
+    for i in 40..60 {
+        writer.write(record(i)).await.unwrap();
+    }
+    drop(writer);
+    task.await.unwrap();
+    assert_eq!(store.tree_size().await.unwrap(), 60);
+    sequencer(&store, &signer)
+        .checkpoint_now()
+        .await
+        .unwrap()
+        .unwrap();
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(report.problems, vec![]);
+    assert_eq!(report.leaves, 60);
+}

@@ -4,6 +4,7 @@
 use hegui_ledger::{
     leaf_hash, verify_consistency, verify_inclusion, Checkpoint, LeafEntry, Signer,
 };
+use hegui_store::testing::tempfile_guard::TempDir;
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
 use hegui_store::{Factor, Sequencer, SequencerConfig, Store};
 use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
@@ -266,16 +267,23 @@ async fn tampering_with_postgres_tables_is_caught_where_it_happened() {
     tamper_and_verify(&url, &Raw::Postgres(raw)).await;
 }
 
+/// A fresh SQLite store (`connections` in its pool) holding records `0..n`, pending
+/// integration, with its URL, the directory that holds it, and a new signing key.
+async fn sqlite_store_with_records(n: usize, connections: u32) -> (String, TempDir, Store, Signer) {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, connections).await.unwrap();
+    store
+        .insert_records(&(0..n).map(record).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    (url, dir, store, signer)
+}
+
 /// One byte flipped in the SQLite file itself (no SQL at all) is caught at its record.
 #[tokio::test]
 async fn a_flipped_byte_in_the_sqlite_file_is_caught() {
-    let (url, dir) = fresh_sqlite_url().unwrap();
-    let store = Store::open(&url, 1).await.unwrap();
-    let signer = Signer::generate("test.example/log").unwrap();
-    store
-        .insert_records(&(0..30).map(record).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    let (url, dir, store, signer) = sqlite_store_with_records(30, 1).await;
     sequencer(&store, &signer)
         .checkpoint_now()
         .await
@@ -690,13 +698,7 @@ async fn rows_from_before_the_log_are_salted_when_integrated() {
 /// checkpoint, verifies after the upgrade, and takes new records with their leaves.
 #[tokio::test]
 async fn sqlite_upgrade_through_0009_keeps_the_log() {
-    let (url, dir) = fresh_sqlite_url().unwrap();
-    let store = Store::open(&url, 2).await.unwrap();
-    let signer = Signer::generate("test.example/log").unwrap();
-    store
-        .insert_records(&(0..40).map(record).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    let (url, dir, store, signer) = sqlite_store_with_records(40, 2).await;
     let mut seq = sequencer(&store, &signer);
     let checkpoint = seq.checkpoint_now().await.unwrap().unwrap();
     let leaves = store.leaves(0, 1_000).await.unwrap();

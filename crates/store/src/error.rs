@@ -59,6 +59,10 @@ pub enum StoreError {
     /// The transaction carrying a record failed; the record was not written.
     #[error("record not written: {0}")]
     WriteFailed(String),
+    /// The record was committed but the write-ahead log could not be synced to disk, so it may
+    /// not survive a power loss; or such a failure earlier stopped the writer (SQLite).
+    #[error("record not made durable: {0}")]
+    NotDurable(String),
     /// The operation is not allowed in the current state; the message says why and what to do.
     #[error("{0}")]
     Refused(String),

@@ -20,7 +20,8 @@
 //! any batch this one cannot integrate.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hegui_ledger::CompactRange;
@@ -56,34 +57,92 @@ pub(crate) struct SqliteWriter {
 /// after that covers them and everything before them, and SQLite's recovery replays the log
 /// up to its last intact commit frame. The log file stays the same file while the writer's
 /// connection is open (SQLite deletes it only when the last connection closes) and is never
-/// truncated by the store (no `journal_size_limit`, passive checkpoints only); a checkpoint,
-/// which may reuse it from the start, first syncs the log and then the database file itself
-/// in `NORMAL` mode. The sync opens the file by name each time, so it syncs the file there is.
+/// truncated by the store (no `journal_size_limit`); SQLite starts writing it from the
+/// beginning again only after a checkpoint has copied all of it and synced the database
+/// file. The file is the one SQLite names (the connection's resolved path plus `-wal`), and
+/// is opened once, before the first commit, so that a write error the kernel reports to
+/// another handle first (the checkpointer's) is still reported to this one.
+///
+/// A sync that fails stops the writer for good, as PostgreSQL stops on a failed `fsync`:
+/// pages the kernel could not write may be dropped from its cache, and the log's frames
+/// chain their checksums, so no later commit could be trusted either. The batches waiting
+/// for that sync, and every batch after it, are answered with [`StoreError::NotDurable`]
+/// (those waiting are committed and readable, but may not survive a power loss); the
+/// operator checks the disk and restarts. Until acknowledged, a committed batch is already
+/// readable by other connections; what is promised durable is what is acknowledged, and a
+/// signed checkpoint, whose own commit syncs the log (`synchronous = FULL`), covers it.
 struct WalSyncer {
-    wal: PathBuf,
+    shared: Arc<SyncState>,
     queue: Option<std::sync::mpsc::Sender<Vec<Ack>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The log file and the first sync failure, shared by the writer and the sync thread.
+struct SyncState {
+    file: std::fs::File,
+    wal: PathBuf,
+    failure: Mutex<Option<String>>,
+}
+
+impl SyncState {
+    /// Syncs the log; after the first failure every call fails with it.
+    fn sync(&self) -> Result<(), StoreError> {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() {
+            if let Err(e) = self.file.sync_data() {
+                *failure = Some(format!(
+                    "syncing the write-ahead log {} failed ({e}); records are no longer written \
+                     until hegui is restarted (check the disk first)",
+                    self.wal.display()
+                ));
+            }
+        }
+        match &*failure {
+            None => Ok(()),
+            Some(msg) => Err(StoreError::NotDurable(msg.clone())),
+        }
+    }
+
+    /// The first sync failure, if any.
+    fn failed(&self) -> Result<(), StoreError> {
+        match &*self.failure.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => Ok(()),
+            Some(msg) => Err(StoreError::NotDurable(msg.clone())),
+        }
+    }
+}
+
 impl WalSyncer {
-    fn start(wal: PathBuf) -> std::io::Result<WalSyncer> {
+    /// Syncs `file`, the log at `wal` (named in messages), on a thread of its own.
+    fn start(file: std::fs::File, wal: PathBuf) -> std::io::Result<WalSyncer> {
+        let shared = Arc::new(SyncState {
+            file,
+            wal,
+            failure: Mutex::new(None),
+        });
         let (queue, batches) = std::sync::mpsc::channel::<Vec<Ack>>();
-        let file = wal.clone();
+        let state = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("hegui-wal-sync".into())
             .spawn(move || {
                 while let Ok(first) = batches.recv() {
                     let mut waiting = vec![first];
                     waiting.extend(batches.try_iter());
-                    let synced = sync(&file);
+                    let synced = state.sync();
+                    if let Err(e) = &synced {
+                        tracing::error!(error = %e, "the record writer has stopped");
+                    }
                     for acks in waiting {
-                        let result = synced.clone().map_err(StoreError::WriteFailed);
+                        let result = match &synced {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(StoreError::NotDurable(not_durable(e))),
+                        };
                         acknowledge(result, acks, None);
                     }
                 }
             })?;
         Ok(WalSyncer {
-            wal,
+            shared,
             queue: Some(queue),
             thread: Some(thread),
         })
@@ -99,24 +158,21 @@ impl WalSyncer {
             None => acks,
         };
         // The sync thread is gone (it panicked): sync in this thread instead.
-        acknowledge(
-            sync(&self.wal).map_err(StoreError::WriteFailed),
-            unsent,
-            None,
-        );
+        let result = self
+            .shared
+            .sync()
+            .map_err(|e| StoreError::NotDurable(not_durable(&e)));
+        acknowledge(result, unsent, None);
     }
 }
 
-/// Syncs the log file at `wal` to disk; the error says what failed.
-fn sync(wal: &Path) -> Result<(), String> {
-    std::fs::File::open(wal)
-        .and_then(|f| f.sync_data())
-        .map_err(|e| {
-            format!(
-                "committed, but syncing the write-ahead log {} failed, so it may not be durable: {e}",
-                wal.display()
-            )
-        })
+/// The message of a batch that was committed but whose sync failed.
+fn not_durable(e: &StoreError) -> String {
+    let detail = match e {
+        StoreError::NotDurable(msg) => msg.clone(),
+        e => e.to_string(),
+    };
+    format!("committed, but it may not survive a power loss: {detail}")
 }
 
 impl Drop for WalSyncer {
@@ -164,11 +220,28 @@ impl SqliteWriter {
             purpose: "writing records",
             detail,
         })?;
-        let syncer =
-            WalSyncer::start(format!("{path}-wal").into()).map_err(|e| StoreError::SqliteAux {
+        // The log SQLite writes: named after the database's resolved path (a symbolic link's
+        // target, say), and there once a connection has read the database in WAL mode.
+        let wal = (|| -> Result<(std::fs::File, PathBuf), String> {
+            conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| e.to_string())?;
+            let db = conn
+                .path()
+                .filter(|p| !p.is_empty())
+                .ok_or("the connection names no database file")?;
+            let wal = PathBuf::from(format!("{db}-wal"));
+            let file = std::fs::File::open(&wal)
+                .map_err(|e| format!("cannot open {}: {e}", wal.display()))?;
+            Ok((file, wal))
+        })();
+        let syncer = wal
+            .and_then(|(file, wal)| WalSyncer::start(file, wal).map_err(|e| e.to_string()))
+            .map_err(|detail| StoreError::SqliteAux {
                 path: path.into(),
                 purpose: "syncing the write-ahead log",
-                detail: e.to_string(),
+                detail,
             })?;
         Ok(SqliteWriter {
             syncer,
@@ -186,6 +259,8 @@ impl SqliteWriter {
     /// Writes `records` in one transaction, with their leaves when the log has no backlog;
     /// when this returns `Ok` they are durable.
     pub(crate) fn write_batch(&mut self, records: &[PreparedRecord]) -> Result<(), StoreError> {
+        // After a failed sync nothing more is written (see [`WalSyncer`]).
+        self.syncer.shared.failed()?;
         let mut rows: Vec<_> = records.iter().map(PreparedRecord::row).collect();
         let result = self.try_write(records, &mut rows);
         if result.is_err() {
@@ -371,34 +446,69 @@ impl SqliteWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::writer::AckError;
 
-    fn ack() -> (Ack, tokio::sync::oneshot::Receiver<Result<(), String>>) {
+    type Answer = tokio::sync::oneshot::Receiver<Result<(), AckError>>;
+
+    fn ack() -> (Ack, Answer) {
         tokio::sync::oneshot::channel()
     }
 
-    /// Acknowledgements go out after a sync of the log, and say so when the sync failed.
+    /// Acknowledgements go out after a sync of the log.
     #[test]
-    fn batches_are_acknowledged_after_the_sync_and_failures_are_reported() {
+    fn batches_are_acknowledged_after_the_sync() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("x.db-wal");
         std::fs::write(&wal, b"frames").unwrap();
-        let syncer = WalSyncer::start(wal.clone()).unwrap();
+        let syncer = WalSyncer::start(std::fs::File::open(&wal).unwrap(), wal).unwrap();
         let (a, mut got_a) = ack();
         let (b, mut got_b) = ack();
         syncer.after_sync(vec![a, b]);
         drop(syncer); // waits for the queue to drain
         assert_eq!(got_a.try_recv().unwrap(), Ok(()));
         assert_eq!(got_b.try_recv().unwrap(), Ok(()));
+    }
 
-        let missing = dir.path().join("gone.db-wal");
-        let syncer = WalSyncer::start(missing.clone()).unwrap();
-        let (c, mut got_c) = ack();
-        syncer.after_sync(vec![c]);
-        drop(syncer);
-        let err = got_c.try_recv().unwrap().unwrap_err();
+    /// A failed sync is reported to the batches waiting for it, as committed but not
+    /// durable, and stops the writer: later batches fail too, even if a sync would succeed.
+    #[test]
+    fn a_failed_sync_is_reported_and_stops_the_writer() {
+        // A pipe cannot be synced (EINVAL), like a log whose pages the disk refused.
+        let (_reader, writer) = std::io::pipe().unwrap();
+        let file = std::fs::File::from(std::os::fd::OwnedFd::from(writer));
+        let syncer = WalSyncer::start(file, PathBuf::from("/data/hegui.db-wal")).unwrap();
+        let (a, mut got_a) = ack();
+        syncer.after_sync(vec![a]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let answer = loop {
+            match got_a.try_recv() {
+                Ok(answer) => break answer,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("no answer: {e}"),
+            }
+        };
+        let Err(AckError::NotDurable(msg)) = answer else {
+            panic!("expected a durability failure, got {answer:?}");
+        };
         assert!(
-            err.contains("syncing the write-ahead log") && err.contains("gone.db-wal"),
-            "{err}"
+            msg.contains("committed, but it may not survive a power loss")
+                && msg.contains("/data/hegui.db-wal")
+                && msg.contains("restarted"),
+            "{msg}"
         );
+        let later = syncer.shared.failed().unwrap_err().to_string();
+        assert!(
+            later.starts_with("record not made durable: syncing the write-ahead log"),
+            "{later}"
+        );
+        let (b, mut got_b) = ack();
+        syncer.after_sync(vec![b]);
+        drop(syncer);
+        assert!(matches!(
+            got_b.try_recv().unwrap(),
+            Err(AckError::NotDurable(_))
+        ));
     }
 }

@@ -14,7 +14,16 @@ use crate::sequencer::{current_range, pending_rows, write_backfills, TreeWrites}
 use crate::sqlite_writer::SqliteWriter;
 use crate::{Store, StoreError};
 
-pub(crate) type Ack = oneshot::Sender<Result<(), String>>;
+pub(crate) type Ack = oneshot::Sender<Result<(), AckError>>;
+
+/// Why a batch was not acknowledged, as each of its requesters hears it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum AckError {
+    /// Not written: [`StoreError::WriteFailed`].
+    Failed(String),
+    /// Committed, not known to be on disk: [`StoreError::NotDurable`].
+    NotDurable(String),
+}
 
 /// Most records committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 512;
@@ -94,7 +103,8 @@ impl RecordWriter {
             .map_err(|_| StoreError::WriterClosed)?;
         match done.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(msg)) => Err(StoreError::WriteFailed(msg)),
+            Ok(Err(AckError::Failed(msg))) => Err(StoreError::WriteFailed(msg)),
+            Ok(Err(AckError::NotDurable(msg))) => Err(StoreError::NotDurable(msg)),
             Err(_) => Err(StoreError::WriterClosed),
         }
     }
@@ -132,7 +142,10 @@ pub(crate) fn acknowledge(result: Result<(), StoreError>, acks: Vec<Ack>, wake: 
             }
         }
     }
-    let result = result.map_err(|e| e.to_string());
+    let result = result.map_err(|e| match e {
+        StoreError::NotDurable(msg) => AckError::NotDurable(msg),
+        e => AckError::Failed(e.to_string()),
+    });
     for ack in acks {
         // The requester may have gone away; the record is written either way.
         let _ = ack.send(result.clone());

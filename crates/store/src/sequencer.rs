@@ -277,6 +277,13 @@ pub(crate) struct PendingRow {
     pub(crate) record: Option<String>,
 }
 
+/// Up to `$1` journal rows not yet in the tree, oldest first, with the content only of
+/// rows that still need a salt and a commitment (both backends, and the SQLite writer's own
+/// connection, which binds `$1` by position).
+pub(crate) const PENDING_ROWS: &str = "SELECT id, kind, created_at, salt, commitment, \
+     CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
+     FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT $1";
+
 /// Up to `limit` journal rows not yet in the tree, oldest first.
 pub(crate) async fn pending_rows(
     tx: &mut sqlx::Transaction<'_, Any>,
@@ -284,14 +291,10 @@ pub(crate) async fn pending_rows(
 ) -> Result<Vec<PendingRow>, StoreError> {
     // The content itself is read only for rows that still need a salt and a commitment
     // (written before the log existed), not for every row of every batch.
-    let rows = sqlx::query(
-        "SELECT id, kind, created_at, salt, commitment, \
-         CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
-         FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query(PENDING_ROWS)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter()
         .map(|row| {
             Ok(PendingRow {

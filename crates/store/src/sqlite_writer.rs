@@ -29,7 +29,7 @@ use rusqlite::{params, Connection, OpenFlags};
 
 use crate::journal::SaltedRow;
 use crate::records::PreparedRecord;
-use crate::sequencer::{PendingRow, TreeWrites};
+use crate::sequencer::{PendingRow, TreeWrites, PENDING_ROWS};
 use crate::writer::{acknowledge, Ack};
 use crate::{Store, StoreError};
 
@@ -257,7 +257,8 @@ impl SqliteWriter {
     }
 
     /// Writes `records` in one transaction, with their leaves when the log has no backlog;
-    /// when this returns `Ok` they are durable.
+    /// when this returns `Ok` they are committed, and durable only once the log is synced
+    /// ([`SqliteWriter::acknowledge_when_durable`]).
     pub(crate) fn write_batch(&mut self, records: &[PreparedRecord]) -> Result<(), StoreError> {
         // After a failed sync nothing more is written (see [`WalSyncer`]).
         self.syncer.shared.failed()?;
@@ -338,11 +339,7 @@ impl SqliteWriter {
 
     /// Up to `limit` journal rows not yet in the tree, oldest first (`sequencer::pending_rows`).
     fn pending_rows(&self, limit: i64) -> rusqlite::Result<Vec<PendingRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, kind, created_at, salt, commitment, \
-             CASE WHEN salt IS NULL OR commitment IS NULL THEN record END AS record \
-             FROM journal WHERE leaf_index IS NULL ORDER BY seq LIMIT ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(PENDING_ROWS)?;
         let rows = stmt.query_map([limit], |r| {
             Ok(PendingRow {
                 id: r.get(0)?,

@@ -11,7 +11,7 @@
 #   --quick               short smoke run
 #   --runs N              runs per point, the median is reported (default 3)
 #   --sizes LIST          lexicon sizes: 100k,full (default both)
-#   --engines LIST        hegui,hegui-pii,aho-corasick,pyahocorasick,ahocorasick-rs,mint-filter
+#   --engines LIST        hegui,hegui-pii,daachorse,aho-corasick,pyahocorasick,ahocorasick-rs,mint-filter
 #   --text-bytes N        review only the first N bytes of the text
 #   --max-wait S          wait at most S seconds for a quiet machine (loadavg < 1.0, or under
 #                         0.25 cores busy for 5 s) before starting (default 600); --point-wait S

@@ -29,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LABELS = {
     "hegui": "hegui, full normalisation",
     "hegui-pii": "hegui, full normalisation + PII detectors",
-    "aho-corasick": "aho-corasick {ac}, no normalisation (same automaton)",
+    "daachorse": "daachorse {daac} charwise, no normalisation (the engine's automaton crate)",
+    "aho-corasick": "aho-corasick {ac}, no normalisation",
     "pyahocorasick": "pyahocorasick {pyac} (C, from Python)",
     "ahocorasick-rs": "ahocorasick-rs {acrs} (Rust aho-corasick, from Python)",
     "mint-filter": "mint-filter {mint} (JavaScript, Node {node})",
@@ -121,6 +122,7 @@ def versions(venv_python, node):
 
     v = {
         "ac": "1",
+        "daac": "5",
         "pyac": run([venv_python, "-c", "import importlib.metadata as m; print(m.version('pyahocorasick'))"]),
         "acrs": run([venv_python, "-c", "import importlib.metadata as m; print(m.version('ahocorasick-rs'))"]),
         "mint": run([node, "-p", f"require({json.dumps(os.path.join(HERE, 'node_modules', 'mint-filter', 'package.json'))}).version"]),
@@ -135,6 +137,11 @@ def versions(venv_python, node):
         at = text.find('name = "aho-corasick"')
         if at >= 0:
             v["ac"] = text[at:].split("\n")[1].split('"')[1]
+        # zhconv pins an older daachorse; the engine's is the newest in the lock file.
+        daac = [block.split("\n")[1].split('"')[1] for block in text.split("[[package]]")
+                if 'name = "daachorse"' in block]
+        if daac:
+            v["daac"] = max(daac, key=lambda x: tuple(int(p) for p in x.split(".")))
     except OSError:
         pass
     return v
@@ -253,6 +260,7 @@ def main():
         return {
             "hegui": [args.bin, "hegui", lexdir[s], text] + piece,
             "hegui-pii": [args.bin, "hegui", lexdir[s], text, "--pii", "1"] + piece,
+            "daachorse": [args.bin, "daachorse", words[s], text] + piece,
             "aho-corasick": [args.bin, "raw", words[s], text] + piece,
             "pyahocorasick": [args.venv_python, os.path.join(HERE, "peers.py"), "pyahocorasick", words[s], text] + piece,
             "ahocorasick-rs": [args.venv_python, os.path.join(HERE, "peers.py"), "ahocorasick-rs", words[s], text] + piece,
@@ -361,7 +369,7 @@ def main():
                 w(f"| normalisation only (Normalizer::push per char) | {c:.2f} | {fmt_rate(chars / c)} | {100 * c / total:.0f}% |")
             if st:
                 c = med(st, "scan_cpu_s")
-                w(f"| automaton only (engine's {st[0]['automaton']}, next_state per byte of raw text, counting {med(st, 'matches'):,} matches) | "
+                w(f"| automaton only (engine's {st[0]['automaton']}, one step per char of raw text, counting {med(st, 'matches'):,} matches) | "
                   f"{c:.2f} | {fmt_rate(chars / c)} | {100 * c / total:.0f}% |")
             w(f"| full review (normalise + automaton + {med(rr, 'matches'):,} match records + Decision) | {total:.2f} | "
               f"{fmt_rate(chars / total)} | 100% |")

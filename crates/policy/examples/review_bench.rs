@@ -20,13 +20,18 @@
 //!     LEXICON is a lexicon file or a folder of them. --pii 1 turns the PII detectors on too
 //!     (LexiconReviewer::build(.., pii)).
 //! review_bench raw WORDS TEXT [--piece BYTES]
-//!     The aho-corasick configuration the engine builds (DFA up to 400 kB of patterns, else
-//!     contiguous NFA; MatchKind::Standard), built from the raw words and run with
-//!     find_overlapping_iter over the same pieces of raw text: no normalisation.
+//!     The `aho-corasick` crate as a peer (DFA up to 400 kB of patterns, else contiguous NFA,
+//!     the configuration the engine used before daachorse; MatchKind::Standard), built from the
+//!     raw words and run with find_overlapping_iter over the same pieces of raw text: no
+//!     normalisation.
+//! review_bench daachorse WORDS TEXT [--piece BYTES]
+//!     The engine's automaton crate alone: daachorse's charwise automaton built from the raw
+//!     words, find_overlapping_iter over the same pieces of raw text: no normalisation.
 //! review_bench step LEXICON TEXT
-//!     Diagnostic: the engine's own automaton (from the same patterns as the reviewer: the
-//!     normalised terms) stepped byte by byte over the raw text, counting matches, without
-//!     normalisation or match records: what the automaton alone costs in the engine's loop.
+//!     Diagnostic: the engine's own automaton (daachorse charwise, from the same patterns as the
+//!     reviewer: the normalised terms) stepped char by char over the raw text, counting
+//!     matches, without normalisation or match records: what the automaton alone costs in the
+//!     engine's loop.
 //! review_bench norm TEXT
 //!     Diagnostic: hegui_policy::normalize::Normalizer over every char, nothing else.
 //! review_bench stream LEXICON|demo TEXT [--tokens 10000] [--chars-per-token 1.5]
@@ -48,8 +53,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Instant;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{dfa, nfa, AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, StartKind};
 use hegui_policy::normalize::{normalize, warm_up, Normalizer, SEPARATOR};
 use hegui_policy::{Lexicon, LexiconReviewer, ReviewPolicy, Reviewer, StreamStep, DEMO_LEXICON};
 use hegui_types::Stage;
@@ -57,13 +61,13 @@ use serde_json::{json, Value};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
-/// The engine's threshold between DFA and contiguous NFA (`DFA_MAX_PATTERN_BYTES` in
-/// reviewer.rs).
+/// The threshold between DFA and contiguous NFA the engine used with `aho-corasick`.
 const DFA_MAX_PATTERN_BYTES: usize = 400_000;
 
 const USAGE: &str = "usage: review_bench lexicon WORDS OUTDIR [--shard N] \
     | hegui LEXICON TEXT [--piece N] [--pii 0|1] \
-    | raw WORDS TEXT [--piece N] | step LEXICON TEXT | norm TEXT \
+    | raw WORDS TEXT [--piece N] | daachorse WORDS TEXT [--piece N] | step LEXICON TEXT \
+    | norm TEXT \
     | stream LEXICON|demo TEXT [--tokens N] [--chars-per-token F] [--long-chars N] [--repeat N] \
     [--seed N] [--pii 0|1]";
 
@@ -98,6 +102,7 @@ fn run() -> Res<Value> {
         "lexicon" => make_lexicon(pos(1)?, pos(2)?, opt("shard", 0.0)? as usize),
         "hegui" => bench_hegui(pos(1)?, pos(2)?, piece.max(4), opt("pii", 0.0)? != 0.0),
         "raw" => bench_raw(pos(1)?, pos(2)?, piece.max(4)),
+        "daachorse" => bench_daachorse(pos(1)?, pos(2)?, piece.max(4)),
         "step" => bench_step(pos(1)?, pos(2)?),
         "norm" => bench_norm(pos(1)?),
         "stream" => bench_stream(
@@ -469,6 +474,49 @@ fn bench_raw(words_path: &str, text_path: &str, piece: usize) -> Res<Value> {
     ))
 }
 
+fn bench_daachorse(words_path: &str, text_path: &str, piece: usize) -> Res<Value> {
+    let words = read_words(words_path)?;
+    let total: usize = words.iter().map(String::len).sum();
+    let (rss_before, _) = memory();
+    let t = Timer::start();
+    let aut = daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
+        .match_kind(daachorse::MatchKind::Standard)
+        .build::<_, _, u32>(&words)
+        .map_err(|e| e.to_string())?;
+    let (build_s, build_cpu_s) = t.stop();
+    let (rss_after_build, _) = memory();
+
+    let text = read_text(text_path)?;
+    let parts = pieces(&text, piece);
+    let t = Timer::start();
+    let mut matches = 0usize;
+    for p in &parts {
+        matches += aut.find_overlapping_iter(p).count();
+    }
+    let (scan_wall_s, scan_cpu_s) = t.stop();
+    let (rss_end, peak) = memory();
+    Ok(merge(
+        json!({
+            "mode": "daachorse",
+            "engine": "daachorse",
+            "entries": words.len(),
+            "pattern_bytes": total,
+            "automaton": "daachorse-charwise",
+            "automaton_heap_bytes": aut.heap_bytes(),
+            "build_s": build_s,
+            "build_cpu_s": build_cpu_s,
+            "matches": matches,
+            "scan_wall_s": scan_wall_s,
+            "scan_cpu_s": scan_cpu_s,
+            "rss_before_build": rss_before,
+            "rss_after_build": rss_after_build,
+            "rss_end": rss_end,
+            "peak_rss": peak,
+        }),
+        text_fields(&text, parts.len()),
+    ))
+}
+
 // ---------------------------------------------------------------------------------------------
 // step and norm: where the engine's time goes
 
@@ -481,48 +529,31 @@ fn bench_step(lexicon_path: &str, text_path: &str) -> Res<Value> {
             patterns.push(e.normalized_term());
         }
     }
-    let total: usize = patterns.iter().map(|p| p.len()).sum();
     let text = read_text(text_path)?;
-    let (kind, matches, wall, cpu) = if total <= DFA_MAX_PATTERN_BYTES {
-        let d = dfa::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
-            .byte_classes(true)
-            .build(&patterns)?;
-        let (m, w, c) = step_all(&d, &text)?;
-        ("dfa", m, w, c)
-    } else {
-        let n = nfa::contiguous::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)?;
-        let (m, w, c) = step_all(&n, &text)?;
-        ("contiguous-nfa", m, w, c)
-    };
+    let mut aut = daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
+        .match_kind(daachorse::MatchKind::Standard)
+        .use_prefilter(false)
+        .build::<_, _, u32>(&patterns)
+        .map_err(|e| e.to_string())?;
+    aut.cache_depths().map_err(|e| e.to_string())?;
+    let t = Timer::start();
+    let mut st = aut.find_overlapping_stepper();
+    let mut matches = 0usize;
+    for c in text.chars() {
+        st.consume(c);
+        matches += st.matches().count();
+    }
+    let (wall, cpu) = t.stop();
     Ok(merge(
         json!({
             "mode": "step",
-            "automaton": kind,
-            "matches": matches,
+            "automaton": "daachorse-charwise",
+            "matches": black_box(matches),
             "scan_wall_s": wall,
             "scan_cpu_s": cpu,
         }),
         text_fields(&text, 1),
     ))
-}
-
-fn step_all<A: Automaton>(aut: &A, text: &str) -> Res<(usize, f64, f64)> {
-    let start = aut.start_state(Anchored::No)?;
-    let t = Timer::start();
-    let mut sid = start;
-    let mut matches = 0usize;
-    for &b in text.as_bytes() {
-        sid = aut.next_state(Anchored::No, sid, b);
-        if aut.is_special(sid) && aut.is_match(sid) {
-            matches += aut.match_len(sid);
-        }
-    }
-    let (wall, cpu) = t.stop();
-    Ok((black_box(matches), wall, cpu))
 }
 
 fn bench_norm(text_path: &str) -> Res<Value> {

@@ -2,19 +2,19 @@
 //! streaming.
 //!
 //! Every original char is normalised ([`crate::normalize`]) and the normalised chars are fed
-//! into an Aho–Corasick automaton (the `aho-corasick` crate's DFA, or its contiguous NFA for
-//! large lexicons), one or two bytes of a dense code per char ([`Alphabet`]; UTF-8 for
-//! alphabets beyond 16,384 chars), whose state is kept between chunks, so a stream costs
-//! amortised O(1) per char however it is split. A ring buffer remembers the original offset of
-//! the last few normalised chars, which maps every match back to the original text.
+//! into an Aho–Corasick automaton over chars (the `daachorse` crate's charwise double-array
+//! automaton: one transition per char, two array loads), whose state is carried between chunks,
+//! so a stream costs amortised O(1) per char however it is split. A ring buffer remembers the
+//! original offset of the last few normalised chars, which maps every match back to the
+//! original text.
 //!
 //! Batch review is the streaming scanner fed one chunk, so the two agree by construction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::{dfa, nfa, Anchored, MatchKind};
+use daachorse::charwise::iter::FindOverlappingStepper;
+use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
 use hegui_types::{Action, Decision, MatchInfo, Severity, Stage};
 use sha2::{Digest, Sha256};
 
@@ -25,11 +25,6 @@ use crate::{Review, Reviewer, StreamReview, StreamStep};
 
 /// The demonstration lexicon shipped with hegui (`lexicons/demo.toml`).
 pub const DEMO_LEXICON: &str = include_str!("../../../lexicons/demo.toml");
-
-/// Above this many pattern bytes the automaton is a contiguous NFA rather than a DFA: a DFA
-/// is about twice as fast per byte but its transition table grows with patterns × byte
-/// classes.
-const DFA_MAX_PATTERN_BYTES: usize = 400_000;
 
 /// Allow and flag matches listed in one decision; further ones are only counted
 /// ([`Decision::omitted_matches`]), so a text that matches a large lexicon everywhere does not
@@ -76,18 +71,27 @@ struct Combo {
     all_mask: u32,
 }
 
-#[derive(Debug)]
-enum Matcher {
-    None,
-    Dfa(dfa::DFA),
-    Nfa(nfa::contiguous::NFA),
+/// The automaton: pattern ids as values, in the order of [`Inner::targets`].
+type Automaton = CharwiseDoubleArrayAhoCorasick<u32>;
+
+/// The automaton, with a `Debug` that says how big it is (the crate's type has none).
+struct Matcher(Automaton);
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("states", &self.0.num_states())
+            .field("heap_bytes", &self.0.heap_bytes())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
 struct Inner {
     version: String,
     lexicon_versions: Vec<(String, String)>,
-    matcher: Matcher,
+    /// `None` when the lexicons have no patterns.
+    matcher: Option<Matcher>,
     /// Per pattern: what it means.
     targets: Vec<Vec<Target>>,
     /// Per pattern: its length in normalised chars.
@@ -106,8 +110,9 @@ struct Inner {
     /// Ring buffer size − 1 (a power of two above the longest pattern).
     ring_mask: usize,
     /// The chars that occur in some pattern. Any other char sends the automaton back to its
-    /// start state (no pattern can span it), which saves stepping through its bytes.
-    alphabet: Alphabet,
+    /// start state (no pattern can span it), which saves a step and marks a point no match
+    /// can start before.
+    alphabet: CharSet,
     term_count: usize,
     /// PII detection and the action per kind at input and output, when enabled.
     pii: Option<Vec<(hegui_pii::PiiKind, [Action; 2])>>,
@@ -280,14 +285,8 @@ impl LexiconReviewer {
             .map(|p| u32::try_from(p.chars().count()).unwrap_or(u32::MAX))
             .collect();
         let longest = pattern_chars.iter().copied().max().unwrap_or(0) as usize;
-        let total_bytes: usize = patterns.strings.iter().map(String::len).sum();
-        let alphabet = Alphabet::new(&patterns.strings);
-        let encoded: Vec<Vec<u8>> = patterns
-            .strings
-            .iter()
-            .map(|p| alphabet.encode(p))
-            .collect();
-        let matcher = build_matcher(&encoded, total_bytes, alphabet.dense.is_some())?;
+        let alphabet = CharSet::new(&patterns.strings);
+        let matcher = build_matcher(&patterns.strings)?;
         if risk_index.len() > usize::from(u16::MAX) {
             return Err(LexiconError::Matcher {
                 message: "more than 65535 distinct risk codes".into(),
@@ -374,9 +373,8 @@ impl LexiconReviewer {
     /// Which automaton is in use and its heap size in bytes.
     pub fn matcher_info(&self) -> (&'static str, usize) {
         match &self.inner.matcher {
-            Matcher::None => ("none", 0),
-            Matcher::Dfa(d) => ("dfa", d.memory_usage()),
-            Matcher::Nfa(n) => ("contiguous-nfa", n.memory_usage()),
+            None => ("none", 0),
+            Some(Matcher(a)) => ("daachorse-charwise", a.heap_bytes()),
         }
     }
 }
@@ -393,152 +391,66 @@ fn too_many() -> LexiconError {
     }
 }
 
-/// The automaton over `patterns` (in the [`Alphabet`]'s code; `total_bytes` is their UTF-8
-/// size). In the dense code a state near the root has up to 256 byte classes, so only the
-/// start state gets a dense transition table (measured with the 100k-word jieba lexicon:
-/// depth 1 scans 16-17 M chars/s with a 4.8 MB automaton, the crate's default depth 2
-/// 14-16 M chars/s with 13 MB); UTF-8 keeps the default.
-fn build_matcher(
-    patterns: &[Vec<u8>],
-    total_bytes: usize,
-    dense: bool,
-) -> Result<Matcher, LexiconError> {
-    let dense_depth = if dense { 1 } else { 2 };
+/// The automaton over `patterns` (normalised chars), each pattern's value its index.
+///
+/// `daachorse`'s charwise automaton rather than `aho-corasick`'s: over chars it takes one
+/// transition per char (a double array: the state's base, then the child's check) where a
+/// byte automaton takes one per UTF-8 byte, three per Han char, each a search of the state's
+/// transitions. With the 100k-word jieba lexicon over COLD text, alone, it stepped 55–69 M
+/// chars/s against 22 M for `aho-corasick`'s contiguous NFA over UTF-8, and the review went
+/// from 15–17 to 24–26 M chars/s (BENCHMARKS.md, review engine). The depth of every state is cached so that a stream can
+/// carry its state between chunks ([`Scan::feed_with`]); the prefilter only serves the
+/// crate's slice searches, which the scan does not use.
+fn build_matcher(patterns: &[String]) -> Result<Option<Matcher>, LexiconError> {
     if patterns.is_empty() {
-        return Ok(Matcher::None);
+        return Ok(None);
     }
-    let err = |e: aho_corasick::BuildError| LexiconError::Matcher {
+    let err = |e: daachorse::errors::DaachorseError| LexiconError::Matcher {
         message: e.to_string(),
     };
-    if total_bytes <= DFA_MAX_PATTERN_BYTES {
-        if let Ok(d) = dfa::Builder::new()
-            .match_kind(MatchKind::Standard)
-            .start_kind(aho_corasick::StartKind::Unanchored)
-            .byte_classes(true)
-            .build(patterns)
-        {
-            return Ok(Matcher::Dfa(d));
-        }
-    }
-    let n = nfa::contiguous::Builder::new()
+    let mut a: Automaton = CharwiseDoubleArrayAhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
-        .dense_depth(dense_depth)
+        .use_prefilter(false)
         .build(patterns)
         .map_err(err)?;
-    Ok(Matcher::Nfa(n))
+    a.cache_depths().map_err(err)?;
+    Ok(Some(Matcher(a)))
 }
 
-/// The chars that occur in some pattern, and the bytes the automaton sees for each.
-///
-/// Patterns and text are fed to the automaton in a dense code rather than UTF-8 when the
-/// lexicons use at most [`DENSE_CODES`] distinct chars: the `k` most frequent chars in the
-/// patterns (ASCII first) get one byte `0..k`, every other char two bytes, a lead `k..128`
-/// and a trail `128..256`. A Han char then costs the automaton one or two steps instead of
-/// UTF-8's three. Like UTF-8 the code is self-synchronising (a pattern starts with a byte below
-/// 128, which in the text only ever starts a char, and ends with a single byte or a trail,
-/// which only ever ends one), so a pattern matches exactly where its chars occur. Larger
-/// alphabets keep UTF-8. The crate's automaton is unchanged; only its input alphabet is
-/// remapped, which no automaton crate does for us.
+/// The chars that occur in some pattern: a bit per BMP code point, and the few beyond it
+/// sorted. Looked up for every normalised char, so it is kept small (8 KiB) rather than asking
+/// the automaton, whose own char table is 4 bytes a code point.
 #[derive(Debug, Default)]
-struct Alphabet {
-    /// Per BMP code point: 0 when no pattern contains it, else its code index + 1 (saturated
-    /// at `u16::MAX` in UTF-8 mode, where only membership matters).
-    bmp: Vec<u16>,
-    /// Beyond the BMP, sorted by char: (char, code index + 1).
-    astral: Vec<(char, u32)>,
-    /// `Some(k)`: dense code with `k` one-byte codes; `None`: UTF-8.
-    dense: Option<u32>,
+struct CharSet {
+    bmp: Vec<u64>,
+    astral: Vec<char>,
 }
 
-/// The most distinct chars the dense code holds: 128 leads × 128 trails.
-const DENSE_CODES: usize = 128 * 128;
-
-impl Alphabet {
-    fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> Alphabet {
-        let mut freq: HashMap<char, u64> = HashMap::new();
-        for p in patterns {
-            for c in p.chars() {
-                *freq.entry(c).or_default() += 1;
-            }
-        }
-        // ASCII first (one byte in UTF-8, kept at one byte), then the most frequent; ties by
-        // char, so the code does not depend on hash order.
-        let mut chars: Vec<(char, u64)> = freq.into_iter().collect();
-        chars.sort_unstable_by(|a, b| {
-            (!a.0.is_ascii(), std::cmp::Reverse(a.1), a.0).cmp(&(
-                !b.0.is_ascii(),
-                std::cmp::Reverse(b.1),
-                b.0,
-            ))
-        });
-        let n = chars.len();
-        let dense = if n <= 128 {
-            Some(n as u32)
-        } else if n <= DENSE_CODES {
-            // k single bytes and (128 - k) leads × 128 trails must hold n codes.
-            Some(((DENSE_CODES - n) / 127).min(127) as u32)
-        } else {
-            None
-        };
-        let mut a = Alphabet {
-            bmp: vec![0; 0x1_0000],
+impl CharSet {
+    fn new<'a>(patterns: impl IntoIterator<Item = &'a String>) -> CharSet {
+        let mut set = CharSet {
+            bmp: vec![0; 0x1_0000 / 64],
             astral: Vec::new(),
-            dense,
         };
-        for (ix, &(c, _)) in chars.iter().enumerate() {
-            let code = u32::try_from(ix + 1).unwrap_or(u32::MAX);
-            match a.bmp.get_mut(u32::from(c) as usize) {
-                Some(slot) => *slot = u16::try_from(code).unwrap_or(u16::MAX),
-                None => a.astral.push((c, code)),
+        for c in patterns.into_iter().flat_map(|p| p.chars()) {
+            let u = u32::from(c) as usize;
+            match set.bmp.get_mut(u / 64) {
+                Some(word) => *word |= 1 << (u % 64),
+                None => set.astral.push(c),
             }
         }
-        a.astral.sort_unstable();
-        a
+        set.astral.sort_unstable();
+        set.astral.dedup();
+        set
     }
 
-    /// The code of `c` (its index + 1), or 0 when no pattern contains it.
     #[inline]
-    fn code(&self, c: char) -> u32 {
-        match self.bmp.get(u32::from(c) as usize) {
-            Some(&code) => u32::from(code),
-            None => self
-                .astral
-                .binary_search_by_key(&c, |&(a, _)| a)
-                .ok()
-                .and_then(|i| self.astral.get(i))
-                .map_or(0, |&(_, code)| code),
+    fn contains(&self, c: char) -> bool {
+        let u = u32::from(c) as usize;
+        match self.bmp.get(u / 64) {
+            Some(word) => word >> (u % 64) & 1 == 1,
+            None => self.astral.binary_search(&c).is_ok(),
         }
-    }
-
-    /// The bytes the automaton sees for `c`, whose code is `code` (not 0).
-    #[inline]
-    fn bytes<'b>(&self, c: char, code: u32, buf: &'b mut [u8; 4]) -> &'b [u8] {
-        match self.dense {
-            None => c.encode_utf8(buf).as_bytes(),
-            Some(k) => {
-                let ix = code.wrapping_sub(1);
-                if ix < k {
-                    buf[0] = ix as u8;
-                    &buf[..1]
-                } else {
-                    let j = ix - k;
-                    buf[0] = (k + j / 128) as u8;
-                    buf[1] = (128 + j % 128) as u8;
-                    &buf[..2]
-                }
-            }
-        }
-    }
-
-    /// A pattern in the automaton's alphabet (every char of it has a code).
-    fn encode(&self, pattern: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(pattern.len());
-        let mut buf = [0u8; 4];
-        for c in pattern.chars() {
-            let code = self.code(c);
-            out.extend_from_slice(self.bytes(c, code, &mut buf));
-        }
-        out
     }
 }
 
@@ -566,9 +478,15 @@ struct Scan {
     stage: Stage,
     norm: Normalizer,
     buf: Vec<char>,
-    sid: Option<StateID>,
+    /// Depth of the automaton's state after the last char fed: that state is the one reached
+    /// from the start by the last `depth` normalised chars, which `ring_chars` holds. The
+    /// crate's stepper borrows the automaton, so it lives for one [`Scan::feed`]; the next
+    /// feed rebuilds the state from these chars (at most the longest pattern, usually 0–3).
+    depth: usize,
     /// Original start offset of each of the last normalised chars, by ordinal.
     ring: Vec<usize>,
+    /// The last normalised chars, by ordinal (same slots as `ring`).
+    ring_chars: Vec<char>,
     /// Normalised chars emitted so far.
     count: usize,
     /// `count` just after the last separator (no match starts before it).
@@ -594,19 +512,16 @@ struct Scan {
 
 impl Scan {
     fn new(inner: Arc<Inner>, stage: Stage) -> Scan {
-        let sid = match &inner.matcher {
-            Matcher::None => None,
-            Matcher::Dfa(d) => d.start_state(Anchored::No).ok(),
-            Matcher::Nfa(n) => n.start_state(Anchored::No).ok(),
-        };
         let ring = vec![0; inner.ring_mask + 1];
+        let ring_chars = vec!['\0'; inner.ring_mask + 1];
         Scan {
             inner,
             stage,
             norm: Normalizer::new(),
             buf: Vec::new(),
-            sid,
+            depth: 0,
             ring,
+            ring_chars,
             count: 0,
             after_sep: 0,
             pos: 0,
@@ -626,21 +541,21 @@ impl Scan {
     fn feed(&mut self, text: &str) {
         let inner = Arc::clone(&self.inner);
         match &inner.matcher {
-            Matcher::None => self.pos += text.len(),
-            Matcher::Dfa(d) => self.feed_with(&inner, d, text),
-            Matcher::Nfa(n) => self.feed_with(&inner, n, text),
+            None => self.pos += text.len(),
+            Some(Matcher(aut)) => self.feed_with(&inner, aut, text),
         }
     }
 
-    fn feed_with<A: Automaton>(&mut self, inner: &Inner, aut: &A, text: &str) {
-        let Some(mut sid) = self.sid else {
-            self.pos += text.len();
-            return;
-        };
-        let Ok(start_sid) = aut.start_state(Anchored::No) else {
-            return;
-        };
-        let mut utf8 = [0u8; 4];
+    fn feed_with(&mut self, inner: &Inner, aut: &Automaton, text: &str) {
+        // Back to the state the previous feed ended in: the Aho–Corasick state after any text
+        // is the one its longest suffix that is a pattern prefix leads to from the start, so
+        // feeding that suffix alone reaches it. Its matches were handled when first fed.
+        let mut st = aut.find_overlapping_stepper();
+        for ord in self.count.saturating_sub(self.depth)..self.count {
+            if let Some(&c) = self.ring_chars.get(ord & inner.ring_mask) {
+                st.consume(c);
+            }
+        }
         let mut many = std::mem::take(&mut self.buf);
         for (i, c) in text.char_indices() {
             let start = self.pos + i;
@@ -656,8 +571,7 @@ impl Scan {
                     for k in 0..many.len() {
                         let Some(&n) = many.get(k) else { break };
                         if self.norm.accept(n) {
-                            sid =
-                                self.advance(inner, aut, sid, start_sid, n, start, end, &mut utf8);
+                            self.advance(inner, aut, &mut st, n, start, end);
                         }
                     }
                     if !self.pending.is_empty() {
@@ -666,92 +580,67 @@ impl Scan {
                     continue;
                 }
             };
-            let code = inner.alphabet.code(n);
-            if n == SEPARATOR || code == 0 {
-                // The common case with small lexicons, kept in this loop.
-                self.count += 1;
-                self.after_sep = self.count;
-                sid = start_sid;
-            } else {
-                sid = self.step(inner, aut, sid, n, code, start, end, &mut utf8);
-            }
+            self.advance(inner, aut, &mut st, n, start, end);
             if !self.pending.is_empty() {
                 self.confirm_due(inner, false);
             }
         }
         self.buf = many;
-        self.sid = Some(sid);
+        self.depth = st.depth().map_or(0, |d| d as usize);
         self.pos += text.len();
     }
 
     /// Feeds one normalised char `n`, produced by the original char at `start..end`.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn advance<A: Automaton>(
+    fn advance<'a>(
         &mut self,
         inner: &Inner,
-        aut: &A,
-        sid: StateID,
-        start_sid: StateID,
+        aut: &'a Automaton,
+        st: &mut FindOverlappingStepper<'a, u32>,
         n: char,
         start: usize,
         end: usize,
-        buf: &mut [u8; 4],
-    ) -> StateID {
-        let code = inner.alphabet.code(n);
+    ) {
+        self.count += 1;
         // A separator or a char that occurs in no pattern: no match spans it, so the automaton
         // restarts and nothing before it needs remembering.
-        if n == SEPARATOR || code == 0 {
-            self.count += 1;
+        if n == SEPARATOR || !inner.alphabet.contains(n) {
             self.after_sep = self.count;
-            return start_sid;
+            *st = aut.find_overlapping_stepper();
+            return;
         }
-        self.step(inner, aut, sid, n, code, start, end, buf)
-    }
-
-    /// Feeds the normalised char `n`, which some pattern contains (its code is `code`),
-    /// produced by the original char at `start..end`.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn step<A: Automaton>(
-        &mut self,
-        inner: &Inner,
-        aut: &A,
-        mut sid: StateID,
-        n: char,
-        code: u32,
-        start: usize,
-        end: usize,
-        buf: &mut [u8; 4],
-    ) -> StateID {
-        self.count += 1;
-        if let Some(slot) = self.ring.get_mut((self.count - 1) & inner.ring_mask) {
-            *slot = start;
+        let slot = (self.count - 1) & inner.ring_mask;
+        if let Some(s) = self.ring.get_mut(slot) {
+            *s = start;
         }
-        for &b in inner.alphabet.bytes(n, code, buf) {
-            sid = aut.next_state(Anchored::No, sid, b);
+        if let Some(s) = self.ring_chars.get_mut(slot) {
+            *s = n;
         }
-        if aut.is_special(sid) && aut.is_match(sid) {
-            self.hits.clear();
-            for k in 0..aut.match_len(sid) {
-                let pid = aut.match_pattern(sid, k).as_usize();
-                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
-                let start_ord = self.count.saturating_sub(chars);
-                // Most patterns are one plain term: confirm it here, without the general
-                // handling of exceptions and combinations.
-                match inner.plain_rule.get(pid) {
-                    Some(&rule) if rule != NOT_PLAIN => {
-                        let start = self.origin(start_ord);
-                        self.confirm(inner, rule, start, end);
+        st.consume(n);
+        let mut listed = false;
+        for m in st.matches() {
+            let pid = m.value() as usize;
+            let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
+            let start_ord = self.count.saturating_sub(chars);
+            // Most patterns are one plain term: confirm it here, without the general handling
+            // of exceptions and combinations.
+            match inner.plain_rule.get(pid) {
+                Some(&rule) if rule != NOT_PLAIN => {
+                    let start = self.origin(start_ord);
+                    self.confirm(inner, rule, start, end);
+                }
+                _ => {
+                    if !listed {
+                        self.hits.clear();
+                        listed = true;
                     }
-                    _ => self.hits.push((pid, start_ord)),
+                    self.hits.push((pid, start_ord));
                 }
             }
-            if !self.hits.is_empty() {
-                self.on_hits(inner, end);
-            }
         }
-        sid
+        if listed {
+            self.on_hits(inner, end);
+        }
     }
 
     fn origin(&self, ordinal: usize) -> usize {

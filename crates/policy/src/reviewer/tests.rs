@@ -1066,41 +1066,24 @@ fn reviewed_spans(r: &LexiconReviewer, text: &str) -> Vec<(usize, usize)> {
 }
 
 #[test]
-fn the_dense_code_is_prefix_free_and_self_synchronising() {
-    for n in [1, 100, 128, 129, 300, 7_400, DENSE_CODES] {
-        let pool = cjk_pool(n);
-        let patterns: Vec<String> = pool.iter().map(char::to_string).collect();
-        let a = Alphabet::new(&patterns);
-        let k = a.dense.expect("dense up to DENSE_CODES chars");
-        let mut seen = std::collections::HashSet::new();
-        for c in &pool {
-            let code = a.code(*c);
-            assert_ne!(code, 0);
-            let bytes = a.bytes(*c, code, &mut [0; 4]).to_vec();
-            match bytes.as_slice() {
-                [single] => assert!(u32::from(*single) < k, "{n}: {bytes:?}"),
-                [lead, trail] => assert!(
-                    (k..128).contains(&u32::from(*lead)) && *trail >= 128,
-                    "{n}: {bytes:?}"
-                ),
-                _ => panic!("{n}: {bytes:?}"),
-            }
-            assert!(seen.insert(bytes), "{n}: two chars share a code");
-        }
-        assert_eq!(a.code('\u{9fff}'), 0, "not in any pattern");
+fn the_char_set_holds_exactly_the_pattern_chars() {
+    let pool = cjk_pool(300);
+    let mut patterns: Vec<String> = pool.chunks(3).map(|c| c.iter().collect()).collect();
+    patterns.push("a😀b".into());
+    patterns.push("😀".into());
+    let set = CharSet::new(&patterns);
+    for c in pool.iter().copied().chain(['a', 'b', '😀']) {
+        assert!(set.contains(c), "{c}");
     }
-    let mut many: Vec<String> = cjk_pool(DENSE_CODES).iter().map(char::to_string).collect();
-    many.push("😀".into());
-    let a = Alphabet::new(&many);
-    assert_eq!(a.dense, None, "more than DENSE_CODES chars: UTF-8");
-    assert_ne!(a.code('😀'), 0);
-    assert_eq!(a.bytes('😀', a.code('😀'), &mut [0; 4]), "😀".as_bytes());
+    for c in ['\u{9fff}', 'c', '\0', '\u{ffff}', '😁', '\u{10ffff}'] {
+        assert!(!set.contains(c), "{c:?}");
+    }
+    assert_eq!(set.astral, vec!['😀']);
 }
 
 #[test]
 fn a_large_alphabet_matches_exactly_where_the_terms_occur() {
-    // 300 chars in the patterns: 126 one-byte codes and 174 two-byte ones. Terms that start
-    // or end with either kind, next to each other in the text.
+    // 300 chars in the patterns, terms of one and two chars next to each other in the text.
     let pool = cjk_pool(300);
     let terms: Vec<String> = (0..150)
         .map(|i| [pool[2 * i], pool[2 * i + 1]].iter().collect())
@@ -1110,7 +1093,6 @@ fn a_large_alphabet_matches_exactly_where_the_terms_occur() {
         .into_iter()
         .collect();
     let r = flag_lexicon(&terms);
-    assert_eq!(r.inner.alphabet.dense, Some(126));
     let text: String = (0..400).map(|i| pool[(i * 37 + i / 3) % 300]).collect();
     let text: String = text.chars().fold(String::new(), |mut s, c| {
         if !s.ends_with(c) {
@@ -1125,15 +1107,15 @@ fn a_large_alphabet_matches_exactly_where_the_terms_occur() {
 }
 
 #[test]
-fn more_distinct_chars_than_the_dense_code_holds_fall_back_to_utf8() {
-    let pool = cjk_pool(DENSE_CODES + 10);
+fn an_alphabet_of_16k_chars_matches_exactly_where_the_terms_occur() {
+    const CHARS: usize = 16_394;
+    let pool = cjk_pool(CHARS);
     let terms: Vec<String> = pool
         .chunks(2)
         .map(|c| c.iter().collect::<String>())
         .collect();
     let r = flag_lexicon(&terms);
-    assert_eq!(r.inner.alphabet.dense, None);
-    let text: String = pool[DENSE_CODES - 40..].iter().collect();
+    let text: String = pool[CHARS - 50..].iter().collect();
     assert_eq!(reviewed_spans(&r, &text), naive_spans(&terms, &text));
 }
 
@@ -1165,5 +1147,56 @@ proptest! {
         let text = collapse(text_ix.iter().map(|i| pool[i.index(size)]).collect());
         prop_assume!(normalize(&text) == text);
         prop_assert_eq!(reviewed_spans(&r, &text), naive_spans(&terms, &text));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A stream carries the automaton's state from one chunk to the next (rebuilt from the
+    /// last chars, see `Scan::depth`): whatever the cut, it finds exactly the occurrences a
+    /// naive search finds, including terms that span many chunks and terms inside terms.
+    #[test]
+    fn a_stream_cut_anywhere_finds_every_occurrence(
+        term_ix in prop::collection::vec(prop::collection::vec(0usize..6, 1..9), 1..12),
+        text_ix in prop::collection::vec(0usize..6, 0..120),
+        cuts in prop::collection::vec(1usize..6, 1..40),
+    ) {
+        // Six chars only, so terms share long prefixes and suffixes and the automaton's state
+        // at a cut is often deep.
+        let pool = cjk_pool(6);
+        let collapse = |s: String| s.chars().fold(String::new(), |mut out, c| {
+            if !out.ends_with(c) {
+                out.push(c);
+            }
+            out
+        });
+        let mut terms: Vec<String> = term_ix
+            .iter()
+            .map(|ix| collapse(ix.iter().map(|&i| pool[i]).collect()))
+            .collect();
+        terms.sort();
+        terms.dedup();
+        let r = flag_lexicon(&terms);
+        let text = collapse(text_ix.iter().map(|&i| pool[i]).collect());
+        let want = naive_spans(&terms, &text);
+        prop_assume!(want.len() <= MAX_LISTED_LOW_MATCHES);
+        let chars: Vec<char> = text.chars().collect();
+        let mut pieces: Vec<String> = Vec::new();
+        let (mut at, mut k) = (0, 0);
+        while at < chars.len() {
+            let n = cuts[k % cuts.len()].min(chars.len() - at);
+            pieces.push(chars[at..at + n].iter().collect());
+            at += n;
+            k += 1;
+        }
+        let mut st = r.stream(Stage::Input);
+        let (released, stopped) = run_stream(st.as_mut(), &refs(&pieces));
+        prop_assert!(!stopped);
+        prop_assert_eq!(&released, &text);
+        let d = st.decision();
+        let mut got: Vec<(usize, usize)> = d.matches.iter().map(|m| (m.start, m.end)).collect();
+        got.sort_unstable();
+        prop_assert_eq!(got, want);
     }
 }

@@ -556,6 +556,8 @@ impl Scan {
                 st.consume(c);
             }
         }
+        // Whether `st` may have left the start state (a fresh stepper is made only then).
+        let mut moved = self.depth > 0;
         let mut many = std::mem::take(&mut self.buf);
         for (i, c) in text.char_indices() {
             let start = self.pos + i;
@@ -571,7 +573,7 @@ impl Scan {
                     for k in 0..many.len() {
                         let Some(&n) = many.get(k) else { break };
                         if self.norm.accept(n) {
-                            self.advance(inner, aut, &mut st, n, start, end);
+                            self.advance(inner, aut, &mut st, &mut moved, n, start, end);
                         }
                     }
                     if !self.pending.is_empty() {
@@ -580,7 +582,13 @@ impl Scan {
                     continue;
                 }
             };
-            self.advance(inner, aut, &mut st, n, start, end);
+            // The common case with small lexicons (a char in no pattern) stays in this loop.
+            if n == SEPARATOR || !inner.alphabet.contains(n) {
+                self.restart(aut, &mut st, &mut moved);
+            } else {
+                self.step(inner, &mut st, n, start, end);
+                moved = true;
+            }
             if !self.pending.is_empty() {
                 self.confirm_due(inner, false);
             }
@@ -591,24 +599,53 @@ impl Scan {
     }
 
     /// Feeds one normalised char `n`, produced by the original char at `start..end`.
-    #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn advance<'a>(
         &mut self,
         inner: &Inner,
         aut: &'a Automaton,
         st: &mut FindOverlappingStepper<'a, u32>,
+        moved: &mut bool,
+        n: char,
+        start: usize,
+        end: usize,
+    ) {
+        if n == SEPARATOR || !inner.alphabet.contains(n) {
+            self.restart(aut, st, moved);
+        } else {
+            self.step(inner, st, n, start, end);
+            *moved = true;
+        }
+    }
+
+    /// Feeds a separator or a char that occurs in no pattern: no match spans it, so the
+    /// automaton restarts and nothing before it needs remembering.
+    #[inline]
+    fn restart<'a>(
+        &mut self,
+        aut: &'a Automaton,
+        st: &mut FindOverlappingStepper<'a, u32>,
+        moved: &mut bool,
+    ) {
+        self.count += 1;
+        self.after_sep = self.count;
+        if *moved {
+            *st = aut.find_overlapping_stepper();
+            *moved = false;
+        }
+    }
+
+    /// Feeds the normalised char `n`, which occurs in some pattern, produced by the original
+    /// char at `start..end`.
+    fn step(
+        &mut self,
+        inner: &Inner,
+        st: &mut FindOverlappingStepper<'_, u32>,
         n: char,
         start: usize,
         end: usize,
     ) {
         self.count += 1;
-        // A separator or a char that occurs in no pattern: no match spans it, so the automaton
-        // restarts and nothing before it needs remembering.
-        if n == SEPARATOR || !inner.alphabet.contains(n) {
-            self.after_sep = self.count;
-            *st = aut.find_overlapping_stepper();
-            return;
-        }
         let slot = (self.count - 1) & inner.ring_mask;
         if let Some(s) = self.ring.get_mut(slot) {
             *s = start;

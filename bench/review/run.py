@@ -138,8 +138,9 @@ def versions(venv_python, node):
         if at >= 0:
             v["ac"] = text[at:].split("\n")[1].split('"')[1]
         # zhconv pins an older daachorse; the engine's is the newest in the lock file.
-        daac = [block.split("\n")[1].split('"')[1] for block in text.split("[[package]]")
-                if 'name = "daachorse"' in block]
+        daac = [line.split('"')[1] for block in text.split("[[package]]")
+                if 'name = "daachorse"' in block
+                for line in block.splitlines() if line.startswith("version = ")]
         if daac:
             v["daac"] = max(daac, key=lambda x: tuple(int(p) for p in x.split(".")))
     except OSError:

@@ -38,8 +38,20 @@ struct RuleFast {
     risk_ix: u16,
 }
 
-/// [`Inner::plain_rule`] for patterns that need the general path.
-const NOT_PLAIN: u32 = u32::MAX;
+/// What the scan needs for every match of a pattern, kept as the pattern's value in the
+/// automaton's output list, which the automaton reads anyway: with a large lexicon about one
+/// char in two ends a match, and a plain term is then handled without touching another table.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    /// For a plain term its rule, else the pattern's index (the general path).
+    id: u32,
+    /// The pattern's length in normalised chars (plain terms only).
+    chars: u16,
+    /// One term without exception contexts, shorter than 65,535 chars.
+    plain: bool,
+    /// The plain term's rule's actions and risk.
+    fast: RuleFast,
+}
 
 /// What one lexicon entry asks for when it matches.
 #[derive(Debug)]
@@ -71,8 +83,8 @@ struct Combo {
     all_mask: u32,
 }
 
-/// The automaton: pattern ids as values, in the order of [`Inner::targets`].
-type Automaton = CharwiseDoubleArrayAhoCorasick<u32>;
+/// The automaton, each pattern's [`Hit`] as its value.
+type Automaton = CharwiseDoubleArrayAhoCorasick<Hit>;
 
 /// The automaton, with a `Debug` that says how big it is (the crate's type has none).
 struct Matcher(Automaton);
@@ -96,9 +108,6 @@ struct Inner {
     targets: Vec<Vec<Target>>,
     /// Per pattern: its length in normalised chars.
     pattern_chars: Vec<u32>,
-    /// Per pattern: the rule when the pattern means exactly one term without exception
-    /// contexts (the fast path), else [`NOT_PLAIN`].
-    plain_rule: Vec<u32>,
     rules: Vec<Rule>,
     /// Per rule, what the scan needs for every match, packed (4 bytes a rule).
     rule_fast: Vec<RuleFast>,
@@ -286,33 +295,46 @@ impl LexiconReviewer {
             .collect();
         let longest = pattern_chars.iter().copied().max().unwrap_or(0) as usize;
         let alphabet = CharSet::new(&patterns.strings);
-        let matcher = build_matcher(&patterns.strings)?;
         if risk_index.len() > usize::from(u16::MAX) {
             return Err(LexiconError::Matcher {
                 message: "more than 65535 distinct risk codes".into(),
             });
         }
-        let rule_fast = rules
+        let rule_fast: Vec<RuleFast> = rules
             .iter()
             .map(|r| RuleFast {
                 actions: r.actions,
                 risk_ix: u16::try_from(r.risk_ix).unwrap_or(u16::MAX),
             })
             .collect();
-        let plain_rule = patterns
-            .targets
-            .iter()
-            .map(|t| match t.as_slice() {
-                [Target::Term(rule)]
-                    if rules
-                        .get(*rule as usize)
-                        .is_some_and(|r| r.exception_chars == 0) =>
-                {
-                    *rule
-                }
-                _ => NOT_PLAIN,
-            })
-            .collect();
+        let mut hits = Vec::with_capacity(patterns.strings.len());
+        for (pid, (t, &chars)) in patterns.targets.iter().zip(&pattern_chars).enumerate() {
+            let general = Hit {
+                id: u32::try_from(pid).map_err(|_| too_many())?,
+                chars: 0,
+                plain: false,
+                fast: RuleFast {
+                    actions: [Action::Allow; 2],
+                    risk_ix: 0,
+                },
+            };
+            let plain = match t.as_slice() {
+                [Target::Term(rule)] => rules
+                    .get(*rule as usize)
+                    .filter(|r| r.exception_chars == 0)
+                    .zip(rule_fast.get(*rule as usize))
+                    .zip(u16::try_from(chars).ok().filter(|&c| c < u16::MAX))
+                    .map(|((_, &fast), chars)| Hit {
+                        id: *rule,
+                        chars,
+                        plain: true,
+                        fast,
+                    }),
+                _ => None,
+            };
+            hits.push(plain.unwrap_or(general));
+        }
+        let matcher = build_matcher(&patterns.strings, &hits)?;
         let mut risk_names = vec![String::new(); risk_index.len()];
         for (name, ix) in risk_index {
             if let Some(slot) = risk_names.get_mut(ix) {
@@ -327,7 +349,6 @@ impl LexiconReviewer {
                 matcher,
                 targets: patterns.targets,
                 pattern_chars,
-                plain_rule,
                 rules,
                 rule_fast,
                 risk_names,
@@ -401,7 +422,7 @@ fn too_many() -> LexiconError {
 /// from 15–17 to 24–26 M chars/s (BENCHMARKS.md, review engine). The depth of every state is cached so that a stream can
 /// carry its state between chunks ([`Scan::feed_with`]); the prefilter only serves the
 /// crate's slice searches, which the scan does not use.
-fn build_matcher(patterns: &[String]) -> Result<Option<Matcher>, LexiconError> {
+fn build_matcher(patterns: &[String], hits: &[Hit]) -> Result<Option<Matcher>, LexiconError> {
     if patterns.is_empty() {
         return Ok(None);
     }
@@ -411,7 +432,7 @@ fn build_matcher(patterns: &[String]) -> Result<Option<Matcher>, LexiconError> {
     let mut a: Automaton = CharwiseDoubleArrayAhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
         .use_prefilter(false)
-        .build(patterns)
+        .build_with_values(patterns.iter().zip(hits.iter().copied()))
         .map_err(err)?;
     a.cache_depths().map_err(err)?;
     Ok(Some(Matcher(a)))
@@ -604,7 +625,7 @@ impl Scan {
         &mut self,
         inner: &Inner,
         aut: &'a Automaton,
-        st: &mut FindOverlappingStepper<'a, u32>,
+        st: &mut FindOverlappingStepper<'a, Hit>,
         moved: &mut bool,
         n: char,
         start: usize,
@@ -624,7 +645,7 @@ impl Scan {
     fn restart<'a>(
         &mut self,
         aut: &'a Automaton,
-        st: &mut FindOverlappingStepper<'a, u32>,
+        st: &mut FindOverlappingStepper<'a, Hit>,
         moved: &mut bool,
     ) {
         self.count += 1;
@@ -640,7 +661,7 @@ impl Scan {
     fn step(
         &mut self,
         inner: &Inner,
-        st: &mut FindOverlappingStepper<'_, u32>,
+        st: &mut FindOverlappingStepper<'_, Hit>,
         n: char,
         start: usize,
         end: usize,
@@ -656,23 +677,20 @@ impl Scan {
         st.consume(n);
         let mut listed = false;
         for m in st.matches() {
-            let pid = m.value() as usize;
-            let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
-            let start_ord = self.count.saturating_sub(chars);
+            let hit = m.value();
             // Most patterns are one plain term: confirm it here, without the general handling
             // of exceptions and combinations.
-            match inner.plain_rule.get(pid) {
-                Some(&rule) if rule != NOT_PLAIN => {
-                    let start = self.origin(start_ord);
-                    self.confirm(inner, rule, start, end);
+            if hit.plain {
+                let start = self.origin(self.count.saturating_sub(usize::from(hit.chars)));
+                self.confirm_with(inner, hit.id, hit.fast, start, end);
+            } else {
+                let pid = hit.id as usize;
+                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
+                if !listed {
+                    self.hits.clear();
+                    listed = true;
                 }
-                _ => {
-                    if !listed {
-                        self.hits.clear();
-                        listed = true;
-                    }
-                    self.hits.push((pid, start_ord));
-                }
+                self.hits.push((pid, self.count.saturating_sub(chars)));
             }
         }
         if listed {
@@ -788,11 +806,16 @@ impl Scan {
     }
 
     fn confirm(&mut self, inner: &Inner, rule: u32, start: usize, end: usize) {
-        // The compact per-rule facts first: with a large lexicon most matches stop here, and
-        // the full rule (with its strings) is touched only for listed matches.
-        let Some(fast) = inner.rule_fast.get(rule as usize) else {
-            return;
-        };
+        if let Some(&fast) = inner.rule_fast.get(rule as usize) {
+            self.confirm_with(inner, rule, fast, start, end);
+        }
+    }
+
+    /// [`Scan::confirm`] with the rule's compact facts at hand: with a large lexicon most
+    /// matches stop at them, and the full rule (with its strings) is touched only for listed
+    /// matches.
+    #[inline]
+    fn confirm_with(&mut self, inner: &Inner, rule: u32, fast: RuleFast, start: usize, end: usize) {
         let action = match self.stage {
             Stage::Input => fast.actions[0],
             Stage::Output => fast.actions[1],

@@ -1200,3 +1200,19 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn a_term_longer_than_the_packed_length_takes_the_general_path_and_matches() {
+    // 70,000 chars: more than a `Hit` holds, so the pattern's length is looked up instead.
+    let pool = cjk_pool(7);
+    let term: String = (0..70_000).map(|i| pool[i % 7]).collect();
+    // Two pool chars never next to each other in the term: a plain term beside it.
+    let short: String = [pool[0], pool[2]].iter().collect();
+    let r = flag_lexicon(&[term.clone(), short.clone()]);
+    let text = format!("甲{term}乙{short}");
+    let mut got = reviewed_spans(&r, &text);
+    got.sort_unstable();
+    assert_eq!(got, naive_spans(&[term.clone(), short], &text));
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&(3, 3 + term.len())));
+}

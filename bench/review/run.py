@@ -324,7 +324,7 @@ def main():
           f"({li['written_as_normal_form']} written as normal form), {li['files']} file(s), loaded in {li['load_s']:.2f} s")
     w(f"- hegui: review_bench built {env['binary_built']}, engine sources (crates/policy, types, pii, lexicons) "
       f"sha256 {env['engine_sources']}")
-    w(f"- versions: {v['rustc']}; aho-corasick {v['ac']}; Python {v['python']}, pyahocorasick {v['pyac']}, "
+    w(f"- versions: {v['rustc']}; daachorse {v['daac']}, aho-corasick {v['ac']}; Python {v['python']}, pyahocorasick {v['pyac']}, "
       f"ahocorasick-rs {v['acrs']}; Node {v['node']}, mint-filter {v['mint']}")
     w(f"- medians of {args.runs} run(s); M chars/s = Unicode chars ÷ CPU seconds of the scan (one thread); "
       "'other' = CPU used by other processes during the measurement, in cores (median)")

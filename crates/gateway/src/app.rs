@@ -66,6 +66,9 @@ pub enum BuildError {
         /// What went wrong and what to do.
         message: String,
     },
+    /// The thread building the review engine ended without a result (it panicked).
+    #[error("building the review engine failed: {0}")]
+    ReviewBuild(String),
 }
 
 /// A built gateway and its background tasks.
@@ -332,8 +335,14 @@ pub fn load_review(cfg: &Config) -> Result<(ReviewState, ReviewEngine), BuildErr
 /// Rebuilds review from `cfg` and swaps it in atomically: requests in flight finish under the
 /// policy they started with. On error the policy in force stays. Records the change in the
 /// tamper-evident log. Returns the new policy version.
+///
+/// The build (reading lexicons, building the automaton: seconds for a lexicon of 350,000
+/// terms) runs on a blocking thread, so the runtime's workers keep serving requests meanwhile.
 pub async fn reload_review(gw: &Gateway, cfg: &Config, actor: &str) -> Result<String, BuildError> {
-    let (state, engine) = load_review(cfg)?;
+    let owned = cfg.clone();
+    let (state, engine) = tokio::task::spawn_blocking(move || load_review(&owned))
+        .await
+        .map_err(|e| BuildError::ReviewBuild(e.to_string()))??;
     record_policy(&gw.store, cfg, &engine, actor).await?;
     let version = engine.version().to_string();
     gw.review.store(Arc::new(state));

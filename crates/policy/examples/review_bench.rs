@@ -422,87 +422,88 @@ fn bench_hegui(lexicon_path: &str, text_path: &str, piece: usize, pii: bool) -> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// raw: the same aho-corasick configuration, no normalisation
+// raw and daachorse: peer automata alone, no normalisation
 
 fn bench_raw(words_path: &str, text_path: &str, piece: usize) -> Res<Value> {
-    let words = read_words(words_path)?;
-    let total: usize = words.iter().map(String::len).sum();
-    let kind = if total <= DFA_MAX_PATTERN_BYTES {
-        AhoCorasickKind::DFA
-    } else {
-        AhoCorasickKind::ContiguousNFA
-    };
-    let (rss_before, _) = memory();
-    let t = Timer::start();
-    let ac = AhoCorasick::builder()
-        .kind(Some(kind))
-        .match_kind(MatchKind::Standard)
-        .start_kind(StartKind::Unanchored)
-        .byte_classes(true)
-        .build(&words)?;
-    let (build_s, build_cpu_s) = t.stop();
-    let (rss_after_build, _) = memory();
-
-    let text = read_text(text_path)?;
-    let parts = pieces(&text, piece);
-    let t = Timer::start();
-    let mut matches = 0usize;
-    for p in &parts {
-        matches += ac.find_overlapping_iter(p).count();
-    }
-    let (scan_wall_s, scan_cpu_s) = t.stop();
-    let (rss_end, peak) = memory();
-    Ok(merge(
-        json!({
-            "mode": "raw",
-            "engine": "aho-corasick",
-            "entries": words.len(),
-            "pattern_bytes": total,
-            "automaton": format!("{:?}", ac.kind()),
-            "automaton_heap_bytes": ac.memory_usage(),
-            "build_s": build_s,
-            "build_cpu_s": build_cpu_s,
-            "matches": matches,
-            "scan_wall_s": scan_wall_s,
-            "scan_cpu_s": scan_cpu_s,
-            "rss_before_build": rss_before,
-            "rss_after_build": rss_after_build,
-            "rss_end": rss_end,
-            "peak_rss": peak,
-        }),
-        text_fields(&text, parts.len()),
-    ))
+    bench_peer(
+        words_path,
+        text_path,
+        piece,
+        ("raw", "aho-corasick"),
+        |words| {
+            let total: usize = words.iter().map(String::len).sum();
+            let kind = if total <= DFA_MAX_PATTERN_BYTES {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            };
+            Ok(AhoCorasick::builder()
+                .kind(Some(kind))
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .byte_classes(true)
+                .build(words)?)
+        },
+        |ac| (format!("{:?}", ac.kind()), ac.memory_usage()),
+        |ac, p| ac.find_overlapping_iter(p).count(),
+    )
 }
 
 fn bench_daachorse(words_path: &str, text_path: &str, piece: usize) -> Res<Value> {
+    bench_peer(
+        words_path,
+        text_path,
+        piece,
+        ("daachorse", "daachorse"),
+        |words| {
+            Ok(daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
+                .match_kind(daachorse::MatchKind::Standard)
+                .build::<_, _, u32>(words)
+                .map_err(|e| e.to_string())?)
+        },
+        |aut| ("daachorse-charwise".to_string(), aut.heap_bytes()),
+        |aut, p| aut.find_overlapping_iter(p).count(),
+    )
+}
+
+/// What `raw` and `daachorse` share: `build` an automaton from the raw words, then `count`
+/// its overlapping matches over the same pieces of raw text; `describe` gives its kind and
+/// heap size.
+fn bench_peer<A>(
+    words_path: &str,
+    text_path: &str,
+    piece: usize,
+    (mode, engine): (&str, &str),
+    build: impl FnOnce(&[String]) -> Res<A>,
+    describe: impl Fn(&A) -> (String, usize),
+    count: impl Fn(&A, &str) -> usize,
+) -> Res<Value> {
     let words = read_words(words_path)?;
     let total: usize = words.iter().map(String::len).sum();
     let (rss_before, _) = memory();
     let t = Timer::start();
-    let aut = daachorse::CharwiseDoubleArrayAhoCorasickBuilder::new()
-        .match_kind(daachorse::MatchKind::Standard)
-        .build::<_, _, u32>(&words)
-        .map_err(|e| e.to_string())?;
+    let aut = build(&words)?;
     let (build_s, build_cpu_s) = t.stop();
     let (rss_after_build, _) = memory();
+    let (kind, heap) = describe(&aut);
 
     let text = read_text(text_path)?;
     let parts = pieces(&text, piece);
     let t = Timer::start();
     let mut matches = 0usize;
     for p in &parts {
-        matches += aut.find_overlapping_iter(p).count();
+        matches += count(&aut, p);
     }
     let (scan_wall_s, scan_cpu_s) = t.stop();
     let (rss_end, peak) = memory();
     Ok(merge(
         json!({
-            "mode": "daachorse",
-            "engine": "daachorse",
+            "mode": mode,
+            "engine": engine,
             "entries": words.len(),
             "pattern_bytes": total,
-            "automaton": "daachorse-charwise",
-            "automaton_heap_bytes": aut.heap_bytes(),
+            "automaton": kind,
+            "automaton_heap_bytes": heap,
             "build_s": build_s,
             "build_cpu_s": build_cpu_s,
             "matches": matches,

@@ -1037,6 +1037,16 @@ fn cjk_pool(n: usize) -> Vec<char> {
     pool
 }
 
+/// `s` with every run of one char collapsed to a single char, as normalisation does.
+fn collapse(s: String) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if !out.ends_with(c) {
+            out.push(c);
+        }
+        out
+    })
+}
+
 fn flag_lexicon(terms: &[String]) -> LexiconReviewer {
     let entries: Vec<(&str, &str, &str)> =
         terms.iter().map(|t| (t.as_str(), "A1-8", "flag")).collect();
@@ -1093,13 +1103,7 @@ fn a_large_alphabet_matches_exactly_where_the_terms_occur() {
         .into_iter()
         .collect();
     let r = flag_lexicon(&terms);
-    let text: String = (0..400).map(|i| pool[(i * 37 + i / 3) % 300]).collect();
-    let text: String = text.chars().fold(String::new(), |mut s, c| {
-        if !s.ends_with(c) {
-            s.push(c);
-        }
-        s
-    });
+    let text = collapse((0..400).map(|i| pool[(i * 37 + i / 3) % 300]).collect());
     assert_eq!(normalize(&text), text);
     let want = naive_spans(&terms, &text);
     assert!(want.len() > 50, "{} matches", want.len());
@@ -1129,12 +1133,6 @@ proptest! {
         text_ix in prop::collection::vec(any::<prop::sample::Index>(), 0..80),
     ) {
         let pool = cjk_pool(size);
-        let collapse = |s: String| s.chars().fold(String::new(), |mut out, c| {
-            if !out.ends_with(c) {
-                out.push(c);
-            }
-            out
-        });
         let mut terms: Vec<String> = term_ix
             .iter()
             .map(|ix| collapse(ix.iter().map(|i| pool[i.index(size)]).collect()))
@@ -1165,12 +1163,6 @@ proptest! {
         // Six chars only, so terms share long prefixes and suffixes and the automaton's state
         // at a cut is often deep.
         let pool = cjk_pool(6);
-        let collapse = |s: String| s.chars().fold(String::new(), |mut out, c| {
-            if !out.ends_with(c) {
-                out.push(c);
-            }
-            out
-        });
         let mut terms: Vec<String> = term_ix
             .iter()
             .map(|ix| collapse(ix.iter().map(|&i| pool[i]).collect()))

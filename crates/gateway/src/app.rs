@@ -339,6 +339,7 @@ pub fn load_review(cfg: &Config) -> Result<(ReviewState, ReviewEngine), BuildErr
 /// The build (reading lexicons, building the automaton: seconds for a lexicon of 350,000
 /// terms) runs on a blocking thread, so the runtime's workers keep serving requests meanwhile.
 pub async fn reload_review(gw: &Gateway, cfg: &Config, actor: &str) -> Result<String, BuildError> {
+    let _one_at_a_time = gw.reloading.lock().await;
     let owned = cfg.clone();
     let (state, engine) = tokio::task::spawn_blocking(move || load_review(&owned))
         .await
@@ -586,6 +587,7 @@ pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
             cfg.identity.key_cache_ttl,
         )),
         review: Arc::new(ArcSwap::from_pointee(review)),
+        reloading: tokio::sync::Mutex::new(()),
         upstream,
         labeler,
         media,

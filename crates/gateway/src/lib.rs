@@ -106,6 +106,9 @@ pub struct Gateway {
     /// Input and output review: the policy in force, swapped atomically on reload (requests
     /// in flight keep the one they started with).
     pub review: Arc<ArcSwap<ReviewState>>,
+    /// Held by a review reload from build to swap, so reloads run one at a time and the last
+    /// one started is the one left in force.
+    pub reloading: tokio::sync::Mutex<()>,
     /// The model server.
     pub upstream: Arc<dyn ModelClient>,
     /// Labeling.

@@ -3,10 +3,11 @@
 //!
 //! Every original char is normalised ([`crate::normalize`]) and the normalised chars are fed
 //! into an Aho–Corasick automaton over chars (the `daachorse` crate's charwise double-array
-//! automaton: one transition per char, two array loads), whose state is carried between chunks,
-//! so a stream costs amortised O(1) per char however it is split. A ring buffer remembers the
-//! original offset of the last few normalised chars, which maps every match back to the
-//! original text.
+//! automaton: one transition per char, two array loads), whose state is carried between chunks
+//! (rebuilt at each chunk from the last few chars), so a chunk costs O(its length + the depth
+//! of that state, at most the longest term) however the stream is split. A ring buffer
+//! remembers the original offset of the last few normalised chars, which maps every match back
+//! to the original text.
 //!
 //! Batch review is the streaming scanner fed one chunk, so the two agree by construction.
 

@@ -413,16 +413,17 @@ fn too_many() -> LexiconError {
     }
 }
 
-/// The automaton over `patterns` (normalised chars), each pattern's value its index.
+/// The automaton over `patterns` (normalised chars), each pattern's value its [`Hit`] (same
+/// index in `hits`).
 ///
 /// `daachorse`'s charwise automaton rather than `aho-corasick`'s: over chars it takes one
 /// transition per char (a double array: the state's base, then the child's check) where a
 /// byte automaton takes one per UTF-8 byte, three per Han char, each a search of the state's
 /// transitions. With the 100k-word jieba lexicon over COLD text, alone, it stepped 55–69 M
 /// chars/s against 22 M for `aho-corasick`'s contiguous NFA over UTF-8, and the review went
-/// from 15–17 to 24–26 M chars/s (BENCHMARKS.md, review engine). The depth of every state is cached so that a stream can
-/// carry its state between chunks ([`Scan::feed_with`]); the prefilter only serves the
-/// crate's slice searches, which the scan does not use.
+/// from 15–17 to 24–26 M chars/s (BENCHMARKS.md, review engine). The depth of every state is
+/// cached so that a stream can carry its state between chunks ([`Scan::feed_with`]); the
+/// prefilter only serves the crate's slice searches, which the scan does not use.
 fn build_matcher(patterns: &[String], hits: &[Hit]) -> Result<Option<Matcher>, LexiconError> {
     if patterns.is_empty() {
         return Ok(None);
@@ -604,13 +605,7 @@ impl Scan {
                     continue;
                 }
             };
-            // The common case with small lexicons (a char in no pattern) stays in this loop.
-            if n == SEPARATOR || !inner.alphabet.contains(n) {
-                self.restart(aut, &mut st, &mut moved);
-            } else {
-                self.step(inner, &mut st, n, start, end);
-                moved = true;
-            }
+            self.advance(inner, aut, &mut st, &mut moved, n, start, end);
             if !self.pending.is_empty() {
                 self.confirm_due(inner, false);
             }
@@ -620,7 +615,10 @@ impl Scan {
         self.pos += text.len();
     }
 
-    /// Feeds one normalised char `n`, produced by the original char at `start..end`.
+    /// Feeds one normalised char `n`, produced by the original char at `start..end`. Inlined
+    /// into the scan loop: the common case with small lexicons (a char in no pattern) is then
+    /// a bit test and two stores, without a call.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn advance<'a>(
         &mut self,

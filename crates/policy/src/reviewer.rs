@@ -579,8 +579,6 @@ impl Scan {
                 st.consume(c);
             }
         }
-        // Whether `st` may have left the start state (a fresh stepper is made only then).
-        let mut moved = self.depth > 0;
         let mut many = std::mem::take(&mut self.buf);
         for (i, c) in text.char_indices() {
             let start = self.pos + i;
@@ -596,7 +594,7 @@ impl Scan {
                     for k in 0..many.len() {
                         let Some(&n) = many.get(k) else { break };
                         if self.norm.accept(n) {
-                            self.advance(inner, aut, &mut st, &mut moved, n, start, end);
+                            self.advance(inner, aut, &mut st, n, start, end);
                         }
                     }
                     if !self.pending.is_empty() {
@@ -605,7 +603,7 @@ impl Scan {
                     continue;
                 }
             };
-            self.advance(inner, aut, &mut st, &mut moved, n, start, end);
+            self.advance(inner, aut, &mut st, n, start, end);
             if !self.pending.is_empty() {
                 self.confirm_due(inner, false);
             }
@@ -625,33 +623,18 @@ impl Scan {
         inner: &Inner,
         aut: &'a Automaton,
         st: &mut FindOverlappingStepper<'a, Hit>,
-        moved: &mut bool,
         n: char,
         start: usize,
         end: usize,
     ) {
         if n == SEPARATOR || !inner.alphabet.contains(n) {
-            self.restart(aut, st, moved);
+            // No match spans it, so the automaton restarts and nothing before it needs
+            // remembering.
+            self.count += 1;
+            self.after_sep = self.count;
+            *st = aut.find_overlapping_stepper();
         } else {
             self.step(inner, st, n, start, end);
-            *moved = true;
-        }
-    }
-
-    /// Feeds a separator or a char that occurs in no pattern: no match spans it, so the
-    /// automaton restarts and nothing before it needs remembering.
-    #[inline]
-    fn restart<'a>(
-        &mut self,
-        aut: &'a Automaton,
-        st: &mut FindOverlappingStepper<'a, Hit>,
-        moved: &mut bool,
-    ) {
-        self.count += 1;
-        self.after_sep = self.count;
-        if *moved {
-            *st = aut.find_overlapping_stepper();
-            *moved = false;
         }
     }
 

@@ -97,18 +97,20 @@ impl SyncState {
                 ));
             }
         }
-        match &*failure {
-            None => Ok(()),
-            Some(msg) => Err(StoreError::NotDurable(msg.clone())),
-        }
+        as_result(&failure)
     }
 
     /// The first sync failure, if any.
     fn failed(&self) -> Result<(), StoreError> {
-        match &*self.failure.lock().unwrap_or_else(|e| e.into_inner()) {
-            None => Ok(()),
-            Some(msg) => Err(StoreError::NotDurable(msg.clone())),
-        }
+        as_result(&self.failure.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// `Ok` before any failure, else the first failure.
+fn as_result(failure: &Option<String>) -> Result<(), StoreError> {
+    match failure {
+        None => Ok(()),
+        Some(msg) => Err(StoreError::NotDurable(msg.clone())),
     }
 }
 

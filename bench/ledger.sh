@@ -4,6 +4,8 @@
 #   bench/ledger.sh              full run, about 8 minutes on an idle 2-core machine (+ build):
 #                                  durable appends on SQLite and PostgreSQL at 1, 16 and 256
 #                                  concurrent writers (2 s warm-up + 10 s measured each);
+#                                  the leanest durable SQLite log the same disk allows
+#                                  (`ledger_bench ceiling`: records and leaves only), as a bound;
 #                                  a real 1M-record SQLite log built through the record writer,
 #                                  inclusion proofs over it, then `verify_ledger` over all of it;
 #                                  proofs at 1M and 10M leaves (MemoryTree and a nodes-only
@@ -113,6 +115,10 @@ start=$(date +%s)
 step "durable appends, SQLite"
 echo "## Durable appends" >>"$SUMMARY"
 run appends --backend sqlite --writers "$writers" --seconds "$seconds" --warmup "$warmup"
+step "the leanest durable SQLite log on this disk (a bound for the figures above)"
+printf '\n## The leanest durable SQLite log (ledger_bench ceiling)\n\n' >>"$SUMMARY"
+run ceiling --batches 105,256,1000 --seconds "$seconds" --warmup "$warmup"
+printf '\n' >>"$SUMMARY"
 if [ "$use_pg" = 1 ]; then
   step "durable appends, PostgreSQL"
   run appends --backend postgres --writers "$writers" --seconds "$seconds" --warmup "$warmup" --no-header

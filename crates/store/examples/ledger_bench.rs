@@ -11,6 +11,9 @@
 //!          RecordWriter::spawn_integrating (leaves written in the same transaction);
 //!          PostgreSQL uses RecordWriter::spawn_with_wake plus a Sequencer task, and also
 //!          reports how fast the sequencer turned the records into leaves.
+//!          `--what-if SQL` runs SQL on each fresh database first (a diagnostic: e.g.
+//!          `"DROP INDEX interactions_user"` to see what one index costs); `--page-size N`
+//!          creates the SQLite file with pages of N bytes instead of SQLite's 4096.
 //! store    --records 1000000  --writers 256  --proofs 2000
 //!          Builds a real SQLite store of N records through the integrating writer, signs a
 //!          checkpoint, times Store::inclusion_proof + verify_inclusion over random leaves,
@@ -20,6 +23,12 @@
 //!          and a SQLite database whose ledger_nodes table is filled directly from that tree
 //!          (what Store::inclusion_proof reads), to time the storage path at sizes that would
 //!          take too long to write record by record.
+//! ceiling  --batches 105,256,1000  --seconds 10  --warmup 2
+//!          The leanest durable append log SQLite allows, as a bound for `appends`: one rowid
+//!          table holding each record's canonical bytes (the same records as `appends`) and
+//!          its 32-byte Merkle leaf hash, no other table, index, salt or tree node; one thread
+//!          inserting B records per transaction, each commit synced (`synchronous = FULL`).
+//!          Reports appends/s and bytes written to storage per record.
 //!
 //! common:  --dir DIR       where SQLite databases go (default: the system temp dir; use a
 //!                          real disk, not tmpfs, or "durable" means nothing)
@@ -374,6 +383,12 @@ impl Db {
             std::fs::remove_dir_all(&dir)?;
         }
         std::fs::create_dir_all(&dir)?;
+        if let Some(size) = opts.args.get("page-size") {
+            // A diagnostic: the page size is fixed when the file is created.
+            let conn = rusqlite::Connection::open(dir.join("hegui.db"))?;
+            conn.pragma_update(None, "page_size", size)?;
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        }
         Ok(Db {
             url: format!("sqlite://{}", dir.join("hegui.db").display()),
             sqlite_dir: Some(dir),
@@ -511,6 +526,10 @@ async fn appends(opts: &Opts) -> Result<()> {
             .max_connections(1)
             .connect(&db.url)
             .await?;
+        if let Some(sql) = opts.args.get("what-if") {
+            eprintln!("what-if: {sql}");
+            sqlx::raw_sql(sql).execute(&probe).await?;
+        }
         let (writer, writer_task, sequencer) = if pg {
             let wake = Arc::new(Notify::new());
             let (w, t) = RecordWriter::spawn_with_wake(store.clone(), Some(wake.clone()));
@@ -1188,9 +1207,76 @@ async fn fill_nodes(url: &str, tree: &MemoryTree) -> Result<u64> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ceiling
+
+/// The leanest durable SQLite append log (see the file's header): what `appends` on SQLite
+/// could reach on this machine if a record were nothing but its bytes and its leaf.
+fn ceiling(opts: &Opts) -> Result<()> {
+    let batches = opts.list("batches", "105,256,1000")?;
+    let seconds = opts.get("seconds", 10.0f64)?;
+    let warmup = opts.get("warmup", 2.0f64)?;
+    let dir = opts.dir();
+    println!("| records per transaction | appends/s | KB written per record | commits/s |");
+    println!("|---:|---:|---:|---:|");
+    for &batch in &batches {
+        let path = dir.join(format!("ceiling-{}-{batch}.db", std::process::id()));
+        let conn = rusqlite::Connection::open(&path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            bail!("{}: journal mode {mode}, not WAL", path.display());
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE log (seq INTEGER PRIMARY KEY, record BLOB NOT NULL, leaf BLOB NOT NULL)",
+        )?;
+        let records: Vec<(Vec<u8>, Hash)> = (0..batch)
+            .map(|i| {
+                let bytes = record(i).canonical_bytes();
+                let leaf = leaf_hash(&bytes);
+                (bytes, leaf)
+            })
+            .collect();
+        let run = |secs: f64| -> Result<(u64, Duration, u64, u64)> {
+            let (t, w) = (Instant::now(), disk_writes());
+            let (mut n, mut commits) = (0u64, 0u64);
+            while t.elapsed().as_secs_f64() < secs {
+                let tx = conn.unchecked_transaction()?;
+                {
+                    let mut ins =
+                        tx.prepare_cached("INSERT INTO log (record, leaf) VALUES (?1, ?2)")?;
+                    for (bytes, leaf) in &records {
+                        ins.execute(rusqlite::params![bytes, leaf.as_slice()])?;
+                    }
+                }
+                tx.commit()?;
+                n += batch;
+                commits += 1;
+            }
+            Ok((n, t.elapsed(), disk_writes() - w, commits))
+        };
+        run(warmup)?;
+        let (n, took, written, commits) = run(seconds)?;
+        let secs = took.as_secs_f64();
+        println!(
+            "| {batch} | {} | {:.1} | {} |",
+            fmt_n(n as f64 / secs),
+            written as f64 / n as f64 / 1024.0,
+            fmt_n(commits as f64 / secs)
+        );
+        drop(conn);
+        if !opts.flag("keep") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 
 fn usage() -> &'static str {
-    "usage: ledger_bench appends|store|nodes [--option value ...]  (see the file's header)"
+    "usage: ledger_bench appends|store|nodes|ceiling [--option value ...]  (see the file's header)"
 }
 
 fn main() -> Result<()> {
@@ -1207,6 +1293,7 @@ fn main() -> Result<()> {
             "appends" => appends(&opts).await,
             "store" => real_store(&opts).await,
             "nodes" => nodes(&opts).await,
+            "ceiling" => ceiling(&opts),
             _ => bail!("{}", usage()),
         }
     })

@@ -6,6 +6,7 @@
 //! bench/label/label.sh.
 //!
 //! usage: cargo run --release -p hegui-label --example label_throughput -- [SIZE_MB [FORMAT…]]
+//! With `LABEL_THROUGHPUT_SAVE=DIR` the unlabeled samples are also written to DIR.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Cursor, Write};
@@ -220,6 +221,11 @@ fn main() {
             continue;
         }
         let h = reg.by_name(name).unwrap();
+        if let Some(save) = std::env::var_os("LABEL_THROUGHPUT_SAVE") {
+            // The unlabeled samples, for timing the `hegui label add` command on them.
+            let to = std::path::Path::new(&save).join(format!("sample.{}", h.extensions()[0]));
+            std::fs::write(to, &bytes).unwrap();
+        }
         let mb = bytes.len() as f64 / (1 << 20) as f64;
         let w = time(|| h.write(&bytes, &label).unwrap());
         let s = time(|| label_bytes(h, &bytes, &label, Some(&key)).unwrap());

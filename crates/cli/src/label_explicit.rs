@@ -117,7 +117,14 @@ pub fn run(a: ExplicitArgs) -> anyhow::Result<()> {
                 img.write_to(&mut encoded, format)?;
             }
             hegui_label::write_atomic(&out, encoded.get_ref())?;
-            json!({"file": out, "kind": "image", "layout": format!("{layout:?}")})
+            json!({"file": out, "kind": "image", "layout": {
+                "x": layout.x,
+                "y": layout.y,
+                "width": layout.width,
+                "height": layout.height,
+                "cap_height_px": layout.cap_height_px,
+                "required_px": layout.required_px,
+            }})
         }
         Kind::Audio => {
             let placement = match a.cue {

@@ -128,10 +128,27 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, joined with ": ", leaving out a cause whose text the message
+/// already has: many of the crates' errors name their cause in their own message (`a.png: No
+/// such file or directory`) and also expose it as their source, which `{:#}` would print twice.
+fn error_message(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.is_empty() {
+            message = text;
+        } else if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -176,5 +193,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("the audit found problems: see the findings and the report above")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Named {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let named = anyhow::Error::new(Named {
+            path: "a.png".into(),
+            source: io(),
+        });
+        assert_eq!(error_message(&named), "a.png: No such file");
+        let context = anyhow::Error::new(io()).context("reading a.png");
+        assert_eq!(error_message(&context), "reading a.png: No such file");
+        let both = named.context("labeling");
+        assert_eq!(error_message(&both), "labeling: a.png: No such file");
     }
 }

@@ -267,6 +267,13 @@ fn explicit_then_implicit_labels_on_an_image_and_a_wav() {
     let (ok, v, err) = hegui(dir, &["explicit", &name, "--corner", "top-left", "--json"]);
     assert!(ok, "{err}");
     assert_eq!(v["kind"], "image");
+    // Where the plate went, as numbers: at the top left, text at least the required height
+    // (5% of the shorter side).
+    let layout = &v["layout"];
+    assert!(layout["x"].as_u64().unwrap() < 40, "{layout}");
+    assert!(layout["y"].as_u64().unwrap() < 40, "{layout}");
+    assert_eq!(layout["required_px"], 18, "{layout}");
+    assert!(layout["cap_height_px"].as_u64().unwrap() >= 18, "{layout}");
     let labeled = image::open(dir.join(&name)).unwrap().to_rgb8();
     assert_eq!(labeled.dimensions(), (640, 360));
     // The label is in the top-left corner; the opposite corner is untouched.
@@ -319,4 +326,18 @@ fn explicit_then_implicit_labels_on_an_image_and_a_wav() {
     // Wording without an AI element is refused.
     let (ok, _, err) = hegui(dir, &["explicit", &name, "--wording", "生成"]);
     assert!(!ok, "{err}");
+}
+
+#[test]
+fn a_missing_file_is_named_once_with_its_cause_once() {
+    let d = tempfile::tempdir().unwrap();
+    for args in [
+        &["add", "missing.png", "--producer", "P1"][..],
+        &["inspect", "missing.png"][..],
+    ] {
+        let (ok, _, err) = hegui(d.path(), args);
+        assert!(!ok);
+        assert_eq!(err.matches("missing.png").count(), 1, "{err}");
+        assert_eq!(err.matches("No such file").count(), 1, "{err}");
+    }
 }

@@ -49,6 +49,9 @@ pub enum LabelCommand {
     /// Add the visible or audible label (image text, audio cue, video overlay); run before
     /// `add`, whose signature binds the content as delivered.
     Explicit(crate::label_explicit::ExplicitArgs),
+    /// Embed the invisible watermark in an image (payload from a ProduceID, as the gateway
+    /// does); run after `explicit` and before `add`.
+    Watermark(crate::label_watermark::WatermarkArgs),
     /// Make a label signing key file (mode 0600) and print its public key.
     Keygen {
         #[arg(long)]
@@ -113,6 +116,7 @@ pub async fn run(config: Option<&Path>, command: LabelCommand) -> anyhow::Result
     match command {
         LabelCommand::Add(a) => add(&registry, a),
         LabelCommand::Explicit(a) => crate::label_explicit::run(a),
+        LabelCommand::Watermark(a) => crate::label_watermark::run(a),
         LabelCommand::Inspect {
             file,
             watermark_key_file,

@@ -5,6 +5,7 @@ mod audit;
 mod inspect;
 mod label;
 mod label_explicit;
+mod label_watermark;
 mod ledger;
 mod review;
 mod serve;

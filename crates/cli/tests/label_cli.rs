@@ -341,3 +341,93 @@ fn a_missing_file_is_named_once_with_its_cause_once() {
         assert_eq!(err.matches("No such file").count(), 1, "{err}");
     }
 }
+
+#[test]
+fn watermark_then_label_then_inspect_finds_both_and_they_agree() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // Smooth shapes, like a generated picture (`textured`'s sawtooth hides the watermark at
+    // this size: crates/watermark/README.md, "Known limitation").
+    let original = image::RgbImage::from_fn(400, 300, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let a = 128.0 + 60.0 * (x / 23.0).sin() + 40.0 * (y / 17.0).cos();
+        let b = 110.0 + 80.0 * ((x + y) / 41.0).sin();
+        let c = 140.0 + 50.0 * ((x - 2.0 * y) / 29.0).cos();
+        image::Rgb([a as u8, b as u8, c as u8])
+    });
+    let f = png(dir, "gen.png", &original);
+    original
+        .save_with_format(dir.join("gen.jpg"), image::ImageFormat::Jpeg)
+        .unwrap();
+    for name in [f.as_str(), "gen.jpg"] {
+        // No key file yet: one is made (mode 0600) and used.
+        let (ok, v, err) = hegui(dir, &["watermark", name, "--key-file", "wm.key", "--json"]);
+        assert!(ok, "{err}");
+        let produce_id = v["produce_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(400), Some(300))
+        );
+        let marked = image::open(dir.join(name)).unwrap().to_rgb8();
+        assert_eq!(marked.dimensions(), (400, 300));
+        let (ok, _, err) = hegui(
+            dir,
+            &["add", name, "--producer", "P1", "--produce-id", &produce_id],
+        );
+        assert!(ok, "{err}");
+        let (ok, ins, err) = hegui(
+            dir,
+            &["inspect", name, "--watermark-key-file", "wm.key", "--json"],
+        );
+        assert!(ok, "{err}");
+        assert_eq!(ins["watermark"]["detected"], true, "{ins}");
+        assert_eq!(ins["watermark"]["payload"], v["payload"], "{ins}");
+        assert_eq!(
+            ins["watermark"]["matches_label_in"][0], ins["canonical_carrier"],
+            "{ins}"
+        );
+        // A labeled file is refused: re-encoding would drop its label.
+        let (ok, _, err) = hegui(dir, &["watermark", name, "--key-file", "wm.key"]);
+        assert!(!ok);
+        assert!(err.contains("already carries an implicit label"), "{err}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("wm.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The unwatermarked original has no watermark under that key.
+    let plain = png(dir, "plain.png", &original);
+    let (ok, ins, err) = hegui(
+        dir,
+        &[
+            "inspect",
+            &plain,
+            "--watermark-key-file",
+            "wm.key",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ins["watermark"]["detected"], false, "{ins}");
+    // Not an image, or a change of format: a clear refusal.
+    std::fs::write(dir.join("a.txt"), "text").unwrap();
+    let (ok, _, err) = hegui(dir, &["watermark", "a.txt", "--key-file", "wm.key"]);
+    assert!(!ok && err.contains("the watermark is for images"), "{err}");
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "watermark",
+            &plain,
+            "--key-file",
+            "wm.key",
+            "--out",
+            "x.jpg",
+        ],
+    );
+    assert!(!ok && err.contains("must keep the input's format"), "{err}");
+}

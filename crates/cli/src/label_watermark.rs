@@ -1,0 +1,134 @@
+//! `hegui label watermark`: the invisible image watermark (`hegui-watermark`) for files made
+//! outside the gateway, with the key and payload the gateway's `/v1/images/generations` uses,
+//! so `hegui label inspect --watermark-key-file` reads both alike.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use hegui_label::{read_file, write_atomic, Registry};
+use hegui_watermark::Strength;
+use image::{DynamicImage, ImageFormat};
+use serde_json::json;
+
+/// JPEG quality of a watermarked JPEG: high, so the re-encoding costs little of the image
+/// (the watermark itself survives quality 50).
+const JPEG_QUALITY: u8 = 95;
+
+#[derive(Args, Debug)]
+pub struct WatermarkArgs {
+    /// The image (png, jpg/jpeg, webp). Replaced unless --out is given.
+    pub file: PathBuf,
+    /// The watermark secret: a file of at least 16 bytes, as `[media] watermark_key_file`
+    /// (the gateway creates one on first start; HEGUI_WATERMARK_KEY takes precedence, as
+    /// there). Created (32 random bytes, mode 0600) when it does not exist.
+    #[arg(long)]
+    pub key_file: PathBuf,
+    /// The ProduceID whose 64-bit payload the watermark carries. Default: a fresh UUIDv7,
+    /// printed; give the same one to `hegui label add --produce-id`.
+    #[arg(long)]
+    pub produce_id: Option<String>,
+    /// Write the watermarked image here instead of replacing FILE.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn format_of(path: &Path) -> anyhow::Result<ImageFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    Ok(match ext.as_str() {
+        "png" => ImageFormat::Png,
+        "jpg" | "jpeg" => ImageFormat::Jpeg,
+        "webp" => ImageFormat::WebP,
+        other => bail!(
+            "{}: the watermark is for images (png, jpg, jpeg, webp), not {other:?} files",
+            path.display()
+        ),
+    })
+}
+
+pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
+    let format = format_of(&a.file)?;
+    let out = a.out.clone().unwrap_or_else(|| a.file.clone());
+    format_of(&out).and_then(|f| {
+        if f == format {
+            Ok(())
+        } else {
+            bail!(
+                "{}: --out must keep the input's format ({format:?})",
+                out.display()
+            )
+        }
+    })?;
+    // Re-encoding drops the file's metadata; an implicit label there would be lost, and its
+    // signature no longer matches the pixels anyway. The order is explicit, watermark, add.
+    let registry = Registry::new();
+    let (bytes, handler) = read_file(&registry, &a.file)?;
+    if !handler.read(&bytes)?.is_empty() {
+        bail!(
+            "{}: the file already carries an implicit label, which watermarking would drop (the pixels change, so its signature would no longer hold); watermark before `hegui label add`, or `hegui label strip` it first",
+            a.file.display()
+        );
+    }
+    let created = std::env::var_os("HEGUI_WATERMARK_KEY").is_none() && !a.key_file.exists();
+    let key = hegui_gateway::load_watermark_key(&a.key_file)?;
+    if created {
+        eprintln!(
+            "created a new watermark key in {}; back it up: without it the watermark cannot be detected",
+            a.key_file.display()
+        );
+    }
+    let produce_id = a
+        .produce_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let payload = hegui_watermark::payload_from_produce_id(&produce_id);
+    let img = image::load_from_memory_with_format(&bytes, format)
+        .with_context(|| format!("{}: not a readable {format:?} image", a.file.display()))?;
+    let (width, height) = (img.width(), img.height());
+    let mark = |rgb: &image::RgbImage| {
+        hegui_watermark::embed(rgb, &key, payload, Strength::Normal)
+            .with_context(|| format!("{}: cannot watermark it", a.file.display()))
+    };
+    // Alpha is kept as it was; the watermark lives in the colour channels.
+    let marked = if img.color().has_alpha() && format != ImageFormat::Jpeg {
+        let mut rgba = img.into_rgba8();
+        let rgb = DynamicImage::ImageRgba8(rgba.clone()).into_rgb8();
+        for (p, m) in rgba.pixels_mut().zip(mark(&rgb)?.pixels()) {
+            p.0[..3].copy_from_slice(&m.0);
+        }
+        DynamicImage::ImageRgba8(rgba)
+    } else {
+        DynamicImage::ImageRgb8(mark(&img.into_rgb8())?)
+    };
+    let mut encoded = Cursor::new(Vec::new());
+    if format == ImageFormat::Jpeg {
+        let encoder =
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, JPEG_QUALITY);
+        marked.write_with_encoder(encoder)?;
+    } else {
+        marked.write_to(&mut encoded, format)?;
+    }
+    write_atomic(&out, encoded.get_ref())?;
+    let payload_hex = format!("{payload:016x}");
+    if a.json {
+        println!(
+            "{}",
+            json!({"file": out, "width": width, "height": height, "produce_id": produce_id,
+                   "payload": payload_hex})
+        );
+    } else {
+        println!(
+            "{}: watermarked ({width}×{height}, payload {payload_hex} from ProduceID {produce_id}); label it with `hegui label add {} --produce-id {produce_id} …`",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(())
+}

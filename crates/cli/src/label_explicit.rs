@@ -107,16 +107,9 @@ pub fn run(a: ExplicitArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("{}: not a readable {format:?} image", a.file.display()))?
                 .to_rgba8();
             let layout = ImageLabeler::new(image_options)?.label_rgba(&mut img)?;
-            let mut encoded = std::io::Cursor::new(Vec::new());
-            // JPEG has no alpha: flatten; the label plate is opaque enough to read either way.
-            if format == image::ImageFormat::Jpeg {
-                image::DynamicImage::ImageRgba8(img)
-                    .to_rgb8()
-                    .write_to(&mut encoded, format)?;
-            } else {
-                img.write_to(&mut encoded, format)?;
-            }
-            hegui_label::write_atomic(&out, encoded.get_ref())?;
+            // JPEG has no alpha: flattened; the label plate is opaque enough to read either way.
+            let encoded = crate::image_out::encode(image::DynamicImage::ImageRgba8(img), format)?;
+            hegui_label::write_atomic(&out, &encoded)?;
             json!({"file": out, "kind": "image", "layout": {
                 "x": layout.x,
                 "y": layout.y,

@@ -2,7 +2,6 @@
 //! outside the gateway, with the key and payload the gateway's `/v1/images/generations` uses,
 //! so `hegui label inspect --watermark-key-file` reads both alike.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -11,10 +10,6 @@ use hegui_label::{read_file, write_atomic, Registry};
 use hegui_watermark::Strength;
 use image::{DynamicImage, ImageFormat};
 use serde_json::json;
-
-/// JPEG quality of a watermarked JPEG: high, so the re-encoding costs little of the image
-/// (the watermark itself survives quality 50).
-const JPEG_QUALITY: u8 = 95;
 
 #[derive(Args, Debug)]
 pub struct WatermarkArgs {
@@ -107,15 +102,7 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
     } else {
         DynamicImage::ImageRgb8(mark(&img.into_rgb8())?)
     };
-    let mut encoded = Cursor::new(Vec::new());
-    if format == ImageFormat::Jpeg {
-        let encoder =
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, JPEG_QUALITY);
-        marked.write_with_encoder(encoder)?;
-    } else {
-        marked.write_to(&mut encoded, format)?;
-    }
-    write_atomic(&out, encoded.get_ref())?;
+    write_atomic(&out, &crate::image_out::encode(marked, format)?)?;
     let payload_hex = format!("{payload:016x}");
     if a.json {
         println!(

@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod image_out;
 mod inspect;
 mod label;
 mod label_explicit;

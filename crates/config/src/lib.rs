@@ -446,13 +446,34 @@ fn list(issues: &[Issue]) -> String {
 impl Config {
     /// Loads `path` (or the defaults when `None`), applies the environment, validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut raw = match path {
-            Some(p) => RawConfig::from_file(p)?,
-            None => RawConfig::default(),
+        let (mut raw, structure) = match path {
+            Some(p) => RawConfig::from_file_all(p)?,
+            None => (RawConfig::default(), Vec::new()),
         };
         raw.apply_env(|k| std::env::var(k).ok());
-        let mut cfg = raw.validate(path.and_then(Path::parent))?;
-        cfg.source = path.map(Path::to_path_buf);
-        Ok(cfg)
+        let validated = raw.validate(path.and_then(Path::parent));
+        if structure.is_empty() {
+            let mut cfg = validated?;
+            cfg.source = path.map(Path::to_path_buf);
+            return Ok(cfg);
+        }
+        // Problems of structure first, then those of the values that could be read.
+        let mut issues = structure;
+        match validated {
+            Err(ConfigError::Invalid(more)) => issues.extend(more),
+            Err(other) => return Err(other),
+            Ok(_) => {}
+        }
+        match (path, issues.len()) {
+            (Some(p), 1) => {
+                let Issue { key, message } = issues.remove(0);
+                Err(ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    key,
+                    message,
+                })
+            }
+            _ => Err(ConfigError::Invalid(issues)),
+        }
     }
 }

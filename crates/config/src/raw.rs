@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::ConfigError;
+use crate::{ConfigError, Issue};
 
 /// The configuration file exactly as written, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -569,6 +569,29 @@ impl RawConfig {
         })
     }
 
+    /// [`RawConfig::from_file`] reporting every problem of structure ([`RawConfig::parse_all`]),
+    /// with what could be read besides them.
+    pub(crate) fn from_file_all(path: &Path) -> Result<(RawConfig, Vec<Issue>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match RawConfig::parse_all(&text) {
+            Ok((raw, problems)) => Ok((
+                raw,
+                problems
+                    .into_iter()
+                    .map(|(key, message)| Issue { key, message })
+                    .collect(),
+            )),
+            Err((key, message)) => Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                key,
+                message,
+            }),
+        }
+    }
+
     /// Parses TOML text; on error returns the dotted key at fault and a message with the line.
     pub fn parse(text: &str) -> Result<RawConfig, (String, String)> {
         let de = toml::Deserializer::new(text);
@@ -589,6 +612,68 @@ impl RawConfig {
             };
             (key, format!("{}{at}", inner.message().trim()))
         })
+    }
+
+    /// [`RawConfig::parse`], but reporting every problem of structure (a value of the wrong
+    /// type, an unknown key, a missing field), not only the first: after each, the key at
+    /// fault is left out and the rest is read again. Returns what could be read with the
+    /// problems (none when the text is fine), or the syntax error that stops all reading.
+    #[allow(clippy::type_complexity)]
+    pub fn parse_all(text: &str) -> Result<(RawConfig, Vec<(String, String)>), (String, String)> {
+        let first = match RawConfig::parse(text) {
+            Ok(raw) => return Ok((raw, Vec::new())),
+            Err(first) => first,
+        };
+        // The first problem as `parse` words it (with its line); the rest from the parsed
+        // table, their lines found through `toml_edit`, which keeps every key's place.
+        let (Ok(mut table), Ok(doc)) = (
+            text.parse::<toml::Table>(),
+            toml_edit::ImDocument::parse(text),
+        ) else {
+            return Err(first);
+        };
+        // Read from the table its keys come in sorted order: the problems are put back in
+        // the file's order by line at the end.
+        let mut problems: Vec<(Option<usize>, String, String)> = Vec::new();
+        let mut rest = None;
+        for _ in 0..MAX_STRUCTURE_PROBLEMS {
+            let value = toml::Value::Table(table.clone());
+            let err = match serde_path_to_error::deserialize::<_, RawConfig>(value) {
+                Ok(raw) => {
+                    rest = Some(raw);
+                    break;
+                }
+                Err(e) => e,
+            };
+            let path: Vec<Step> = err.path().iter().filter_map(Step::of).collect();
+            let key = err.path().to_string();
+            let key = if key == "." || key.is_empty() {
+                "(file)".to_string()
+            } else {
+                key
+            };
+            let line = line_of(text, doc.as_table(), &path);
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            problems.push((
+                line,
+                key,
+                format!("{}{at}", err.into_inner().message().trim()),
+            ));
+            // Taking an element out of an array would renumber the ones after it, and the
+            // problems found in them would name the wrong element: stop there.
+            if matches!(path.last(), None | Some(Step::Index(_))) || !remove(&mut table, &path) {
+                break;
+            }
+        }
+        problems.sort_by_key(|(line, _, _)| line.unwrap_or(usize::MAX));
+        let problems: Vec<(String, String)> =
+            problems.into_iter().map(|(_, k, m)| (k, m)).collect();
+        if problems.is_empty() {
+            return Err(first);
+        }
+        // When reading stopped early, the values are checked no further: the defaults stand
+        // in for them.
+        Ok((rest.unwrap_or_default(), problems))
     }
 
     /// Applies the environment overrides listed in [`crate::ENV_OVERRIDES`].
@@ -624,4 +709,103 @@ impl RawConfig {
             _ => p,
         }
     }
+}
+
+/// Most structure problems listed from one file before giving up.
+const MAX_STRUCTURE_PROBLEMS: usize = 50;
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Step {
+    fn of(s: &serde_path_to_error::Segment) -> Option<Step> {
+        match s {
+            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+            _ => None,
+        }
+    }
+}
+
+/// Removes the value at `path` from `table`; false when there is none.
+fn remove(table: &mut toml::Table, path: &[Step]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let Some(Step::Key(first)) = parents.first().or(Some(last)) else {
+        return false;
+    };
+    if parents.is_empty() {
+        return table.remove(first).is_some();
+    }
+    let Some(mut at) = table.get_mut(first) else {
+        return false;
+    };
+    for step in &parents[1..] {
+        let next = match (step, at) {
+            (Step::Key(k), toml::Value::Table(t)) => t.get_mut(k),
+            (Step::Index(i), toml::Value::Array(a)) => a.get_mut(*i),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        at = next;
+    }
+    match (last, at) {
+        (Step::Key(k), toml::Value::Table(t)) => t.remove(k).is_some(),
+        (Step::Index(i), toml::Value::Array(a)) if *i < a.len() => {
+            a.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The line in `text` where the key or value at `path` is written.
+fn line_of(text: &str, root: &toml_edit::Table, path: &[Step]) -> Option<usize> {
+    span_of(root, path).map(|offset| line_at(text, offset))
+}
+
+/// Byte offset of the deepest key or value along `path` that the document has.
+fn span_of(table: &dyn toml_edit::TableLike, path: &[Step]) -> Option<usize> {
+    let Some((Step::Key(k), rest)) = path.split_first() else {
+        return None;
+    };
+    let here = table.key(k).and_then(|k| k.span()).map(|s| s.start);
+    match table.get(k) {
+        Some(item) => span_in_item(item, rest).or(here),
+        None => here,
+    }
+}
+
+fn span_in_item(item: &toml_edit::Item, rest: &[Step]) -> Option<usize> {
+    use toml_edit::{Item, Value};
+    let start = |s: Option<std::ops::Range<usize>>| s.map(|s| s.start);
+    match rest.split_first() {
+        None => start(item.span()),
+        Some((Step::Key(_), _)) => span_of(item.as_table_like()?, rest),
+        Some((Step::Index(i), more)) => match item {
+            Item::ArrayOfTables(a) => {
+                let t = a.get(*i)?;
+                span_of(t, more).or(start(t.span()))
+            }
+            Item::Value(Value::Array(a)) => {
+                let v = a.get(*i)?;
+                match v {
+                    Value::InlineTable(t) => span_of(t, more).or(start(v.span())),
+                    _ => start(v.span()),
+                }
+            }
+            _ => None,
+        },
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
 }

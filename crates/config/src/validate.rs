@@ -849,6 +849,78 @@ model = ""
     }
 
     #[test]
+    fn every_problem_of_structure_is_listed_in_file_order_with_its_line() {
+        let text = "[server]\nlisten = 5\nlisen = \"x\"\n[retention]\ninteraction_days = \"ten\"\n[upstream]\nbase_url = \"http://x/v1\"\n[[models]]\nname = \"a\"\nupstream = [1]\n";
+        let (_, problems) = RawConfig::parse_all(text).expect("readable");
+        let got: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|(k, m)| (k.as_str(), m.as_str()))
+            .collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0].0, "server.listen");
+        assert!(got[0].1.ends_with("(line 2)"), "{got:?}");
+        assert_eq!(got[1].0, "server.lisen");
+        assert!(got[1].1.contains("unknown field `lisen`") && got[1].1.ends_with("(line 3)"));
+        assert_eq!(got[2].0, "retention.interaction_days");
+        assert!(got[2].1.ends_with("(line 5)"), "{got:?}");
+        assert_eq!(got[3].0, "models[0].upstream");
+        assert!(got[3].1.ends_with("(line 10)"), "{got:?}");
+        // A text without problems has none; a syntax error is the one problem.
+        assert!(RawConfig::parse_all("[server]\nlisten = \"127.0.0.1:1\"\n")
+            .expect("fine")
+            .1
+            .is_empty());
+        let (key, msg) = RawConfig::parse_all("[server\n").expect_err("syntax");
+        assert_eq!(key, "(file)");
+        assert!(msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_array_element_ends_the_list_rather_than_misname_the_next() {
+        let text = "[[models]]\nnme = \"b\"\n[[models]]\nname = 7\n";
+        let (raw, problems) = RawConfig::parse_all(text).expect("readable");
+        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["models[0]", "models[0].nme"], "{problems:?}");
+        assert!(
+            problems[0].1.contains("missing field `name`") && problems[0].1.ends_with("(line 1)")
+        );
+        // Reading stopped there: the defaults stand in.
+        assert!(raw.models.is_empty());
+    }
+
+    #[test]
+    fn load_lists_problems_of_structure_then_of_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hegui.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"nowhere\"\nlisen = 1\n[retention]\ninteraction_days = 10\n[storage]\ndata_dir = 3\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(issues)) = Config::load(Some(&path)) else {
+            panic!("expected a list of problems");
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.lisen",
+                "storage.data_dir",
+                "server.listen",
+                "retention.interaction_days"
+            ],
+            "{issues:?}"
+        );
+        // One problem of structure alone is reported as before, with the file's name.
+        std::fs::write(&path, "[server]\nlisen = 1\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("hegui.toml: server.lisen: unknown field `lisen`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn wrong_type_names_the_key() {
         let (key, msg) =
             RawConfig::parse("[server]\nmax_body_bytes = \"big\"\n").expect_err("type");

@@ -289,11 +289,25 @@ async fn a_flipped_byte_in_the_sqlite_file_is_caught() {
         .await
         .unwrap()
         .unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
-        .await
-        .unwrap();
     store.close().await;
+    // Every page into the database file. A checkpoint that another connection still in use
+    // blocks (the store's background threads may not have let go yet) reports itself busy
+    // rather than failing, and leaves the records in the log: wait for a complete one.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut complete = false;
+    for _ in 0..100 {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if busy == 0 {
+            complete = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(complete, "the log was never checkpointed completely");
+    pool.close().await;
     let path = dir.path().join("hegui.db");
     let mut bytes = std::fs::read(&path).unwrap();
     let needle = "回答 23\"".as_bytes();

@@ -73,15 +73,15 @@ enum Kind {
 }
 
 fn kind(path: &Path) -> anyhow::Result<Kind> {
+    if let Some(format) = crate::image_out::format_of(path) {
+        return Ok(Kind::Image(format));
+    }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     Ok(match ext.as_str() {
-        "png" => Kind::Image(image::ImageFormat::Png),
-        "jpg" | "jpeg" => Kind::Image(image::ImageFormat::Jpeg),
-        "webp" => Kind::Image(image::ImageFormat::WebP),
         "wav" | "mp3" | "flac" | "ogg" | "oga" | "opus" | "m4a" => Kind::Audio,
         "mp4" | "mov" | "mkv" | "webm" | "m4v" => Kind::Video,
         other => anyhow::bail!(

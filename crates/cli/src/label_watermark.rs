@@ -32,20 +32,16 @@ pub struct WatermarkArgs {
 }
 
 fn format_of(path: &Path) -> anyhow::Result<ImageFormat> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    Ok(match ext.as_str() {
-        "png" => ImageFormat::Png,
-        "jpg" | "jpeg" => ImageFormat::Jpeg,
-        "webp" => ImageFormat::WebP,
-        other => bail!(
-            "{}: the watermark is for images (png, jpg, jpeg, webp), not {other:?} files",
-            path.display()
+    match crate::image_out::format_of(path) {
+        Some(f) => Ok(f),
+        None => bail!(
+            "{}: the watermark is for images (png, jpg, jpeg, webp), not {:?} files",
+            path.display(),
+            path.extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
         ),
-    })
+    }
 }
 
 pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {

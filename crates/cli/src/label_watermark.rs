@@ -2,6 +2,7 @@
 //! outside the gateway, with the key and payload the gateway's `/v1/images/generations` uses,
 //! so `hegui label inspect --watermark-key-file` reads both alike.
 
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -67,14 +68,22 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
             a.file.display()
         );
     }
-    let created = std::env::var_os("HEGUI_WATERMARK_KEY").is_none() && !a.key_file.exists();
-    let key = hegui_gateway::load_watermark_key(&a.key_file)?;
-    if created {
-        eprintln!(
-            "created a new watermark key in {}; back it up: without it the watermark cannot be detected",
-            a.key_file.display()
+    let losses = losses(&bytes, format);
+    if !losses.always.is_empty() {
+        bail!(
+            "{}: the watermarked image would lose {} (it is re-encoded as a still image of 8 bits per channel); not watermarked",
+            a.file.display(),
+            losses.always.join(" and ")
         );
     }
+    if !losses.metadata.is_empty() && a.out.is_none() {
+        bail!(
+            "{}: re-encoding would drop its {}; give --out to write a watermarked copy without them and keep this file",
+            a.file.display(),
+            losses.metadata.join(", ")
+        );
+    }
+    let key = key(&a.key_file)?;
     let produce_id = a
         .produce_id
         .clone()
@@ -99,6 +108,13 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
         DynamicImage::ImageRgb8(mark(&img.into_rgb8())?)
     };
     write_atomic(&out, &crate::image_out::encode(marked, format)?)?;
+    if !losses.metadata.is_empty() {
+        eprintln!(
+            "{}: written without the input's {}",
+            out.display(),
+            losses.metadata.join(", ")
+        );
+    }
     let payload_hex = format!("{payload:016x}");
     if a.json {
         println!(
@@ -114,4 +130,93 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The watermark key from `path`, and only from it: `hegui label inspect
+/// --watermark-key-file` reads the file alone, so `HEGUI_WATERMARK_KEY` (which the gateway
+/// prefers) must not silently stand in for it. A missing file is created as the gateway
+/// creates its own.
+fn key(path: &Path) -> anyhow::Result<hegui_watermark::WatermarkKey> {
+    if path.exists() {
+        let secret = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        if secret.len() < 16 {
+            bail!(
+                "{}: a watermark key file holds at least 16 bytes of secret",
+                path.display()
+            );
+        }
+        return Ok(hegui_watermark::WatermarkKey::from_secret(&secret));
+    }
+    if std::env::var_os("HEGUI_WATERMARK_KEY").is_some() {
+        bail!(
+            "{} does not exist, and HEGUI_WATERMARK_KEY is set: `hegui label inspect --watermark-key-file` reads key files only, so write that secret to {} (or name an existing key file)",
+            path.display(),
+            path.display()
+        );
+    }
+    let key = hegui_gateway::load_watermark_key(path)?;
+    eprintln!(
+        "created a new watermark key in {}; back it up: without it the watermark cannot be detected",
+        path.display()
+    );
+    Ok(key)
+}
+
+/// What re-encoding an image loses.
+struct Losses {
+    /// Lost whatever the output: the watermark is not made at all.
+    always: Vec<&'static str>,
+    /// Metadata not carried over: refused in place, allowed into a copy (`--out`).
+    metadata: Vec<&'static str>,
+}
+
+fn losses(bytes: &[u8], format: ImageFormat) -> Losses {
+    use image::ImageDecoder;
+    let mut l = Losses {
+        always: Vec::new(),
+        metadata: Vec::new(),
+    };
+    let mut note = |decoder: &mut dyn ImageDecoder, always: &mut Vec<&'static str>| {
+        if matches!(
+            decoder.color_type().bytes_per_pixel() / decoder.color_type().channel_count().max(1),
+            2..
+        ) {
+            always.push("more than 8 bits per channel");
+        }
+        if decoder.icc_profile().ok().flatten().is_some() {
+            l.metadata.push("ICC colour profile");
+        }
+        if decoder.exif_metadata().ok().flatten().is_some() {
+            l.metadata.push("EXIF metadata");
+        }
+    };
+    let cursor = Cursor::new(bytes);
+    match format {
+        ImageFormat::Png => {
+            if let Ok(mut d) = image::codecs::png::PngDecoder::new(cursor) {
+                if d.is_apng().unwrap_or(false) {
+                    l.always.push("its animation");
+                }
+                note(&mut d, &mut l.always);
+            }
+        }
+        ImageFormat::Jpeg => {
+            if let Ok(mut d) = image::codecs::jpeg::JpegDecoder::new(cursor) {
+                note(&mut d, &mut l.always);
+            }
+        }
+        ImageFormat::WebP => {
+            if let Ok(mut d) = image::codecs::webp::WebPDecoder::new(cursor) {
+                if d.has_animation() {
+                    l.always.push("its animation");
+                }
+                note(&mut d, &mut l.always);
+            }
+        }
+        _ => {}
+    }
+    if hegui_label::c2pa_carrier(bytes).is_some() {
+        l.metadata.push("C2PA manifest");
+    }
+    l
 }

@@ -12,6 +12,7 @@ const HEGUI: &str = env!("CARGO_BIN_EXE_hegui");
 fn hegui(dir: &Path, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(HEGUI)
         .current_dir(dir)
+        .env_remove("HEGUI_WATERMARK_KEY")
         .arg("label")
         .args(args)
         .output()
@@ -470,4 +471,146 @@ fn an_explicit_label_on_a_jpeg_keeps_the_rest_of_the_picture() {
         mean < 1.5,
         "re-encoding changed the picture by {mean:.3} per channel"
     );
+}
+
+#[test]
+fn watermark_keeps_alpha_and_refuses_what_re_encoding_would_lose() {
+    use image::ImageEncoder;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let smooth = |x: u32, y: u32| {
+        let (x, y) = (x as f32, y as f32);
+        [
+            (128.0 + 60.0 * (x / 23.0).sin() + 40.0 * (y / 17.0).cos()) as u8,
+            (110.0 + 80.0 * ((x + y) / 41.0).sin()) as u8,
+            (140.0 + 50.0 * ((x - 2.0 * y) / 29.0).cos()) as u8,
+        ]
+    };
+    // RGBA: the alpha channel comes back as it was, and the watermark is found.
+    let rgba = image::RgbaImage::from_fn(400, 300, |x, y| {
+        let [r, g, b] = smooth(x, y);
+        image::Rgba([r, g, b, (x % 256) as u8])
+    });
+    rgba.save(dir.join("a.png")).unwrap();
+    let (ok, v, err) = hegui(
+        dir,
+        &["watermark", "a.png", "--key-file", "wm.key", "--json"],
+    );
+    assert!(ok, "{err}");
+    let back = image::open(dir.join("a.png")).unwrap().to_rgba8();
+    assert!(back
+        .pixels()
+        .zip(rgba.pixels())
+        .all(|(a, b)| a.0[3] == b.0[3]));
+    let (ok, ins, err) = hegui(
+        dir,
+        &[
+            "inspect",
+            "a.png",
+            "--watermark-key-file",
+            "wm.key",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ins["watermark"]["payload"], v["payload"], "{ins}");
+
+    // A colour profile would be dropped: refused in place, allowed into a copy.
+    let rgb = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb(smooth(x, y)));
+    let mut with_icc = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut with_icc);
+    enc.set_icc_profile(vec![7u8; 300]).unwrap();
+    enc.write_image(rgb.as_raw(), 400, 300, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(dir.join("icc.png"), &with_icc).unwrap();
+    let (ok, _, err) = hegui(dir, &["watermark", "icc.png", "--key-file", "wm.key"]);
+    assert!(
+        !ok && err.contains("ICC colour profile") && err.contains("--out"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.join("icc.png")).unwrap(), with_icc);
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "watermark",
+            "icc.png",
+            "--key-file",
+            "wm.key",
+            "--out",
+            "icc-wm.png",
+        ],
+    );
+    assert!(
+        ok && err.contains("written without the input's ICC colour profile"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("icc.png")).unwrap(),
+        with_icc,
+        "input kept"
+    );
+    assert!(dir.join("icc-wm.png").exists());
+
+    // Sixteen bits per channel cannot be kept at all: refused, the file untouched.
+    let deep = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(64, 64, |x, y| {
+        image::Rgb([(x * 1000) as u16, (y * 1000) as u16, 500])
+    });
+    deep.save(dir.join("deep.png")).unwrap();
+    let before = std::fs::read(dir.join("deep.png")).unwrap();
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "watermark",
+            "deep.png",
+            "--key-file",
+            "wm.key",
+            "--out",
+            "d2.png",
+        ],
+    );
+    assert!(!ok && err.contains("more than 8 bits per channel"), "{err}");
+    assert_eq!(std::fs::read(dir.join("deep.png")).unwrap(), before);
+    assert!(!dir.join("d2.png").exists());
+}
+
+#[test]
+fn the_watermark_key_comes_from_the_key_file_not_the_environment() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        image::Rgb([
+            (128.0 + 60.0 * (x / 23.0).sin()) as u8,
+            (110.0 + 80.0 * ((x + y) / 41.0).sin()) as u8,
+            (140.0 + 50.0 * (y / 29.0).cos()) as u8,
+        ])
+    });
+    let f = png(dir, "g.png", &img);
+    std::fs::write(dir.join("wm.key"), "a secret of more than sixteen bytes").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(HEGUI)
+            .current_dir(dir)
+            .env("HEGUI_WATERMARK_KEY", "another secret, the gateway's own")
+            .arg("label")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["watermark", &f, "--key-file", "wm.key"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, ins, err) = hegui(
+        dir,
+        &["inspect", &f, "--watermark-key-file", "wm.key", "--json"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(ins["watermark"]["detected"], true, "{ins}");
+    // A key file that does not exist is not made up from the environment.
+    let out = run(&["watermark", &f, "--key-file", "none.key", "--out", "x.png"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HEGUI_WATERMARK_KEY is set"));
+    assert!(!dir.join("none.key").exists());
 }

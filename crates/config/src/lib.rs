@@ -435,6 +435,15 @@ pub enum ConfigError {
     Invalid(Vec<Issue>),
 }
 
+/// True when the dotted keys `a` and `b` are the same, or one lies inside the other.
+fn related(a: &str, b: &str) -> bool {
+    let inside = |x: &str, y: &str| {
+        x.strip_prefix(y)
+            .is_some_and(|r| r.is_empty() || r.starts_with('.') || r.starts_with('['))
+    };
+    inside(a, b) || inside(b, a)
+}
+
 fn list(issues: &[Issue]) -> String {
     issues
         .iter()
@@ -446,23 +455,39 @@ fn list(issues: &[Issue]) -> String {
 impl Config {
     /// Loads `path` (or the defaults when `None`), applies the environment, validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let (mut raw, structure) = match path {
+        let found = match path {
             Some(p) => RawConfig::from_file_all(p)?,
-            None => (RawConfig::default(), Vec::new()),
+            None => raw::Structure {
+                rest: Some(RawConfig::default()),
+                problems: Vec::new(),
+                left_out: Vec::new(),
+            },
         };
-        raw.apply_env(|k| std::env::var(k).ok());
-        let validated = raw.validate(path.and_then(Path::parent));
-        if structure.is_empty() {
-            let mut cfg = validated?;
+        let base = path.and_then(Path::parent);
+        if found.problems.is_empty() {
+            let mut raw = found.rest.unwrap_or_default();
+            raw.apply_env(|k| std::env::var(k).ok());
+            let mut cfg = raw.validate(base)?;
             cfg.source = path.map(Path::to_path_buf);
             return Ok(cfg);
         }
-        // Problems of structure first, then those of the values that could be read.
-        let mut issues = structure;
-        match validated {
-            Err(ConfigError::Invalid(more)) => issues.extend(more),
-            Err(other) => return Err(other),
-            Ok(_) => {}
+        // Problems of structure first, then those of the values that could be read (none of
+        // a key left out, or inside or above one: those would be about its default).
+        let mut issues: Vec<Issue> = found
+            .problems
+            .into_iter()
+            .map(|(key, message)| Issue { key, message })
+            .collect();
+        if let Some(mut raw) = found.rest {
+            raw.apply_env(|k| std::env::var(k).ok());
+            match raw.validate(base) {
+                Err(ConfigError::Invalid(more)) => issues.extend(
+                    more.into_iter()
+                        .filter(|i| !found.left_out.iter().any(|k| related(&i.key, k))),
+                ),
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
         }
         match (path, issues.len()) {
             (Some(p), 1) => {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::{ConfigError, Issue};
+use crate::ConfigError;
 
 /// The configuration file exactly as written, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -569,27 +569,17 @@ impl RawConfig {
         })
     }
 
-    /// [`RawConfig::from_file`] reporting every problem of structure ([`RawConfig::parse_all`]),
-    /// with what could be read besides them.
-    pub(crate) fn from_file_all(path: &Path) -> Result<(RawConfig, Vec<Issue>), ConfigError> {
+    /// [`RawConfig::from_file`] reporting every problem of structure ([`RawConfig::parse_all`]).
+    pub(crate) fn from_file_all(path: &Path) -> Result<Structure, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        match RawConfig::parse_all(&text) {
-            Ok((raw, problems)) => Ok((
-                raw,
-                problems
-                    .into_iter()
-                    .map(|(key, message)| Issue { key, message })
-                    .collect(),
-            )),
-            Err((key, message)) => Err(ConfigError::Parse {
-                path: path.to_path_buf(),
-                key,
-                message,
-            }),
-        }
+        RawConfig::parse_all(&text).map_err(|(key, message)| ConfigError::Parse {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })
     }
 
     /// Parses TOML text; on error returns the dotted key at fault and a message with the line.
@@ -616,16 +606,21 @@ impl RawConfig {
 
     /// [`RawConfig::parse`], but reporting every problem of structure (a value of the wrong
     /// type, an unknown key, a missing field), not only the first: after each, the key at
-    /// fault is left out and the rest is read again. Returns what could be read with the
-    /// problems (none when the text is fine), or the syntax error that stops all reading.
-    #[allow(clippy::type_complexity)]
-    pub fn parse_all(text: &str) -> Result<(RawConfig, Vec<(String, String)>), (String, String)> {
+    /// fault (or the whole array, for a bad element) is left out and the rest is read again.
+    /// Returns the syntax error that stops all reading, or the [`Structure`] found.
+    pub fn parse_all(text: &str) -> Result<Structure, (String, String)> {
         let first = match RawConfig::parse(text) {
-            Ok(raw) => return Ok((raw, Vec::new())),
+            Ok(raw) => {
+                return Ok(Structure {
+                    rest: Some(raw),
+                    problems: Vec::new(),
+                    left_out: Vec::new(),
+                })
+            }
             Err(first) => first,
         };
-        // The first problem as `parse` words it (with its line); the rest from the parsed
-        // table, their lines found through `toml_edit`, which keeps every key's place.
+        // The rest from the parsed table, their lines found through `toml_edit`, which keeps
+        // every key's place.
         let (Ok(mut table), Ok(doc)) = (
             text.parse::<toml::Table>(),
             toml_edit::ImDocument::parse(text),
@@ -635,6 +630,7 @@ impl RawConfig {
         // Read from the table its keys come in sorted order: the problems are put back in
         // the file's order by line at the end.
         let mut problems: Vec<(Option<usize>, String, String)> = Vec::new();
+        let mut left_out = Vec::new();
         let mut rest = None;
         for _ in 0..MAX_STRUCTURE_PROBLEMS {
             let value = toml::Value::Table(table.clone());
@@ -645,35 +641,40 @@ impl RawConfig {
                 }
                 Err(e) => e,
             };
-            let path: Vec<Step> = err.path().iter().filter_map(Step::of).collect();
-            let key = err.path().to_string();
-            let key = if key == "." || key.is_empty() {
-                "(file)".to_string()
-            } else {
-                key
-            };
+            let mut path: Vec<Step> = err.path().iter().filter_map(Step::of).collect();
             let line = line_of(text, doc.as_table(), &path);
             let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
             problems.push((
                 line,
-                key,
+                dotted(&path),
                 format!("{}{at}", err.into_inner().message().trim()),
             ));
-            // Taking an element out of an array would renumber the ones after it, and the
-            // problems found in them would name the wrong element: stop there.
-            if matches!(path.last(), None | Some(Step::Index(_))) || !remove(&mut table, &path) {
+            // A bad array element: the whole array is left out, since taking the element
+            // alone out would renumber the ones after it.
+            while matches!(path.last(), Some(Step::Index(_))) {
+                path.pop();
+            }
+            if path.is_empty() || !remove(&mut table, &path) {
                 break;
             }
+            left_out.push(dotted(&path));
+        }
+        // The text parser is stricter in places (a date where text is expected, say): its
+        // problem is listed too when the table's reading did not name the same key.
+        if !problems.iter().any(|(_, k, _)| *k == first.0) {
+            let line = first
+                .1
+                .rsplit_once("(line ")
+                .and_then(|(_, l)| l.trim_end_matches(')').parse().ok());
+            problems.push((line, first.0.clone(), first.1.clone()));
+            rest = None;
         }
         problems.sort_by_key(|(line, _, _)| line.unwrap_or(usize::MAX));
-        let problems: Vec<(String, String)> =
-            problems.into_iter().map(|(_, k, m)| (k, m)).collect();
-        if problems.is_empty() {
-            return Err(first);
-        }
-        // When reading stopped early, the values are checked no further: the defaults stand
-        // in for them.
-        Ok((rest.unwrap_or_default(), problems))
+        Ok(Structure {
+            rest,
+            problems: problems.into_iter().map(|(_, k, m)| (k, m)).collect(),
+            left_out,
+        })
     }
 
     /// Applies the environment overrides listed in [`crate::ENV_OVERRIDES`].
@@ -708,6 +709,39 @@ impl RawConfig {
             Some(b) if p.is_relative() && !b.as_os_str().is_empty() => b.join(p),
             _ => p,
         }
+    }
+}
+
+/// What [`RawConfig::parse_all`] found.
+#[derive(Debug)]
+pub struct Structure {
+    /// The configuration without the keys left out; `None` when reading stopped before the
+    /// end (too many problems, or one the table's reading cannot step past).
+    pub rest: Option<RawConfig>,
+    /// Each problem: dotted key, message with its line.
+    pub problems: Vec<(String, String)>,
+    /// The dotted keys left out to read on: their values' own checks would be about the
+    /// defaults that stand in for them.
+    pub left_out: Vec<String>,
+}
+
+/// A key path as the messages write it: `models[1].name`; `(file)` for the whole file.
+fn dotted(path: &[Step]) -> String {
+    let mut s = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if s.is_empty() => s.push_str(k),
+            Step::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    if s.is_empty() {
+        "(file)".to_string()
+    } else {
+        s
     }
 }
 

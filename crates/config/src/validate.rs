@@ -851,8 +851,9 @@ model = ""
     #[test]
     fn every_problem_of_structure_is_listed_in_file_order_with_its_line() {
         let text = "[server]\nlisten = 5\nlisen = \"x\"\n[retention]\ninteraction_days = \"ten\"\n[upstream]\nbase_url = \"http://x/v1\"\n[[models]]\nname = \"a\"\nupstream = [1]\n";
-        let (_, problems) = RawConfig::parse_all(text).expect("readable");
-        let got: Vec<(&str, &str)> = problems
+        let found = RawConfig::parse_all(text).expect("readable");
+        let got: Vec<(&str, &str)> = found
+            .problems
             .iter()
             .map(|(k, m)| (k.as_str(), m.as_str()))
             .collect();
@@ -868,24 +869,37 @@ model = ""
         // A text without problems has none; a syntax error is the one problem.
         assert!(RawConfig::parse_all("[server]\nlisten = \"127.0.0.1:1\"\n")
             .expect("fine")
-            .1
+            .problems
             .is_empty());
         let (key, msg) = RawConfig::parse_all("[server\n").expect_err("syntax");
         assert_eq!(key, "(file)");
         assert!(msg.contains("line 1"), "{msg}");
+        // What only the text parser refuses (a date for a text) is listed too.
+        let found =
+            RawConfig::parse_all("[label]\ncontent_producer = 2024-05-01\n[server]\nlisen = 1\n")
+                .expect("readable");
+        let keys: Vec<&str> = found.problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["label.content_producer", "server.lisen"],
+            "{found:?}"
+        );
     }
 
     #[test]
-    fn a_bad_array_element_ends_the_list_rather_than_misname_the_next() {
-        let text = "[[models]]\nnme = \"b\"\n[[models]]\nname = 7\n";
-        let (raw, problems) = RawConfig::parse_all(text).expect("readable");
-        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["models[0]", "models[0].nme"], "{problems:?}");
-        assert!(
-            problems[0].1.contains("missing field `name`") && problems[0].1.ends_with("(line 1)")
+    fn a_bad_array_element_leaves_its_array_out_and_the_rest_is_read() {
+        let text = "[[models]]\nnme = \"b\"\n[[models]]\nname = 7\n[server]\nlisen = 1\n";
+        let found = RawConfig::parse_all(text).expect("readable");
+        let keys: Vec<&str> = found.problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["models[0]", "models[0].nme", "server.lisen"],
+            "{found:?}"
         );
-        // Reading stopped there: the defaults stand in.
-        assert!(raw.models.is_empty());
+        assert!(found.problems[0].1.contains("missing field `name`"));
+        assert!(found.problems[0].1.ends_with("(line 1)"), "{found:?}");
+        assert_eq!(found.left_out, ["models[0].nme", "models", "server.lisen"]);
+        assert!(found.rest.expect("read to the end").models.is_empty());
     }
 
     #[test]
@@ -911,6 +925,19 @@ model = ""
             ],
             "{issues:?}"
         );
+        // A key left out is not then checked again as its default: `lexicons` has the wrong
+        // type, and is not also reported empty.
+        std::fs::write(
+            &path,
+            "[review]\ndemo_lexicon = false\nlexicons = \"rules.txt\"\n[server]\nlisten = \"x\"\n",
+        )
+        .unwrap();
+        let Err(ConfigError::Invalid(issues)) = Config::load(Some(&path)) else {
+            panic!("expected a list of problems");
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["review.lexicons", "server.listen"], "{issues:?}");
+        assert!(issues[0].message.contains("invalid type"), "{issues:?}");
         // One problem of structure alone is reported as before, with the file's name.
         std::fs::write(&path, "[server]\nlisen = 1\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();

@@ -32,6 +32,17 @@ fn png(dir: &Path, name: &str, img: &image::RgbImage) -> String {
     name.to_string()
 }
 
+/// A pixel of smooth shapes, like a generated picture, for the watermark tests (`textured`'s
+/// sawtooth hides the watermark at some sizes: crates/watermark/README.md, "Known limitation").
+fn smooth(x: u32, y: u32) -> [u8; 3] {
+    let (x, y) = (x as f32, y as f32);
+    [
+        (128.0 + 60.0 * (x / 23.0).sin() + 40.0 * (y / 17.0).cos()) as u8,
+        (110.0 + 80.0 * ((x + y) / 41.0).sin()) as u8,
+        (140.0 + 50.0 * ((x - 2.0 * y) / 29.0).cos()) as u8,
+    ]
+}
+
 fn textured(w: u32, h: u32) -> image::RgbImage {
     image::RgbImage::from_fn(w, h, |x, y| {
         let v = ((x * 7 + y * 13) % 200) as u8 + 20;
@@ -347,15 +358,7 @@ fn a_missing_file_is_named_once_with_its_cause_once() {
 fn watermark_then_label_then_inspect_finds_both_and_they_agree() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    // Smooth shapes, like a generated picture (`textured`'s sawtooth hides the watermark at
-    // this size: crates/watermark/README.md, "Known limitation").
-    let original = image::RgbImage::from_fn(400, 300, |x, y| {
-        let (x, y) = (x as f32, y as f32);
-        let a = 128.0 + 60.0 * (x / 23.0).sin() + 40.0 * (y / 17.0).cos();
-        let b = 110.0 + 80.0 * ((x + y) / 41.0).sin();
-        let c = 140.0 + 50.0 * ((x - 2.0 * y) / 29.0).cos();
-        image::Rgb([a as u8, b as u8, c as u8])
-    });
+    let original = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb(smooth(x, y)));
     let f = png(dir, "gen.png", &original);
     original
         .save_with_format(dir.join("gen.jpg"), image::ImageFormat::Jpeg)
@@ -478,14 +481,6 @@ fn watermark_keeps_alpha_and_refuses_what_re_encoding_would_lose() {
     use image::ImageEncoder;
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let smooth = |x: u32, y: u32| {
-        let (x, y) = (x as f32, y as f32);
-        [
-            (128.0 + 60.0 * (x / 23.0).sin() + 40.0 * (y / 17.0).cos()) as u8,
-            (110.0 + 80.0 * ((x + y) / 41.0).sin()) as u8,
-            (140.0 + 50.0 * ((x - 2.0 * y) / 29.0).cos()) as u8,
-        ]
-    };
     // RGBA: the alpha channel comes back as it was, and the watermark is found.
     let rgba = image::RgbaImage::from_fn(400, 300, |x, y| {
         let [r, g, b] = smooth(x, y);
@@ -577,14 +572,7 @@ fn watermark_keeps_alpha_and_refuses_what_re_encoding_would_lose() {
 fn the_watermark_key_comes_from_the_key_file_not_the_environment() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
-    let img = image::RgbImage::from_fn(400, 300, |x, y| {
-        let (x, y) = (x as f32, y as f32);
-        image::Rgb([
-            (128.0 + 60.0 * (x / 23.0).sin()) as u8,
-            (110.0 + 80.0 * ((x + y) / 41.0).sin()) as u8,
-            (140.0 + 50.0 * (y / 29.0).cos()) as u8,
-        ])
-    });
+    let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb(smooth(x, y)));
     let f = png(dir, "g.png", &img);
     std::fs::write(dir.join("wm.key"), "a secret of more than sixteen bytes").unwrap();
     let run = |args: &[&str]| {

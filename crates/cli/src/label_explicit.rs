@@ -101,8 +101,12 @@ pub fn run(a: ExplicitArgs) -> anyhow::Result<()> {
     };
     let report = match kind(&a.file)? {
         Kind::Image(format) => {
-            let bytes =
-                std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+            let (bytes, dropped) = crate::image_out::read_for_reencoding(
+                &a.file,
+                format,
+                a.out.is_some(),
+                "explicit label",
+            )?;
             let mut img = image::load_from_memory_with_format(&bytes, format)
                 .with_context(|| format!("{}: not a readable {format:?} image", a.file.display()))?
                 .to_rgba8();
@@ -110,6 +114,7 @@ pub fn run(a: ExplicitArgs) -> anyhow::Result<()> {
             // JPEG has no alpha: flattened; the label plate is opaque enough to read either way.
             let encoded = crate::image_out::encode(image::DynamicImage::ImageRgba8(img), format)?;
             hegui_label::write_atomic(&out, &encoded)?;
+            crate::image_out::note_dropped(&out, &dropped);
             json!({"file": out, "kind": "image", "layout": {
                 "x": layout.x,
                 "y": layout.y,

@@ -2,12 +2,11 @@
 //! outside the gateway, with the key and payload the gateway's `/v1/images/generations` uses,
 //! so `hegui label inspect --watermark-key-file` reads both alike.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use hegui_label::{read_file, write_atomic, Registry};
+use hegui_label::write_atomic;
 use hegui_watermark::Strength;
 use image::{DynamicImage, ImageFormat};
 use serde_json::json;
@@ -58,31 +57,8 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
             )
         }
     })?;
-    // Re-encoding drops the file's metadata; an implicit label there would be lost, and its
-    // signature no longer matches the pixels anyway. The order is explicit, watermark, add.
-    let registry = Registry::new();
-    let (bytes, handler) = read_file(&registry, &a.file)?;
-    if !handler.read(&bytes)?.is_empty() {
-        bail!(
-            "{}: the file already carries an implicit label, which watermarking would drop (the pixels change, so its signature would no longer hold); watermark before `hegui label add`, or `hegui label strip` it first",
-            a.file.display()
-        );
-    }
-    let losses = losses(&bytes, format);
-    if !losses.always.is_empty() {
-        bail!(
-            "{}: the watermarked image would lose {} (it is re-encoded as a still image of 8 bits per channel); not watermarked",
-            a.file.display(),
-            losses.always.join(" and ")
-        );
-    }
-    if !losses.metadata.is_empty() && a.out.is_none() {
-        bail!(
-            "{}: re-encoding would drop its {}; give --out to write a watermarked copy without them and keep this file",
-            a.file.display(),
-            losses.metadata.join(", ")
-        );
-    }
+    let (bytes, dropped) =
+        crate::image_out::read_for_reencoding(&a.file, format, a.out.is_some(), "watermark")?;
     let key = key(&a.key_file)?;
     let produce_id = a
         .produce_id
@@ -108,13 +84,7 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
         DynamicImage::ImageRgb8(mark(&img.into_rgb8())?)
     };
     write_atomic(&out, &crate::image_out::encode(marked, format)?)?;
-    if !losses.metadata.is_empty() {
-        eprintln!(
-            "{}: written without the input's {}",
-            out.display(),
-            losses.metadata.join(", ")
-        );
-    }
+    crate::image_out::note_dropped(&out, &dropped);
     let payload_hex = format!("{payload:016x}");
     if a.json {
         println!(
@@ -160,63 +130,4 @@ fn key(path: &Path) -> anyhow::Result<hegui_watermark::WatermarkKey> {
         path.display()
     );
     Ok(key)
-}
-
-/// What re-encoding an image loses.
-struct Losses {
-    /// Lost whatever the output: the watermark is not made at all.
-    always: Vec<&'static str>,
-    /// Metadata not carried over: refused in place, allowed into a copy (`--out`).
-    metadata: Vec<&'static str>,
-}
-
-fn losses(bytes: &[u8], format: ImageFormat) -> Losses {
-    use image::ImageDecoder;
-    let mut l = Losses {
-        always: Vec::new(),
-        metadata: Vec::new(),
-    };
-    let mut note = |decoder: &mut dyn ImageDecoder, always: &mut Vec<&'static str>| {
-        if matches!(
-            decoder.color_type().bytes_per_pixel() / decoder.color_type().channel_count().max(1),
-            2..
-        ) {
-            always.push("more than 8 bits per channel");
-        }
-        if decoder.icc_profile().ok().flatten().is_some() {
-            l.metadata.push("ICC colour profile");
-        }
-        if decoder.exif_metadata().ok().flatten().is_some() {
-            l.metadata.push("EXIF metadata");
-        }
-    };
-    let cursor = Cursor::new(bytes);
-    match format {
-        ImageFormat::Png => {
-            if let Ok(mut d) = image::codecs::png::PngDecoder::new(cursor) {
-                if d.is_apng().unwrap_or(false) {
-                    l.always.push("its animation");
-                }
-                note(&mut d, &mut l.always);
-            }
-        }
-        ImageFormat::Jpeg => {
-            if let Ok(mut d) = image::codecs::jpeg::JpegDecoder::new(cursor) {
-                note(&mut d, &mut l.always);
-            }
-        }
-        ImageFormat::WebP => {
-            if let Ok(mut d) = image::codecs::webp::WebPDecoder::new(cursor) {
-                if d.has_animation() {
-                    l.always.push("its animation");
-                }
-                note(&mut d, &mut l.always);
-            }
-        }
-        _ => {}
-    }
-    if hegui_label::c2pa_carrier(bytes).is_some() {
-        l.metadata.push("C2PA manifest");
-    }
-    l
 }

@@ -602,3 +602,37 @@ fn the_watermark_key_comes_from_the_key_file_not_the_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HEGUI_WATERMARK_KEY is set"));
     assert!(!dir.join("none.key").exists());
 }
+
+#[test]
+fn an_explicit_label_refuses_what_re_encoding_would_lose() {
+    use image::ImageEncoder;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb(smooth(x, y)));
+    // An implicit label would be dropped with the re-encoding: refused, file untouched.
+    let f = png(dir, "l.png", &img);
+    assert!(hegui(dir, &["add", &f, "--producer", "P1"]).0);
+    let labeled = std::fs::read(dir.join(&f)).unwrap();
+    let (ok, _, err) = hegui(dir, &["explicit", &f]);
+    assert!(
+        !ok && err.contains("already carries an implicit label"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.join(&f)).unwrap(), labeled);
+    // A colour profile: refused in place, a copy with --out says what it lacks.
+    let mut with_icc = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut with_icc);
+    enc.set_icc_profile(vec![7u8; 300]).unwrap();
+    enc.write_image(img.as_raw(), 320, 240, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(dir.join("icc.png"), &with_icc).unwrap();
+    let (ok, _, err) = hegui(dir, &["explicit", "icc.png"]);
+    assert!(!ok && err.contains("ICC colour profile"), "{err}");
+    assert_eq!(std::fs::read(dir.join("icc.png")).unwrap(), with_icc);
+    let (ok, _, err) = hegui(dir, &["explicit", "icc.png", "--out", "icc-l.png"]);
+    assert!(
+        ok && err.contains("written without the input's ICC colour profile"),
+        "{err}"
+    );
+    assert!(dir.join("icc-l.png").exists());
+}

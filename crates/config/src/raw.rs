@@ -558,28 +558,14 @@ impl Default for RawLog {
 impl RawConfig {
     /// Reads and parses a TOML file; errors name the key and the line.
     pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        RawConfig::parse(&text).map_err(|(key, message)| ConfigError::Parse {
-            path: path.to_path_buf(),
-            key,
-            message,
-        })
+        RawConfig::parse(&read_text(path)?)
+            .map_err(|(key, message)| parse_error(path, key, message))
     }
 
     /// [`RawConfig::from_file`] reporting every problem of structure ([`RawConfig::parse_all`]).
     pub(crate) fn from_file_all(path: &Path) -> Result<Structure, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        RawConfig::parse_all(&text).map_err(|(key, message)| ConfigError::Parse {
-            path: path.to_path_buf(),
-            key,
-            message,
-        })
+        RawConfig::parse_all(&read_text(path)?)
+            .map_err(|(key, message)| parse_error(path, key, message))
     }
 
     /// Parses TOML text; on error returns the dotted key at fault and a message with the line.
@@ -590,10 +576,7 @@ impl RawConfig {
             let inner = e.into_inner();
             let at = inner
                 .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!(" (line {line})")
-                })
+                .map(|s| format!(" (line {})", line_at(text, s.start)))
                 .unwrap_or_default();
             let key = if key == "." || key.is_empty() {
                 "(file)".to_string()
@@ -709,6 +692,22 @@ impl RawConfig {
             Some(b) if p.is_relative() && !b.as_os_str().is_empty() => b.join(p),
             _ => p,
         }
+    }
+}
+
+/// The configuration file's text.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse_error(path: &Path, key: String, message: String) -> ConfigError {
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        key,
+        message,
     }
 }
 

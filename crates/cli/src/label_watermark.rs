@@ -16,8 +16,9 @@ pub struct WatermarkArgs {
     /// The image (png, jpg/jpeg, webp). Replaced unless --out is given.
     pub file: PathBuf,
     /// The watermark secret: a file of at least 16 bytes, as `[media] watermark_key_file`
-    /// (the gateway creates one on first start; HEGUI_WATERMARK_KEY takes precedence, as
-    /// there). Created (32 random bytes, mode 0600) when it does not exist.
+    /// (the gateway creates one on first start). This file alone, not HEGUI_WATERMARK_KEY:
+    /// `inspect --watermark-key-file` reads files. Created (32 random bytes, mode 0600) when
+    /// it does not exist.
     #[arg(long)]
     pub key_file: PathBuf,
     /// The ProduceID whose 64-bit payload the watermark carries. Default: a fresh UUIDv7,
@@ -68,20 +69,17 @@ pub fn run(a: WatermarkArgs) -> anyhow::Result<()> {
     let img = image::load_from_memory_with_format(&bytes, format)
         .with_context(|| format!("{}: not a readable {format:?} image", a.file.display()))?;
     let (width, height) = (img.width(), img.height());
-    let mark = |rgb: &image::RgbImage| {
-        hegui_watermark::embed(rgb, &key, payload, Strength::Normal)
-            .with_context(|| format!("{}: cannot watermark it", a.file.display()))
-    };
+    let cannot = || format!("{}: cannot watermark it", a.file.display());
     // Alpha is kept as it was; the watermark lives in the colour channels.
     let marked = if img.color().has_alpha() && format != ImageFormat::Jpeg {
         let mut rgba = img.into_rgba8();
-        let rgb = DynamicImage::ImageRgba8(rgba.clone()).into_rgb8();
-        for (p, m) in rgba.pixels_mut().zip(mark(&rgb)?.pixels()) {
-            p.0[..3].copy_from_slice(&m.0);
-        }
+        hegui_watermark::embed_rgba(&mut rgba, &key, payload, Strength::Normal)
+            .with_context(cannot)?;
         DynamicImage::ImageRgba8(rgba)
     } else {
-        DynamicImage::ImageRgb8(mark(&img.into_rgb8())?)
+        let rgb = hegui_watermark::embed(&img.into_rgb8(), &key, payload, Strength::Normal)
+            .with_context(cannot)?;
+        DynamicImage::ImageRgb8(rgb)
     };
     write_atomic(&out, &crate::image_out::encode(marked, format)?)?;
     crate::image_out::note_dropped(&out, &dropped);

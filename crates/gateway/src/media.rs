@@ -206,21 +206,15 @@ impl MediaLabels {
         let (width, height) = (img.width(), img.height());
         let payload = hegui_watermark::payload_from_produce_id(&label.produce_id);
         let visible = label_err("visible label");
-        let mark = |rgb: &image::RgbImage, key: &WatermarkKey| {
-            hegui_watermark::embed(rgb, key, payload, Strength::Normal)
-                .map_err(|e| label_err("watermark")(e.to_string()))
-        };
+        let mark_err = |e: hegui_watermark::WatermarkError| label_err("watermark")(e.to_string());
         let out = if img.color().has_alpha() {
             let mut rgba = img.into_rgba8();
             self.image
                 .label_rgba(&mut rgba)
                 .map_err(|e| visible(e.to_string()))?;
             if let Some(key) = &self.watermark {
-                let rgb = DynamicImage::ImageRgba8(rgba.clone()).into_rgb8();
-                let marked = mark(&rgb, key)?;
-                for (p, m) in rgba.pixels_mut().zip(marked.pixels()) {
-                    p.0[..3].copy_from_slice(&m.0);
-                }
+                hegui_watermark::embed_rgba(&mut rgba, key, payload, Strength::Normal)
+                    .map_err(mark_err)?;
             }
             DynamicImage::ImageRgba8(rgba)
         } else {
@@ -229,7 +223,8 @@ impl MediaLabels {
                 .label_rgb(&mut rgb)
                 .map_err(|e| visible(e.to_string()))?;
             if let Some(key) = &self.watermark {
-                rgb = mark(&rgb, key)?;
+                rgb = hegui_watermark::embed(&rgb, key, payload, Strength::Normal)
+                    .map_err(mark_err)?;
             }
             DynamicImage::ImageRgb8(rgb)
         };

@@ -182,6 +182,22 @@ pub fn embed(
     embed::embed(img, key, payload, strength)
 }
 
+/// [`embed`] into an image with alpha: the colour channels are marked, the alpha channel
+/// stays as it was.
+pub fn embed_rgba(
+    img: &mut image::RgbaImage,
+    key: &WatermarkKey,
+    payload: u64,
+    strength: Strength,
+) -> Result<(), WatermarkError> {
+    let rgb = image::DynamicImage::ImageRgba8(img.clone()).into_rgb8();
+    let marked = embed(&rgb, key, payload, strength)?;
+    for (p, m) in img.pixels_mut().zip(marked.pixels()) {
+        p.0[..3].copy_from_slice(&m.0);
+    }
+    Ok(())
+}
+
 /// Looks for a watermark of `key`; never panics, `payload` is `None` when none is found.
 pub fn detect(img: &image::RgbImage, key: &WatermarkKey) -> Detection {
     detect::detect(img, key, false).0

@@ -9,14 +9,19 @@ use serde_json::Value;
 
 const HEGUI: &str = env!("CARGO_BIN_EXE_hegui");
 
+/// `hegui label ARGS` in `dir`, without `HEGUI_WATERMARK_KEY` from the test's environment.
 fn hegui(dir: &Path, args: &[&str]) -> (bool, Value, String) {
-    let out = Command::new(HEGUI)
-        .current_dir(dir)
-        .env_remove("HEGUI_WATERMARK_KEY")
-        .arg("label")
-        .args(args)
-        .output()
-        .unwrap();
+    hegui_with_watermark_env(dir, args, None)
+}
+
+/// [`hegui`] with `HEGUI_WATERMARK_KEY` set to `key`, or unset for `None`.
+fn hegui_with_watermark_env(dir: &Path, args: &[&str], key: Option<&str>) -> (bool, Value, String) {
+    let mut cmd = Command::new(HEGUI);
+    cmd.current_dir(dir).env_remove("HEGUI_WATERMARK_KEY");
+    if let Some(k) = key {
+        cmd.env("HEGUI_WATERMARK_KEY", k);
+    }
+    let out = cmd.arg("label").args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let v = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
     (
@@ -24,6 +29,23 @@ fn hegui(dir: &Path, args: &[&str]) -> (bool, Value, String) {
         v,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `img` written to `dir/name` as a PNG carrying an ICC profile; returns the file's bytes.
+fn png_with_icc(dir: &Path, name: &str, img: &image::RgbImage) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut bytes);
+    enc.set_icc_profile(vec![7u8; 300]).unwrap();
+    enc.write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    std::fs::write(dir.join(name), &bytes).unwrap();
+    bytes
 }
 
 fn png(dir: &Path, name: &str, img: &image::RgbImage) -> String {
@@ -478,7 +500,6 @@ fn an_explicit_label_on_a_jpeg_keeps_the_rest_of_the_picture() {
 
 #[test]
 fn watermark_keeps_alpha_and_refuses_what_re_encoding_would_lose() {
-    use image::ImageEncoder;
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     // RGBA: the alpha channel comes back as it was, and the watermark is found.
@@ -512,12 +533,7 @@ fn watermark_keeps_alpha_and_refuses_what_re_encoding_would_lose() {
 
     // A colour profile would be dropped: refused in place, allowed into a copy.
     let rgb = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb(smooth(x, y)));
-    let mut with_icc = Vec::new();
-    let mut enc = image::codecs::png::PngEncoder::new(&mut with_icc);
-    enc.set_icc_profile(vec![7u8; 300]).unwrap();
-    enc.write_image(rgb.as_raw(), 400, 300, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    std::fs::write(dir.join("icc.png"), &with_icc).unwrap();
+    let with_icc = png_with_icc(dir, "icc.png", &rgb);
     let (ok, _, err) = hegui(dir, &["watermark", "icc.png", "--key-file", "wm.key"]);
     assert!(
         !ok && err.contains("ICC colour profile") && err.contains("--out"),
@@ -576,20 +592,10 @@ fn the_watermark_key_comes_from_the_key_file_not_the_environment() {
     let f = png(dir, "g.png", &img);
     std::fs::write(dir.join("wm.key"), "a secret of more than sixteen bytes").unwrap();
     let run = |args: &[&str]| {
-        Command::new(HEGUI)
-            .current_dir(dir)
-            .env("HEGUI_WATERMARK_KEY", "another secret, the gateway's own")
-            .arg("label")
-            .args(args)
-            .output()
-            .unwrap()
+        hegui_with_watermark_env(dir, args, Some("another secret, the gateway's own"))
     };
-    let out = run(&["watermark", &f, "--key-file", "wm.key"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, _, err) = run(&["watermark", &f, "--key-file", "wm.key"]);
+    assert!(ok, "{err}");
     let (ok, ins, err) = hegui(
         dir,
         &["inspect", &f, "--watermark-key-file", "wm.key", "--json"],
@@ -597,15 +603,14 @@ fn the_watermark_key_comes_from_the_key_file_not_the_environment() {
     assert!(ok, "{err}");
     assert_eq!(ins["watermark"]["detected"], true, "{ins}");
     // A key file that does not exist is not made up from the environment.
-    let out = run(&["watermark", &f, "--key-file", "none.key", "--out", "x.png"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HEGUI_WATERMARK_KEY is set"));
+    let (ok, _, err) = run(&["watermark", &f, "--key-file", "none.key", "--out", "x.png"]);
+    assert!(!ok);
+    assert!(err.contains("HEGUI_WATERMARK_KEY is set"), "{err}");
     assert!(!dir.join("none.key").exists());
 }
 
 #[test]
 fn an_explicit_label_refuses_what_re_encoding_would_lose() {
-    use image::ImageEncoder;
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb(smooth(x, y)));
@@ -620,12 +625,7 @@ fn an_explicit_label_refuses_what_re_encoding_would_lose() {
     );
     assert_eq!(std::fs::read(dir.join(&f)).unwrap(), labeled);
     // A colour profile: refused in place, a copy with --out says what it lacks.
-    let mut with_icc = Vec::new();
-    let mut enc = image::codecs::png::PngEncoder::new(&mut with_icc);
-    enc.set_icc_profile(vec![7u8; 300]).unwrap();
-    enc.write_image(img.as_raw(), 320, 240, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    std::fs::write(dir.join("icc.png"), &with_icc).unwrap();
+    let with_icc = png_with_icc(dir, "icc.png", &img);
     let (ok, _, err) = hegui(dir, &["explicit", "icc.png"]);
     assert!(!ok && err.contains("ICC colour profile"), "{err}");
     assert_eq!(std::fs::read(dir.join("icc.png")).unwrap(), with_icc);

@@ -79,29 +79,34 @@ fn repeat_tail(name: &str, skip: usize, bytes: usize) -> Vec<u8> {
     v
 }
 
-fn pdf(bytes: usize) -> Vec<u8> {
+/// A PDF of about `bytes` bytes: `pages` pages, each showing one image of noise.
+fn pdf(bytes: usize, pages: usize) -> Vec<u8> {
     use lopdf::{dictionary, Document, Object, Stream};
     let mut doc = Document::with_version("1.5");
-    let side = ((bytes / 3) as f64).sqrt() as i64;
-    let img = Stream::new(
-        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
-        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
-        noise((side * side * 3) as usize),
-    );
-    let img_id = doc.add_object(img);
+    let side = ((bytes / pages / 3) as f64).sqrt() as i64;
     let pages_id = doc.new_object_id();
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
-        b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
-    ));
-    let page_id = doc.add_object(
-        dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}}},
-    );
+    let mut kids = Vec::new();
+    for _ in 0..pages {
+        let img = Stream::new(
+            dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
+            "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
+            noise((side * side * 3) as usize),
+        );
+        let img_id = doc.add_object(img);
+        let content_id = doc.add_object(Stream::new(
+            dictionary! {},
+            b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
+        ));
+        let page_id = doc.add_object(
+            dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+            "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}}},
+        );
+        kids.push(page_id.into());
+    }
     doc.objects.insert(
         pages_id,
         Object::Dictionary(
-            dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
+            dictionary! {"Type" => "Pages", "Kids" => kids, "Count" => pages as i64},
         ),
     );
     let cat = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
@@ -179,31 +184,54 @@ fn main() {
             }
         }
     };
-    let samples: Vec<(&str, &str, Vec<u8>)> = vec![
+    // Built only when asked for (making them takes longer than labeling them).
+    type Make = Box<dyn Fn() -> Vec<u8>>;
+    let samples: Vec<(&str, &str, Make)> = vec![
         (
             "png",
             "PNG (noise, real encoder)",
-            image(image::ImageFormat::Png, size),
+            Box::new(move || image(image::ImageFormat::Png, size)),
         ),
         (
             "jpeg",
             "JPEG (noise, real encoder)",
-            image(image::ImageFormat::Jpeg, size * 2),
+            Box::new(move || image(image::ImageFormat::Jpeg, size * 2)),
         ),
         (
             "tiff",
             "TIFF (real encoder)",
-            image(image::ImageFormat::Tiff, size),
+            Box::new(move || image(image::ImageFormat::Tiff, size)),
         ),
-        ("wav", "WAV", wav(size)),
-        ("mp4", "MP4 faststart (mdat moves)", mp4(size)),
-        ("mp3", "MP3", repeat_tail("sample.mp3", mp3_tag, size)),
-        ("flac", "FLAC", repeat_tail("sample.flac", flac_audio, size)),
-        ("pdf", "PDF (incremental update)", pdf(size)),
-        ("ooxml", "DOCX (ZIP spliced)", docx(size)),
-        ("text", "text", text(size)),
-        ("markdown", "Markdown", text(size)),
-        ("html", "HTML", text(size)),
+        ("wav", "WAV", Box::new(move || wav(size))),
+        (
+            "mp4",
+            "MP4 faststart (mdat moves)",
+            Box::new(move || mp4(size)),
+        ),
+        (
+            "mp3",
+            "MP3",
+            Box::new(move || repeat_tail("sample.mp3", mp3_tag, size)),
+        ),
+        (
+            "flac",
+            "FLAC",
+            Box::new(move || repeat_tail("sample.flac", flac_audio, size)),
+        ),
+        (
+            "pdf",
+            "PDF, one image (incremental update)",
+            Box::new(move || pdf(size, 1)),
+        ),
+        (
+            "pdf-pages",
+            "PDF, 64 pages of one image each (incremental update)",
+            Box::new(move || pdf(size, 64)),
+        ),
+        ("ooxml", "DOCX (ZIP spliced)", Box::new(move || docx(size))),
+        ("text", "text", Box::new(move || text(size))),
+        ("markdown", "Markdown", Box::new(move || text(size))),
+        ("html", "HTML", Box::new(move || text(size))),
     ];
     // Files for `label_file` on tmpfs (page cache, no device under it), else the temp dir.
     let shm = std::path::Path::new("/dev/shm");
@@ -216,11 +244,12 @@ fn main() {
     println!("| format | file MB | write MB/s | digest+sign+write MB/s | label_file MB/s |");
     println!("|---|---:|---:|---:|---:|");
     let only: Vec<String> = std::env::args().skip(2).collect();
-    for (name, title, bytes) in samples {
+    for (name, title, make) in samples {
         if !only.is_empty() && !only.iter().any(|o| o == name) {
             continue;
         }
-        let h = reg.by_name(name).unwrap();
+        let bytes = make();
+        let h = reg.by_name(name.split('-').next().unwrap()).unwrap();
         if let Some(save) = std::env::var_os("LABEL_THROUGHPUT_SAVE") {
             // The unlabeled samples, for timing the `hegui label add` command on them.
             let to = std::path::Path::new(&save).join(format!("sample.{}", h.extensions()[0]));

@@ -122,11 +122,14 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         "{}",
         ctx("verify")
     );
-    // A handler that says it keeps the media in place does, and one that says not does not.
+    // A handler that says it keeps the media in place does, and one that says not does not;
+    // except PDF, whose incremental update keeps the input but which does not claim it: its
+    // signed path parses the file once for the digest and the update, and the overlapped path
+    // `keeps_media` selects would parse it three times.
     let parts = h.write_parts(sample, &l1).unwrap();
     assert_eq!(
         parts.kept_len() > 0,
-        h.keeps_media(),
+        h.keeps_media() || h.name() == "pdf",
         "{}: {} of {} bytes kept",
         ctx("keeps_media"),
         parts.kept_len(),

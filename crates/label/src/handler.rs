@@ -43,7 +43,9 @@ pub trait FormatHandler: Send + Sync {
         -> Result<Output<'a>, LabelError>;
     /// True when [`FormatHandler::write_parts`] returns the media as kept input ranges rather
     /// than rebuilding the whole file as new bytes; the signed path then copies them while it
-    /// computes the digest (`label_bytes`). The conformance harness checks the claim.
+    /// computes the digest (`label_bytes`). The conformance harness checks the claim. PDF keeps
+    /// the input of an incremental update without claiming it: overlapping would parse the
+    /// file three times instead of once.
     fn keeps_media(&self) -> bool {
         false
     }

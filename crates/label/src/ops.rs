@@ -86,11 +86,7 @@ fn signed_bytes(
     parallel_min: usize,
 ) -> Result<(Vec<u8>, AigcLabel), LabelError> {
     if bytes.len() < parallel_min || !handler.keeps_media() {
-        let (out, signed) = handler.write_with_digest(bytes, &mut |digest| {
-            let mut signed = label.clone();
-            signer.sign(&mut signed, digest)?;
-            Ok(signed)
-        })?;
+        let (out, signed) = signed_output(handler, bytes, label, signer)?;
         return Ok((out.into_vec(), signed));
     }
     let mut out = Vec::new();
@@ -103,6 +99,21 @@ fn signed_bytes(
     }
     real.fill_new(&mut out);
     Ok((out, signed))
+}
+
+/// `label` signed by `signer` over the content digest and written into `bytes`, as pieces
+/// ([`FormatHandler::write_with_digest`]); the signed label too.
+fn signed_output<'a>(
+    handler: &dyn FormatHandler,
+    bytes: &'a [u8],
+    label: &AigcLabel,
+    signer: Signer<'_>,
+) -> Result<(Output<'a>, AigcLabel), LabelError> {
+    handler.write_with_digest(bytes, &mut |digest| {
+        let mut signed = label.clone();
+        signer.sign(&mut signed, digest)?;
+        Ok(signed)
+    })
 }
 
 /// The overlapped signed path: lays the output out with a stand-in signature of the real
@@ -352,8 +363,9 @@ fn signed_file(
         let carrier = h.canonical_carrier().to_string();
         return Ok(FoundLabel { carrier, label });
     }
-    let (out, label) = signed_bytes(h, bytes, label, signer, PARALLEL_MIN)?;
-    write_atomic(dest, &out)?;
+    // Written piece by piece: kept input ranges go from the input to the file.
+    let (out, label) = signed_output(h, bytes, label, signer)?;
+    replace_atomic(dest, |f| out.write_to(f).map_err(io(dest)))?;
     Ok(FoundLabel {
         carrier: h.canonical_carrier().to_string(),
         label,

@@ -9,13 +9,21 @@
 //! and writes it again object by object; stream contents (images, fonts, page content) are
 //! copied as stored, never decoded and re-encoded. `lopdf` bounds bracket nesting (100) and
 //! decompressed sizes (256 MiB); a panic inside it is caught and reported as a malformed file.
+//!
+//! Reading, the content digest and the incremental update use a light load ([`load_light`]):
+//! lopdf parses every object, but the content of each long stream (images, fonts) is hashed
+//! and dropped as soon as it is parsed, so a document is never held twice in memory and the
+//! memory lopdf copies it into is reused from one stream to the next. Only a full rewrite
+//! loads every stream's content.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hegui_types::AigcLabel;
 use lopdf::xref::XrefEntry;
-use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream, StringFormat};
 use sha2::{Digest, Sha256};
 
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -28,14 +36,22 @@ const MAX_DEPTH: usize = 64;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Pdf;
 
+/// Where the `%PDF-` header starts (lopdf counts offsets from there).
+fn header_at(bytes: &[u8]) -> Result<usize, LabelError> {
+    crate::bytes::find(&bytes[..bytes.len().min(1024)], b"%PDF-")
+        .ok_or_else(|| LabelError::malformed(F, "no %PDF- header in the first 1024 bytes"))
+}
+
+/// The whole document, every stream's content included (for a full rewrite).
 fn load(bytes: &[u8]) -> Result<Document, LabelError> {
-    if crate::bytes::find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_none() {
-        return Err(LabelError::malformed(
-            F,
-            "no %PDF- header in the first 1024 bytes",
-        ));
-    }
-    let doc = match catch_unwind(AssertUnwindSafe(|| Document::load_mem(bytes))) {
+    load_with(bytes, LoadOptions::default())
+}
+
+fn load_with(bytes: &[u8], options: LoadOptions) -> Result<Document, LabelError> {
+    header_at(bytes)?;
+    let doc = match catch_unwind(AssertUnwindSafe(|| {
+        Document::load_mem_with_options(bytes, options)
+    })) {
         Ok(Ok(d)) => d,
         Ok(Err(e)) => return Err(LabelError::malformed(F, e.to_string())),
         Err(_) => {
@@ -49,6 +65,144 @@ fn load(bytes: &[u8]) -> Result<Document, LabelError> {
         return Err(LabelError::unsupported(F, "encrypted documents"));
     }
     Ok(doc)
+}
+
+/// Streams this long or longer are not kept by a light load. Tests and fuzzing leave nearly
+/// every stream, so their small files go through the same path as large ones.
+const LEAVE_FROM: usize = if cfg!(any(test, fuzzing)) {
+    16
+} else {
+    64 * 1024
+};
+
+/// What a light load keeps of a stream whose content it drops.
+#[derive(Debug, Clone, Copy)]
+struct Left {
+    len: usize,
+    /// XXH3-128 of the content, for the update's check that the labeled file reads as the
+    /// input did: a guard against lopdf reading a damaged file differently, not a proof (the
+    /// content digest, SHA-256, is what a verifier recomputes), so a fast hash serves.
+    xxh3: u128,
+    /// SHA-256 of the content, for the content digest, when the load was asked for it.
+    sha256: Option<[u8; 32]>,
+}
+
+/// Same length and content (by XXH3-128); a SHA-256 one load computed and the other did not
+/// does not count.
+impl PartialEq for Left {
+    fn eq(&self, o: &Self) -> bool {
+        self.len == o.len && self.xxh3 == o.xxh3
+    }
+}
+
+thread_local! {
+    /// The streams [`leave_long_streams`] did not keep during the light load running on this
+    /// thread, by object, and whether that load computes their SHA-256.
+    static LEFT: RefCell<(bool, BTreeMap<ObjectId, Left>)> = const { RefCell::new((false, BTreeMap::new())) };
+}
+
+/// lopdf's load filter for [`load_light`]: the content of a long stream is hashed as soon as
+/// it is parsed, recorded in [`LEFT`] and replaced by a one-byte stand-in (an empty one would
+/// make lopdf read it again). lopdf's filter is a plain function pointer, so the record is a
+/// thread-local; a load runs on the calling thread (lopdf's `rayon` feature is off). Object
+/// streams, cross-reference streams and XMP metadata are kept (lopdf decodes the first two
+/// after the filter; the label reader reads the last).
+fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)> {
+    let Object::Stream(s) = o else {
+        // lopdf keeps the returned object for a member of an object stream.
+        return Some((id, o.clone()));
+    };
+    LEFT.with(|l| {
+        let (sha, l) = &mut *l.borrow_mut();
+        if s.content.len() >= LEAVE_FROM
+            && !s.dict.has_type(b"ObjStm")
+            && !s.dict.has_type(b"XRef")
+            && !s.dict.has_type(b"Metadata")
+        {
+            let left = Left {
+                len: s.content.len(),
+                xxh3: xxhash_rust::xxh3::xxh3_128(&s.content),
+                sha256: sha.then(|| Sha256::digest(&s.content).into()),
+            };
+            l.insert(id, left);
+            s.content = vec![0];
+        } else {
+            // A later object under the same number replaces an earlier one, as in lopdf's map.
+            l.remove(&id);
+        }
+    });
+    // For a top-level object (streams are never in object streams) lopdf keeps the object it
+    // passed, as changed here, and drops the one returned.
+    Some((id, Object::Null))
+}
+
+/// A parsed document, and what is known of the content of the long streams it does not hold.
+struct Parsed {
+    doc: Document,
+    /// The streams whose content was not kept, by object.
+    left: BTreeMap<ObjectId, Left>,
+}
+
+impl Parsed {
+    /// A document loaded in full.
+    fn whole(doc: Document) -> Self {
+        Parsed {
+            doc,
+            left: BTreeMap::new(),
+        }
+    }
+
+    /// The length and SHA-256 of the stored (undecoded) content of the stream `s`, object `id`.
+    fn content_hash(&self, id: ObjectId, s: &Stream) -> Result<(usize, [u8; 32]), LabelError> {
+        match self.left.get(&id) {
+            None => Ok((s.content.len(), Sha256::digest(&s.content).into())),
+            Some(Left {
+                len,
+                sha256: Some(h),
+                ..
+            }) => Ok((*len, *h)),
+            // A caller's mistake, not the file's: a light load for the digest hashes them all.
+            Some(_) => Err(LabelError::malformed(
+                F,
+                "internal error: a stream's content was not kept for the digest",
+            )),
+        }
+    }
+}
+
+/// True when the catalog leads to the root of a page tree with `/Kids`: lopdf's lenient load
+/// rebuilds the cross-reference data of a file where it does not (only when it loads without
+/// a filter), so a light load of such a file does not read it as a full load does.
+fn page_tree_loaded(doc: &Document) -> bool {
+    doc.catalog()
+        .and_then(|c| c.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|r| doc.get_dictionary(r))
+        .and_then(|r| r.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .is_ok()
+}
+
+/// The document without the content of its long streams (see the module documentation); it
+/// reads as [`load`] reads it, object for object, and has the same content digest. A file
+/// whose page tree the light load does not find, or whose XMP metadata it did not keep, is
+/// loaded in full (lopdf may rebuild the first; the label reader reads the second).
+///
+/// With `for_digest` the content of each stream not kept is hashed with SHA-256 as well, for
+/// [`digest_doc`].
+fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
+    LEFT.with(|l| *l.borrow_mut() = (for_digest, BTreeMap::new()));
+    let options = LoadOptions {
+        filter: Some(leave_long_streams),
+        ..LoadOptions::default()
+    };
+    let loaded = load_with(bytes, options);
+    let left = LEFT.with(|l| std::mem::take(&mut l.borrow_mut().1));
+    let doc = loaded?;
+    if !page_tree_loaded(&doc) || metadata_id(&doc).is_some_and(|m| left.contains_key(&m)) {
+        return Ok(Parsed::whole(load(bytes)?));
+    }
+    Ok(Parsed { doc, left })
 }
 
 fn reference(o: &Object) -> Option<ObjectId> {
@@ -100,26 +254,33 @@ fn text(o: &Object) -> Option<String> {
     }
 }
 
-fn metadata_xmp(doc: &Document) -> Option<(ObjectId, Vec<u8>)> {
-    let id = metadata_id(doc)?;
-    match doc.objects.get(&id)? {
-        Object::Stream(s) => {
-            let c = if s.dict.get(b"Filter").is_ok() {
-                s.decompressed_content().ok()?
-            } else {
-                s.content.clone()
-            };
-            Some((id, c))
-        }
-        _ => None,
+/// The XMP metadata packet, decoded, and its object. `None` when there is none, or it
+/// cannot be decoded.
+fn metadata_xmp(p: &Parsed) -> Option<(ObjectId, Vec<u8>)> {
+    let id = metadata_id(&p.doc)?;
+    let Object::Stream(s) = p.doc.objects.get(&id)? else {
+        return None;
+    };
+    if p.left.contains_key(&id) {
+        // Not read by a light load (see `load_light`).
+        return None;
     }
+    let c = if s.dict.get(b"Filter").is_ok() {
+        s.decompressed_content().ok()?
+    } else {
+        s.content.clone()
+    };
+    Some((id, c))
 }
 
 /// `doc` (the parsed input, `len` bytes long) written again in full with the label JSON `json`
 /// in the Info dictionary, or without any label for `None`.
-fn rebuild(mut doc: Document, len: usize, json: Option<&str>) -> Result<Vec<u8>, LabelError> {
+fn rebuild(doc: Document, len: usize, json: Option<&str>) -> Result<Vec<u8>, LabelError> {
+    let p = Parsed::whole(doc);
+    let found = metadata_xmp(&p);
+    let mut doc = p.doc;
     // XMP metadata: take the label out (the Info dictionary is the one carrier we write).
-    if let Some((id, x)) = metadata_xmp(&doc) {
+    if let Some((id, x)) = found {
         let x = xmp::text(F, &x)?;
         match xmp::strip(F, &x)? {
             Some(k) if k == x => {}
@@ -228,18 +389,33 @@ fn hash_obj(h: &mut Sha256, o: &Object, depth: usize, skip: &[&[u8]]) -> Result<
             }
         }
         Object::Dictionary(d) => hash_dict(h, d, depth, skip)?,
-        Object::Stream(s) => {
-            h.update(b"S");
-            hash_dict(h, &s.dict, depth, &[b"Length"])?;
-            h.update((s.content.len() as u64).to_be_bytes());
-            h.update(&s.content);
-        }
+        Object::Stream(s) => hash_stream(
+            h,
+            &s.dict,
+            (s.content.len(), Sha256::digest(&s.content).into()),
+            depth,
+        )?,
         Object::Reference((n, g)) => {
             h.update(b"R");
             h.update(n.to_be_bytes());
             h.update(g.to_be_bytes());
         }
     }
+    Ok(())
+}
+
+/// A stream: its dictionary, then the length and SHA-256 of its stored content (hashed apart,
+/// so a light load can hash a long stream's content as soon as it is parsed).
+fn hash_stream(
+    h: &mut Sha256,
+    dict: &Dictionary,
+    (len, sha): (usize, [u8; 32]),
+    depth: usize,
+) -> Result<(), LabelError> {
+    h.update(b"S");
+    hash_dict(h, dict, depth, &[b"Length"])?;
+    h.update((len as u64).to_be_bytes());
+    h.update(sha);
     Ok(())
 }
 
@@ -272,16 +448,19 @@ fn label_string(json: &str) -> Object {
 }
 
 /// Every label carrier in the parsed document.
-fn read_doc(doc: &Document) -> Result<Vec<FoundLabel>, LabelError> {
+fn read_doc(p: &Parsed) -> Result<Vec<FoundLabel>, LabelError> {
     let mut found = Vec::new();
-    if let Some(t) = info(doc).and_then(|d| d.get(b"AIGC").ok()).and_then(text) {
+    if let Some(t) = info(&p.doc)
+        .and_then(|d| d.get(b"AIGC").ok())
+        .and_then(text)
+    {
         let label = payload::decode(&t).map_err(|r| LabelError::bad_label(F, INFO_CARRIER, r))?;
         found.push(FoundLabel {
             carrier: INFO_CARRIER.into(),
             label,
         });
     }
-    if let Some((_, x)) = metadata_xmp(doc) {
+    if let Some((_, x)) = metadata_xmp(p) {
         if let Some(label) = xmp::read_label(F, "xmp", &x)? {
             found.push(FoundLabel {
                 carrier: "xmp".into(),
@@ -293,7 +472,8 @@ fn read_doc(doc: &Document) -> Result<Vec<FoundLabel>, LabelError> {
 }
 
 /// The content digest of the parsed document (see [`Pdf::content_digest`]).
-fn digest_doc(doc: &Document) -> Result<[u8; 32], LabelError> {
+fn digest_doc(p: &Parsed) -> Result<[u8; 32], LabelError> {
+    let doc = &p.doc;
     let info = info_id(doc);
     let meta = metadata_id(doc);
     let cat = catalog_id(doc);
@@ -312,7 +492,10 @@ fn digest_doc(doc: &Document) -> Result<[u8; 32], LabelError> {
         } else {
             &[]
         };
-        hash_obj(&mut h, o, 0, skip)?;
+        match o {
+            Object::Stream(s) => hash_stream(&mut h, &s.dict, p.content_hash(*id, s)?, 0)?,
+            o => hash_obj(&mut h, o, 0, skip)?,
+        }
     }
     Ok(h.finalize().into())
 }
@@ -325,11 +508,11 @@ fn is_structural(o: &Object) -> bool {
 /// True when the document carries a label carrier, or one that cannot be told apart from
 /// none: an Info `/AIGC` entry of any value, or XMP metadata that mentions the label or cannot
 /// be read.
-fn has_carrier(doc: &Document) -> bool {
-    if info(doc).is_some_and(|d| d.has(b"AIGC")) {
+fn has_carrier(p: &Parsed) -> bool {
+    if info(&p.doc).is_some_and(|d| d.has(b"AIGC")) {
         return true;
     }
-    match metadata_xmp(doc) {
+    match metadata_xmp(p) {
         None => false,
         Some((_, x)) => !matches!(xmp::text(F, &x).and_then(|t| xmp::find(F, &t)), Ok(None)),
     }
@@ -394,12 +577,13 @@ struct Update {
 
 /// The incremental update adding the label JSON `json` to the Info dictionary of `doc`, the
 /// parsed `bytes`; `None` when the file does not allow one (see [`Pdf::write_parts`]).
-fn update(bytes: &[u8], doc: &Document, json: &str) -> Option<Update> {
+fn update(bytes: &[u8], p: &Parsed, json: &str) -> Option<Update> {
+    let doc = &p.doc;
     if !bytes.starts_with(b"%PDF-")
         || doc.xref_recovery.is_some()
         || doc.encryption_state.is_some()
         || doc.trailer.has(b"Encrypt")
-        || has_carrier(doc)
+        || has_carrier(p)
         || !loaded_as_listed(doc)
     {
         return None;
@@ -506,17 +690,21 @@ fn update(bytes: &[u8], doc: &Document, json: &str) -> Option<Update> {
 /// cross-reference data read as written and ending at the update, the one label `label` in
 /// the Info dictionary, and every other object as in the input. This guards against lopdf
 /// having read the input differently from what the update builds on (a damaged file).
-fn update_holds(doc: &Document, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
-    let Ok(back) = load(out) else {
+fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
+    let Ok(back) = load_light(out, false) else {
         return false;
     };
     let one_label = matches!(read_doc(&back), Ok(f) if f.len() == 1 && f[0].carrier == INFO_CARRIER && f[0].label == *label);
+    // The streams not kept have the same content.
+    let same_left = back.left == p.left;
+    let (doc, back) = (&p.doc, &back.doc);
     one_label
+        && same_left
         && back.xref_recovery.is_none()
         && back.xref_start == u.xref_at
-        && info_id(&back) == Some(u.info)
-        && catalog_id(&back) == catalog_id(doc)
-        && metadata_id(&back) == metadata_id(doc)
+        && info_id(back) == Some(u.info)
+        && catalog_id(back) == catalog_id(doc)
+        && metadata_id(back) == metadata_id(doc)
         && back
             .objects
             .keys()
@@ -543,18 +731,20 @@ impl Pdf {
         digest: Option<[u8; 32]>,
     ) -> Result<Vec<u8>, LabelError> {
         let json = label.map(payload::encode).transpose()?;
+        let p = Parsed::whole(doc);
         let before = match digest {
             Some(d) => d,
-            None => digest_doc(&doc)?,
+            None => digest_doc(&p)?,
         };
-        let out = rebuild(doc, len, json.as_deref())?;
+        let out = rebuild(p.doc, len, json.as_deref())?;
         let damaged = |what: &str| {
             LabelError::malformed(
                 F,
                 format!("the document is damaged so that rewriting it {what}; repair it (e.g. `qpdf in.pdf out.pdf`) and label the repaired file"),
             )
         };
-        let back = load(&out).map_err(|_| damaged("gives a file that cannot be read back"))?;
+        let back =
+            load_light(&out, true).map_err(|_| damaged("gives a file that cannot be read back"))?;
         let found =
             read_doc(&back).map_err(|_| damaged("gives a file that cannot be read back"))?;
         match label {
@@ -575,23 +765,30 @@ impl Pdf {
     fn write_doc<'a>(
         &self,
         bytes: &'a [u8],
-        doc: Document,
+        p: Parsed,
         label: &AigcLabel,
         digest: Option<[u8; 32]>,
     ) -> Result<Output<'a>, LabelError> {
         let json = payload::encode(label)?;
-        if let Some(u) = update(bytes, &doc, &json) {
-            // The check below loads the whole output, which lopdf needs in one buffer; that
-            // buffer is the output, so the input is copied once here and not kept as a range
-            // (keeping it would copy it twice, and the signed path would build and check the
-            // update twice).
-            let mut joined = Vec::with_capacity(bytes.len() + u.tail.len());
-            joined.extend_from_slice(bytes);
-            joined.extend_from_slice(&u.tail);
-            if update_holds(&doc, &joined, &u, label) {
-                return Ok(Output::from_vec(joined));
+        if let Some(u) = update(bytes, &p, &json) {
+            // The check loads the whole output, which lopdf needs in one buffer: a scratch
+            // copy in huge pages (cheap to fault in). The output itself keeps the input as a
+            // range, so a file is written from the input and the update, not from a copy.
+            let joined = crate::readbuf::concat(&[bytes, &u.tail]);
+            if update_holds(&p, &joined, &u, label) {
+                drop(joined);
+                let mut out = Output::over(bytes);
+                out.keep(bytes);
+                out.push(&u.tail);
+                return Ok(out);
             }
         }
+        // A rewrite needs every stream's content.
+        let doc = if p.left.is_empty() {
+            p.doc
+        } else {
+            load(bytes)?
+        };
         self.checked_rebuild(doc, bytes.len(), Some(label), digest)
             .map(Output::from_vec)
     }
@@ -612,7 +809,7 @@ impl FormatHandler for Pdf {
     }
 
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
-        read_doc(&load(bytes)?)
+        read_doc(&load_light(bytes, false)?)
     }
 
     /// A file without any label carrier gets an incremental update: the input kept as it is,
@@ -627,7 +824,7 @@ impl FormatHandler for Pdf {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        self.write_doc(bytes, load(bytes)?, label, None)
+        self.write_doc(bytes, load_light(bytes, false)?, label, None)
     }
 
     /// One parse for the digest and the write (the default parses twice).
@@ -636,10 +833,10 @@ impl FormatHandler for Pdf {
         bytes: &'a [u8],
         label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
     ) -> Result<(Output<'a>, AigcLabel), LabelError> {
-        let doc = load(bytes)?;
-        let digest = digest_doc(&doc)?;
+        let p = load_light(bytes, true)?;
+        let digest = digest_doc(&p)?;
         let l = label(&digest)?;
-        Ok((self.write_doc(bytes, doc, &l, Some(digest))?, l))
+        Ok((self.write_doc(bytes, p, &l, Some(digest))?, l))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
@@ -648,10 +845,11 @@ impl FormatHandler for Pdf {
 
     /// Every object by id (the parsed form, so the serialisation does not matter) except the
     /// Info dictionary, the XMP metadata stream, object and cross-reference streams; the catalog
-    /// without `/Metadata`; stream dictionaries without `/Length`. An incremental update of the
-    /// Info dictionary therefore leaves it as it was.
+    /// without `/Metadata`; stream dictionaries without `/Length`, each followed by the length
+    /// and SHA-256 of its stored content. An incremental update of the Info dictionary
+    /// therefore leaves it as it was.
     fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        digest_doc(&load(bytes)?)
+        digest_doc(&load_light(bytes, true)?)
     }
 }
 
@@ -665,6 +863,16 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     d.set("Type", Object::Name(b"Metadata".to_vec()));
     d.set("Subtype", Object::Name(b"XML".to_vec()));
     let x = xmp::packet(label).unwrap_or_default().into_bytes();
+    // Into the document's XMP metadata if it has some, else a new stream.
+    if let Some(id) = metadata_id(&doc) {
+        if let Ok(Object::Stream(s)) = doc.get_object_mut(id) {
+            s.dict.remove(b"Filter");
+            s.set_content(x);
+            let mut out = Vec::new();
+            let _ = doc.save_to(&mut out);
+            return out;
+        }
+    }
     let Ok(id) = doc.try_add_object(Object::Stream(lopdf::Stream::new(d, x))) else {
         return Vec::new();
     };
@@ -962,7 +1170,7 @@ mod tests {
     #[test]
     fn an_update_that_does_not_read_back_as_built_is_not_used() {
         for input in [samples::pdf(), with_table(|_| {})] {
-            let doc = load(&input).unwrap();
+            let doc = load_light(&input, false).unwrap();
             let l = label("check");
             let json = payload::encode(&l).unwrap();
             let u = update(&input, &doc, &json).unwrap();
@@ -981,13 +1189,87 @@ mod tests {
             };
             assert!(!update_holds(&doc, &shifted, &shifted_u, &l));
             // An object besides the Info dictionary read differently from the input's.
-            let mut other = load(&input).unwrap();
-            let cat = catalog_id(&other).unwrap();
-            if let Ok(Object::Dictionary(d)) = other.get_object_mut(cat) {
+            let mut other = load_light(&input, false).unwrap();
+            let cat = catalog_id(&other.doc).unwrap();
+            if let Ok(Object::Dictionary(d)) = other.doc.get_object_mut(cat) {
                 d.set("Lang", Object::string_literal("zh"));
             }
             assert!(!update_holds(&other, &joined, &u, &l));
         }
+    }
+
+    /// The light load drops the long streams' content but reads every object as the full
+    /// load does and gives the same digest; lopdf's filter contract (the object passed is
+    /// kept for a top-level object) is what it relies on.
+    #[test]
+    fn a_light_load_reads_as_a_full_load_without_the_long_streams() {
+        let input = samples::pdf_long();
+        let full = Parsed::whole(load(&input).unwrap());
+        let light = load_light(&input, true).unwrap();
+        // The image and the page content (whose indirect `/Length` lopdf resolves as it
+        // parses), not the object and cross-reference streams or XMP metadata.
+        let long: Vec<ObjectId> = full
+            .doc
+            .objects
+            .iter()
+            .filter_map(|(id, o)| match o {
+                Object::Stream(s)
+                    if s.content.len() >= LEAVE_FROM
+                        && !s.dict.has_type(b"ObjStm")
+                        && !s.dict.has_type(b"XRef")
+                        && !s.dict.has_type(b"Metadata") =>
+                {
+                    Some(*id)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(light.left.keys().copied().collect::<Vec<_>>(), long);
+        let mut lens: Vec<usize> = light.left.values().map(|l| l.len).collect();
+        lens.sort_unstable();
+        assert_eq!(lens, [81_908, 128 * 256 * 3]);
+        assert_eq!(
+            light.doc.objects.keys().collect::<Vec<_>>(),
+            full.doc.objects.keys().collect::<Vec<_>>()
+        );
+        for (id, o) in &full.doc.objects {
+            let l = &light.doc.objects[id];
+            match (o, l) {
+                (Object::Stream(f), Object::Stream(s)) if light.left.contains_key(id) => {
+                    assert_eq!(f.dict, s.dict);
+                    assert_eq!(s.content, [0]);
+                    assert_eq!(
+                        light.content_hash(*id, s).unwrap(),
+                        full.content_hash(*id, f).unwrap()
+                    );
+                }
+                _ => assert_eq!(o, l, "{id:?}"),
+            }
+        }
+        assert_eq!(digest_doc(&light).unwrap(), digest_doc(&full).unwrap());
+        // A load that was not asked for the digest cannot give one.
+        assert!(digest_doc(&load_light(&input, false).unwrap()).is_err());
+        // XMP metadata without `/Type /Metadata`, too long to keep: the document is loaded
+        // in full.
+        let mut doc = load(&input).unwrap();
+        let meta = metadata_id(&doc).unwrap();
+        if let Ok(Object::Stream(s)) = doc.get_object_mut(meta) {
+            let mut c = xmp::packet(&label("long-xmp")).unwrap().into_bytes();
+            c.extend(std::iter::repeat_n(b'\n', 70 * 1024));
+            s.set_content(c);
+            s.dict.remove(b"Type");
+        }
+        let mut with_xmp = Vec::new();
+        doc.save_to(&mut with_xmp).unwrap();
+        let p = load_light(&with_xmp, false).unwrap();
+        assert!(p.left.is_empty(), "loaded in full");
+        assert_eq!(
+            digest_doc(&p).unwrap(),
+            digest_doc(&Parsed::whole(load(&with_xmp).unwrap())).unwrap()
+        );
+        let found = read_doc(&p).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].label, label("long-xmp"));
     }
 
     #[test]

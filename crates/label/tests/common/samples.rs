@@ -77,6 +77,56 @@ pub fn pdf() -> Vec<u8> {
     out
 }
 
+/// A PDF whose streams are longer than what a light load keeps (64 KiB): a 96 KiB image, a
+/// page content stream of 80 KiB whose `/Length` is an indirect object, and a 70 KiB XMP
+/// metadata stream.
+pub fn pdf_long() -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let pixels: Vec<u8> = (0..96 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let img = Stream::new(
+        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => 128, "Height" => 256,
+        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
+        pixels[..128 * 256 * 3].to_vec(),
+    );
+    let img_id = doc.add_object(img);
+    let mut ops = b"q 100 0 0 100 0 0 cm /Im0 Do Q\n".repeat(80 * 1024 / 31);
+    ops.extend_from_slice(b"% end\n");
+    let len_id = doc.add_object(Object::Integer(ops.len() as i64));
+    let mut content = Stream::new(dictionary! {}, ops);
+    content.dict.set("Length", Object::Reference(len_id));
+    let content_id = doc.add_object(content);
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}},
+        "MediaBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
+        ),
+    );
+    let mut xmp = br#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:format>application/pdf</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>"#.to_vec();
+    xmp.resize(xmp.len() + 70 * 1024, b' ');
+    xmp.extend_from_slice(br#"<?xpacket end="w"?>"#);
+    let xmp_id = doc.add_object(Stream::new(
+        dictionary! {"Type" => "Metadata", "Subtype" => "XML"},
+        xmp,
+    ));
+    let catalog_id = doc
+        .add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp_id});
+    let info_id = doc.add_object(dictionary! {"Producer" => Object::string_literal("hegui tests")});
+    doc.trailer.set("Root", catalog_id);
+    doc.trailer.set("Info", info_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
 pub fn docx() -> Vec<u8> {
     let parts: [(&str, &str); 4] = [
         (
@@ -146,6 +196,7 @@ pub fn all() -> Vec<Sample> {
         ("ogg", "sample.ogg", fixture("sample.ogg")),
         ("ogg", "sample.opus", fixture("sample.opus")),
         ("pdf", "sample.pdf", pdf()),
+        ("pdf", "sample-long-streams.pdf", pdf_long()),
         ("ooxml", "sample.docx", docx()),
         ("markdown", "sample.md", MARKDOWN.as_bytes().to_vec()),
         ("text", "sample.txt", TEXT.as_bytes().to_vec()),

@@ -121,7 +121,7 @@ fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)
         {
             let left = Left {
                 len: s.content.len(),
-                xxh3: xxhash_rust::xxh3::xxh3_128(&s.content),
+                xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
                 sha256: sha.then(|| Sha256::digest(&s.content).into()),
             };
             l.insert(id, left);
@@ -717,6 +717,13 @@ fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
             .all(|(id, o)| doc.objects.get(id) == Some(o))
 }
 
+/// A labeled PDF: the input with the update `.0` appended, joined in `.1`; or written again in
+/// full.
+enum Joined<B> {
+    Update(Vec<u8>, B),
+    Rewritten(Vec<u8>),
+}
+
 impl Pdf {
     /// Rebuilds through lopdf, then reads the result back: lopdf loads some damaged files
     /// (a broken cross-reference stream, say) whose rewrite loses the label or changes what
@@ -769,18 +776,36 @@ impl Pdf {
         label: &AigcLabel,
         digest: Option<[u8; 32]>,
     ) -> Result<Output<'a>, LabelError> {
-        let json = payload::encode(label)?;
-        if let Some(u) = update(bytes, &p, &json) {
-            // The check loads the whole output, which lopdf needs in one buffer: a scratch
-            // copy in huge pages (cheap to fault in). The output itself keeps the input as a
-            // range, so a file is written from the input and the update, not from a copy.
-            let joined = crate::readbuf::concat(&[bytes, &u.tail]);
-            if update_holds(&p, &joined, &u, label) {
-                drop(joined);
+        // The check's copy in huge pages (cheap to fault in); the output keeps the input as a
+        // range, so a file is written from the input and the update, not from the copy.
+        let joined = self.write_doc_with(bytes, p, label, digest, crate::readbuf::concat)?;
+        Ok(match joined {
+            Joined::Update(tail, _) => {
                 let mut out = Output::over(bytes);
                 out.keep(bytes);
-                out.push(&u.tail);
-                return Ok(out);
+                out.push(&tail);
+                out
+            }
+            Joined::Rewritten(v) => Output::from_vec(v),
+        })
+    }
+
+    /// [`Pdf::write_doc`], the output made by `join` from the input and the update when the
+    /// update is used (the check parses that buffer), else rewritten in full.
+    fn write_doc_with<B: AsRef<[u8]>>(
+        &self,
+        bytes: &[u8],
+        p: Parsed,
+        label: &AigcLabel,
+        digest: Option<[u8; 32]>,
+        join: impl FnOnce(&[&[u8]]) -> B,
+    ) -> Result<Joined<B>, LabelError> {
+        let json = payload::encode(label)?;
+        if let Some(u) = update(bytes, &p, &json) {
+            // The check loads the whole output, which lopdf needs in one buffer.
+            let joined = join(&[bytes, &u.tail]);
+            if update_holds(&p, joined.as_ref(), &u, label) {
+                return Ok(Joined::Update(u.tail, joined));
             }
         }
         // A rewrite needs every stream's content.
@@ -790,7 +815,7 @@ impl Pdf {
             load(bytes)?
         };
         self.checked_rebuild(doc, bytes.len(), Some(label), digest)
-            .map(Output::from_vec)
+            .map(Joined::Rewritten)
     }
 }
 
@@ -825,6 +850,16 @@ impl FormatHandler for Pdf {
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
         self.write_doc(bytes, load_light(bytes, false)?, label, None)
+    }
+
+    /// The checked buffer is the output (the default would copy it once more).
+    fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
+        let p = load_light(bytes, false)?;
+        Ok(
+            match self.write_doc_with(bytes, p, label, None, |parts| parts.concat())? {
+                Joined::Update(_, v) | Joined::Rewritten(v) => v,
+            },
+        )
     }
 
     /// One parse for the digest and the write (the default parses twice).

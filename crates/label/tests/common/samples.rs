@@ -46,58 +46,51 @@ pub fn wav() -> Vec<u8> {
 }
 
 pub fn pdf() -> Vec<u8> {
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let img = Stream::new(
-        dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => 2, "Height" => 2,
-        "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
-        vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255],
-    );
-    let img_id = doc.add_object(img);
-    let content = Stream::new(dictionary! {}, b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec());
-    let content_id = doc.add_object(content);
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "Resources" => dictionary! {"XObject" => dictionary! {"Im0" => img_id}},
-        "MediaBox" => vec![0.into(), 0.into(), 100.into(), 100.into()],
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
+    use lopdf::{dictionary, Stream};
+    one_page_pdf(
+        Stream::new(
+            dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => 2, "Height" => 2,
+            "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
+            vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255],
         ),
-    );
-    let catalog_id = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
-    let info_id = doc.add_object(dictionary! {"Producer" => Object::string_literal("hegui tests")});
-    doc.trailer.set("Root", catalog_id);
-    doc.trailer.set("Info", info_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+        b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
+        None,
+    )
 }
 
 /// A PDF whose streams are longer than what a light load keeps (64 KiB): a 96 KiB image, a
 /// page content stream of 80 KiB whose `/Length` is an indirect object, and a 70 KiB XMP
 /// metadata stream.
 pub fn pdf_long() -> Vec<u8> {
-    use lopdf::{dictionary, Document, Object, Stream};
-    let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
-    let pixels: Vec<u8> = (0..96 * 1024u32)
+    use lopdf::{dictionary, Stream};
+    let pixels: Vec<u8> = (0..128 * 256 * 3u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
     let img = Stream::new(
         dictionary! {"Type" => "XObject", "Subtype" => "Image", "Width" => 128, "Height" => 256,
         "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8},
-        pixels[..128 * 256 * 3].to_vec(),
+        pixels,
     );
-    let img_id = doc.add_object(img);
     let mut ops = b"q 100 0 0 100 0 0 cm /Im0 Do Q\n".repeat(80 * 1024 / 31);
     ops.extend_from_slice(b"% end\n");
-    let len_id = doc.add_object(Object::Integer(ops.len() as i64));
+    let mut xmp = br#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:format>application/pdf</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>"#.to_vec();
+    xmp.resize(xmp.len() + 70 * 1024, b' ');
+    xmp.extend_from_slice(br#"<?xpacket end="w"?>"#);
+    one_page_pdf(img, ops, Some(xmp))
+}
+
+/// A one-page PDF showing the image `img` through the page content `ops`, with the XMP
+/// metadata packet `xmp` if any. With XMP, the page content's `/Length` is an indirect object.
+fn one_page_pdf(img: lopdf::Stream, ops: Vec<u8>, xmp: Option<Vec<u8>>) -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let img_id = doc.add_object(img);
     let mut content = Stream::new(dictionary! {}, ops);
-    content.dict.set("Length", Object::Reference(len_id));
+    if xmp.is_some() {
+        let len_id = doc.add_object(Object::Integer(content.content.len() as i64));
+        content.dict.set("Length", Object::Reference(len_id));
+    }
     let content_id = doc.add_object(content);
     let page_id = doc.add_object(dictionary! {
         "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
@@ -110,15 +103,15 @@ pub fn pdf_long() -> Vec<u8> {
             dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1},
         ),
     );
-    let mut xmp = br#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:format>application/pdf</dc:format></rdf:Description></rdf:RDF></x:xmpmeta>"#.to_vec();
-    xmp.resize(xmp.len() + 70 * 1024, b' ');
-    xmp.extend_from_slice(br#"<?xpacket end="w"?>"#);
-    let xmp_id = doc.add_object(Stream::new(
-        dictionary! {"Type" => "Metadata", "Subtype" => "XML"},
-        xmp,
-    ));
-    let catalog_id = doc
-        .add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id, "Metadata" => xmp_id});
+    let mut catalog = dictionary! {"Type" => "Catalog", "Pages" => pages_id};
+    if let Some(x) = xmp {
+        let xmp_id = doc.add_object(Stream::new(
+            dictionary! {"Type" => "Metadata", "Subtype" => "XML"},
+            x,
+        ));
+        catalog.set("Metadata", xmp_id);
+    }
+    let catalog_id = doc.add_object(catalog);
     let info_id = doc.add_object(dictionary! {"Producer" => Object::string_literal("hegui tests")});
     doc.trailer.set("Root", catalog_id);
     doc.trailer.set("Info", info_id);

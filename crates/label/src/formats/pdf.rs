@@ -4,9 +4,10 @@
 //! Labeling a file that carries no label yet is an incremental update (PDF 32000-1 §7.5.6):
 //! the original bytes stay as they are, followed by a new version of the Info dictionary, a
 //! cross-reference section for it (a table, or a stream when the file's last section is one)
-//! and a trailer whose `/Prev` is the original `startxref`. Every other case (a label to
-//! replace, `remove`, a file whose cross-reference data lopdf had to repair) parses the document
-//! and writes it again object by object; stream contents (images, fonts, page content) are
+//! and a trailer whose `/Prev` is the original `startxref`. Such an update, while it ends the
+//! file, is taken off to replace or remove the label ([`peel`]). Every other case (a label
+//! elsewhere, a file whose cross-reference data lopdf had to repair) parses the document and
+//! writes it again object by object; stream contents (images, fonts, page content) are
 //! copied as stored, never decoded and re-encoded. `lopdf` bounds bracket nesting (100) and
 //! decompressed sizes (256 MiB); a panic inside it is caught and reported as a malformed file.
 //!
@@ -717,11 +718,77 @@ fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
             .all(|(id, o)| doc.objects.get(id) == Some(o))
 }
 
-/// A labeled PDF: the input with the update `.0` appended, joined in `.1`; or written again in
-/// full.
+/// A labeled PDF: the input's first `cut` bytes (all of it, or all but its label update) and
+/// the update `tail`, joined in `joined`; or written again in full.
 enum Joined<B> {
-    Update(Vec<u8>, B),
+    Update {
+        cut: usize,
+        tail: Vec<u8>,
+        joined: B,
+    },
     Rewritten(Vec<u8>),
+}
+
+/// Where the label update ends the file, if it does: the length of the file before it, and
+/// that file parsed. A label update is
+/// what [`update`] appends: a new version of the Info dictionary, with `/AIGC`, and nothing
+/// else (a cross-reference section, and its stream's own object). `p` is `bytes` parsed.
+/// Without the update the file reads exactly as it does with it, Info's `/AIGC` apart, and
+/// carries no label: so the update can be taken off (to remove the label, or to replace it by
+/// another update) instead of writing the file again in full, which would change its bytes
+/// everywhere (and invalidate a digital signature of the document).
+fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
+    let doc = &p.doc;
+    if !bytes.starts_with(b"%PDF-")
+        || doc.xref_recovery.is_some()
+        || doc.encryption_state.is_some()
+        || doc.trailer.has(b"Encrypt")
+    {
+        return None;
+    }
+    let (xref_at, stream) = last_xref(bytes)?;
+    if xref_at != doc.xref_start {
+        return None;
+    }
+    let info_obj = info_id(doc)?;
+    let offset = |n: u32| match doc.reference_table.entries.get(&n) {
+        Some(XrefEntry::Normal { offset, .. }) => usize::try_from(*offset).ok(),
+        _ => None,
+    };
+    let cut = offset(info_obj.0)?;
+    // The update's own objects: the Info dictionary and the cross-reference stream.
+    let in_update = |n: u32| n == info_obj.0 || (stream && offset(n) == Some(xref_at));
+    // Every other object comes before the update.
+    let before = doc.reference_table.entries.iter().all(|(&n, e)| match e {
+        _ if in_update(n) => true,
+        XrefEntry::Normal { offset, .. } => usize::try_from(*offset).is_ok_and(|o| o < cut),
+        XrefEntry::Compressed { container, .. } => offset(*container).is_some_and(|o| o < cut),
+        XrefEntry::Free | XrefEntry::UnusableFree => true,
+    });
+    if !before || cut >= xref_at {
+        return None;
+    }
+    let base = &bytes[..cut];
+    let q = load_light(base, false).ok()?;
+    let without_label = |d: Option<&Dictionary>| {
+        let mut d = d.cloned().unwrap_or_default();
+        d.remove(b"AIGC");
+        d
+    };
+    let q_info = info_id(&q.doc);
+    let same = q.doc.xref_recovery.is_none()
+        && last_xref(base).map(|x| x.0) == Some(q.doc.xref_start)
+        && !has_carrier(&q)
+        && q.left == p.left
+        && catalog_id(&q.doc) == catalog_id(doc)
+        && without_label(info(&q.doc)) == without_label(info(doc))
+        && q_info.is_none_or(|i| i == info_obj)
+        && doc.objects.iter().filter(|(id, _)| !in_update(id.0)).eq(q
+            .doc
+            .objects
+            .iter()
+            .filter(|(id, _)| Some(**id) != q_info));
+    same.then_some((cut, q))
 }
 
 impl Pdf {
@@ -780,9 +847,9 @@ impl Pdf {
         // range, so a file is written from the input and the update, not from the copy.
         let joined = self.write_doc_with(bytes, p, label, digest, crate::readbuf::concat)?;
         Ok(match joined {
-            Joined::Update(tail, _) => {
+            Joined::Update { cut, tail, .. } => {
                 let mut out = Output::over(bytes);
-                out.keep(bytes);
+                out.keep(&bytes[..cut]);
                 out.push(&tail);
                 out
             }
@@ -801,13 +868,28 @@ impl Pdf {
         join: impl FnOnce(&[&[u8]]) -> B,
     ) -> Result<Joined<B>, LabelError> {
         let json = payload::encode(label)?;
-        if let Some(u) = update(bytes, &p, &json) {
+        // A label this handler appended is replaced by taking its update off first.
+        let peeled = if has_carrier(&p) {
+            peel(bytes, &p)
+        } else {
+            None
+        };
+        let (cut, base) = match &peeled {
+            Some((cut, q)) => (*cut, q),
+            None => (bytes.len(), &p),
+        };
+        if let Some(u) = update(&bytes[..cut], base, &json) {
             // The check loads the whole output, which lopdf needs in one buffer.
-            let joined = join(&[bytes, &u.tail]);
-            if update_holds(&p, joined.as_ref(), &u, label) {
-                return Ok(Joined::Update(u.tail, joined));
+            let joined = join(&[&bytes[..cut], &u.tail]);
+            if update_holds(base, joined.as_ref(), &u, label) {
+                return Ok(Joined::Update {
+                    cut,
+                    tail: u.tail,
+                    joined,
+                });
             }
         }
+        drop(peeled);
         // A rewrite needs every stream's content.
         let doc = if p.left.is_empty() {
             p.doc
@@ -857,7 +939,7 @@ impl FormatHandler for Pdf {
         let p = load_light(bytes, false)?;
         Ok(
             match self.write_doc_with(bytes, p, label, None, |parts| parts.concat())? {
-                Joined::Update(_, v) | Joined::Rewritten(v) => v,
+                Joined::Update { joined: v, .. } | Joined::Rewritten(v) => v,
             },
         )
     }
@@ -874,8 +956,19 @@ impl FormatHandler for Pdf {
         Ok((self.write_doc(bytes, p, &l, Some(digest))?, l))
     }
 
+    /// A label update this handler appended is taken off ([`peel`]): the file as it was
+    /// before. Any other label is removed by writing the file again in full.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        self.checked_rebuild(load(bytes)?, bytes.len(), None, None)
+        let p = load_light(bytes, false)?;
+        if let Some((cut, _)) = peel(bytes, &p) {
+            return Ok(bytes[..cut].to_vec());
+        }
+        let doc = if p.left.is_empty() {
+            p.doc
+        } else {
+            load(bytes)?
+        };
+        self.checked_rebuild(doc, bytes.len(), None, None)
     }
 
     /// Every object by id (the parsed form, so the serialisation does not matter) except the
@@ -1106,29 +1199,86 @@ mod tests {
         }
     }
 
+    /// A label this handler appended as the file's last update is taken off to remove it
+    /// (giving back the file it labeled) or to replace it (another update on that file).
     #[test]
-    fn a_labeled_pdf_is_written_again_in_full_with_one_label() {
-        let input = samples::pdf();
+    fn a_label_update_is_taken_off_to_remove_or_replace_the_label() {
         let h = Pdf;
+        for input in [samples::pdf(), with_table(|_| {}), samples::pdf_long()] {
+            let d0 = h.content_digest(&input).unwrap();
+            let w1 = h.write(&input, &label("first")).unwrap();
+            assert!(w1.starts_with(&input));
+            // The file as it was, with the line break the update put after a final `%%EOF`
+            // that had none.
+            let before = match input.last() {
+                Some(b'\n' | b'\r') => input.clone(),
+                _ => [input.as_slice(), b"\n"].concat(),
+            };
+            assert_eq!(h.remove(&w1).unwrap(), before, "the file as it was");
+            let parts = h.write_parts(&w1, &label("second")).unwrap();
+            assert_eq!(
+                parts.kept_len(),
+                before.len(),
+                "the input kept, not rewritten"
+            );
+            let w2 = parts.into_vec();
+            assert!(w2.starts_with(&input));
+            assert_eq!(count(&w2, b"/AIGC"), 1, "the old copy is gone");
+            let found = h.read(&w2).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].label, label("second"));
+            assert_eq!(h.content_digest(&w2).unwrap(), d0);
+            // Signed, then a propagator's fields added: still the input and one update.
+            let key = crate::LabelSigningKey::from_secret([5; 32]);
+            let signed = crate::label_bytes(&h, &input, &label("first"), Some(&key)).unwrap();
+            let mut p = h.read(&signed).unwrap()[0].label.clone();
+            p.content_propagator = Some("PLATFORM01".into());
+            let propagated = h.write(&signed, &p).unwrap();
+            assert!(propagated.starts_with(&input));
+            assert_eq!(
+                crate::verify(&h, &propagated, &[key.public()]).unwrap(),
+                crate::Verdict::Intact
+            );
+        }
+    }
+
+    /// Anything else is written again in full: a label update on top of another label, an
+    /// update that changes more than the label, a label in XMP only.
+    #[test]
+    fn a_label_not_alone_in_the_last_update_is_written_again_in_full() {
+        let h = Pdf;
+        let input = samples::pdf();
         let d0 = h.content_digest(&input).unwrap();
+        let json = payload::encode(&label("inner")).unwrap();
+        // Two label updates stacked (the inner one's file carries a label).
         let w1 = h.write(&input, &label("first")).unwrap();
-        let parts = h.write_parts(&w1, &label("second")).unwrap();
-        assert_eq!(parts.kept_len(), 0, "full rewrite");
-        let w2 = parts.into_vec();
-        assert!(!w2.starts_with(&w1));
-        assert_eq!(count(&w2, b"/AIGC"), 1, "the old copy is gone");
-        let found = h.read(&w2).unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].label, label("second"));
-        assert_eq!(h.content_digest(&w2).unwrap(), d0);
-        // A label in XMP only (a foreign carrier) is also written in full, the XMP one removed.
-        let f = with_foreign(&input, &label("xmp"));
-        let parts = h.write_parts(&f, &label("third")).unwrap();
-        assert_eq!(parts.kept_len(), 0);
-        let found = h.read(&parts.into_vec()).unwrap();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].carrier, "pdf:Info:AIGC");
-        assert_eq!(found[0].label, label("third"));
+        let u = update(&w1, &load_light(&w1, false).unwrap(), &json);
+        assert!(u.is_none(), "no update over a label");
+        // An update that also changes the title.
+        let mut p = load_light(&input, false).unwrap();
+        let info = info_id(&p.doc).unwrap();
+        if let Ok(Object::Dictionary(d)) = p.doc.get_object_mut(info) {
+            d.set("Title", Object::string_literal("changed"));
+        }
+        let u = update(&input, &p, &json).unwrap();
+        let titled = [input.as_slice(), &u.tail].concat();
+        assert!(peel(&titled, &load_light(&titled, false).unwrap()).is_none());
+        for (what, file) in [
+            ("title changed with the label", titled),
+            ("XMP only", with_foreign(&input, &label("xmp"))),
+        ] {
+            let parts = h.write_parts(&file, &label("second")).unwrap();
+            assert_eq!(parts.kept_len(), 0, "{what}: full rewrite");
+            let w = parts.into_vec();
+            assert_eq!(count(&w, b"/AIGC"), 1, "{what}");
+            let found = h.read(&w).unwrap();
+            assert_eq!(found.len(), 1, "{what}");
+            assert_eq!(found[0].carrier, "pdf:Info:AIGC", "{what}");
+            assert_eq!(found[0].label, label("second"), "{what}");
+            assert_eq!(h.content_digest(&w).unwrap(), d0, "{what}");
+            let removed = h.remove(&file).unwrap();
+            assert!(h.read(&removed).unwrap().is_empty(), "{what}");
+        }
     }
 
     #[test]

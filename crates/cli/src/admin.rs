@@ -43,14 +43,20 @@ pub enum UsersCommand {
     /// List users.
     List,
     /// Show a user and every recorded action on it.
-    Show { user: String },
+    Show {
+        /// The user's id (as `users list` prints it).
+        user: String,
+    },
     /// Record a verification done offline (documents seen at a counter); the reason is
     /// recorded. With `--phone`/`--id-number` the number is kept encrypted (use `-` to read
     /// it from standard input and keep it out of the shell history); without, only the result.
     Verify {
+        /// The user's id (as `users list` prints it).
         user: String,
+        /// Which factor: the mobile number, the ID number, or all.
         #[arg(long, value_enum, default_value = "all")]
         factor: FactorArg,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
         /// The mobile number seen (or `-` for standard input).
@@ -62,30 +68,42 @@ pub enum UsersCommand {
     },
     /// Withdraw a verification factor (the reason is recorded).
     Unverify {
+        /// The user's id (as `users list` prints it).
         user: String,
+        /// Which factor: the mobile number, the ID number, or all.
         #[arg(long, value_enum, default_value = "all")]
         factor: FactorArg,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
     },
     /// Suspend a user: requests get 403 (the reason is recorded).
     Suspend {
+        /// The user's id (as `users list` prints it).
         user: String,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
     },
     /// Reinstate a suspended user (the reason is recorded).
     Unsuspend {
+        /// The user's id (as `users list` prints it).
         user: String,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
     },
     /// Everything held about a user, as JSON, for a data subject's access request.
-    Export { user: String },
+    Export {
+        /// The user's id (as `users list` prints it).
+        user: String,
+    },
     /// Carry out a data subject's deletion request (prints what was erased and what the law
     /// requires to be kept, and why).
     Delete {
+        /// The user's id (as `users list` prints it).
         user: String,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
     },
@@ -95,13 +113,18 @@ pub enum UsersCommand {
 pub enum KeysCommand {
     /// Issue an API key for a user; the secret is printed once and stored only hashed.
     Create {
+        /// The user the key is for (their id, as `users list` prints it).
         #[arg(long)]
         user: String,
     },
     /// Revoke a key: requests with it get 401.
-    Revoke { key: String },
+    Revoke {
+        /// The key's id (as `keys list` prints it).
+        key: String,
+    },
     /// List keys (never the secrets).
     List {
+        /// Only this user's keys (their id).
         #[arg(long)]
         user: Option<String>,
     },
@@ -124,13 +147,16 @@ pub enum KeysCommand {
 pub enum RecordsCommand {
     /// List records, newest first.
     List {
+        /// At most this many records.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Only this user's records (their id).
         #[arg(long)]
         user: Option<String>,
         /// served, rejected, blocked_input, blocked_output, upstream_error, client_disconnect
         #[arg(long)]
         outcome: Option<String>,
+        /// Only the record with this ProduceID (as in a label).
         #[arg(long)]
         produce_id: Option<String>,
         /// Print full records as JSON lines.
@@ -138,10 +164,15 @@ pub enum RecordsCommand {
         json: bool,
     },
     /// Print one record in full (canonical JSON).
-    Show { id: String },
+    Show {
+        /// The record's id.
+        id: String,
+    },
     /// Erase one record's content on a granted erasure request (its proof keeps verifying).
     Erase {
+        /// The record's id.
         id: String,
+        /// Why (recorded with the action).
         #[arg(long)]
         reason: String,
     },

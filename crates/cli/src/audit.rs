@@ -18,6 +18,7 @@ use hegui_types::{Action, Stage};
 pub enum AuditCommand {
     /// Check the sources' legality evidence in a manifest (exit 1 on any error).
     Sources {
+        /// The sources manifest (TOML).
         #[arg(long)]
         manifest: PathBuf,
         /// Print the findings as JSON.
@@ -27,6 +28,7 @@ pub enum AuditCommand {
     /// Run the audit: read every source, scan (lexicons, classifier, PII), deduplicate, sample;
     /// write `audit.json`, `audit.html` and the mergeable `audit-state.json` to `--out`.
     Run {
+        /// The sources manifest (TOML).
         #[arg(long)]
         manifest: PathBuf,
         /// Output directory.
@@ -53,6 +55,7 @@ pub enum AuditCommand {
     },
     /// Merge shard states (from `run --shard`) into one report, exactly as a single run.
     Merge {
+        /// The sources manifest (TOML).
         #[arg(long)]
         manifest: PathBuf,
         /// Output directory.
@@ -61,8 +64,10 @@ pub enum AuditCommand {
         /// Annotated sample (CSV or JSONL).
         #[arg(long)]
         annotations: Option<PathBuf>,
+        /// Record the audit's summary and input hashes in the tamper-evident log.
         #[arg(long)]
         record: bool,
+        /// Print the report JSON on stdout instead of a summary.
         #[arg(long)]
         json: bool,
         /// The shard states.
@@ -71,8 +76,10 @@ pub enum AuditCommand {
     },
     /// Export the manual-assessment sample of a state for annotators (CSV or JSONL by extension).
     Sample {
+        /// The audit state (`audit-state.json` from `audit run` or `audit merge`).
         #[arg(long)]
         state: PathBuf,
+        /// The sample file to write (`.csv` or `.jsonl`).
         #[arg(long)]
         out: PathBuf,
     },
@@ -183,7 +190,9 @@ fn progress_bar(quiet: bool) -> Option<hegui_audit::scan::ProgressFn> {
 struct Output<'a> {
     out: &'a Path,
     annotations: Option<&'a Path>,
+    /// Record the audit's summary and input hashes in the tamper-evident log.
     record: bool,
+    /// Print the report JSON on stdout instead of a summary.
     json: bool,
 }
 

@@ -34,6 +34,7 @@ pub enum InspectCommand {
     },
     /// Check a bundle offline against the log key you trust; exits non-zero on any problem.
     Verify {
+        /// The bundle file (from `inspect export`).
         bundle: PathBuf,
         /// The trusted verifier key string, or a file (or @FILE) holding it.
         #[arg(long)]

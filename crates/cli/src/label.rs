@@ -20,6 +20,7 @@ pub enum LabelCommand {
     /// Report every label carrier in a file, whether they agree, the content digest, and with
     /// --watermark-key-file the invisible watermark found in an image.
     Inspect {
+        /// The file to inspect.
         file: PathBuf,
         /// File whose bytes are the watermark secret (as `hegui-watermark` derives keys).
         #[arg(long)]
@@ -28,21 +29,26 @@ pub enum LabelCommand {
         /// complaint (taken down, corrected or restricted).
         #[arg(long)]
         check_withdrawn: bool,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Check the label's signatures; exit 1 unless intact.
     Verify {
+        /// The labeled file.
         file: PathBuf,
         /// Trusted public key (`ed25519:<hex>`) or a file holding one (or a key file); repeatable.
         #[arg(long = "public-key", required = true)]
         public_keys: Vec<String>,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Remove every label carrier from a file, in place.
     Strip {
+        /// The file (changed in place).
         file: PathBuf,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -54,8 +60,10 @@ pub enum LabelCommand {
     Watermark(crate::label_watermark::WatermarkArgs),
     /// Make a label signing key file (mode 0600) and print its public key.
     Keygen {
+        /// Where to write the key file (refuses to overwrite).
         #[arg(long)]
         out: PathBuf,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +71,7 @@ pub enum LabelCommand {
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
+    /// The file to label (replaced, unless --out).
     pub file: PathBuf,
     /// ContentProducer: the generating service provider's code (producer mode).
     #[arg(long)]
@@ -90,6 +99,7 @@ pub struct AddArgs {
     /// Write the labeled file here instead of replacing FILE.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -32,6 +32,7 @@ pub struct ExplicitArgs {
     /// How long a video label stays on the opening frames (seconds, at least 2).
     #[arg(long, default_value_t = 3.0)]
     pub seconds: f64,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

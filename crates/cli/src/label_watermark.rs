@@ -28,6 +28,7 @@ pub struct WatermarkArgs {
     /// Write the watermarked image here instead of replacing FILE.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -26,6 +26,7 @@ pub enum LedgerCommand {
     /// Write a self-contained proof bundle for a record (content and salt included unless
     /// --no-content, or erased).
     Prove {
+        /// The record's id.
         record_id: String,
         /// Output file (default: stdout).
         #[arg(long)]
@@ -36,6 +37,7 @@ pub enum LedgerCommand {
     },
     /// Check a proof bundle offline with only the log's public key.
     CheckProof {
+        /// The proof bundle (from `ledger prove`).
         bundle: PathBuf,
         /// The trusted verifier key string, or @FILE holding it.
         #[arg(long)]
@@ -57,16 +59,21 @@ pub enum LedgerCommand {
 pub enum HoldsCommand {
     /// Place a hold on a user's records or one record.
     Add {
+        /// Hold every record of this user (their id).
         #[arg(long, conflicts_with = "record", required_unless_present = "record")]
         user: Option<String>,
+        /// Hold this one record (its id).
         #[arg(long)]
         record: Option<String>,
+        /// Why (recorded with the hold).
         #[arg(long)]
         reason: String,
     },
     /// Release a hold.
     Release {
+        /// The hold's id (as `holds list` prints it).
         hold: String,
+        /// Why (recorded with the hold).
         #[arg(long)]
         reason: String,
     },

@@ -37,24 +37,37 @@ pub enum StaffCommand {
     /// Create a staff account. The password is read from standard input (one line), so it
     /// stays out of the shell history.
     Add {
+        /// The staff account's user name.
         username: String,
+        /// Its role (what it may see and do in the console).
         #[arg(long, value_enum)]
         role: RoleArg,
     },
     /// List staff accounts.
     List,
     /// Set a new password (read from standard input); ends the account's sessions.
-    Passwd { username: String },
+    Passwd {
+        /// The staff account's user name.
+        username: String,
+    },
     /// Change a role; ends the account's sessions.
     Role {
+        /// The staff account's user name.
         username: String,
+        /// Its role (what it may see and do in the console).
         #[arg(long, value_enum)]
         role: RoleArg,
     },
     /// Disable an account (it can no longer log in; its sessions end).
-    Disable { username: String },
+    Disable {
+        /// The staff account's user name.
+        username: String,
+    },
     /// Enable a disabled account.
-    Enable { username: String },
+    Enable {
+        /// The staff account's user name.
+        username: String,
+    },
 }
 
 fn read_password() -> anyhow::Result<String> {

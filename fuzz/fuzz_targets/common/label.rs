@@ -7,7 +7,8 @@
 //!   in the canonical carrier; the content digest is unchanged (when the input has one);
 //!   labeling with a key then verifies `Intact`, and the overlapped signed path (used for
 //!   large files) gives the same bytes.
-//! - `remove` succeeding: the result reads as no label, and has the input's content digest.
+//! - `remove` succeeding: the result reads as no label, and has the input's content digest;
+//!   and on a file the handler labeled it succeeds.
 
 use std::sync::OnceLock;
 
@@ -108,6 +109,18 @@ pub fn check(h: &dyn FormatHandler, data: &[u8]) {
         h.content_digest(&w2).ok(),
         Some(d),
         "{name}: rewrite changed the content digest"
+    );
+    // Removing the label of a labeled file (PDF: taking its own update off) leaves none and
+    // keeps the digest.
+    let r = h
+        .remove(&w2)
+        .unwrap_or_else(|e| panic!("{name}: removing a written label fails: {e}"));
+    let f = h.read(&r).unwrap_or_else(|e| panic!("{name}: file without its label unreadable: {e}"));
+    assert!(f.is_empty(), "{name}: labels left after removing a written one: {f:?}");
+    assert_eq!(
+        h.content_digest(&r).ok(),
+        Some(d),
+        "{name}: removing a written label changed the content digest"
     );
 }
 

@@ -6,7 +6,8 @@
 //! bench/label/label.sh.
 //!
 //! usage: cargo run --release -p hegui-label --example label_throughput -- [SIZE_MB [FORMAT…]]
-//! With `LABEL_THROUGHPUT_SAVE=DIR` the unlabeled samples are also written to DIR.
+//! With `LABEL_THROUGHPUT_SAVE=DIR` the unlabeled samples are also written to DIR, each as
+//! NAME.EXT (`pdf-pages.pdf`, say).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Cursor, Write};
@@ -252,7 +253,7 @@ fn main() {
         let h = reg.by_name(name.split('-').next().unwrap()).unwrap();
         if let Some(save) = std::env::var_os("LABEL_THROUGHPUT_SAVE") {
             // The unlabeled samples, for timing the `hegui label add` command on them.
-            let to = std::path::Path::new(&save).join(format!("sample.{}", h.extensions()[0]));
+            let to = std::path::Path::new(&save).join(format!("{name}.{}", h.extensions()[0]));
             std::fs::write(to, &bytes).unwrap();
         }
         let mb = bytes.len() as f64 / (1 << 20) as f64;

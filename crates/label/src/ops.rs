@@ -345,8 +345,9 @@ pub fn label_file_to<'r>(
 }
 
 /// `label` signed by `signer` and written from `bytes` into `dest` (atomically); the label
-/// written and its carrier. A large file whose handler keeps the media is written in pieces
-/// ([`signed_file_overlapped`]); any other is signed and written in one buffer. Either way the
+/// written and its carrier. A large file whose handler keeps the media is copied while the
+/// digest is computed ([`signed_file_overlapped`]); any other is signed first, then written
+/// from the pieces the handler returns (kept input ranges straight from the input). Either way the
 /// label returned is the one written, in the handler's canonical carrier, without reading the
 /// output back (a full parse again for PDF): the conformance harness and the fuzz targets
 /// check that what a handler writes reads back so.

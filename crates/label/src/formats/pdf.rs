@@ -96,45 +96,75 @@ impl PartialEq for Left {
     }
 }
 
-thread_local! {
-    /// The streams [`leave_long_streams`] did not keep during the light load running on this
-    /// thread, by object, and whether that load computes their SHA-256.
-    static LEFT: RefCell<(bool, BTreeMap<ObjectId, Left>)> = const { RefCell::new((false, BTreeMap::new())) };
+/// A light load under way on this thread (see [`leave_long_streams`]).
+struct Collect {
+    /// Starts each stand-in's content: random per load, so no stream in a file can pass for
+    /// a stand-in.
+    token: [u8; 16],
+    /// Whether the content is hashed with SHA-256 too.
+    sha: bool,
+    /// What is known of each stream not kept, in the order they were met (a stand-in's
+    /// content is the token and its index here).
+    left: Vec<Left>,
 }
 
+thread_local! {
+    static LEFT: RefCell<Option<Collect>> = const { RefCell::new(None) };
+}
+
+/// The length of a stand-in's content: the token and a u64 index.
+const STAND_IN_LEN: usize = 24;
+
 /// lopdf's load filter for [`load_light`]: the content of a long stream is hashed as soon as
-/// it is parsed, recorded in [`LEFT`] and replaced by a one-byte stand-in (an empty one would
-/// make lopdf read it again). lopdf's filter is a plain function pointer, so the record is a
-/// thread-local; a load runs on the calling thread (lopdf's `rayon` feature is off). Object
-/// streams, cross-reference streams and XMP metadata are kept (lopdf decodes the first two
-/// after the filter; the label reader reads the last).
+/// it is parsed, recorded in [`LEFT`] and replaced by a stand-in that names the record (the
+/// load's random token and the record's index). lopdf's filter is a plain function pointer,
+/// so the record is a thread-local, and only a load on the thread that set it up leaves
+/// streams (should lopdf ever call the filter on another thread, the streams are kept in full).
+/// Whichever object lopdf keeps in the end under a number, its content says which record is
+/// its, if any. Object streams, cross-reference streams and XMP metadata are kept (lopdf
+/// decodes the first two after the filter; the label reader reads the last).
 fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)> {
     let Object::Stream(s) = o else {
         // lopdf keeps the returned object for a member of an object stream.
         return Some((id, o.clone()));
     };
-    LEFT.with(|l| {
-        let (sha, l) = &mut *l.borrow_mut();
+    LEFT.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(c) = c.as_mut() else {
+            return;
+        };
         if s.content.len() >= LEAVE_FROM
             && !s.dict.has_type(b"ObjStm")
             && !s.dict.has_type(b"XRef")
             && !s.dict.has_type(b"Metadata")
         {
-            let left = Left {
+            c.left.push(Left {
                 len: s.content.len(),
                 xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
-                sha256: sha.then(|| Sha256::digest(&s.content).into()),
-            };
-            l.insert(id, left);
-            s.content = vec![0];
-        } else {
-            // A later object under the same number replaces an earlier one, as in lopdf's map.
-            l.remove(&id);
+                sha256: c.sha.then(|| Sha256::digest(&s.content).into()),
+            });
+            let mut stand_in = c.token.to_vec();
+            stand_in.extend_from_slice(&(c.left.len() as u64 - 1).to_be_bytes());
+            s.content = stand_in;
         }
     });
     // For a top-level object (streams are never in object streams) lopdf keeps the object it
     // passed, as changed here, and drops the one returned.
     Some((id, Object::Null))
+}
+
+/// The record a stand-in names: `Some(None)` for a stand-in of this load whose record is
+/// missing, `None` for content that is no stand-in.
+fn stand_in<'c>(token: &[u8; 16], left: &'c [Left], content: &[u8]) -> Option<Option<&'c Left>> {
+    if content.len() != STAND_IN_LEN || !content.starts_with(token) {
+        return None;
+    }
+    let i = content[16..]
+        .try_into()
+        .ok()
+        .map(u64::from_be_bytes)
+        .and_then(|i| usize::try_from(i).ok());
+    Some(i.and_then(|i| left.get(i)))
 }
 
 /// A parsed document, and what is known of the content of the long streams it does not hold.
@@ -192,15 +222,42 @@ fn page_tree_loaded(doc: &Document) -> bool {
 /// With `for_digest` the content of each stream not kept is hashed with SHA-256 as well, for
 /// [`digest_doc`].
 fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
-    LEFT.with(|l| *l.borrow_mut() = (for_digest, BTreeMap::new()));
+    let token: [u8; 16] = rand::random();
+    LEFT.with(|c| {
+        *c.borrow_mut() = Some(Collect {
+            token,
+            sha: for_digest,
+            left: Vec::new(),
+        })
+    });
     let options = LoadOptions {
         filter: Some(leave_long_streams),
         ..LoadOptions::default()
     };
     let loaded = load_with(bytes, options);
-    let left = LEFT.with(|l| std::mem::take(&mut l.borrow_mut().1));
+    let records = LEFT.with(|c| c.borrow_mut().take()).map(|c| c.left);
     let doc = loaded?;
-    if !page_tree_loaded(&doc) || metadata_id(&doc).is_some_and(|m| left.contains_key(&m)) {
+    let mut doc = doc;
+    // Each stand-in lopdf kept, by object; any whose record is missing sends the file to a
+    // full load. The stand-ins' content is then emptied, so that two loads' objects compare
+    // equal (their tokens differ); `left` says which streams were not kept.
+    let mut left = BTreeMap::new();
+    let mut whole = !page_tree_loaded(&doc) || records.is_none();
+    let records = records.unwrap_or_default();
+    for (id, o) in &mut doc.objects {
+        if let Object::Stream(s) = o {
+            match stand_in(&token, &records, &s.content) {
+                None => {}
+                Some(Some(l)) => {
+                    left.insert(*id, *l);
+                    s.content = Vec::new();
+                }
+                Some(None) => whole = true,
+            }
+        }
+    }
+    whole = whole || metadata_id(&doc).is_some_and(|m| left.contains_key(&m));
+    if whole {
         return Ok(Parsed::whole(load(bytes)?));
     }
     Ok(Parsed { doc, left })
@@ -699,8 +756,14 @@ fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
     // The streams not kept have the same content.
     let same_left = back.left == p.left;
     let (doc, back) = (&p.doc, &back.doc);
+    let numbered = |n: u32| n == u.info.0 || Some(n) == u.xref_obj.map(|x| x.0);
     one_label
         && same_left
+        // Every other object read from where the input has it.
+        && same_entries(
+            back.reference_table.entries.iter().filter(|(n, _)| !numbered(**n)),
+            doc.reference_table.entries.iter().filter(|(n, _)| **n != u.info.0),
+        )
         && back.xref_recovery.is_none()
         && back.xref_start == u.xref_at
         && info_id(back) == Some(u.info)
@@ -743,6 +806,7 @@ fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
         || doc.xref_recovery.is_some()
         || doc.encryption_state.is_some()
         || doc.trailer.has(b"Encrypt")
+        || !info(doc).is_some_and(|d| d.has(b"AIGC"))
     {
         return None;
     }
@@ -751,16 +815,36 @@ fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
         return None;
     }
     let info_obj = info_id(doc)?;
-    let offset = |n: u32| match doc.reference_table.entries.get(&n) {
+    let entries = &doc.reference_table.entries;
+    // The update starts with the Info dictionary's new version, under the number and
+    // generation the trailer names.
+    let cut = match entries.get(&info_obj.0) {
+        Some(XrefEntry::Normal { offset, generation }) if *generation == info_obj.1 => {
+            usize::try_from(*offset).ok()?
+        }
+        _ => return None,
+    };
+    // The cross-reference stream's own object, which is the update's section.
+    let xref_obj = entries.iter().find_map(|(&n, e)| match e {
+        XrefEntry::Normal { offset, generation }
+            if stream && usize::try_from(*offset).ok() == Some(xref_at) =>
+        {
+            Some((n, *generation))
+        }
+        _ => None,
+    });
+    if stream && xref_obj.is_none() {
+        return None;
+    }
+    let in_update = |id: ObjectId| id == info_obj || Some(id) == xref_obj;
+    let numbered = |n: u32| n == info_obj.0 || Some(n) == xref_obj.map(|x| x.0);
+    let offset = |n: u32| match entries.get(&n) {
         Some(XrefEntry::Normal { offset, .. }) => usize::try_from(*offset).ok(),
         _ => None,
     };
-    let cut = offset(info_obj.0)?;
-    // The update's own objects: the Info dictionary and the cross-reference stream.
-    let in_update = |n: u32| n == info_obj.0 || (stream && offset(n) == Some(xref_at));
     // Every other object comes before the update.
-    let before = doc.reference_table.entries.iter().all(|(&n, e)| match e {
-        _ if in_update(n) => true,
+    let before = entries.iter().all(|(&n, e)| match e {
+        _ if numbered(n) => true,
         XrefEntry::Normal { offset, .. } => usize::try_from(*offset).is_ok_and(|o| o < cut),
         XrefEntry::Compressed { container, .. } => offset(*container).is_some_and(|o| o < cut),
         XrefEntry::Free | XrefEntry::UnusableFree => true,
@@ -783,12 +867,35 @@ fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
         && catalog_id(&q.doc) == catalog_id(doc)
         && without_label(info(&q.doc)) == without_label(info(doc))
         && q_info.is_none_or(|i| i == info_obj)
-        && doc.objects.iter().filter(|(id, _)| !in_update(id.0)).eq(q
-            .doc
+        // Every other object where it was: the same bytes (two objects equal as parsed, with
+        // streams of the same length and XXH3, could still be two places in the file).
+        && same_entries(
+            entries.iter().filter(|(n, _)| !numbered(**n)),
+            q.doc.reference_table.entries.iter().filter(|(n, _)| **n != info_obj.0),
+        )
+        && doc
             .objects
             .iter()
-            .filter(|(id, _)| Some(**id) != q_info));
+            .filter(|(id, _)| !in_update(**id))
+            .eq(q.doc.objects.iter().filter(|(id, _)| Some(**id) != q_info));
     same.then_some((cut, q))
+}
+
+/// True when the two runs of cross-reference entries are the same, number for number.
+fn same_entries<'a>(
+    a: impl Iterator<Item = (&'a u32, &'a XrefEntry)>,
+    b: impl Iterator<Item = (&'a u32, &'a XrefEntry)>,
+) -> bool {
+    fn key(e: &XrefEntry) -> (u8, u32, u16) {
+        match e {
+            XrefEntry::Free => (0, 0, 0),
+            XrefEntry::UnusableFree => (1, 0, 0),
+            XrefEntry::Normal { offset, generation } => (2, *offset, *generation),
+            XrefEntry::Compressed { container, index } => (3, *container, *index),
+        }
+    }
+    a.map(|(n, e)| (*n, key(e)))
+        .eq(b.map(|(n, e)| (*n, key(e))))
 }
 
 impl Pdf {
@@ -1422,7 +1529,7 @@ mod tests {
             match (o, l) {
                 (Object::Stream(f), Object::Stream(s)) if light.left.contains_key(id) => {
                     assert_eq!(f.dict, s.dict);
-                    assert_eq!(s.content, [0]);
+                    assert!(s.content.is_empty());
                     assert_eq!(
                         light.content_hash(*id, s).unwrap(),
                         full.content_hash(*id, f).unwrap()
@@ -1455,6 +1562,137 @@ mod tests {
         let found = read_doc(&p).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].label, label("long-xmp"));
+    }
+
+    /// `objects` (xref entry number, bytes) written in order after `prefix` (the header),
+    /// then a cross-reference table for them and a trailer (`trailer` inside `<< >>`, `/Size`
+    /// added).
+    fn section(prefix: &[u8], objects: &[(u32, &[u8])], trailer: &str) -> Vec<u8> {
+        let mut f = prefix.to_vec();
+        let mut at = BTreeMap::new();
+        for (n, body) in objects {
+            at.insert(*n, f.len());
+            f.extend_from_slice(body);
+        }
+        let xref = f.len();
+        f.extend_from_slice(b"xref\n");
+        let size = at.keys().max().map_or(1, |m| m + 1);
+        f.extend_from_slice(format!("0 {size}\n0000000000 65535 f\r\n").as_bytes());
+        for n in 1..size {
+            match at.get(&n) {
+                Some(o) => f.extend_from_slice(format!("{o:010} 00000 n\r\n").as_bytes()),
+                None => f.extend_from_slice(b"0000000000 00000 f\r\n"),
+            }
+        }
+        f.extend_from_slice(
+            format!("trailer\n<<{trailer}/Size {size}>>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        f
+    }
+
+    const CATALOG: &[u8] = b"1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj\n";
+    const PAGES: &[u8] = b"2 0 obj <</Type/Pages/Kids[3 0 R]/Count 1>> endobj\n";
+    const PAGE: &[u8] = b"3 0 obj <</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]/Resources<</XObject<</Im 7 0 R>>>>>> endobj\n";
+
+    fn image(n: u32, fill: u8) -> Vec<u8> {
+        let mut o = format!("{n} 0 obj <</Type/XObject/Subtype/Image/Width 100/Height 700/BitsPerComponent 8/ColorSpace/DeviceGray/Length 70000>>\nstream\n").into_bytes();
+        o.extend(std::iter::repeat_n(fill, 70_000));
+        o.extend_from_slice(b"\nendstream\nendobj\n");
+        o
+    }
+
+    /// Found in review: an object stream lopdf drops after the filter saw it, under the number
+    /// of an earlier long stream, left that stream's stand-in without a record, so the digest
+    /// covered a stand-in instead of the image.
+    #[test]
+    fn a_stand_in_without_its_record_is_never_hashed() {
+        let file = |fill: u8| {
+            let img = image(7, fill);
+            section(
+                b"%PDF-1.5\n",
+                &[
+                    (1, CATALOG),
+                    (2, PAGES),
+                    (3, PAGE),
+                    (5, &img),
+                    (6, b"6 0 obj <</Type/ObjStm/N 1/First 4/Length 8>>\nstream\n5 0 <<>>\nendstream\nendobj\n"),
+                    (7, b"7 0 obj <</Type/ObjStm/N 1/Length 5>>\nstream\nhello\nendstream\nendobj\n"),
+                ],
+                "/Root 1 0 R",
+            )
+        };
+        let (a, b) = (file(b'A'), file(b'B'));
+        let full = |f: &[u8]| digest_doc(&Parsed::whole(load(f).unwrap())).unwrap();
+        let h = Pdf;
+        assert_eq!(h.content_digest(&a).unwrap(), full(&a));
+        assert_ne!(h.content_digest(&a).unwrap(), h.content_digest(&b).unwrap());
+    }
+
+    /// Found in review: a label update whose table also points an object at another copy of
+    /// it elsewhere in the file (same length, and content XXH3 cannot be trusted to tell apart)
+    /// is not a label update: taking it off would bring the other copy back.
+    #[test]
+    fn an_update_that_moves_an_object_is_not_taken_off() {
+        let base = section(
+            b"%PDF-1.5\n",
+            &[
+                (1, CATALOG),
+                (2, PAGES),
+                (3, PAGE),
+                (7, &image(7, b'A')),
+                (8, b"8 0 obj <</Producer (t)>> endobj\n"),
+                // A dead copy of object 7 that no table entry names.
+                (9, &image(7, b'A')),
+            ],
+            "/Root 1 0 R/Info 8 0 R",
+        );
+        let copy = crate::bytes::find(&base[20..], b"7 0 obj").map(|i| i + 20);
+        let second =
+            copy.and_then(|c| crate::bytes::find(&base[c + 8..], b"7 0 obj").map(|i| i + c + 8));
+        let (Some(_), Some(dead)) = (copy, second) else {
+            panic!("two copies of object 7");
+        };
+        // The update: Info with a label, and object 7 pointed at the dead copy.
+        let mut upd = base.clone();
+        let info_at = upd.len();
+        upd.extend_from_slice(
+            br#"8 0 obj <</Producer (t)/AIGC (x)>> endobj
+"#,
+        );
+        let xref = upd.len();
+        upd.extend_from_slice(
+            format!("xref\n7 2\n{dead:010} 00000 n\r\n{info_at:010} 00000 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
+        );
+        let p = load_light(&upd, false).unwrap();
+        assert!(info(&p.doc).unwrap().has(b"AIGC"));
+        assert!(peel(&upd, &p).is_none());
+        // The same update without the moved object is one.
+        let mut ok = base.clone();
+        let info_at = ok.len();
+        ok.extend_from_slice(
+            br#"8 0 obj <</Producer (t)/AIGC (x)>> endobj
+"#,
+        );
+        let xref = ok.len();
+        ok.extend_from_slice(
+            format!("xref\n8 1\n{info_at:010} 00000 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
+        );
+        let p = load_light(&ok, false).unwrap();
+        assert_eq!(peel(&ok, &p).map(|(cut, _)| cut), Some(base.len()));
+        // Under another generation than the trailer names, the Info object is not the update's.
+        let mut other_gen = base.clone();
+        let info_at = other_gen.len();
+        other_gen.extend_from_slice(
+            br#"8 1 obj <</Producer (t)/AIGC (x)>> endobj
+"#,
+        );
+        let xref = other_gen.len();
+        other_gen.extend_from_slice(
+            format!("xref\n8 1\n{info_at:010} 00001 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
+        );
+        if let Ok(p) = load_light(&other_gen, false) {
+            assert!(peel(&other_gen, &p).is_none());
+        }
     }
 
     #[test]

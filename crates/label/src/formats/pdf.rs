@@ -1652,47 +1652,39 @@ mod tests {
         let (Some(_), Some(dead)) = (copy, second) else {
             panic!("two copies of object 7");
         };
-        // The update: Info with a label, and object 7 pointed at the dead copy.
-        let mut upd = base.clone();
-        let info_at = upd.len();
-        upd.extend_from_slice(
-            br#"8 0 obj <</Producer (t)/AIGC (x)>> endobj
-"#,
-        );
-        let xref = upd.len();
-        upd.extend_from_slice(
-            format!("xref\n7 2\n{dead:010} 00000 n\r\n{info_at:010} 00000 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
-        );
-        let p = load_light(&upd, false).unwrap();
+        // `base` and an update: the Info dictionary with a label, as object 8 generation
+        // `gen`, and object 7 at `seven` if given.
+        let update = |gen: u16, seven: Option<usize>| {
+            let mut f = base.clone();
+            let info_at = f.len();
+            f.extend_from_slice(
+                format!("8 {gen} obj <</Producer (t)/AIGC (x)>> endobj\n").as_bytes(),
+            );
+            let xref = f.len();
+            let entries = match seven {
+                Some(s) => format!("7 2\n{s:010} 00000 n\r\n{info_at:010} {gen:05} n\r\n"),
+                None => format!("8 1\n{info_at:010} {gen:05} n\r\n"),
+            };
+            let prev = last_xref(&base).unwrap().0;
+            f.extend_from_slice(
+                format!("xref\n{entries}trailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {prev}>>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+            );
+            f
+        };
+        // Object 7 pointed at the dead copy: not a label update.
+        let moved = update(0, Some(dead));
+        let p = load_light(&moved, false).unwrap();
         assert!(info(&p.doc).unwrap().has(b"AIGC"));
-        assert!(peel(&upd, &p).is_none());
+        assert!(peel(&moved, &p).is_none());
         // The same update without the moved object is one.
-        let mut ok = base.clone();
-        let info_at = ok.len();
-        ok.extend_from_slice(
-            br#"8 0 obj <</Producer (t)/AIGC (x)>> endobj
-"#,
-        );
-        let xref = ok.len();
-        ok.extend_from_slice(
-            format!("xref\n8 1\n{info_at:010} 00000 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
-        );
+        let ok = update(0, None);
         let p = load_light(&ok, false).unwrap();
         assert_eq!(peel(&ok, &p).map(|(cut, _)| cut), Some(base.len()));
         // Under another generation than the trailer names, the Info object is not the update's.
-        let mut other_gen = base.clone();
-        let info_at = other_gen.len();
-        other_gen.extend_from_slice(
-            br#"8 1 obj <</Producer (t)/AIGC (x)>> endobj
-"#,
-        );
-        let xref = other_gen.len();
-        other_gen.extend_from_slice(
-            format!("xref\n8 1\n{info_at:010} 00001 n\r\ntrailer\n<</Root 1 0 R/Info 8 0 R/Size 20/Prev {}>>\nstartxref\n{xref}\n%%EOF\n", last_xref(&base).unwrap().0).as_bytes(),
-        );
-        if let Ok(p) = load_light(&other_gen, false) {
-            assert!(peel(&other_gen, &p).is_none());
-        }
+        let other_gen = update(1, None);
+        let p = load_light(&other_gen, false).unwrap();
+        assert!(peel(&other_gen, &p).is_none());
+        assert!(Pdf.remove(&other_gen).is_ok_and(|r| r != base));
     }
 
     #[test]

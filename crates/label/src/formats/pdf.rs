@@ -17,10 +17,11 @@
 //! memory lopdf copies it into is reused from one stream to the next. Only a full rewrite
 //! loads every stream's content.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 
 use hegui_types::AigcLabel;
 use lopdf::xref::XrefEntry;
@@ -108,17 +109,29 @@ struct Collect {
     left: Vec<Left>,
 }
 
-thread_local! {
-    static LEFT: RefCell<Option<Collect>> = const { RefCell::new(None) };
+/// The light loads under way, by thread. A static rather than a thread-local: a
+/// thread-local that owns memory registers a destructor per thread, which LeakSanitizer
+/// reports as a leak when the fuzz targets run.
+static LOADS: Mutex<Vec<(ThreadId, Collect)>> = Mutex::new(Vec::new());
+
+fn loads() -> MutexGuard<'static, Vec<(ThreadId, Collect)>> {
+    // A panic inside lopdf while the filter held the lock leaves nothing half-done in it.
+    LOADS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// This thread's light load, if one is under way.
+fn this_load(l: &mut [(ThreadId, Collect)]) -> Option<&mut Collect> {
+    let me = std::thread::current().id();
+    l.iter_mut().find(|(t, _)| *t == me).map(|(_, c)| c)
 }
 
 /// The length of a stand-in's content: the token and a u64 index.
 const STAND_IN_LEN: usize = 24;
 
 /// lopdf's load filter for [`load_light`]: the content of a long stream is hashed as soon as
-/// it is parsed, recorded in [`LEFT`] and replaced by a stand-in that names the record (the
+/// it is parsed, recorded in [`LOADS`] and replaced by a stand-in that names the record (the
 /// load's random token and the record's index). lopdf's filter is a plain function pointer,
-/// so the record is a thread-local, and only a load on the thread that set it up leaves
+/// so the record is kept by thread, and only a load on the thread that set it up leaves
 /// streams (should lopdf ever call the filter on another thread, the streams are kept in full).
 /// Whichever object lopdf keeps in the end under a number, its content says which record is
 /// its, if any. Object streams, cross-reference streams and XMP metadata are kept (lopdf
@@ -128,26 +141,28 @@ fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)
         // lopdf keeps the returned object for a member of an object stream.
         return Some((id, o.clone()));
     };
-    LEFT.with(|c| {
-        let mut c = c.borrow_mut();
-        let Some(c) = c.as_mut() else {
-            return;
+    let long = s.content.len() >= LEAVE_FROM
+        && !s.dict.has_type(b"ObjStm")
+        && !s.dict.has_type(b"XRef")
+        && !s.dict.has_type(b"Metadata");
+    let load = || this_load(&mut loads()).map(|c| (c.token, c.sha));
+    if let Some((token, sha)) = long.then(load).flatten() {
+        // Hashed without the lock, so loads on other threads do not wait for it.
+        let left = Left {
+            len: s.content.len(),
+            xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
+            sha256: sha.then(|| Sha256::digest(&s.content).into()),
         };
-        if s.content.len() >= LEAVE_FROM
-            && !s.dict.has_type(b"ObjStm")
-            && !s.dict.has_type(b"XRef")
-            && !s.dict.has_type(b"Metadata")
-        {
-            c.left.push(Left {
-                len: s.content.len(),
-                xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
-                sha256: c.sha.then(|| Sha256::digest(&s.content).into()),
-            });
-            let mut stand_in = c.token.to_vec();
-            stand_in.extend_from_slice(&(c.left.len() as u64 - 1).to_be_bytes());
+        let index = this_load(&mut loads()).map(|c| {
+            c.left.push(left);
+            c.left.len() - 1
+        });
+        if let Some(i) = index {
+            let mut stand_in = token.to_vec();
+            stand_in.extend_from_slice(&(i as u64).to_be_bytes());
             s.content = stand_in;
         }
-    });
+    }
     // For a top-level object (streams are never in object streams) lopdf keeps the object it
     // passed, as changed here, and drops the one returned.
     Some((id, Object::Null))
@@ -223,19 +238,29 @@ fn page_tree_loaded(doc: &Document) -> bool {
 /// [`digest_doc`].
 fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
     let token: [u8; 16] = rand::random();
-    LEFT.with(|c| {
-        *c.borrow_mut() = Some(Collect {
-            token,
-            sha: for_digest,
-            left: Vec::new(),
-        })
-    });
+    let me = std::thread::current().id();
+    {
+        let mut l = loads();
+        l.retain(|(t, _)| *t != me);
+        l.push((
+            me,
+            Collect {
+                token,
+                sha: for_digest,
+                left: Vec::new(),
+            },
+        ));
+    }
     let options = LoadOptions {
         filter: Some(leave_long_streams),
         ..LoadOptions::default()
     };
     let loaded = load_with(bytes, options);
-    let records = LEFT.with(|c| c.borrow_mut().take()).map(|c| c.left);
+    let records = {
+        let mut l = loads();
+        let i = l.iter().position(|(t, _)| *t == me);
+        i.map(|i| l.swap_remove(i).1.left)
+    };
     let doc = loaded?;
     let mut doc = doc;
     // Each stand-in lopdf kept, by object; any whose record is missing sends the file to a

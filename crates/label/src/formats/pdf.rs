@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
 
 use hegui_types::AigcLabel;
 use lopdf::xref::XrefEntry;
@@ -109,30 +108,27 @@ struct Collect {
     left: Vec<Left>,
 }
 
-/// The light loads under way, by thread. A static rather than a thread-local: a
-/// thread-local that owns memory registers a destructor per thread, which LeakSanitizer
-/// reports as a leak when the fuzz targets run.
-static LOADS: Mutex<Vec<(ThreadId, Collect)>> = Mutex::new(Vec::new());
+/// The light load under way. lopdf's filter is a plain function, so it finds the load's
+/// records in a static, and light loads run one at a time ([`ONE_LOAD`]). Not a thread-local
+/// (nor anything that uses one, such as `thread::current` or `rand::random`): a thread-local
+/// that owns memory registers a destructor, which LeakSanitizer reports as a leak in the fuzz
+/// targets. The filter may run on any thread (lopdf's `rayon` feature would do that).
+static LOADING: Mutex<Option<Collect>> = Mutex::new(None);
 
-fn loads() -> MutexGuard<'static, Vec<(ThreadId, Collect)>> {
+/// Held for the whole of a light load.
+static ONE_LOAD: Mutex<()> = Mutex::new(());
+
+fn loading() -> MutexGuard<'static, Option<Collect>> {
     // A panic inside lopdf while the filter held the lock leaves nothing half-done in it.
-    LOADS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// This thread's light load, if one is under way.
-fn this_load(l: &mut [(ThreadId, Collect)]) -> Option<&mut Collect> {
-    let me = std::thread::current().id();
-    l.iter_mut().find(|(t, _)| *t == me).map(|(_, c)| c)
+    LOADING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The length of a stand-in's content: the token and a u64 index.
 const STAND_IN_LEN: usize = 24;
 
 /// lopdf's load filter for [`load_light`]: the content of a long stream is hashed as soon as
-/// it is parsed, recorded in [`LOADS`] and replaced by a stand-in that names the record (the
-/// load's random token and the record's index). lopdf's filter is a plain function pointer,
-/// so the record is kept by thread, and only a load on the thread that set it up leaves
-/// streams (should lopdf ever call the filter on another thread, the streams are kept in full).
+/// it is parsed, recorded in [`LOADING`] and replaced by a stand-in that names the record (the
+/// load's random token and the record's index).
 /// Whichever object lopdf keeps in the end under a number, its content says which record is
 /// its, if any. Object streams, cross-reference streams and XMP metadata are kept (lopdf
 /// decodes the first two after the filter; the label reader reads the last).
@@ -145,15 +141,14 @@ fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)
         && !s.dict.has_type(b"ObjStm")
         && !s.dict.has_type(b"XRef")
         && !s.dict.has_type(b"Metadata");
-    let load = || this_load(&mut loads()).map(|c| (c.token, c.sha));
+    let load = || loading().as_ref().map(|c| (c.token, c.sha));
     if let Some((token, sha)) = long.then(load).flatten() {
-        // Hashed without the lock, so loads on other threads do not wait for it.
         let left = Left {
             len: s.content.len(),
             xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
             sha256: sha.then(|| Sha256::digest(&s.content).into()),
         };
-        let index = this_load(&mut loads()).map(|c| {
+        let index = loading().as_mut().map(|c| {
             c.left.push(left);
             c.left.len() - 1
         });
@@ -237,30 +232,20 @@ fn page_tree_loaded(doc: &Document) -> bool {
 /// With `for_digest` the content of each stream not kept is hashed with SHA-256 as well, for
 /// [`digest_doc`].
 fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
-    let token: [u8; 16] = rand::random();
-    let me = std::thread::current().id();
-    {
-        let mut l = loads();
-        l.retain(|(t, _)| *t != me);
-        l.push((
-            me,
-            Collect {
-                token,
-                sha: for_digest,
-                left: Vec::new(),
-            },
-        ));
-    }
+    let mut token = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut token);
+    let _one = ONE_LOAD.lock().unwrap_or_else(PoisonError::into_inner);
+    *loading() = Some(Collect {
+        token,
+        sha: for_digest,
+        left: Vec::new(),
+    });
     let options = LoadOptions {
         filter: Some(leave_long_streams),
         ..LoadOptions::default()
     };
     let loaded = load_with(bytes, options);
-    let records = {
-        let mut l = loads();
-        let i = l.iter().position(|(t, _)| *t == me);
-        i.map(|i| l.swap_remove(i).1.left)
-    };
+    let records = loading().take().map(|c| c.left);
     let doc = loaded?;
     let mut doc = doc;
     // Each stand-in lopdf kept, by object; any whose record is missing sends the file to a

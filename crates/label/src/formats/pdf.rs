@@ -246,8 +246,7 @@ fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
     };
     let loaded = load_with(bytes, options);
     let records = loading().take().map(|c| c.left);
-    let doc = loaded?;
-    let mut doc = doc;
+    let mut doc = loaded?;
     // Each stand-in lopdf kept, by object; any whose record is missing sends the file to a
     // full load. The stand-ins' content is then emptied, so that two loads' objects compare
     // equal (their tokens differ); `left` says which streams were not kept.

@@ -275,7 +275,26 @@ fn inspect(
 ) -> anyhow::Result<()> {
     let (bytes, h) = read_file(registry, file)?;
     let found = h.read(&bytes)?;
-    let digest = hex::encode(h.content_digest(&bytes)?);
+    // The content digest in the current algorithm and in any other a label's signature names,
+    // so a verifier can compare it with the one stored in the signature.
+    let mut algs = vec![hegui_label::DigestAlg::CURRENT];
+    for f in &found {
+        for v in [&f.label.reserved_code1, &f.label.reserved_code2] {
+            algs.extend(hegui_label::sign::signed_digest_alg(v.as_deref()));
+        }
+    }
+    algs.sort();
+    algs.dedup();
+    let mut digests = serde_json::Map::new();
+    for alg in algs {
+        let d = hex::encode(h.content_digest_with(&bytes, alg)?);
+        digests.insert(alg.name().to_string(), Value::String(d));
+    }
+    let digest_text = digests
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let agree = found.windows(2).all(|w| w[0].label == w[1].label);
     let watermark = match wm_key {
         None => Value::Null,
@@ -307,7 +326,7 @@ fn inspect(
         .map(|f| json!({"carrier": f.carrier, "label": label_json(&f.label)}))
         .collect();
     let mut v = json!({"file": file, "format": h.name(), "canonical_carrier": h.canonical_carrier(),
-                   "labels": labels, "agree": agree, "content_sha256": digest, "watermark": watermark});
+                   "labels": labels, "agree": agree, "content_digest": digests, "watermark": watermark});
     if let Some(w) = &withdrawn {
         v["withdrawn"] = json!(w);
     }
@@ -328,7 +347,7 @@ fn inspect(
     }
     print(json, &v, || {
         let mut s = format!(
-            "{} ({}), content sha256 {digest}\n",
+            "{} ({}), content digest {digest_text}\n",
             file.display(),
             h.name()
         );

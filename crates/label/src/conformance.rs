@@ -191,6 +191,33 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         "{}",
         ctx("overlapped signed output")
     );
+    // A label signed over the SHA-256 digest (every label before BLAKE3) still verifies, by
+    // that digest; its prepared digest agrees too.
+    let sha = crate::DigestAlg::Sha256;
+    let mut v1 = l1.clone();
+    let d1 = h.content_digest_with(sample, sha).unwrap();
+    crate::sign::sign_producer_with(&mut v1, sha, &d1, &key).unwrap();
+    let v1_file = h.write(sample, &v1).unwrap();
+    assert_eq!(
+        verify(h, &v1_file, &[key.public()]).unwrap(),
+        Verdict::Intact,
+        "{}",
+        ctx("SHA-256 signature")
+    );
+    assert_ne!(
+        d1,
+        h.content_digest(sample).unwrap(),
+        "{}",
+        ctx("two algorithms")
+    );
+    if let Some(p) = h.prepare(sample).unwrap() {
+        assert_eq!(
+            p.content_digest_with(sha).unwrap(),
+            d1,
+            "{}",
+            ctx("prepared SHA-256")
+        );
+    }
     let other = LabelSigningKey::from_secret([43; 32]);
     assert_eq!(
         verify(h, &signed, &[other.public()]).unwrap(),
@@ -311,6 +338,99 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         let _ = h.write(t, &l1);
         let _ = h.remove(t);
         let _ = h.content_digest(t);
+    }
+}
+
+/// Labels signed before BLAKE3 keep verifying: each sample's SHA-256 content digest is the one
+/// the last build that knew only SHA-256 computed (commit ef31446, 2026-11-30). The generated
+/// samples (images, WAV, PDF, DOCX) depend on the encoders' versions in `Cargo.lock`; if an
+/// update changes one, take its digest from a build of the previous release.
+#[test]
+fn sha256_digests_are_those_of_the_build_before_blake3() {
+    const BEFORE: &[(&str, &str)] = &[
+        (
+            "sample.png",
+            "8b32b1d5313a488262ee471ee600e613b4591582b773c68779f2ca9663e7a784",
+        ),
+        (
+            "sample.jpg",
+            "d0d58a2a441e456ec036ac6e253ccc21ac3d1c57f4fe22a1f7b08844c3a155a4",
+        ),
+        (
+            "sample.webp",
+            "85a5c1a09e4fc87d9e1bee17bc8c007f3e582aee73a0adb264d3d3328ab6b866",
+        ),
+        (
+            "sample.gif",
+            "eec060950bd5d4df0fde95f71c5b76c50dee190a3e88e285daede84f7ae9c30c",
+        ),
+        (
+            "sample.tiff",
+            "ef8d217c67c11dd143ae91ac172b02bdf36d1ecba01d2a105a4f2fb9af973774",
+        ),
+        (
+            "sample.mp4",
+            "c2bf9a8fc0dfaf7eecafae3ca478589de09f872d320e6c9cd1770a26dfccae7e",
+        ),
+        (
+            "sample.mov",
+            "7fec7c920adc778e4df63f626f7b2003283f8aab1e78f3b4aa8392d647be431f",
+        ),
+        (
+            "sample.mp3",
+            "28672342ca2523530b96df4e344a25a218aa92d4af7bd8eab9b787f55c9a7486",
+        ),
+        (
+            "sample.wav",
+            "cb958eedfc053c386e87118bc8099464f3dc810b0b83821fbf13fc3c889ee38b",
+        ),
+        (
+            "sample.flac",
+            "316ad09350a526e79dc67baa21bc882dcde76a4b43172bc954803ae0469764fc",
+        ),
+        (
+            "sample.ogg",
+            "fdb120ce70043e026958e25f23aabf25ab58abf21d56cba99f3151ecac7ac986",
+        ),
+        (
+            "sample.opus",
+            "bc302ec1bbca291a6ced6c51749e55cdc1db6888bbe13088a6938ec7b2f75626",
+        ),
+        (
+            "sample.pdf",
+            "3f0219d22c68bd9edf89d0e8154ac42e898d714af5780ac885df0127f8726906",
+        ),
+        (
+            "sample-long-streams.pdf",
+            "e18fe7c752d3d277f4d6d3b01706c022f7d04a565d3ab62e9173f203f382926e",
+        ),
+        (
+            "sample.docx",
+            "4e4702c6e510b00077ef1b9e4e3cbf7bd1d4358831af5641381f8daa8d5ff614",
+        ),
+        (
+            "sample.md",
+            "4b6825b560423e05e69941310fb489a14e7ee70579c9174c162929d59a5c8e7f",
+        ),
+        (
+            "sample.txt",
+            "95b2e2b9b0d042c16e864c21476ee7549a4ec83585e748ef6613150e03ea175f",
+        ),
+        (
+            "sample.html",
+            "79ba124542f72068b7b6749fbabbfcfecef290b1c4423726e3c6644f73aa93b0",
+        ),
+    ];
+    let reg = Registry::new();
+    let all = samples::all();
+    assert_eq!(all.len(), BEFORE.len());
+    for ((name, file, bytes), (f, expected)) in all.iter().zip(BEFORE) {
+        assert_eq!(file, f);
+        let h = reg.by_name(name).unwrap();
+        let got = h
+            .content_digest_with(bytes, crate::DigestAlg::Sha256)
+            .unwrap();
+        assert_eq!(hex::encode(got), *expected, "{file}");
     }
 }
 

@@ -12,6 +12,7 @@
 
 use hegui_types::AigcLabel;
 
+use crate::digest::DigestAlg;
 use crate::formats;
 use crate::out::Output;
 use crate::LabelError;
@@ -54,7 +55,8 @@ pub trait FormatHandler: Send + Sync {
         self.write_parts(bytes, label).map(Output::into_vec)
     }
     /// [`FormatHandler::write_parts`] with a label that depends on the content: `label` is
-    /// called once, with [`FormatHandler::content_digest`] of `bytes`, and its result written.
+    /// called once, with [`FormatHandler::content_digest`] of `bytes` (in
+    /// [`DigestAlg::CURRENT`]), and its result written.
     /// Returns the output and the label written. The default computes the digest and then
     /// writes, on the prepared file when the handler prepares ([`FormatHandler::prepare`]); a
     /// handler whose digest and write both parse the whole file (PDF) parses once.
@@ -82,16 +84,25 @@ pub trait FormatHandler: Send + Sync {
     }
     /// The file without any label carrier.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError>;
-    /// SHA-256 over the media payload, excluding every metadata carrier.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError>;
+    /// The digest (in `alg`) of the media payload, excluding every metadata carrier.
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError>;
+    /// [`FormatHandler::content_digest_with`] in [`DigestAlg::CURRENT`], the algorithm new
+    /// signatures use.
+    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+        self.content_digest_with(bytes, DigestAlg::CURRENT)
+    }
 }
 
 /// A file prepared by [`FormatHandler::prepare`].
 pub trait Prepared<'a> {
     /// [`FormatHandler::write_parts`] of the prepared file.
     fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError>;
-    /// [`FormatHandler::content_digest`] of the prepared file.
-    fn content_digest(&self) -> Result<[u8; 32], LabelError>;
+    /// [`FormatHandler::content_digest_with`] of the prepared file.
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError>;
+    /// [`Prepared::content_digest_with`] in [`DigestAlg::CURRENT`].
+    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+        self.content_digest_with(DigestAlg::CURRENT)
+    }
 }
 
 /// The handlers, chosen by magic bytes first, then by file name extension.

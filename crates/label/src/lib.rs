@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 mod bytes;
 mod c2pa;
+pub mod digest;
 mod error;
 mod exif;
 pub mod formats;
@@ -34,6 +35,7 @@ mod xmp;
 mod conformance;
 
 pub use c2pa::c2pa_carrier;
+pub use digest::DigestAlg;
 pub use error::LabelError;
 pub use handler::{FormatHandler, FoundLabel, Prepared, Registry};
 pub use ops::{

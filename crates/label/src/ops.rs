@@ -179,14 +179,23 @@ pub fn verify_all(
 ) -> Result<Verification, LabelError> {
     let found = handler.read(bytes)?;
     let f = primary(handler, &found).ok_or(LabelError::NoLabel)?;
-    let digest = handler.content_digest(bytes)?;
     let l = &f.label;
+    // The content digest in each algorithm a signature names (once each).
+    let mut digests = std::collections::BTreeMap::new();
+    for value in [&l.reserved_code1, &l.reserved_code2] {
+        if let Some(alg) = sign::signed_digest_alg(value.as_deref()) {
+            if let std::collections::btree_map::Entry::Vacant(e) = digests.entry(alg) {
+                e.insert(handler.content_digest_with(bytes, alg)?);
+            }
+        }
+    }
+    let current = |alg| digests.get(&alg).copied();
     let has_propagator = l.content_propagator.is_some() || l.reserved_code2.is_some();
     Ok(Verification {
         label: l.clone(),
         carrier: f.carrier.clone(),
-        producer: sign::verify_producer(l, &digest, keys),
-        propagator: has_propagator.then(|| sign::verify_propagator(l, &digest, keys)),
+        producer: sign::verify_producer(l, &current, keys),
+        propagator: has_propagator.then(|| sign::verify_propagator(l, &current, keys)),
     })
 }
 

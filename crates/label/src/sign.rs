@@ -11,12 +11,25 @@ use ed25519_dalek::{Signer, Verifier};
 use hegui_types::AigcLabel;
 use sha2::{Digest, Sha256};
 
+use crate::digest::DigestAlg;
 use crate::LabelError;
 
-/// Domain of producer signatures (ReservedCode1).
-pub const PRODUCER_DOMAIN: &str = "hegui-label/1";
-/// Domain of propagator signatures (ReservedCode2).
-pub const PROPAGATOR_DOMAIN: &str = "hegui-label-propagator/1";
+/// Domain of producer signatures (ReservedCode1) over a digest in `alg`: version 1 binds a
+/// SHA-256 digest, version 2 a BLAKE3 one.
+pub fn producer_domain(alg: DigestAlg) -> &'static str {
+    match alg {
+        DigestAlg::Sha256 => "hegui-label/1",
+        DigestAlg::Blake3 => "hegui-label/2",
+    }
+}
+
+/// Domain of propagator signatures (ReservedCode2) over a digest in `alg`.
+pub fn propagator_domain(alg: DigestAlg) -> &'static str {
+    match alg {
+        DigestAlg::Sha256 => "hegui-label-propagator/1",
+        DigestAlg::Blake3 => "hegui-label-propagator/2",
+    }
+}
 const KEY_FILE_HEADER: &str = "hegui-label-signing-key/1";
 
 /// A label signing key (Ed25519).
@@ -154,14 +167,15 @@ impl LabelSigningKey {
         f.sync_all().map_err(io)
     }
 
-    fn sign(&self, msg: &[u8], digest: &[u8; 32]) -> String {
-        let sig = self.key.sign(msg);
-        format!(
-            "ed25519:{}:{}:{}",
-            self.key_id(),
-            hex::encode(digest),
-            URL_SAFE_NO_PAD.encode(sig.to_bytes())
-        )
+    /// The signature value (`LABELS.md`): a SHA-256 digest is written as version 1 wrote it,
+    /// without the algorithm's name.
+    fn sign(&self, msg: &[u8], alg: DigestAlg, digest: &[u8; 32]) -> String {
+        let sig = URL_SAFE_NO_PAD.encode(self.key.sign(msg).to_bytes());
+        let (kid, digest) = (self.key_id(), hex::encode(digest));
+        match alg {
+            DigestAlg::Sha256 => format!("ed25519:{kid}:{digest}:{sig}"),
+            alg => format!("ed25519:{kid}:{}:{digest}:{sig}", alg.name()),
+        }
     }
 }
 
@@ -225,20 +239,25 @@ fn line(m: &mut String, k: &str, v: &str) {
     let _ = writeln!(m, "{k}:{v}");
 }
 
-/// The message a producer signs (see `LABELS.md`).
-pub fn producer_message(digest: &[u8; 32], label: &AigcLabel) -> Vec<u8> {
-    let mut m = format!("{PRODUCER_DOMAIN}\n");
-    line(&mut m, "content-sha256", &hex::encode(digest));
+/// The name of the message line that holds a digest in `alg`.
+fn digest_line(alg: DigestAlg) -> String {
+    format!("content-{}", alg.name())
+}
+
+/// The message a producer signs (see `LABELS.md`) over `digest`, in `alg`.
+pub fn producer_message(alg: DigestAlg, digest: &[u8; 32], label: &AigcLabel) -> Vec<u8> {
+    let mut m = format!("{}\n", producer_domain(alg));
+    line(&mut m, &digest_line(alg), &hex::encode(digest));
     line(&mut m, "Label", &label.label);
     line(&mut m, "ContentProducer", &label.content_producer);
     line(&mut m, "ProduceID", &label.produce_id);
     m.into_bytes()
 }
 
-/// The message a propagator signs (see `LABELS.md`).
-pub fn propagator_message(digest: &[u8; 32], label: &AigcLabel) -> Vec<u8> {
-    let mut m = format!("{PROPAGATOR_DOMAIN}\n");
-    line(&mut m, "content-sha256", &hex::encode(digest));
+/// The message a propagator signs (see `LABELS.md`) over `digest`, in `alg`.
+pub fn propagator_message(alg: DigestAlg, digest: &[u8; 32], label: &AigcLabel) -> Vec<u8> {
+    let mut m = format!("{}\n", propagator_domain(alg));
+    line(&mut m, &digest_line(alg), &hex::encode(digest));
     line(&mut m, "Label", &label.label);
     line(&mut m, "ContentProducer", &label.content_producer);
     line(&mut m, "ProduceID", &label.produce_id);
@@ -260,42 +279,86 @@ pub fn propagator_message(digest: &[u8; 32], label: &AigcLabel) -> Vec<u8> {
     m.into_bytes()
 }
 
-/// Sets ReservedCode1 to the producer signature over `digest` and the producer fields.
+/// Sets ReservedCode1 to the producer signature over `digest`, a content digest in
+/// [`DigestAlg::CURRENT`] (what [`crate::FormatHandler::content_digest`] gives), and the
+/// producer fields.
 pub fn sign_producer(
     label: &mut AigcLabel,
     digest: &[u8; 32],
     key: &LabelSigningKey,
 ) -> Result<(), LabelError> {
+    sign_producer_with(label, DigestAlg::CURRENT, digest, key)
+}
+
+/// [`sign_producer`] over a digest in `alg`.
+pub fn sign_producer_with(
+    label: &mut AigcLabel,
+    alg: DigestAlg,
+    digest: &[u8; 32],
+    key: &LabelSigningKey,
+) -> Result<(), LabelError> {
     label.reserved_code1 = None;
     label.validate()?;
-    label.reserved_code1 = Some(key.sign(&producer_message(digest, label), digest));
+    label.reserved_code1 = Some(key.sign(&producer_message(alg, digest, label), alg, digest));
     Ok(())
 }
 
-/// Sets ReservedCode2 to the propagator signature over `digest`, the producer fields with
-/// ReservedCode1, and the propagator fields.
+/// Sets ReservedCode2 to the propagator signature over `digest` (in [`DigestAlg::CURRENT`]),
+/// the producer fields with ReservedCode1, and the propagator fields.
 pub fn sign_propagator(
     label: &mut AigcLabel,
     digest: &[u8; 32],
     key: &LabelSigningKey,
 ) -> Result<(), LabelError> {
+    sign_propagator_with(label, DigestAlg::CURRENT, digest, key)
+}
+
+/// [`sign_propagator`] over a digest in `alg`.
+pub fn sign_propagator_with(
+    label: &mut AigcLabel,
+    alg: DigestAlg,
+    digest: &[u8; 32],
+    key: &LabelSigningKey,
+) -> Result<(), LabelError> {
     label.reserved_code2 = None;
     label.validate()?;
-    label.reserved_code2 = Some(key.sign(&propagator_message(digest, label), digest));
+    label.reserved_code2 = Some(key.sign(&propagator_message(alg, digest, label), alg, digest));
     Ok(())
+}
+
+/// A signature value's parts: `ed25519:<kid>:<digest>:<sig>` (SHA-256) or
+/// `ed25519:<kid>:<alg>:<digest>:<sig>`. `None` for a value that is no hegui signature;
+/// `Some(None)` for one that is malformed.
+#[allow(clippy::type_complexity)]
+fn parts(value: Option<&str>) -> Option<Option<(&str, DigestAlg, &str, &str)>> {
+    let rest = value?.strip_prefix("ed25519:")?;
+    let parts: Vec<&str> = rest.split(':').collect();
+    Some(match parts.as_slice() {
+        [kid, digest, sig] => Some((*kid, DigestAlg::Sha256, *digest, *sig)),
+        // SHA-256 has one spelling, the one without its name.
+        [kid, alg, digest, sig] => DigestAlg::from_name(alg)
+            .filter(|a| *a != DigestAlg::Sha256)
+            .map(|a| (*kid, a, *digest, *sig)),
+        _ => None,
+    })
+}
+
+/// The algorithm of the content digest a signature value (ReservedCode1 or ReservedCode2)
+/// binds; `None` when the value is absent, no hegui signature, or malformed.
+pub fn signed_digest_alg(value: Option<&str>) -> Option<DigestAlg> {
+    parts(value).flatten().map(|(_, alg, _, _)| alg)
 }
 
 fn check(
     value: Option<&str>,
-    message: impl Fn(&[u8; 32]) -> Vec<u8>,
-    current: &[u8; 32],
+    message: impl Fn(DigestAlg, &[u8; 32]) -> Vec<u8>,
+    current: &dyn Fn(DigestAlg) -> Option<[u8; 32]>,
     keys: &[LabelPublicKey],
 ) -> Verdict {
-    let Some(rest) = value.and_then(|v| v.strip_prefix("ed25519:")) else {
+    let Some(parts) = parts(value) else {
         return Verdict::Unsigned;
     };
-    let parts: Vec<&str> = rest.split(':').collect();
-    let [kid, digest_hex, sig] = parts.as_slice() else {
+    let Some((kid, alg, digest_hex, sig)) = parts else {
         return Verdict::LabelAltered;
     };
     let Some(key) = keys.iter().find(|k| k.key_id() == *kid) else {
@@ -315,34 +378,40 @@ fn check(
     else {
         return Verdict::LabelAltered;
     };
-    if key.key.verify(&message(&stored), &sig).is_err() {
+    if key.key.verify(&message(alg, &stored), &sig).is_err() {
         return Verdict::LabelAltered;
     }
-    if &stored != current {
+    if current(alg) != Some(stored) {
         return Verdict::ContentAltered;
     }
     Verdict::Intact
 }
 
-/// Checks ReservedCode1 against the content digest `current`.
-pub fn verify_producer(label: &AigcLabel, current: &[u8; 32], keys: &[LabelPublicKey]) -> Verdict {
+/// Checks ReservedCode1 against the file's content digest: `current` gives it in the
+/// algorithm the signature names ([`signed_digest_alg`]); one it cannot give counts as
+/// altered content.
+pub fn verify_producer(
+    label: &AigcLabel,
+    current: &dyn Fn(DigestAlg) -> Option<[u8; 32]>,
+    keys: &[LabelPublicKey],
+) -> Verdict {
     check(
         label.reserved_code1.as_deref(),
-        |d| producer_message(d, label),
+        |alg, d| producer_message(alg, d, label),
         current,
         keys,
     )
 }
 
-/// Checks ReservedCode2 against the content digest `current`.
+/// Checks ReservedCode2 as [`verify_producer`] checks ReservedCode1.
 pub fn verify_propagator(
     label: &AigcLabel,
-    current: &[u8; 32],
+    current: &dyn Fn(DigestAlg) -> Option<[u8; 32]>,
     keys: &[LabelPublicKey],
 ) -> Verdict {
     check(
         label.reserved_code2.as_deref(),
-        |d| propagator_message(d, label),
+        |alg, d| propagator_message(alg, d, label),
         current,
         keys,
     )
@@ -377,40 +446,114 @@ mod tests {
             .unwrap()
             .starts_with(&format!("ed25519:{}:", k.key_id())));
         assert_eq!(
-            verify_producer(&l, &[1; 32], &[k.public()]),
+            verify_producer(&l, &|_| Some([1; 32]), &[k.public()]),
             Verdict::Intact
         );
         assert_eq!(
-            verify_producer(&l, &[2; 32], &[k.public()]),
+            verify_producer(&l, &|_| Some([2; 32]), &[k.public()]),
             Verdict::ContentAltered
         );
         let other = LabelSigningKey::from_secret([8; 32]);
         assert_eq!(
-            verify_producer(&l, &[1; 32], &[other.public()]),
+            verify_producer(&l, &|_| Some([1; 32]), &[other.public()]),
             Verdict::UnknownKey
         );
         let mut changed = l.clone();
         changed.produce_id.push('x');
         assert_eq!(
-            verify_producer(&changed, &[1; 32], &[k.public()]),
+            verify_producer(&changed, &|_| Some([1; 32]), &[k.public()]),
             Verdict::LabelAltered
         );
         let mut bare = label();
         bare.reserved_code1 = Some("sha256:00".into());
         assert_eq!(
-            verify_producer(&bare, &[1; 32], &[k.public()]),
+            verify_producer(&bare, &|_| Some([1; 32]), &[k.public()]),
             Verdict::Unsigned
         );
     }
 
     #[test]
     fn the_producer_message_is_the_documented_bytes() {
-        let m = producer_message(&[0xab; 32], &label());
-        let expected = format!(
-            "hegui-label/1\ncontent-sha256:{}\nLabel:1\nContentProducer:001191440300708461136T1XGW3\nProduceID:0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11\n",
-            "ab".repeat(32)
-        );
-        assert_eq!(String::from_utf8(m).unwrap(), expected);
+        for (alg, version) in [(DigestAlg::Sha256, 1), (DigestAlg::Blake3, 2)] {
+            let m = producer_message(alg, &[0xab; 32], &label());
+            let expected = format!(
+                "hegui-label/{version}\ncontent-{}:{}\nLabel:1\nContentProducer:001191440300708461136T1XGW3\nProduceID:0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11\n",
+                alg.name(),
+                "ab".repeat(32)
+            );
+            assert_eq!(String::from_utf8(m).unwrap(), expected);
+        }
+    }
+
+    /// A label signed over a SHA-256 digest (as every label was before BLAKE3) keeps its
+    /// value's form and verifies against the SHA-256 digest only; a BLAKE3 one names its
+    /// algorithm. Each is checked against the digest in the algorithm it names.
+    #[test]
+    fn each_signature_is_checked_against_the_digest_it_names() {
+        let k = LabelSigningKey::from_secret([7; 32]);
+        let digests = |alg: DigestAlg| Some([alg as u8 + 1; 32]);
+        for alg in [DigestAlg::Sha256, DigestAlg::Blake3] {
+            let mut l = label();
+            let d = digests(alg).unwrap();
+            sign_producer_with(&mut l, alg, &d, &k).unwrap();
+            l.validate().unwrap();
+            let value = l.reserved_code1.clone().unwrap();
+            let fields = value.split(':').count();
+            assert_eq!(
+                fields,
+                if alg == DigestAlg::Sha256 { 4 } else { 5 },
+                "{value}"
+            );
+            assert_eq!(signed_digest_alg(Some(&value)), Some(alg));
+            assert_eq!(
+                verify_producer(&l, &digests, &[k.public()]),
+                Verdict::Intact
+            );
+            // The other algorithm's digest of the same file is not what was signed.
+            let other = |a: DigestAlg| {
+                if a == alg {
+                    Some([0xee; 32])
+                } else {
+                    digests(a)
+                }
+            };
+            assert_eq!(
+                verify_producer(&l, &other, &[k.public()]),
+                Verdict::ContentAltered
+            );
+            assert_eq!(
+                verify_producer(&l, &|_| None, &[k.public()]),
+                Verdict::ContentAltered
+            );
+            // Claiming the other algorithm for the same signature breaks it.
+            let mut swapped = l.clone();
+            swapped.reserved_code1 = Some(match alg {
+                DigestAlg::Sha256 => value.replacen(
+                    &format!("{}:", k.key_id()),
+                    &format!("{}:blake3:", k.key_id()),
+                    1,
+                ),
+                DigestAlg::Blake3 => value.replacen(":blake3:", ":", 1),
+            });
+            assert_eq!(
+                verify_producer(&swapped, &|_| Some(d), &[k.public()]),
+                Verdict::LabelAltered
+            );
+        }
+        // SHA-256 by name, or an unknown algorithm: malformed.
+        let mut l = label();
+        sign_producer_with(&mut l, DigestAlg::Blake3, &[1; 32], &k).unwrap();
+        for alg in ["sha256", "md5"] {
+            let mut bad = l.clone();
+            bad.reserved_code1 = bad
+                .reserved_code1
+                .map(|v| v.replacen(":blake3:", &format!(":{alg}:"), 1));
+            assert_eq!(signed_digest_alg(bad.reserved_code1.as_deref()), None);
+            assert_eq!(
+                verify_producer(&bad, &|_| Some([1; 32]), &[k.public()]),
+                Verdict::LabelAltered
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! hand (`metaflac` rewrites through its own model); audio frames are copied verbatim. An ID3v2
 //! tag some tools put before `fLaC` is kept as it is.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use super::vorbis::Comments;
 use crate::bytes::Cur;
@@ -187,9 +187,9 @@ impl FormatHandler for Flac {
     }
 
     /// Metadata blocks but `VORBIS_COMMENT` and `PADDING` (type and data), then the audio frames.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let p = parse(bytes)?;
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         for (typ, data) in &p.blocks {
             if matches!(*typ, VORBIS_COMMENT | PADDING) {
                 continue;
@@ -199,7 +199,7 @@ impl FormatHandler for Flac {
             h.update(data);
         }
         h.update(&bytes[p.audio..]);
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

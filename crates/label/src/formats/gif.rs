@@ -2,8 +2,8 @@
 //! 258-byte "magic trailer" that lets sub-block readers skip it), also a Comment Extension
 //! holding the JSON. Image data blocks are copied verbatim.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -257,15 +257,15 @@ impl FormatHandler for Gif {
     }
 
     /// Header, images and extensions other than XMP and comments, byte for byte.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        let mut h = alg.hasher();
         for b in blocks(bytes)? {
             if matches!(b.kind, Kind::Xmp | Kind::Comment) {
                 continue;
             }
             h.update(b.raw);
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

@@ -4,8 +4,8 @@
 //! quoting and character references. Removal cuts exactly the tag, so the digest (SHA-256 of
 //! the file without label tags) is the same before and after.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::find_ci;
 use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
@@ -347,8 +347,8 @@ impl FormatHandler for Html {
         Ok(strip(s, &metas(s))?.0.into_bytes())
     }
 
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        HtmlFile::new(bytes)?.content_digest()
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        HtmlFile::new(bytes)?.content_digest_with(alg)
     }
 }
 
@@ -393,11 +393,11 @@ impl<'a> Prepared<'a> for HtmlFile<'a> {
         ))
     }
 
-    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         if self.metas.labels.is_empty() {
-            return Ok(Sha256::digest(self.bytes).into());
+            return Ok(alg.digest(self.bytes));
         }
-        Ok(Sha256::digest(strip(self.s, &self.metas.labels)?.0.as_bytes()).into())
+        Ok(alg.digest(strip(self.s, &self.metas.labels)?.0.as_bytes()))
     }
 }
 

@@ -2,8 +2,8 @@
 //! SOS are walked by hand; everything from SOS on (entropy-coded data) is copied verbatim, so the
 //! image is never re-encoded.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
 use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -207,9 +207,9 @@ impl FormatHandler for Jpeg {
 
     /// Every segment but APP0–APP15 and COM, then everything from SOS to the end. (EXIF is
     /// excluded whole, so its orientation tag is not bound; the pixels are.)
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let (segs, sos) = segments(bytes)?;
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         for s in segs {
             if matches!(s.marker, 0xe0..=0xef | 0xfe) {
                 continue;
@@ -217,7 +217,7 @@ impl FormatHandler for Jpeg {
             h.update(s.raw);
         }
         h.update(&bytes[sos..]);
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

@@ -3,8 +3,8 @@
 //! Only the `AIGC` entry is touched; front matter that holds nothing else is created and
 //! removed with it. The digest is SHA-256 of the file without the label.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
@@ -178,10 +178,10 @@ impl<'a> Prepared<'a> for MarkdownFile<'a> {
         rebuild(self, Some(label))
     }
 
-    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        let mut h = alg.hasher();
         rebuild(self, None)?.for_each_piece(|p| h.update(p));
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 
@@ -281,8 +281,8 @@ impl FormatHandler for Markdown {
         Ok(rebuild(&MarkdownFile::new(bytes)?, None)?.into_vec())
     }
 
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        MarkdownFile::new(bytes)?.content_digest()
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        MarkdownFile::new(bytes)?.content_digest_with(alg)
     }
 }
 

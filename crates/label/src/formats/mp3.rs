@@ -4,8 +4,8 @@
 //! A new tag is ID3v2.3 (the version most players read); an existing v2.3/v2.4 tag keeps its
 //! version, its other frames byte for byte, and its size when the new frames fit.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -382,9 +382,9 @@ impl FormatHandler for Mp3 {
         Ok([tag.as_slice(), &bytes[old..]].concat())
     }
     /// Everything after the ID3v2 tag (the MPEG frames, and an ID3v1 tag if any).
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let n = tag_len(bytes)?;
-        Ok(Sha256::digest(&bytes[n..]).into())
+        Ok(alg.digest(&bytes[n..]))
     }
 }
 

@@ -10,8 +10,8 @@
 //! media data (`mdat`) is copied verbatim, and when `moov` changes size every `stco`/`co64`
 //! chunk offset is remapped to where its data moved.
 
+use crate::digest::{ContentHasher, DigestAlg};
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -569,7 +569,7 @@ fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>,
 }
 
 fn hash_box(
-    h: &mut Sha256,
+    h: &mut ContentHasher,
     b: &Bx<'_>,
     depth: usize,
     norm: &dyn Fn(u64) -> (u64, u64),
@@ -709,7 +709,7 @@ impl FormatHandler for Mp4 {
     /// Top-level boxes but `free`/`skip`/`wide` and XMP `uuid`; `moov` without its `meta` and
     /// `udta`; chunk offsets as (index of the top-level box they point into, offset within it),
     /// so moving `mdat` when `moov` grows does not change the digest.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let (top, _) = top(bytes)?;
         let kept: Vec<&Bx<'_>> = top
             .iter()
@@ -723,11 +723,11 @@ impl FormatHandler for Mp4 {
                 None => (u64::MAX, o as u64),
             }
         };
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         for b in kept {
             hash_box(&mut h, b, 1, &norm, &b.typ == b"moov")?;
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

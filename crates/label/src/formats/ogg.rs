@@ -3,8 +3,8 @@
 //! repaginated, audio pages keep their bytes and get new sequence numbers and CRCs if the
 //! header page count changed. One logical stream only (no multiplexing or chaining).
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use super::vorbis::Comments;
 use crate::bytes::Cur;
@@ -347,9 +347,9 @@ impl FormatHandler for Ogg {
 
     /// Header packets but the comment header; then each audio page's header type, granule
     /// position, segment table and body (not its sequence number or CRC).
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let p = parse(bytes)?;
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         for (i, hp) in p.headers.iter().enumerate() {
             if i == 1 {
                 continue;
@@ -364,7 +364,7 @@ impl FormatHandler for Ogg {
             h.update(pg.segs);
             h.update(pg.body);
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

@@ -22,8 +22,8 @@
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
@@ -828,7 +828,7 @@ impl FormatHandler for Ooxml {
     /// Every part by name (sorted) and uncompressed content, streamed; except custom.xml, and
     /// with the custom-properties override and relationship taken out of [Content_Types].xml
     /// and _rels/.rels.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let mut a = open(bytes)?;
         let mut names: Vec<(String, usize)> = Vec::with_capacity(a.len());
         for i in 0..a.len() {
@@ -836,7 +836,7 @@ impl FormatHandler for Ooxml {
             names.push((f.name().map_err(zerr)?.into_owned(), i));
         }
         names.sort();
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         for (name, i) in names {
             if name == CUSTOM {
                 continue;
@@ -863,7 +863,7 @@ impl FormatHandler for Ooxml {
                 h.update(&buf[..n]);
             }
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

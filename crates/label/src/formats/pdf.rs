@@ -22,10 +22,10 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::digest::{ContentHasher, DigestAlg};
 use hegui_types::AigcLabel;
 use lopdf::xref::XrefEntry;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream, StringFormat};
-use sha2::{Digest, Sha256};
 
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
 
@@ -84,11 +84,12 @@ struct Left {
     /// input did: a guard against lopdf reading a damaged file differently, not a proof (the
     /// content digest, SHA-256, is what a verifier recomputes), so a fast hash serves.
     xxh3: u128,
-    /// SHA-256 of the content, for the content digest, when the load was asked for it.
-    sha256: Option<[u8; 32]>,
+    /// The digest of the content (in the algorithm named), for the content digest, when the
+    /// load was asked for it.
+    digest: Option<(DigestAlg, [u8; 32])>,
 }
 
-/// Same length and content (by XXH3-128); a SHA-256 one load computed and the other did not
+/// Same length and content (by XXH3-128); a digest one load computed and the other did not
 /// does not count.
 impl PartialEq for Left {
     fn eq(&self, o: &Self) -> bool {
@@ -101,8 +102,8 @@ struct Collect {
     /// Starts each stand-in's content: random per load, so no stream in a file can pass for
     /// a stand-in.
     token: [u8; 16],
-    /// Whether the content is hashed with SHA-256 too.
-    sha: bool,
+    /// The algorithm the content is hashed with too, for the content digest.
+    digest: Option<DigestAlg>,
     /// What is known of each stream not kept, in the order they were met (a stand-in's
     /// content is the token and its index here).
     left: Vec<Left>,
@@ -141,12 +142,12 @@ fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)
         && !s.dict.has_type(b"ObjStm")
         && !s.dict.has_type(b"XRef")
         && !s.dict.has_type(b"Metadata");
-    let load = || loading().as_ref().map(|c| (c.token, c.sha));
-    if let Some((token, sha)) = long.then(load).flatten() {
+    let load = || loading().as_ref().map(|c| (c.token, c.digest));
+    if let Some((token, alg)) = long.then(load).flatten() {
         let left = Left {
             len: s.content.len(),
             xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
-            sha256: sha.then(|| Sha256::digest(&s.content).into()),
+            digest: alg.map(|a| (a, a.digest(&s.content))),
         };
         let index = loading().as_mut().map(|c| {
             c.left.push(left);
@@ -193,16 +194,23 @@ impl Parsed {
         }
     }
 
-    /// The length and SHA-256 of the stored (undecoded) content of the stream `s`, object `id`.
-    fn content_hash(&self, id: ObjectId, s: &Stream) -> Result<(usize, [u8; 32]), LabelError> {
+    /// The length and digest (in `alg`) of the stored (undecoded) content of the stream `s`,
+    /// object `id`.
+    fn content_hash(
+        &self,
+        alg: DigestAlg,
+        id: ObjectId,
+        s: &Stream,
+    ) -> Result<(usize, [u8; 32]), LabelError> {
         match self.left.get(&id) {
-            None => Ok((s.content.len(), Sha256::digest(&s.content).into())),
+            None => Ok((s.content.len(), alg.digest(&s.content))),
             Some(Left {
                 len,
-                sha256: Some(h),
+                digest: Some((a, h)),
                 ..
-            }) => Ok((*len, *h)),
-            // A caller's mistake, not the file's: a light load for the digest hashes them all.
+            }) if *a == alg => Ok((*len, *h)),
+            // A caller's mistake, not the file's: a light load for the digest hashes them all
+            // in the algorithm asked for.
             Some(_) => Err(LabelError::malformed(
                 F,
                 "internal error: a stream's content was not kept for the digest",
@@ -231,13 +239,13 @@ fn page_tree_loaded(doc: &Document) -> bool {
 ///
 /// With `for_digest` the content of each stream not kept is hashed with SHA-256 as well, for
 /// [`digest_doc`].
-fn load_light(bytes: &[u8], for_digest: bool) -> Result<Parsed, LabelError> {
+fn load_light(bytes: &[u8], for_digest: Option<DigestAlg>) -> Result<Parsed, LabelError> {
     let mut token = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut token);
     let _one = ONE_LOAD.lock().unwrap_or_else(PoisonError::into_inner);
     *loading() = Some(Collect {
         token,
-        sha: for_digest,
+        digest: for_digest,
         left: Vec::new(),
     });
     let options = LoadOptions {
@@ -419,7 +427,13 @@ fn rebuild(doc: Document, len: usize, json: Option<&str>) -> Result<Vec<u8>, Lab
     }
 }
 
-fn hash_obj(h: &mut Sha256, o: &Object, depth: usize, skip: &[&[u8]]) -> Result<(), LabelError> {
+fn hash_obj(
+    h: &mut ContentHasher,
+    alg: DigestAlg,
+    o: &Object,
+    depth: usize,
+    skip: &[&[u8]],
+) -> Result<(), LabelError> {
     if depth >= MAX_DEPTH {
         return Err(LabelError::TooDeep {
             format: F,
@@ -452,14 +466,15 @@ fn hash_obj(h: &mut Sha256, o: &Object, depth: usize, skip: &[&[u8]]) -> Result<
             h.update(b"a");
             h.update((a.len() as u64).to_be_bytes());
             for x in a {
-                hash_obj(h, x, depth + 1, &[])?;
+                hash_obj(h, alg, x, depth + 1, &[])?;
             }
         }
-        Object::Dictionary(d) => hash_dict(h, d, depth, skip)?,
+        Object::Dictionary(d) => hash_dict(h, alg, d, depth, skip)?,
         Object::Stream(s) => hash_stream(
             h,
+            alg,
             &s.dict,
-            (s.content.len(), Sha256::digest(&s.content).into()),
+            (s.content.len(), alg.digest(&s.content)),
             depth,
         )?,
         Object::Reference((n, g)) => {
@@ -471,23 +486,25 @@ fn hash_obj(h: &mut Sha256, o: &Object, depth: usize, skip: &[&[u8]]) -> Result<
     Ok(())
 }
 
-/// A stream: its dictionary, then the length and SHA-256 of its stored content (hashed apart,
+/// A stream: its dictionary, then the length and digest of its stored content (hashed apart,
 /// so a light load can hash a long stream's content as soon as it is parsed).
 fn hash_stream(
-    h: &mut Sha256,
+    h: &mut ContentHasher,
+    alg: DigestAlg,
     dict: &Dictionary,
-    (len, sha): (usize, [u8; 32]),
+    (len, content): (usize, [u8; 32]),
     depth: usize,
 ) -> Result<(), LabelError> {
     h.update(b"S");
-    hash_dict(h, dict, depth, &[b"Length"])?;
+    hash_dict(h, alg, dict, depth, &[b"Length"])?;
     h.update((len as u64).to_be_bytes());
-    h.update(sha);
+    h.update(content);
     Ok(())
 }
 
 fn hash_dict(
-    h: &mut Sha256,
+    h: &mut ContentHasher,
+    alg: DigestAlg,
     d: &Dictionary,
     depth: usize,
     skip: &[&[u8]],
@@ -502,7 +519,7 @@ fn hash_dict(
     for (k, v) in entries {
         h.update((k.len() as u64).to_be_bytes());
         h.update(k);
-        hash_obj(h, v, depth + 1, &[])?;
+        hash_obj(h, alg, v, depth + 1, &[])?;
     }
     Ok(())
 }
@@ -538,13 +555,13 @@ fn read_doc(p: &Parsed) -> Result<Vec<FoundLabel>, LabelError> {
     Ok(found)
 }
 
-/// The content digest of the parsed document (see [`Pdf::content_digest`]).
-fn digest_doc(p: &Parsed) -> Result<[u8; 32], LabelError> {
+/// The content digest (in `alg`) of the parsed document (see [`Pdf::content_digest_with`]).
+fn digest_doc(p: &Parsed, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
     let doc = &p.doc;
     let info = info_id(doc);
     let meta = metadata_id(doc);
     let cat = catalog_id(doc);
-    let mut h = Sha256::new();
+    let mut h = alg.hasher();
     for (id, o) in &doc.objects {
         if Some(*id) == info || Some(*id) == meta {
             continue;
@@ -560,11 +577,13 @@ fn digest_doc(p: &Parsed) -> Result<[u8; 32], LabelError> {
             &[]
         };
         match o {
-            Object::Stream(s) => hash_stream(&mut h, &s.dict, p.content_hash(*id, s)?, 0)?,
-            o => hash_obj(&mut h, o, 0, skip)?,
+            Object::Stream(s) => {
+                hash_stream(&mut h, alg, &s.dict, p.content_hash(alg, *id, s)?, 0)?
+            }
+            o => hash_obj(&mut h, alg, o, 0, skip)?,
         }
     }
-    Ok(h.finalize().into())
+    Ok(h.finalize())
 }
 
 /// Object streams and cross-reference streams: file structure, not content.
@@ -758,7 +777,7 @@ fn update(bytes: &[u8], p: &Parsed, json: &str) -> Option<Update> {
 /// the Info dictionary, and every other object as in the input. This guards against lopdf
 /// having read the input differently from what the update builds on (a damaged file).
 fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
-    let Ok(back) = load_light(out, false) else {
+    let Ok(back) = load_light(out, None) else {
         return false;
     };
     let one_label = matches!(read_doc(&back), Ok(f) if f.len() == 1 && f[0].carrier == INFO_CARRIER && f[0].label == *label);
@@ -862,7 +881,7 @@ fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
         return None;
     }
     let base = &bytes[..cut];
-    let q = load_light(base, false).ok()?;
+    let q = load_light(base, None).ok()?;
     let without_label = |d: Option<&Dictionary>| {
         let mut d = d.cloned().unwrap_or_default();
         d.remove(b"AIGC");
@@ -924,7 +943,7 @@ impl Pdf {
         let p = Parsed::whole(doc);
         let before = match digest {
             Some(d) => d,
-            None => digest_doc(&p)?,
+            None => digest_doc(&p, DigestAlg::CURRENT)?,
         };
         let out = rebuild(p.doc, len, json.as_deref())?;
         let damaged = |what: &str| {
@@ -933,8 +952,8 @@ impl Pdf {
                 format!("the document is damaged so that rewriting it {what}; repair it (e.g. `qpdf in.pdf out.pdf`) and label the repaired file"),
             )
         };
-        let back =
-            load_light(&out, true).map_err(|_| damaged("gives a file that cannot be read back"))?;
+        let back = load_light(&out, Some(DigestAlg::CURRENT))
+            .map_err(|_| damaged("gives a file that cannot be read back"))?;
         let found =
             read_doc(&back).map_err(|_| damaged("gives a file that cannot be read back"))?;
         match label {
@@ -944,7 +963,7 @@ impl Pdf {
             None if !found.is_empty() => return Err(damaged("does not remove the label")),
             _ => {}
         }
-        if digest_doc(&back)? != before {
+        if digest_doc(&back, DigestAlg::CURRENT)? != before {
             return Err(damaged("changes the content"));
         }
         Ok(out)
@@ -1032,7 +1051,7 @@ impl FormatHandler for Pdf {
     }
 
     fn read(&self, bytes: &[u8]) -> Result<Vec<FoundLabel>, LabelError> {
-        read_doc(&load_light(bytes, false)?)
+        read_doc(&load_light(bytes, None)?)
     }
 
     /// A file without any label carrier gets an incremental update: the input kept as it is,
@@ -1047,12 +1066,12 @@ impl FormatHandler for Pdf {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        self.write_doc(bytes, load_light(bytes, false)?, label, None)
+        self.write_doc(bytes, load_light(bytes, None)?, label, None)
     }
 
     /// The checked buffer is the output (the default would copy it once more).
     fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
-        let p = load_light(bytes, false)?;
+        let p = load_light(bytes, None)?;
         Ok(
             match self.write_doc_with(bytes, p, label, None, |parts| parts.concat())? {
                 Joined::Update { joined: v, .. } | Joined::Rewritten(v) => v,
@@ -1066,8 +1085,8 @@ impl FormatHandler for Pdf {
         bytes: &'a [u8],
         label: &mut dyn FnMut(&[u8; 32]) -> Result<AigcLabel, LabelError>,
     ) -> Result<(Output<'a>, AigcLabel), LabelError> {
-        let p = load_light(bytes, true)?;
-        let digest = digest_doc(&p)?;
+        let p = load_light(bytes, Some(DigestAlg::CURRENT))?;
+        let digest = digest_doc(&p, DigestAlg::CURRENT)?;
         let l = label(&digest)?;
         Ok((self.write_doc(bytes, p, &l, Some(digest))?, l))
     }
@@ -1075,7 +1094,7 @@ impl FormatHandler for Pdf {
     /// A label update this handler appended is taken off ([`peel`]): the file as it was
     /// before. Any other label is removed by writing the file again in full.
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        let p = load_light(bytes, false)?;
+        let p = load_light(bytes, None)?;
         if let Some((cut, _)) = peel(bytes, &p) {
             return Ok(bytes[..cut].to_vec());
         }
@@ -1090,10 +1109,10 @@ impl FormatHandler for Pdf {
     /// Every object by id (the parsed form, so the serialisation does not matter) except the
     /// Info dictionary, the XMP metadata stream, object and cross-reference streams; the catalog
     /// without `/Metadata`; stream dictionaries without `/Length`, each followed by the length
-    /// and SHA-256 of its stored content. An incremental update of the Info dictionary
+    /// and digest of its stored content. An incremental update of the Info dictionary
     /// therefore leaves it as it was.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        digest_doc(&load_light(bytes, true)?)
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        digest_doc(&load_light(bytes, Some(alg))?, alg)
     }
 }
 
@@ -1368,17 +1387,17 @@ mod tests {
         let json = payload::encode(&label("inner")).unwrap();
         // Two label updates stacked (the inner one's file carries a label).
         let w1 = h.write(&input, &label("first")).unwrap();
-        let u = update(&w1, &load_light(&w1, false).unwrap(), &json);
+        let u = update(&w1, &load_light(&w1, None).unwrap(), &json);
         assert!(u.is_none(), "no update over a label");
         // An update that also changes the title.
-        let mut p = load_light(&input, false).unwrap();
+        let mut p = load_light(&input, None).unwrap();
         let info = info_id(&p.doc).unwrap();
         if let Ok(Object::Dictionary(d)) = p.doc.get_object_mut(info) {
             d.set("Title", Object::string_literal("changed"));
         }
         let u = update(&input, &p, &json).unwrap();
         let titled = [input.as_slice(), &u.tail].concat();
-        assert!(peel(&titled, &load_light(&titled, false).unwrap()).is_none());
+        assert!(peel(&titled, &load_light(&titled, None).unwrap()).is_none());
         for (what, file) in [
             ("title changed with the label", titled),
             ("XMP only", with_foreign(&input, &label("xmp"))),
@@ -1471,7 +1490,7 @@ mod tests {
     #[test]
     fn an_update_that_does_not_read_back_as_built_is_not_used() {
         for input in [samples::pdf(), with_table(|_| {})] {
-            let doc = load_light(&input, false).unwrap();
+            let doc = load_light(&input, None).unwrap();
             let l = label("check");
             let json = payload::encode(&l).unwrap();
             let u = update(&input, &doc, &json).unwrap();
@@ -1490,7 +1509,7 @@ mod tests {
             };
             assert!(!update_holds(&doc, &shifted, &shifted_u, &l));
             // An object besides the Info dictionary read differently from the input's.
-            let mut other = load_light(&input, false).unwrap();
+            let mut other = load_light(&input, None).unwrap();
             let cat = catalog_id(&other.doc).unwrap();
             if let Ok(Object::Dictionary(d)) = other.doc.get_object_mut(cat) {
                 d.set("Lang", Object::string_literal("zh"));
@@ -1506,7 +1525,7 @@ mod tests {
     fn a_light_load_reads_as_a_full_load_without_the_long_streams() {
         let input = samples::pdf_long();
         let full = Parsed::whole(load(&input).unwrap());
-        let light = load_light(&input, true).unwrap();
+        let light = load_light(&input, Some(DigestAlg::CURRENT)).unwrap();
         // The image and the page content (whose indirect `/Length` lopdf resolves as it
         // parses), not the object and cross-reference streams or XMP metadata.
         let long: Vec<ObjectId> = full
@@ -1540,16 +1559,19 @@ mod tests {
                     assert_eq!(f.dict, s.dict);
                     assert!(s.content.is_empty());
                     assert_eq!(
-                        light.content_hash(*id, s).unwrap(),
-                        full.content_hash(*id, f).unwrap()
+                        light.content_hash(DigestAlg::CURRENT, *id, s).unwrap(),
+                        full.content_hash(DigestAlg::CURRENT, *id, f).unwrap()
                     );
                 }
                 _ => assert_eq!(o, l, "{id:?}"),
             }
         }
-        assert_eq!(digest_doc(&light).unwrap(), digest_doc(&full).unwrap());
+        assert_eq!(
+            digest_doc(&light, DigestAlg::CURRENT).unwrap(),
+            digest_doc(&full, DigestAlg::CURRENT).unwrap()
+        );
         // A load that was not asked for the digest cannot give one.
-        assert!(digest_doc(&load_light(&input, false).unwrap()).is_err());
+        assert!(digest_doc(&load_light(&input, None).unwrap(), DigestAlg::CURRENT).is_err());
         // XMP metadata without `/Type /Metadata`, too long to keep: the document is loaded
         // in full.
         let mut doc = load(&input).unwrap();
@@ -1562,11 +1584,11 @@ mod tests {
         }
         let mut with_xmp = Vec::new();
         doc.save_to(&mut with_xmp).unwrap();
-        let p = load_light(&with_xmp, false).unwrap();
+        let p = load_light(&with_xmp, None).unwrap();
         assert!(p.left.is_empty(), "loaded in full");
         assert_eq!(
-            digest_doc(&p).unwrap(),
-            digest_doc(&Parsed::whole(load(&with_xmp).unwrap())).unwrap()
+            digest_doc(&p, DigestAlg::CURRENT).unwrap(),
+            digest_doc(&Parsed::whole(load(&with_xmp).unwrap()), DigestAlg::CURRENT).unwrap()
         );
         let found = read_doc(&p).unwrap();
         assert_eq!(found.len(), 1);
@@ -1631,7 +1653,8 @@ mod tests {
             )
         };
         let (a, b) = (file(b'A'), file(b'B'));
-        let full = |f: &[u8]| digest_doc(&Parsed::whole(load(f).unwrap())).unwrap();
+        let full =
+            |f: &[u8]| digest_doc(&Parsed::whole(load(f).unwrap()), DigestAlg::CURRENT).unwrap();
         let h = Pdf;
         assert_eq!(h.content_digest(&a).unwrap(), full(&a));
         assert_ne!(h.content_digest(&a).unwrap(), h.content_digest(&b).unwrap());
@@ -1682,16 +1705,16 @@ mod tests {
         };
         // Object 7 pointed at the dead copy: not a label update.
         let moved = update(0, Some(dead));
-        let p = load_light(&moved, false).unwrap();
+        let p = load_light(&moved, None).unwrap();
         assert!(info(&p.doc).unwrap().has(b"AIGC"));
         assert!(peel(&moved, &p).is_none());
         // The same update without the moved object is one.
         let ok = update(0, None);
-        let p = load_light(&ok, false).unwrap();
+        let p = load_light(&ok, None).unwrap();
         assert_eq!(peel(&ok, &p).map(|(cut, _)| cut), Some(base.len()));
         // Under another generation than the trailer names, the Info object is not the update's.
         let other_gen = update(1, None);
-        let p = load_light(&other_gen, false).unwrap();
+        let p = load_light(&other_gen, None).unwrap();
         assert!(peel(&other_gen, &p).is_none());
         assert!(Pdf.remove(&other_gen).is_ok_and(|r| r != base));
     }

@@ -4,8 +4,8 @@
 
 use std::io::Read;
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::bytes::Cur;
 use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -236,8 +236,8 @@ impl FormatHandler for Png {
     }
 
     /// Every chunk but text chunks (`tEXt`, `zTXt`, `iTXt`): type and data.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        let mut h = alg.hasher();
         for ch in chunks(bytes)? {
             if matches!(&ch.typ, b"tEXt" | b"zTXt" | b"iTXt") {
                 continue;
@@ -246,7 +246,7 @@ impl FormatHandler for Png {
             h.update((ch.data.len() as u64).to_be_bytes());
             h.update(ch.data);
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

@@ -5,8 +5,8 @@
 //! The digest is SHA-256 of the text without its label line and without one final line break
 //! (writing adds a line break before the label when the text lacks one).
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::{payload, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
@@ -109,8 +109,8 @@ impl FormatHandler for Text {
         Ok(split(as_str(bytes)?).2.as_bytes().to_vec())
     }
 
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        TextFile::new(bytes)?.content_digest()
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        TextFile::new(bytes)?.content_digest_with(alg)
     }
 }
 
@@ -160,13 +160,13 @@ impl<'a> Prepared<'a> for TextFile<'a> {
         Ok(out)
     }
 
-    fn content_digest(&self) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let s = self.s;
         let s = s
             .strip_suffix('\n')
             .map(|t| t.strip_suffix('\r').unwrap_or(t))
             .unwrap_or(s);
-        Ok(Sha256::digest(s.as_bytes()).into())
+        Ok(alg.digest(s.as_bytes()))
     }
 }
 

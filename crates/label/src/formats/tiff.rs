@@ -3,8 +3,8 @@
 //! grown IFD0 too (the header is repointed), and freed bytes are zeroed so no stale copy of a
 //! label remains. BigTIFF is not supported.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use crate::exif::{self, Tiff as T, TAG_EXIF_IFD, TAG_IMAGE_DESCRIPTION, TAG_XMP};
 use crate::out::Overlay;
@@ -228,9 +228,9 @@ impl FormatHandler for Tiff {
     /// For every IFD in the chain: each entry (tag, type, count, value bytes) except XMP,
     /// ImageDescription and the Exif IFD pointer; for strip and tile offsets, the image data
     /// they point to instead of the offsets.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
         let t = T::parse(F, bytes)?;
-        let mut h = Sha256::new();
+        let mut h = alg.hasher();
         let mut off = t.ifd0;
         let mut seen = std::collections::HashSet::new();
         while off != 0 {
@@ -288,7 +288,7 @@ impl FormatHandler for Tiff {
             }
             off = next as usize;
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

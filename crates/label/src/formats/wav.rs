@@ -1,8 +1,8 @@
 //! WAV: a RIFF chunk `AIGC` holding the JSON (canonical), also a `LIST`/`INFO` sub-chunk
 //! `AIGC`. Chunks are walked by hand; `fmt ` and `data` are copied verbatim.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use super::riff;
 use crate::bytes::Cur;
@@ -148,8 +148,8 @@ impl FormatHandler for Wav {
     }
 
     /// Every chunk but `AIGC` and `LIST`/`INFO`: id and data.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        let mut h = alg.hasher();
         for ch in wav_chunks(bytes)? {
             if &ch.id == b"AIGC" || is_info(&ch) {
                 continue;
@@ -158,7 +158,7 @@ impl FormatHandler for Wav {
             h.update((ch.data.len() as u64).to_le_bytes());
             h.update(ch.data);
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

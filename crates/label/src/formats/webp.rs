@@ -2,8 +2,8 @@
 //! simple file (lone `VP8 `/`VP8L`) gains a `VP8X` header built from the bitstream's canvas
 //! size; the bitstream chunk itself is copied verbatim.
 
+use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
-use sha2::{Digest, Sha256};
 
 use super::riff;
 use crate::{exif, payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
@@ -196,8 +196,8 @@ impl FormatHandler for WebP {
     }
 
     /// Every chunk but `VP8X`, `XMP ` and `EXIF`: id and data.
-    fn content_digest(&self, bytes: &[u8]) -> Result<[u8; 32], LabelError> {
-        let mut h = Sha256::new();
+    fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        let mut h = alg.hasher();
         for ch in webp_chunks(bytes)? {
             if matches!(&ch.id, b"VP8X" | b"XMP " | b"EXIF") {
                 continue;
@@ -206,7 +206,7 @@ impl FormatHandler for WebP {
             h.update((ch.data.len() as u64).to_le_bytes());
             h.update(ch.data);
         }
-        Ok(h.finalize().into())
+        Ok(h.finalize())
     }
 }
 

@@ -67,6 +67,12 @@ pub struct Document {
     /// Like `xref_start`, this is only set during reading.
     pub xref_recovery: Option<XrefRecovery>,
 
+    /// (hegui) The streams whose content a load with
+    /// [`LoadOptions::leave_streams_from`](crate::LoadOptions::leave_streams_from) left in the
+    /// input, by object: the content's start in the input and its length. Their `content` is
+    /// empty. Only set during reading.
+    pub left_streams: BTreeMap<ObjectId, (usize, usize)>,
+
     /// The encryption state stores the parameters that were used to decrypt this document if the
     /// document has been decrypted.
     pub encryption_state: Option<EncryptionState>,
@@ -135,6 +141,7 @@ impl Document {
             bookmark_table: HashMap::new(),
             xref_start: 0,
             xref_recovery: None,
+            left_streams: BTreeMap::new(),
             encryption_state: None,
             linearization: None,
             xref_section_count: 0,

@@ -68,6 +68,12 @@ pub struct LoadOptions {
     ///
     /// [`Document::xref_recovery`]: crate::Document::xref_recovery
     pub force_reconstruct: bool,
+    /// (hegui) When `Some(n)`, the content of each stream of `n` bytes or more is not copied
+    /// out of the input: the stream is loaded with empty content, and
+    /// [`Document::left_streams`](crate::Document::left_streams) gives where its content lies
+    /// in the input. Object streams, cross-reference streams and the streams of an encrypted
+    /// file are always read. `None` (the default) reads every stream.
+    pub leave_streams_from: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -78,6 +84,7 @@ impl Default for LoadOptions {
             strict: false,
             max_decompressed_size: Some(DEFAULT_MAX_DECOMPRESSED_SIZE),
             force_reconstruct: false,
+            leave_streams_from: None,
         }
     }
 }
@@ -90,6 +97,7 @@ impl std::fmt::Debug for LoadOptions {
             .field("strict", &self.strict)
             .field("max_decompressed_size", &self.max_decompressed_size)
             .field("force_reconstruct", &self.force_reconstruct)
+            .field("leave_streams_from", &self.leave_streams_from)
             .finish()
     }
 }

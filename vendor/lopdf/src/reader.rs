@@ -340,6 +340,14 @@ impl TryInto<IncrementalDocument> for &[u8] {
     }
 }
 
+/// (hegui) True when a load with [`LoadOptions::leave_streams_from`] `from` leaves a stream of
+/// `length` bytes with dictionary `dict` in the input: long, not an object or cross-reference
+/// stream (the load reads those), and not in an encrypted file (its content would need
+/// decrypting).
+fn leaves_stream(from: Option<usize>, encrypted: bool, dict: &Dictionary, length: usize) -> bool {
+    from.is_some_and(|from| length >= from) && !encrypted && !dict.has_type(b"ObjStm") && !dict.has_type(b"XRef")
+}
+
 pub struct Reader<'a> {
     pub buffer: &'a [u8],
     pub document: Document,
@@ -355,6 +363,8 @@ pub struct Reader<'a> {
     /// Rebuild the cross-reference table by scanning before reading it as written. See
     /// [`LoadOptions::force_reconstruct`].
     pub force_reconstruct: bool,
+    /// (hegui) See [`LoadOptions::leave_streams_from`].
+    pub leave_streams_from: Option<usize>,
     /// Sorted unique byte offsets of every `XrefEntry::Normal` entry in the
     /// final cross-reference table. Built once when the table is complete so
     /// object-boundary lookups can binary-search the successor offset instead
@@ -535,6 +545,7 @@ impl<'a> Reader<'a> {
             strict: options.strict,
             max_decompressed_size: options.max_decompressed_size,
             force_reconstruct: options.force_reconstruct,
+            leave_streams_from: options.leave_streams_from,
             normal_offsets: Vec::new(),
             free_without_xref_stream: BTreeSet::new(),
             object_streams: Mutex::default(),
@@ -803,6 +814,7 @@ impl<'a> Reader<'a> {
                 password: self.password.clone(),
                 max_decompressed_size: self.max_decompressed_size,
                 force_reconstruct: true,
+                leave_streams_from: self.leave_streams_from,
                 ..LoadOptions::default()
             };
             if let Ok(rebuilt) = Reader::with_options(self.buffer, options).read(None)
@@ -1161,6 +1173,7 @@ impl<'a> Reader<'a> {
 
     fn read_stream_content(&mut self, object_id: ObjectId) -> Result<()> {
         let length = self.get_stream_length(object_id)?;
+        let (leave_from, encrypted) = (self.leave_streams_from, self.encryption_state.is_some());
         let stream = self
             .document
             .get_object_mut(object_id)
@@ -1180,8 +1193,21 @@ impl<'a> Reader<'a> {
             return Err(Error::InvalidStream("stream extends after document end.".to_string()));
         }
 
+        // (hegui) A long stream's content stays in the input.
+        if leaves_stream(leave_from, encrypted, &stream.dict, length) {
+            // As `set_content` would: the dictionary reads as after a full load.
+            stream.dict.set("Length", length as i64);
+            self.document.left_streams.insert(object_id, (start, length));
+            return Ok(());
+        }
         stream.set_content(self.buffer[start..end].to_vec());
         Ok(())
+    }
+
+    /// (hegui) True when this load leaves a stream of `length` bytes with dictionary `dict` in
+    /// the input ([`leaves_stream`]).
+    pub(crate) fn leaves_stream(&self, dict: &Dictionary, length: usize) -> bool {
+        leaves_stream(self.leave_streams_from, self.encryption_state.is_some(), dict, length)
     }
 
     fn get_stream_length(&self, object_id: ObjectId) -> Result<i64> {

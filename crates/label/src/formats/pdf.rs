@@ -12,15 +12,13 @@
 //! decompressed sizes (256 MiB); a panic inside it is caught and reported as a malformed file.
 //!
 //! Reading, the content digest and the incremental update use a light load ([`load_light`]):
-//! lopdf parses every object, but the content of each long stream (images, fonts) is hashed
-//! and dropped as soon as it is parsed, so a document is never held twice in memory and the
-//! memory lopdf copies it into is reused from one stream to the next. Only a full rewrite
-//! loads every stream's content.
+//! lopdf parses every object, but leaves the content of each long stream (images, fonts) in
+//! the input, where it is hashed, so a document is never copied. Only a full rewrite loads
+//! every stream's content.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::digest::{ContentHasher, DigestAlg};
 use hegui_types::AigcLabel;
@@ -68,120 +66,39 @@ fn load_with(bytes: &[u8], options: LoadOptions) -> Result<Document, LabelError>
     Ok(doc)
 }
 
-/// Streams this long or longer are not kept by a light load. Tests and fuzzing leave nearly
-/// every stream, so their small files go through the same path as large ones.
+/// Streams this long or longer are left in the input by a light load. Tests and fuzzing leave
+/// nearly every stream, so their small files go through the same path as large ones.
 const LEAVE_FROM: usize = if cfg!(any(test, fuzzing)) {
     16
 } else {
     64 * 1024
 };
 
-/// What a light load keeps of a stream whose content it drops.
+/// A stream whose content a light load left in the input.
 #[derive(Debug, Clone, Copy)]
 struct Left {
+    /// Where the content lies in the input: its first byte and its length.
+    start: usize,
     len: usize,
-    /// XXH3-128 of the content, for the update's check that the labeled file reads as the
-    /// input did: a guard against lopdf reading a damaged file differently, not a proof (the
-    /// content digest, SHA-256, is what a verifier recomputes), so a fast hash serves.
-    xxh3: u128,
     /// The digest of the content (in the algorithm named), for the content digest, when the
     /// load was asked for it.
     digest: Option<(DigestAlg, [u8; 32])>,
 }
 
-/// Same length and content (by XXH3-128); a digest one load computed and the other did not
-/// does not count.
+/// The same place in the input. Two loads compared are of one file and a file that starts with
+/// it (a file and its label update appended, or the file before that update), so the same
+/// range means the same content; a digest one load computed and the other did not does not
+/// count.
 impl PartialEq for Left {
     fn eq(&self, o: &Self) -> bool {
-        self.len == o.len && self.xxh3 == o.xxh3
+        (self.start, self.len) == (o.start, o.len)
     }
-}
-
-/// A light load under way on this thread (see [`leave_long_streams`]).
-struct Collect {
-    /// Starts each stand-in's content: random per load, so no stream in a file can pass for
-    /// a stand-in.
-    token: [u8; 16],
-    /// The algorithm the content is hashed with too, for the content digest.
-    digest: Option<DigestAlg>,
-    /// What is known of each stream not kept, in the order they were met (a stand-in's
-    /// content is the token and its index here).
-    left: Vec<Left>,
-}
-
-/// The light load under way. lopdf's filter is a plain function, so it finds the load's
-/// records in a static, and light loads run one at a time ([`ONE_LOAD`]). Not a thread-local
-/// (nor anything that uses one, such as `thread::current` or `rand::random`): a thread-local
-/// that owns memory registers a destructor, which LeakSanitizer reports as a leak in the fuzz
-/// targets. The filter may run on any thread (lopdf's `rayon` feature would do that).
-static LOADING: Mutex<Option<Collect>> = Mutex::new(None);
-
-/// Held for the whole of a light load.
-static ONE_LOAD: Mutex<()> = Mutex::new(());
-
-fn loading() -> MutexGuard<'static, Option<Collect>> {
-    // A panic inside lopdf while the filter held the lock leaves nothing half-done in it.
-    LOADING.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The length of a stand-in's content: the token and a u64 index.
-const STAND_IN_LEN: usize = 24;
-
-/// lopdf's load filter for [`load_light`]: the content of a long stream is hashed as soon as
-/// it is parsed, recorded in [`LOADING`] and replaced by a stand-in that names the record (the
-/// load's random token and the record's index).
-/// Whichever object lopdf keeps in the end under a number, its content says which record is
-/// its, if any. Object streams, cross-reference streams and XMP metadata are kept (lopdf
-/// decodes the first two after the filter; the label reader reads the last).
-fn leave_long_streams(id: ObjectId, o: &mut Object) -> Option<(ObjectId, Object)> {
-    let Object::Stream(s) = o else {
-        // lopdf keeps the returned object for a member of an object stream.
-        return Some((id, o.clone()));
-    };
-    let long = s.content.len() >= LEAVE_FROM
-        && !s.dict.has_type(b"ObjStm")
-        && !s.dict.has_type(b"XRef")
-        && !s.dict.has_type(b"Metadata");
-    let load = || loading().as_ref().map(|c| (c.token, c.digest));
-    if let Some((token, alg)) = long.then(load).flatten() {
-        let left = Left {
-            len: s.content.len(),
-            xxh3: twox_hash::XxHash3_128::oneshot(&s.content),
-            digest: alg.map(|a| (a, a.digest(&s.content))),
-        };
-        let index = loading().as_mut().map(|c| {
-            c.left.push(left);
-            c.left.len() - 1
-        });
-        if let Some(i) = index {
-            let mut stand_in = token.to_vec();
-            stand_in.extend_from_slice(&(i as u64).to_be_bytes());
-            s.content = stand_in;
-        }
-    }
-    // For a top-level object (streams are never in object streams) lopdf keeps the object it
-    // passed, as changed here, and drops the one returned.
-    Some((id, Object::Null))
-}
-
-/// The record a stand-in names: `Some(None)` for a stand-in of this load whose record is
-/// missing, `None` for content that is no stand-in.
-fn stand_in<'c>(token: &[u8; 16], left: &'c [Left], content: &[u8]) -> Option<Option<&'c Left>> {
-    if content.len() != STAND_IN_LEN || !content.starts_with(token) {
-        return None;
-    }
-    let i = content[16..]
-        .try_into()
-        .ok()
-        .map(u64::from_be_bytes)
-        .and_then(|i| usize::try_from(i).ok());
-    Some(i.and_then(|i| left.get(i)))
 }
 
 /// A parsed document, and what is known of the content of the long streams it does not hold.
 struct Parsed {
     doc: Document,
-    /// The streams whose content was not kept, by object.
+    /// The streams whose content was left in the input, by object.
     left: BTreeMap<ObjectId, Left>,
 }
 
@@ -219,63 +136,47 @@ impl Parsed {
     }
 }
 
-/// True when the catalog leads to the root of a page tree with `/Kids`: lopdf's lenient load
-/// rebuilds the cross-reference data of a file where it does not (only when it loads without
-/// a filter), so a light load of such a file does not read it as a full load does.
-fn page_tree_loaded(doc: &Document) -> bool {
-    doc.catalog()
-        .and_then(|c| c.get(b"Pages"))
-        .and_then(Object::as_reference)
-        .and_then(|r| doc.get_dictionary(r))
-        .and_then(|r| r.get_deref(b"Kids", doc))
-        .and_then(Object::as_array)
-        .is_ok()
-}
-
 /// The document without the content of its long streams (see the module documentation); it
-/// reads as [`load`] reads it, object for object, and has the same content digest. A file
-/// whose page tree the light load does not find, or whose XMP metadata it did not keep, is
-/// loaded in full (lopdf may rebuild the first; the label reader reads the second).
+/// reads as [`load`] reads it, object for object, and has the same content digest.
 ///
-/// With `for_digest` the content of each stream not kept is hashed with SHA-256 as well, for
-/// [`digest_doc`].
+/// lopdf copies every stream's content out of the input as it parses it; the copy of lopdf
+/// this project builds (`vendor/lopdf`, see its `HEGUI.md`) has an option to leave long
+/// streams' content where it lies and say where that is. Their content is hashed from the
+/// input: with `for_digest`, in that algorithm, for [`digest_doc`]. XMP metadata, which the
+/// label reader reads, is copied in.
 fn load_light(bytes: &[u8], for_digest: Option<DigestAlg>) -> Result<Parsed, LabelError> {
-    let mut token = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut token);
-    let _one = ONE_LOAD.lock().unwrap_or_else(PoisonError::into_inner);
-    *loading() = Some(Collect {
-        token,
-        digest: for_digest,
-        left: Vec::new(),
-    });
+    let header = header_at(bytes)?;
     let options = LoadOptions {
-        filter: Some(leave_long_streams),
+        leave_streams_from: Some(LEAVE_FROM),
         ..LoadOptions::default()
     };
-    let loaded = load_with(bytes, options);
-    let records = loading().take().map(|c| c.left);
-    let mut doc = loaded?;
-    // Each stand-in lopdf kept, by object; any whose record is missing sends the file to a
-    // full load. The stand-ins' content is then emptied, so that two loads' objects compare
-    // equal (their tokens differ); `left` says which streams were not kept.
+    let mut doc = load_with(bytes, options)?;
+    let ranges = std::mem::take(&mut doc.left_streams);
+    let meta = metadata_id(&doc);
     let mut left = BTreeMap::new();
-    let mut whole = !page_tree_loaded(&doc) || records.is_none();
-    let records = records.unwrap_or_default();
-    for (id, o) in &mut doc.objects {
-        if let Object::Stream(s) = o {
-            match stand_in(&token, &records, &s.content) {
-                None => {}
-                Some(Some(l)) => {
-                    left.insert(*id, *l);
-                    s.content = Vec::new();
-                }
-                Some(None) => whole = true,
-            }
+    for (id, (start, len)) in ranges {
+        // lopdf counts offsets from the header, and checked that the content is in the input.
+        let content = header
+            .checked_add(start)
+            .and_then(|at| bytes.get(at..at.checked_add(len)?))
+            .ok_or_else(|| {
+                LabelError::malformed(F, "internal error: a stream left in the input is not in it")
+            })?;
+        let Some(Object::Stream(s)) = doc.objects.get_mut(&id) else {
+            continue;
+        };
+        if Some(id) == meta {
+            s.set_content(content.to_vec());
+            continue;
         }
-    }
-    whole = whole || metadata_id(&doc).is_some_and(|m| left.contains_key(&m));
-    if whole {
-        return Ok(Parsed::whole(load(bytes)?));
+        left.insert(
+            id,
+            Left {
+                start,
+                len,
+                digest: for_digest.map(|a| (a, a.digest(content))),
+            },
+        );
     }
     Ok(Parsed { doc, left })
 }
@@ -896,7 +797,7 @@ fn peel(bytes: &[u8], p: &Parsed) -> Option<(usize, Parsed)> {
         && without_label(info(&q.doc)) == without_label(info(doc))
         && q_info.is_none_or(|i| i == info_obj)
         // Every other object where it was: the same bytes (two objects equal as parsed, with
-        // streams of the same length and XXH3, could still be two places in the file).
+        // streams of the same length and content, could still be two places in the file).
         && same_entries(
             entries.iter().filter(|(n, _)| !numbered(**n)),
             q.doc.reference_table.entries.iter().filter(|(n, _)| **n != info_obj.0),
@@ -1518,9 +1419,8 @@ mod tests {
         }
     }
 
-    /// The light load drops the long streams' content but reads every object as the full
-    /// load does and gives the same digest; lopdf's filter contract (the object passed is
-    /// kept for a top-level object) is what it relies on.
+    /// The light load leaves the long streams' content in the input but reads every object
+    /// as the full load does and gives the same digest.
     #[test]
     fn a_light_load_reads_as_a_full_load_without_the_long_streams() {
         let input = samples::pdf_long();
@@ -1563,6 +1463,11 @@ mod tests {
                         full.content_hash(DigestAlg::CURRENT, *id, f).unwrap()
                     );
                 }
+                // Where lopdf found a stream's content (`start_position`) depends on how it
+                // read it, not on the document.
+                (Object::Stream(f), Object::Stream(s)) => {
+                    assert_eq!((&f.dict, &f.content), (&s.dict, &s.content), "{id:?}")
+                }
                 _ => assert_eq!(o, l, "{id:?}"),
             }
         }
@@ -1572,8 +1477,8 @@ mod tests {
         );
         // A load that was not asked for the digest cannot give one.
         assert!(digest_doc(&load_light(&input, None).unwrap(), DigestAlg::CURRENT).is_err());
-        // XMP metadata without `/Type /Metadata`, too long to keep: the document is loaded
-        // in full.
+        // XMP metadata without `/Type /Metadata`, long: it is read all the same, the other
+        // long streams are left.
         let mut doc = load(&input).unwrap();
         let meta = metadata_id(&doc).unwrap();
         if let Ok(Object::Stream(s)) = doc.get_object_mut(meta) {
@@ -1584,8 +1489,8 @@ mod tests {
         }
         let mut with_xmp = Vec::new();
         doc.save_to(&mut with_xmp).unwrap();
-        let p = load_light(&with_xmp, None).unwrap();
-        assert!(p.left.is_empty(), "loaded in full");
+        let p = load_light(&with_xmp, Some(DigestAlg::CURRENT)).unwrap();
+        assert!(!p.left.contains_key(&meta) && !p.left.is_empty());
         assert_eq!(
             digest_doc(&p, DigestAlg::CURRENT).unwrap(),
             digest_doc(&Parsed::whole(load(&with_xmp).unwrap()), DigestAlg::CURRENT).unwrap()
@@ -1632,11 +1537,11 @@ mod tests {
         o
     }
 
-    /// Found in review: an object stream lopdf drops after the filter saw it, under the number
-    /// of an earlier long stream, left that stream's stand-in without a record, so the digest
-    /// covered a stand-in instead of the image.
+    /// Found in review (of the earlier light load, which hashed streams in a load filter): an
+    /// object stream lopdf drops, under the number of an earlier long stream, must not change
+    /// what the digest covers: the image, as a full load reads it.
     #[test]
-    fn a_stand_in_without_its_record_is_never_hashed() {
+    fn a_long_stream_under_the_number_of_a_dropped_object_stream_is_hashed_as_read() {
         let file = |fill: u8| {
             let img = image(7, fill);
             section(
@@ -1661,8 +1566,8 @@ mod tests {
     }
 
     /// Found in review: a label update whose table also points an object at another copy of
-    /// it elsewhere in the file (same length, and content XXH3 cannot be trusted to tell apart)
-    /// is not a label update: taking it off would bring the other copy back.
+    /// it elsewhere in the file (same length and content) is not a label update: taking it
+    /// off would bring the other copy back.
     #[test]
     fn an_update_that_moves_an_object_is_not_taken_off() {
         let base = section(

@@ -448,6 +448,12 @@ fn stream<'a>(
             return Err(nom::Err::Failure(NomError::from_error_kind(i, ErrorKind::LengthValue)));
         };
         match terminated(take(length), pair(opt(eol), tag(&b"endstream"[..]))).parse(i) {
+            // (hegui) A long stream is not copied: it is read as one whose length was not
+            // known, and the reader records where its content lies instead of reading it.
+            Ok((remaining, _)) if reader.leaves_stream(&dict, length) => Ok((
+                remaining,
+                Object::Stream(Stream::with_position(dict, input.len() - i.len())),
+            )),
             Ok((remaining, data)) => Ok((remaining, Object::Stream(Stream::new(dict, data.to_vec())))),
             Err(_) if recover_length && !reader.strict => {
                 // The scan must not cross into a neighbouring object, so it stops at the

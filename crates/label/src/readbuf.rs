@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::ops::Deref;
+use std::ops::{Deref, Range};
 use std::path::Path;
 
 /// Files from this size up are read in two halves on two threads.
@@ -85,6 +85,59 @@ pub fn concat(parts: &[&[u8]]) -> FileBytes {
         }
     }
     FileBytes(Repr::Heap(parts.concat()))
+}
+
+/// `parts` joined in one new buffer, except the bytes in `holes` (ranges of the joined buffer,
+/// in any order, clipped to it), which are left as they are in a fresh buffer: zeros. For a
+/// reader that never reads those bytes (a PDF parse that leaves long streams' content where it
+/// lies), so their pages are never touched and cost nothing. Without holes, [`concat`].
+pub fn concat_sparse(parts: &[&[u8]], holes: &[Range<usize>]) -> FileBytes {
+    let n: usize = parts.iter().map(|p| p.len()).sum();
+    if n == 0 || holes.iter().all(|h| h.is_empty()) {
+        return concat(parts);
+    }
+    // The ranges kept: the complement of the holes.
+    let mut sorted: Vec<Range<usize>> = holes
+        .iter()
+        .map(|h| h.start.min(n)..h.end.min(n))
+        .filter(|h| !h.is_empty())
+        .collect();
+    sorted.sort_by_key(|h| h.start);
+    let mut kept = Vec::with_capacity(sorted.len() + 1);
+    let mut at = 0;
+    for h in sorted {
+        if h.start > at {
+            kept.push(at..h.start);
+        }
+        at = at.max(h.end);
+    }
+    if at < n {
+        kept.push(at..n);
+    }
+    let fill = |dst: &mut [u8]| {
+        let mut start = 0;
+        for p in parts {
+            let part = start..start + p.len();
+            for k in &kept {
+                let (a, b) = (k.start.max(part.start), k.end.min(part.end));
+                if a < b {
+                    dst[a..b].copy_from_slice(&p[a - start..b - start]);
+                }
+            }
+            start = part.end;
+        }
+    };
+    #[cfg(unix)]
+    if let Ok(mut map) = memmap2::MmapMut::map_anon(n) {
+        // Small pages: a huge page would be zeroed whole for the few bytes written into it.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::NoHugePage);
+        fill(&mut map);
+        return FileBytes(Repr::Mapped(map));
+    }
+    let mut v = vec![0; n];
+    fill(&mut v);
+    FileBytes(Repr::Heap(v))
 }
 
 /// Reads the whole file at `path`, like `std::fs::read`.
@@ -187,6 +240,25 @@ mod tests {
             let got = concat(&[&a, &[], &b]);
             assert_eq!(&*got, &[a.as_slice(), &b].concat()[..], "{n} bytes");
         }
+    }
+
+    #[test]
+    fn a_sparse_join_copies_all_but_the_holes() {
+        let a = sample(5000);
+        let b = sample(300);
+        let whole = [a.as_slice(), &b].concat();
+        // Holes out of order, overlapping, empty, across the parts' seam and past the end.
+        let holes = [4990..5010, 100..200, 150..250, 7..7, 5200..9000];
+        let got = concat_sparse(&[&a, &b], &holes);
+        assert_eq!(got.len(), whole.len());
+        for (i, (g, w)) in got.iter().zip(&whole).enumerate() {
+            let in_hole = holes.iter().any(|h| h.contains(&i));
+            assert_eq!(*g, if in_hole { 0 } else { *w }, "byte {i}");
+        }
+        // No holes: a plain join.
+        let empty = [3..3, 9..9];
+        assert_eq!(&*concat_sparse(&[&a, &b], &empty), &whole[..]);
+        assert!(concat_sparse(&[], &[0..4, 6..8]).is_empty());
     }
 
     #[test]

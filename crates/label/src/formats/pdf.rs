@@ -879,9 +879,18 @@ impl Pdf {
         label: &AigcLabel,
         digest: Option<[u8; 32]>,
     ) -> Result<Output<'a>, LabelError> {
-        // The check's copy in huge pages (cheap to fault in); the output keeps the input as a
+        // The check's copy leaves out the long streams' content, which its light load does not
+        // read (the pages of those holes are never touched); the output keeps the input as a
         // range, so a file is written from the input and the update, not from the copy.
-        let joined = self.write_doc_with(bytes, p, label, digest, crate::readbuf::concat)?;
+        let header = header_at(bytes)?;
+        let holes: Vec<std::ops::Range<usize>> = p
+            .left
+            .values()
+            .map(|l| header + l.start..header + l.start + l.len)
+            .collect();
+        let joined = self.write_doc_with(bytes, p, label, digest, |parts| {
+            crate::readbuf::concat_sparse(parts, &holes)
+        })?;
         Ok(match joined {
             Joined::Update { cut, tail, .. } => {
                 let mut out = Output::over(bytes);

@@ -8,7 +8,7 @@ use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
 const F: &str = "PNG";
 const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -151,10 +151,18 @@ fn itxt_xmp(xmp: &str) -> Vec<u8> {
 /// Rebuilds the file: label text chunks dropped, XMP stripped of the label; `label` then goes
 /// into a `tEXt` chunk right after IHDR.
 fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
-    let chunks = chunks(bytes)?;
+    rebuild_chunks(bytes, &chunks(bytes)?, label)
+}
+
+/// [`rebuild`] of `bytes`, whose chunks are `chunks`.
+fn rebuild_chunks<'a>(
+    bytes: &'a [u8],
+    chunks: &[Chunk<'a>],
+    label: Option<&AigcLabel>,
+) -> Result<Output<'a>, LabelError> {
     let mut out = Output::over(bytes);
     out.push(SIG);
-    for ch in &chunks {
+    for ch in chunks {
         match text_of(ch)? {
             Text::Label(..) => continue,
             Text::Xmp(x) => {
@@ -177,6 +185,36 @@ fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>,
     }
     out.keep(&bytes[SIG.len() + chunks.iter().map(|c| c.raw.len()).sum::<usize>()..]);
     Ok(out)
+}
+
+/// Every chunk but text chunks (`tEXt`, `zTXt`, `iTXt`): type, length and data.
+fn digest_chunks(chunks: &[Chunk<'_>], alg: DigestAlg) -> [u8; 32] {
+    let mut h = alg.hasher();
+    for ch in chunks {
+        if matches!(&ch.typ, b"tEXt" | b"zTXt" | b"iTXt") {
+            continue;
+        }
+        h.update(ch.typ);
+        h.update((ch.data.len() as u64).to_be_bytes());
+        h.update(ch.data);
+    }
+    h.finalize()
+}
+
+/// A PNG whose chunks were read, and their CRCs checked, once for the signed path's two
+/// writes and one digest (each would otherwise check every CRC again: a pass over the file).
+struct PngFile<'a> {
+    bytes: &'a [u8],
+    chunks: Vec<Chunk<'a>>,
+}
+
+impl<'a> Prepared<'a> for PngFile<'a> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        rebuild_chunks(self.bytes, &self.chunks, Some(label))
+    }
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        Ok(digest_chunks(&self.chunks, alg))
+    }
 }
 
 impl FormatHandler for Png {
@@ -231,22 +269,23 @@ impl FormatHandler for Png {
         rebuild(bytes, Some(label))
     }
 
+    fn prepare<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<Option<Box<dyn Prepared<'a> + 'a>>, LabelError> {
+        Ok(Some(Box::new(PngFile {
+            bytes,
+            chunks: chunks(bytes)?,
+        })))
+    }
+
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
         rebuild(bytes, None).map(Output::into_vec)
     }
 
-    /// Every chunk but text chunks (`tEXt`, `zTXt`, `iTXt`): type and data.
+    /// [`digest_chunks`].
     fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
-        let mut h = alg.hasher();
-        for ch in chunks(bytes)? {
-            if matches!(&ch.typ, b"tEXt" | b"zTXt" | b"iTXt") {
-                continue;
-            }
-            h.update(ch.typ);
-            h.update((ch.data.len() as u64).to_be_bytes());
-            h.update(ch.data);
-        }
-        Ok(h.finalize())
+        Ok(digest_chunks(&chunks(bytes)?, alg))
     }
 }
 

@@ -13,7 +13,7 @@
 use std::io::{Cursor, Write};
 use std::time::Instant;
 
-use hegui_label::{label_bytes, label_file, LabelSigningKey, Registry};
+use hegui_label::{label_bytes, label_file, DigestAlg, LabelSigningKey, Registry};
 use hegui_types::AigcLabel;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -242,6 +242,19 @@ fn main() {
         std::env::temp_dir()
     })
     .unwrap();
+    // The content digest's hash bounds the signed columns: both algorithms a signature can
+    // name, on one core, over `size` bytes in memory.
+    let data = text(size);
+    for alg in [DigestAlg::Sha256, DigestAlg::Blake3] {
+        let secs = time(|| alg.digest(&data).to_vec());
+        println!(
+            "{} on one core: {:.0} MB/s",
+            alg.name(),
+            data.len() as f64 / 1e6 / secs
+        );
+    }
+    drop(data);
+    println!();
     println!("| format | file MB | write MB/s | digest+sign+write MB/s | label_file MB/s |");
     println!("|---|---:|---:|---:|---:|");
     let only: Vec<String> = std::env::args().skip(2).collect();

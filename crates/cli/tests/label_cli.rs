@@ -119,6 +119,13 @@ fn keygen_add_inspect_verify_strip_round_trip() {
     assert_eq!(ins["labels"].as_array().unwrap().len(), 1);
     assert_eq!(ins["agree"], true);
     assert_eq!(ins["labels"][0]["label"], added["label"]);
+    // The signature names BLAKE3 and binds the digest inspect reports (`LABELS.md`); no
+    // signature names SHA-256, so none is reported.
+    let rc1 = added["label"]["ReservedCode1"].as_str().unwrap();
+    let fields: Vec<&str> = rc1.split(':').collect();
+    assert_eq!((fields.len(), fields[2]), (5, "blake3"), "{rc1}");
+    assert_eq!(ins["content_digest"]["blake3"], fields[3]);
+    assert!(ins["content_digest"].get("sha256").is_none(), "{ins}");
 
     let (ok, v, _) = hegui(dir, &["verify", &f, "--public-key", &public, "--json"]);
     assert!(ok);

@@ -1457,6 +1457,16 @@ impl<'a> Reader<'a> {
     /// objects: after bytes were inserted or removed before it, a nearby section
     /// points at shifted objects, and failing lets reconstruction find them.
     fn xref_and_trailer_at(&mut self, offset: usize) -> Result<(usize, Xref, Dictionary)> {
+        // (hegui) The stream read here as a cross-reference stream is read in full, whatever
+        // its dictionary says: a damaged one may have lost its `/Type /XRef`.
+        let leave = self.leave_streams_from.take();
+        let read = self.xref_and_trailer_at_in_full(offset);
+        self.leave_streams_from = leave;
+        read
+    }
+
+    /// (hegui) [`Self::xref_and_trailer_at`], with no stream left in the input.
+    fn xref_and_trailer_at_in_full(&mut self, offset: usize) -> Result<(usize, Xref, Dictionary)> {
         let corrected = self.correct_xref_offset(offset);
         if corrected != offset
             && let Ok((xref, trailer)) = parser::xref_and_trailer(&self.buffer[corrected..], self)

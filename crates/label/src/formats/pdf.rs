@@ -1633,6 +1633,27 @@ mod tests {
         assert!(Pdf.remove(&other_gen).is_ok_and(|r| r != base));
     }
 
+    /// Found by the `label_doc` fuzz target: a cross-reference stream whose `/Type /XRef` was
+    /// damaged was left in the input by the light load (it looked like any long stream), so
+    /// the table could not be read and lopdf rebuilt it by scanning, finding fewer objects
+    /// than the full load; the digest then changed when the (absent) label was removed. The
+    /// stream lopdf reads as the cross-reference section is now always read in full.
+    #[test]
+    fn a_cross_reference_stream_without_its_type_is_read_as_a_full_load_reads_it() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-untyped-xref-stream.pdf");
+        let full = Parsed::whole(load(bytes).unwrap());
+        let light = load_light(bytes, Some(DigestAlg::CURRENT)).unwrap();
+        assert_eq!(light.doc.xref_recovery, full.doc.xref_recovery);
+        assert_eq!(
+            light.doc.objects.keys().collect::<Vec<_>>(),
+            full.doc.objects.keys().collect::<Vec<_>>()
+        );
+        let d = digest_doc(&full, DigestAlg::CURRENT).unwrap();
+        assert_eq!(digest_doc(&light, DigestAlg::CURRENT).unwrap(), d);
+        let h = Pdf;
+        assert_eq!(h.content_digest(&h.remove(bytes).unwrap()).unwrap(), d);
+    }
+
     #[test]
     fn the_damaged_fuzz_fixture_never_panics_and_keeps_the_invariants() {
         let bytes = include_bytes!("../../tests/fixtures/fuzz-damaged.pdf");

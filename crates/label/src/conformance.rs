@@ -210,6 +210,16 @@ fn conform(h: &dyn FormatHandler, file: &str, sample: &[u8]) {
         "{}",
         ctx("two algorithms")
     );
+    // A platform's BLAKE3 signature over that file: each signature checked by its own digest.
+    let pkey = LabelSigningKey::from_secret([44; 32]);
+    let (v1_prop, _) = propagate(h, &v1_file, "PLATFORM01", "post-1", Some(&pkey), None).unwrap();
+    let v = verify_all(h, &v1_prop, &[key.public(), pkey.public()]).unwrap();
+    assert_eq!(
+        (v.producer, v.propagator),
+        (Verdict::Intact, Some(Verdict::Intact)),
+        "{}",
+        ctx("SHA-256 producer, BLAKE3 propagator")
+    );
     if let Some(p) = h.prepare(sample).unwrap() {
         assert_eq!(
             p.content_digest_with(sha).unwrap(),

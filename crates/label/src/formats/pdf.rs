@@ -710,14 +710,29 @@ fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
             .all(|(id, o)| doc.objects.get(id) == Some(o))
 }
 
+/// The content of the long streams the update's check may leave out of its copy of the labeled
+/// file (`readbuf::concat_sparse`), as ranges of `bytes`: its light load leaves them in place
+/// unread, as `p`'s did. A stream with `/W` is not among them even when it was left: lopdf
+/// reads the stream a cross-reference section points at in full whatever its `/Type` says
+/// (found by fuzzing: one whose `/Type /XRef` was damaged), and it cannot decode one without
+/// `/W`, whatever its content. Whenever else lopdf would read a left stream's content (a
+/// table it must rebuild by scanning the file), the check fails either way, since it requires
+/// the cross-reference data to be read as written.
+fn holes(bytes: &[u8], p: &Parsed) -> Result<Vec<std::ops::Range<usize>>, LabelError> {
+    let header = header_at(bytes)?;
+    Ok(p.left
+        .iter()
+        .filter(
+            |(id, _)| matches!(p.doc.objects.get(id), Some(Object::Stream(s)) if !s.dict.has(b"W")),
+        )
+        .map(|(_, l)| header + l.start..header + l.start + l.len)
+        .collect())
+}
+
 /// A labeled PDF: the input's first `cut` bytes (all of it, or all but its label update) and
-/// the update `tail`, joined in `joined`; or written again in full.
-enum Joined<B> {
-    Update {
-        cut: usize,
-        tail: Vec<u8>,
-        joined: B,
-    },
+/// the update `tail`; or written again in full.
+enum Joined {
+    Update { cut: usize, tail: Vec<u8> },
     Rewritten(Vec<u8>),
 }
 
@@ -879,20 +894,10 @@ impl Pdf {
         label: &AigcLabel,
         digest: Option<[u8; 32]>,
     ) -> Result<Output<'a>, LabelError> {
-        // The check's copy leaves out the long streams' content, which its light load does not
-        // read (the pages of those holes are never touched); the output keeps the input as a
-        // range, so a file is written from the input and the update, not from the copy.
-        let header = header_at(bytes)?;
-        let holes: Vec<std::ops::Range<usize>> = p
-            .left
-            .values()
-            .map(|l| header + l.start..header + l.start + l.len)
-            .collect();
-        let joined = self.write_doc_with(bytes, p, label, digest, |parts| {
-            crate::readbuf::concat_sparse(parts, &holes)
-        })?;
-        Ok(match joined {
-            Joined::Update { cut, tail, .. } => {
+        // The output keeps the input as a range, so a file is written from the input and the
+        // update.
+        Ok(match self.write_doc_with(bytes, p, label, digest)? {
+            Joined::Update { cut, tail } => {
                 let mut out = Output::over(bytes);
                 out.keep(&bytes[..cut]);
                 out.push(&tail);
@@ -902,17 +907,17 @@ impl Pdf {
         })
     }
 
-    /// [`Pdf::write_doc`], the output made by `join` from the input and the update when the
-    /// update is used (the check parses that buffer), else rewritten in full.
-    fn write_doc_with<B: AsRef<[u8]>>(
+    /// [`Pdf::write_doc`]: the input's first bytes and the update when the update is used,
+    /// else the file rewritten in full.
+    fn write_doc_with(
         &self,
         bytes: &[u8],
         p: Parsed,
         label: &AigcLabel,
         digest: Option<[u8; 32]>,
-        join: impl FnOnce(&[&[u8]]) -> B,
-    ) -> Result<Joined<B>, LabelError> {
+    ) -> Result<Joined, LabelError> {
         let json = payload::encode(label)?;
+        let holes = holes(bytes, &p)?;
         // A label this handler appended is replaced by taking its update off first.
         let peeled = if has_carrier(&p) {
             peel(bytes, &p)
@@ -924,14 +929,11 @@ impl Pdf {
             None => (bytes.len(), &p),
         };
         if let Some(u) = update(&bytes[..cut], base, &json) {
-            // The check loads the whole output, which lopdf needs in one buffer.
-            let joined = join(&[&bytes[..cut], &u.tail]);
-            if update_holds(base, joined.as_ref(), &u, label) {
-                return Ok(Joined::Update {
-                    cut,
-                    tail: u.tail,
-                    joined,
-                });
+            // The check parses the labeled file, which lopdf needs in one buffer: a copy
+            // without the long streams' content ([`holes`]), whose pages are never touched.
+            let joined = crate::readbuf::concat_sparse(&[&bytes[..cut], &u.tail], &holes);
+            if update_holds(base, &joined, &u, label) {
+                return Ok(Joined::Update { cut, tail: u.tail });
             }
         }
         drop(peeled);
@@ -979,14 +981,14 @@ impl FormatHandler for Pdf {
         self.write_doc(bytes, load_light(bytes, None)?, label, None)
     }
 
-    /// The checked buffer is the output (the default would copy it once more).
+    /// [`FormatHandler::write_parts`] joined: the same check (on the same copy without the
+    /// long streams' content), so both always decide alike.
     fn write(&self, bytes: &[u8], label: &AigcLabel) -> Result<Vec<u8>, LabelError> {
         let p = load_light(bytes, None)?;
-        Ok(
-            match self.write_doc_with(bytes, p, label, None, |parts| parts.concat())? {
-                Joined::Update { joined: v, .. } | Joined::Rewritten(v) => v,
-            },
-        )
+        Ok(match self.write_doc_with(bytes, p, label, None)? {
+            Joined::Update { cut, tail } => [&bytes[..cut], &tail].concat(),
+            Joined::Rewritten(v) => v,
+        })
     }
 
     /// One parse for the digest and the write (the default parses twice).
@@ -1652,6 +1654,29 @@ mod tests {
         assert_eq!(digest_doc(&light, DigestAlg::CURRENT).unwrap(), d);
         let h = Pdf;
         assert_eq!(h.content_digest(&h.remove(bytes).unwrap()).unwrap(), d);
+    }
+
+    /// Found by the `label_doc` fuzz target: the cross-reference stream of this file, its
+    /// `/Type /XRef` damaged, is also an object the light load leaves in place; the update's
+    /// check left its content out of its copy, could not read the table there and rewrote the
+    /// file, while `write`, which checked a full copy, appended the update. The stream is no
+    /// longer left out of the copy ([`holes`]), and both paths run the same check.
+    #[test]
+    fn a_left_stream_read_as_the_cross_reference_section_stays_in_the_checks_copy() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz-untyped-xref-stream-2.pdf");
+        let p = load_light(bytes, None).unwrap();
+        assert!(!p.left.is_empty());
+        assert!(holes(bytes, &p).unwrap().is_empty());
+        let h = Pdf;
+        let key = crate::LabelSigningKey::from_secret([42; 32]);
+        let l = label("xref");
+        let signed = crate::label_bytes(&h, bytes, &l, Some(&key)).unwrap();
+        let mut one_by_one = l.clone();
+        crate::sign::sign_producer(&mut one_by_one, &h.content_digest(bytes).unwrap(), &key)
+            .unwrap();
+        let written = h.write(bytes, &one_by_one).unwrap();
+        assert_eq!(signed, written);
+        assert!(written.starts_with(bytes), "an incremental update");
     }
 
     #[test]

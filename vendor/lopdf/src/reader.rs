@@ -343,9 +343,16 @@ impl TryInto<IncrementalDocument> for &[u8] {
 /// (hegui) True when a load with [`LoadOptions::leave_streams_from`] `from` leaves a stream of
 /// `length` bytes with dictionary `dict` in the input: long, not an object or cross-reference
 /// stream (the load reads those), and not in an encrypted file (its content would need
-/// decrypting).
+/// decrypting). A stream with `/First` or `/W` is read whatever its `/Type` says: the load
+/// decodes a stream it finds as the container of compressed objects, or where a
+/// cross-reference section is, by those keys, and a damaged file may have lost its type.
 fn leaves_stream(from: Option<usize>, encrypted: bool, dict: &Dictionary, length: usize) -> bool {
-    from.is_some_and(|from| length >= from) && !encrypted && !dict.has_type(b"ObjStm") && !dict.has_type(b"XRef")
+    from.is_some_and(|from| length >= from)
+        && !encrypted
+        && !dict.has_type(b"ObjStm")
+        && !dict.has_type(b"XRef")
+        && !dict.has(b"First")
+        && !dict.has(b"W")
 }
 
 pub struct Reader<'a> {

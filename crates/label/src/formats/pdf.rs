@@ -712,20 +712,16 @@ fn update_holds(p: &Parsed, out: &[u8], u: &Update, label: &AigcLabel) -> bool {
 
 /// The content of the long streams the update's check may leave out of its copy of the labeled
 /// file (`readbuf::concat_sparse`), as ranges of `bytes`: its light load leaves them in place
-/// unread, as `p`'s did. A stream with `/W` is not among them even when it was left: lopdf
-/// reads the stream a cross-reference section points at in full whatever its `/Type` says
-/// (found by fuzzing: one whose `/Type /XRef` was damaged), and it cannot decode one without
-/// `/W`, whatever its content. Whenever else lopdf would read a left stream's content (a
-/// table it must rebuild by scanning the file), the check fails either way, since it requires
-/// the cross-reference data to be read as written.
+/// unread, as `p`'s did. lopdf never leaves a stream it may decode while loading (an object or
+/// cross-reference stream, by its type or, when a damaged file lost that, by `/First` or `/W`:
+/// found by fuzzing), and reads the stream where a cross-reference section is in full. Whenever
+/// else it would read a left stream's content (a table it must rebuild by scanning the file),
+/// the check fails either way, since it requires the cross-reference data read as written.
 fn holes(bytes: &[u8], p: &Parsed) -> Result<Vec<std::ops::Range<usize>>, LabelError> {
     let header = header_at(bytes)?;
     Ok(p.left
-        .iter()
-        .filter(
-            |(id, _)| matches!(p.doc.objects.get(id), Some(Object::Stream(s)) if !s.dict.has(b"W")),
-        )
-        .map(|(_, l)| header + l.start..header + l.start + l.len)
+        .values()
+        .map(|l| header + l.start..header + l.start + l.len)
         .collect())
 }
 
@@ -1657,16 +1653,15 @@ mod tests {
     }
 
     /// Found by the `label_doc` fuzz target: the cross-reference stream of this file, its
-    /// `/Type /XRef` damaged, is also an object the light load leaves in place; the update's
+    /// `/Type /XRef` damaged, was also an object the light load left in place; the update's
     /// check left its content out of its copy, could not read the table there and rewrote the
-    /// file, while `write`, which checked a full copy, appended the update. The stream is no
-    /// longer left out of the copy ([`holes`]), and both paths run the same check.
+    /// file, while `write`, which checked a full copy, appended the update. A stream with `/W`
+    /// is no longer left, and both paths run the same check.
     #[test]
-    fn a_left_stream_read_as_the_cross_reference_section_stays_in_the_checks_copy() {
+    fn a_cross_reference_stream_without_its_type_stays_in_the_checks_copy() {
         let bytes = include_bytes!("../../tests/fixtures/fuzz-untyped-xref-stream-2.pdf");
         let p = load_light(bytes, None).unwrap();
-        assert!(!p.left.is_empty());
-        assert!(holes(bytes, &p).unwrap().is_empty());
+        assert!(p.left.is_empty() && holes(bytes, &p).unwrap().is_empty());
         let h = Pdf;
         let key = crate::LabelSigningKey::from_secret([42; 32]);
         let l = label("xref");
@@ -1677,6 +1672,30 @@ mod tests {
         let written = h.write(bytes, &one_by_one).unwrap();
         assert_eq!(signed, written);
         assert!(written.starts_with(bytes), "an incremental update");
+    }
+
+    /// An object stream whose `/Type /ObjStm` is damaged is still decoded by the load as the
+    /// container of the compressed objects the cross-reference stream names (by `/N` and
+    /// `/First`), so the light load must read it too, as it reads a cross-reference stream
+    /// without its type.
+    #[test]
+    fn an_object_stream_without_its_type_is_read_as_a_full_load_reads_it() {
+        let mut doc = load(&samples::pdf_long()).unwrap();
+        let mut bytes = Vec::new();
+        doc.save_modern(&mut bytes).unwrap();
+        let at = crate::bytes::find(&bytes, b"/ObjStm").expect("object streams written");
+        bytes[at + 6] = b'X';
+        let full = Parsed::whole(load(&bytes).unwrap());
+        let light = load_light(&bytes, Some(DigestAlg::CURRENT)).unwrap();
+        assert!(!light.left.is_empty());
+        assert_eq!(
+            light.doc.objects.keys().collect::<Vec<_>>(),
+            full.doc.objects.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            digest_doc(&light, DigestAlg::CURRENT).unwrap(),
+            digest_doc(&full, DigestAlg::CURRENT).unwrap()
+        );
     }
 
     #[test]

@@ -279,9 +279,7 @@ fn inspect(
     // so a verifier can compare it with the one stored in the signature.
     let mut algs = vec![hegui_label::DigestAlg::CURRENT];
     for f in &found {
-        for v in [&f.label.reserved_code1, &f.label.reserved_code2] {
-            algs.extend(hegui_label::sign::signed_digest_alg(v.as_deref()));
-        }
+        algs.extend(hegui_label::sign::signed_digest_algs(&f.label));
     }
     algs.sort();
     algs.dedup();

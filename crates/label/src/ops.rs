@@ -180,14 +180,10 @@ pub fn verify_all(
     let found = handler.read(bytes)?;
     let f = primary(handler, &found).ok_or(LabelError::NoLabel)?;
     let l = &f.label;
-    // The content digest in each algorithm a signature names (once each).
+    // The content digest in each algorithm a signature names.
     let mut digests = std::collections::BTreeMap::new();
-    for value in [&l.reserved_code1, &l.reserved_code2] {
-        if let Some(alg) = sign::signed_digest_alg(value.as_deref()) {
-            if let std::collections::btree_map::Entry::Vacant(e) = digests.entry(alg) {
-                e.insert(handler.content_digest_with(bytes, alg)?);
-            }
-        }
+    for alg in sign::signed_digest_algs(l) {
+        digests.insert(alg, handler.content_digest_with(bytes, alg)?);
     }
     let current = |alg| digests.get(&alg).copied();
     let has_propagator = l.content_propagator.is_some() || l.reserved_code2.is_some();

@@ -349,6 +349,18 @@ pub fn signed_digest_alg(value: Option<&str>) -> Option<DigestAlg> {
     parts(value).flatten().map(|(_, alg, _, _)| alg)
 }
 
+/// The algorithms of the content digests a label's signatures (ReservedCode1, ReservedCode2)
+/// bind, each once, in order.
+pub fn signed_digest_algs(label: &AigcLabel) -> Vec<DigestAlg> {
+    let mut algs: Vec<DigestAlg> = [&label.reserved_code1, &label.reserved_code2]
+        .into_iter()
+        .filter_map(|v| signed_digest_alg(v.as_deref()))
+        .collect();
+    algs.sort();
+    algs.dedup();
+    algs
+}
+
 fn check(
     value: Option<&str>,
     message: impl Fn(DigestAlg, &[u8; 32]) -> Vec<u8>,

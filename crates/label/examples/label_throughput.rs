@@ -70,6 +70,92 @@ fn mp4(bytes: usize) -> Vec<u8> {
     v
 }
 
+/// The MOV fixture (mdat, then moov) with a second, large `mdat` after the moov, which the
+/// label's growth of the moov moves.
+fn mov(bytes: usize) -> Vec<u8> {
+    let mut v = fixture("sample.mov");
+    v.extend_from_slice(&((bytes + 8) as u32).to_be_bytes());
+    v.extend_from_slice(b"mdat");
+    v.extend_from_slice(&noise(bytes));
+    v
+}
+
+/// Ogg's page CRC (polynomial 0x04c11db7, not reflected, initial 0), bit by bit: only for
+/// building the sample.
+fn ogg_crc(page: &[u8]) -> u32 {
+    let mut c = 0u32;
+    for &b in page {
+        c ^= u32::from(b) << 24;
+        for _ in 0..8 {
+            c = if c & 0x8000_0000 != 0 {
+                (c << 1) ^ 0x04c1_1db7
+            } else {
+                c << 1
+            };
+        }
+    }
+    c
+}
+
+/// The Ogg Vorbis fixture's header pages, then pages of about 5 KB (its audio page's packets
+/// five times over) up to `bytes`, numbered in sequence with their CRCs, the last one ending
+/// the stream.
+fn ogg(bytes: usize) -> Vec<u8> {
+    let f = fixture("sample.ogg");
+    // Pages: (start, end, segment table, body).
+    let mut pages = Vec::new();
+    let mut at = 0;
+    while at < f.len() {
+        let n = f[at + 26] as usize;
+        let segs = f[at + 27..at + 27 + n].to_vec();
+        let body_len: usize = segs.iter().map(|&s| s as usize).sum();
+        let body = f[at + 27 + n..at + 27 + n + body_len].to_vec();
+        pages.push((at, segs, body));
+        at += 27 + n + body_len;
+    }
+    // Pages 0 and 1 are the headers, page 2 audio (its last packet ends in it).
+    let mut v = f[..pages[2].0].to_vec();
+    let (_, segs, body) = &pages[2];
+    let segs = segs.repeat(5);
+    let body = body.repeat(5);
+    let serial = &f[14..18];
+    let mut seq = 2u32;
+    let mut granule = 0u64;
+    while v.len() < bytes {
+        granule += 5 * 22016;
+        let last = v.len() + 27 + segs.len() + body.len() >= bytes;
+        let mut page = b"OggS\0".to_vec();
+        page.push(if last { 4 } else { 0 });
+        page.extend_from_slice(&granule.to_le_bytes());
+        page.extend_from_slice(serial);
+        page.extend_from_slice(&seq.to_le_bytes());
+        page.extend_from_slice(&[0; 4]);
+        page.push(segs.len() as u8);
+        page.extend_from_slice(&segs);
+        page.extend_from_slice(&body);
+        let crc = ogg_crc(&page);
+        page[22..26].copy_from_slice(&crc.to_le_bytes());
+        v.extend_from_slice(&page);
+        seq += 1;
+    }
+    v
+}
+
+/// A GIF of noise in a 256-colour palette (`gif`'s encoder; LZW makes noise about 1.4× as
+/// large, so the image has `bytes` / 1.4 pixels).
+fn gif(bytes: usize) -> Vec<u8> {
+    let side = ((bytes as f64 / 1.4).sqrt() as u16).max(1);
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i.wrapping_mul(7), !i]).collect();
+    let mut out = Vec::new();
+    {
+        let mut e = gif::Encoder::new(&mut out, side, side, &palette).unwrap();
+        let px = noise(side as usize * side as usize);
+        let frame = gif::Frame::from_indexed_pixels(side, side, px, None);
+        e.write_frame(&frame).unwrap();
+    }
+    out
+}
+
 /// The fixture's tag and header, then its audio frames repeated.
 fn repeat_tail(name: &str, skip: usize, bytes: usize) -> Vec<u8> {
     let f = fixture(name);
@@ -199,15 +285,31 @@ fn main() {
             Box::new(move || image(image::ImageFormat::Jpeg, size * 2)),
         ),
         (
+            "gif",
+            "GIF (noise, real encoder)",
+            Box::new(move || gif(size)),
+        ),
+        (
+            "webp",
+            "WebP (noise, real lossless encoder)",
+            Box::new(move || image(image::ImageFormat::WebP, size)),
+        ),
+        (
             "tiff",
             "TIFF (real encoder)",
             Box::new(move || image(image::ImageFormat::Tiff, size)),
         ),
         ("wav", "WAV", Box::new(move || wav(size))),
+        ("ogg", "Ogg Vorbis", Box::new(move || ogg(size))),
         (
             "mp4",
             "MP4 faststart (mdat moves)",
             Box::new(move || mp4(size)),
+        ),
+        (
+            "mov",
+            "MOV (mdat, moov, large mdat that moves)",
+            Box::new(move || mov(size)),
         ),
         (
             "mp3",
@@ -263,10 +365,17 @@ fn main() {
             continue;
         }
         let bytes = make();
-        let h = reg.by_name(name.split('-').next().unwrap()).unwrap();
+        // The handler, and the sample's file extension.
+        let (h, ext) = match name {
+            "mov" => (reg.by_name("mp4").unwrap(), "mov"),
+            _ => {
+                let h = reg.by_name(name.split('-').next().unwrap()).unwrap();
+                (h, h.extensions()[0])
+            }
+        };
         if let Some(save) = std::env::var_os("LABEL_THROUGHPUT_SAVE") {
             // The unlabeled samples, for timing the `hegui label add` command on them.
-            let to = std::path::Path::new(&save).join(format!("{name}.{}", h.extensions()[0]));
+            let to = std::path::Path::new(&save).join(format!("{name}.{ext}"));
             std::fs::write(to, &bytes).unwrap();
         }
         let mb = bytes.len() as f64 / (1 << 20) as f64;
@@ -274,7 +383,7 @@ fn main() {
         let s = time(|| label_bytes(h, &bytes, &label, Some(&key)).unwrap());
         // The CLI's path: read the file, sign and write, read the label back, write a
         // temporary file, sync, rename. The unlabeled file is put back before each run.
-        let path = dir.path().join(format!("sample.{}", h.extensions()[0]));
+        let path = dir.path().join(format!("sample.{ext}"));
         let mut f = f64::MAX;
         for _ in 0..3 {
             std::fs::write(&path, &bytes).unwrap();

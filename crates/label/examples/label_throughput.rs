@@ -145,7 +145,9 @@ fn ogg(bytes: usize) -> Vec<u8> {
 /// large, so the image has `bytes` / 1.4 pixels).
 fn gif(bytes: usize) -> Vec<u8> {
     let side = ((bytes as f64 / 1.4).sqrt() as u16).max(1);
-    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i.wrapping_mul(7), !i]).collect();
+    let palette: Vec<u8> = (0..=255u8)
+        .flat_map(|i| [i, i.wrapping_mul(7), !i])
+        .collect();
     let mut out = Vec::new();
     {
         let mut e = gif::Encoder::new(&mut out, side, side, &palette).unwrap();

@@ -721,6 +721,25 @@ fn jpeg_and_webp_read_skip_unparsable_exif_as_write_keeps_it() {
     }
 }
 
+/// A WebP whose last chunk has an odd size and no pad byte (the end of the file ends it): the
+/// `XMP ` chunk written after it gets the pad byte before it, so both chunks read back.
+#[test]
+fn webp_last_chunk_without_its_pad_byte_gets_it_before_the_label() {
+    let mut w = samples::encode_image(image::ImageFormat::WebP);
+    w.extend_from_slice(b"ABCD\x03\0\0\0xyz");
+    let n = (w.len() - 8) as u32;
+    w[4..8].copy_from_slice(&n.to_le_bytes());
+    let out = formats::WebP.write(&w, &label("p")).unwrap();
+    assert_eq!(formats::WebP.read(&out).unwrap()[0].label, label("p"));
+    assert!(out.windows(9).any(|x| x == b"ABCD\x03\0\0\0x"));
+    let at = out.windows(4).position(|x| x == b"ABCD").unwrap();
+    assert_eq!(&out[at + 8..at + 12], b"xyz\0");
+    assert_eq!(
+        formats::WebP.content_digest(&out).unwrap(),
+        formats::WebP.content_digest(&w).unwrap()
+    );
+}
+
 /// Found by `fuzz/label_av`: a box of size 0 ("to the end") as the last child of `moov`
 /// swallowed the `meta` box `write` appended after it, so the label did not read back.
 #[test]

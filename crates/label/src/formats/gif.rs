@@ -6,7 +6,7 @@ use crate::digest::DigestAlg;
 use hegui_types::AigcLabel;
 
 use crate::bytes::Cur;
-use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output};
+use crate::{payload, xmp, FormatHandler, FoundLabel, LabelError, Output, Prepared};
 
 const F: &str = "GIF";
 const XMP_APP: &[u8] = b"XMP DataXMP";
@@ -172,10 +172,19 @@ fn comment_label(b: &Block<'_>) -> Option<String> {
 }
 
 fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
-    let blocks = blocks(bytes)?;
-    let mut out = Vec::with_capacity(bytes.len() + 1024);
+    rebuild_blocks(bytes, &blocks(bytes)?, label).map(Output::into_vec)
+}
+
+/// The file with `label` in the XMP extension (or without any label): every other block kept
+/// as it is in `bytes`, image data included.
+fn rebuild_blocks<'a>(
+    bytes: &'a [u8],
+    blocks: &[Block<'a>],
+    label: Option<&AigcLabel>,
+) -> Result<Output<'a>, LabelError> {
+    let mut out = Output::over(bytes);
     let mut pending = label;
-    for b in &blocks {
+    for b in blocks {
         match b.kind {
             Kind::Xmp => {
                 let x = xmp::text(F, b.inner)?;
@@ -184,22 +193,49 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                     None => xmp::strip(F, &x)?,
                 };
                 match n {
-                    Some(n) if n == x => out.extend_from_slice(b.raw),
-                    Some(n) => out.extend_from_slice(&xmp_ext(&n)?),
+                    Some(n) if n == x => out.keep(b.raw),
+                    Some(n) => out.push(&xmp_ext(&n)?),
                     None => {}
                 }
             }
             Kind::Comment if comment_label(b).is_some() => {}
             Kind::Trailer => {
                 if let Some(l) = pending.take() {
-                    out.extend_from_slice(&xmp_ext(&xmp::packet(l)?)?);
+                    out.push(&xmp_ext(&xmp::packet(l)?)?);
                 }
-                out.extend_from_slice(b.raw);
+                out.keep(b.raw);
             }
-            _ => out.extend_from_slice(b.raw),
+            _ => out.keep(b.raw),
         }
     }
     Ok(out)
+}
+
+/// Header, images and extensions other than XMP and comments, byte for byte.
+fn digest_blocks(blocks: &[Block<'_>], alg: DigestAlg) -> [u8; 32] {
+    let mut h = alg.hasher();
+    for b in blocks {
+        if matches!(b.kind, Kind::Xmp | Kind::Comment) {
+            continue;
+        }
+        h.update(b.raw);
+    }
+    h.finalize()
+}
+
+/// A file whose blocks were walked once, for the signed path's writes and digest.
+struct GifFile<'a> {
+    bytes: &'a [u8],
+    blocks: Vec<Block<'a>>,
+}
+
+impl<'a> Prepared<'a> for GifFile<'a> {
+    fn write_parts(&self, label: &AigcLabel) -> Result<Output<'a>, LabelError> {
+        rebuild_blocks(self.bytes, &self.blocks, Some(label))
+    }
+    fn content_digest_with(&self, alg: DigestAlg) -> Result<[u8; 32], LabelError> {
+        Ok(digest_blocks(&self.blocks, alg))
+    }
 }
 
 impl FormatHandler for Gif {
@@ -249,7 +285,21 @@ impl FormatHandler for Gif {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        rebuild(bytes, Some(label)).map(Output::from_vec)
+        rebuild_blocks(bytes, &blocks(bytes)?, Some(label))
+    }
+
+    fn keeps_media(&self) -> bool {
+        true
+    }
+
+    fn prepare<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<Option<Box<dyn Prepared<'a> + 'a>>, LabelError> {
+        Ok(Some(Box::new(GifFile {
+            bytes,
+            blocks: blocks(bytes)?,
+        })))
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
@@ -258,14 +308,7 @@ impl FormatHandler for Gif {
 
     /// Header, images and extensions other than XMP and comments, byte for byte.
     fn content_digest_with(&self, bytes: &[u8], alg: DigestAlg) -> Result<[u8; 32], LabelError> {
-        let mut h = alg.hasher();
-        for b in blocks(bytes)? {
-            if matches!(b.kind, Kind::Xmp | Kind::Comment) {
-                continue;
-            }
-            h.update(b.raw);
-        }
-        Ok(h.finalize())
+        Ok(digest_blocks(&blocks(bytes)?, alg))
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) fn chunk(id: &[u8; 4], data: &[u8]) -> Vec<u8> {
     v
 }
 
-/// [`file`] from chunks held as pieces over `src`.
+/// A RIFF file of `form` from its chunks (each already padded), held as pieces over `src`.
 pub(crate) fn file_parts<'a>(
     format: &'static str,
     form: &[u8; 4],
@@ -88,20 +88,4 @@ pub(crate) fn file_parts<'a>(
     out.push(form);
     out.append(body);
     Ok(out)
-}
-
-/// A RIFF file of `form` from whole chunks (each already padded).
-pub(crate) fn file(
-    format: &'static str,
-    form: &[u8; 4],
-    body: &[u8],
-) -> Result<Vec<u8>, LabelError> {
-    let size = u32::try_from(body.len() + 4)
-        .map_err(|_| LabelError::unsupported(format, "RIFF files over 4 GiB"))?;
-    let mut v = Vec::with_capacity(body.len() + 12);
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&size.to_le_bytes());
-    v.extend_from_slice(form);
-    v.extend_from_slice(body);
-    Ok(v)
 }

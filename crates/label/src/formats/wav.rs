@@ -175,5 +175,7 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
     j.push(0);
     d.extend_from_slice(&riff::chunk(b"AIGC", &j));
     body.extend_from_slice(&riff::chunk(b"LIST", &d));
-    riff::file(F, b"WAVE", &body).unwrap_or_default()
+    riff::file_parts(F, b"WAVE", &[], Output::from_vec(body))
+        .map(Output::into_vec)
+        .unwrap_or_default()
 }

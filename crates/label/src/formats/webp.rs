@@ -73,7 +73,9 @@ fn vp8x_for(first: &riff::Chunk<'_>) -> Result<[u8; 10], LabelError> {
     Ok(v)
 }
 
-fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelError> {
+/// The file with `label` in the `XMP ` chunk (or without any label): the bitstream and every
+/// other chunk kept as they are in `bytes`.
+fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>, LabelError> {
     let chunks = webp_chunks(bytes)?;
     let first = chunks
         .first()
@@ -91,7 +93,7 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     }
     let mut xmp_new: Option<String> = None;
     let mut pending = label;
-    let mut body = Vec::with_capacity(bytes.len() + 1024);
+    let mut body = Output::over(bytes);
     for ch in &chunks {
         match &ch.id {
             b"VP8X" => {}
@@ -109,11 +111,11 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
                 Ok(Some((r, _))) => {
                     let mut d = ch.data.to_vec();
                     exif::blank(&mut d, r);
-                    body.extend_from_slice(&riff::chunk(b"EXIF", &d));
+                    body.push(&riff::chunk(b"EXIF", &d));
                 }
-                _ => body.extend_from_slice(ch.raw),
+                _ => keep_chunk(&mut body, ch),
             },
-            _ => body.extend_from_slice(ch.raw),
+            _ => keep_chunk(&mut body, ch),
         }
     }
     if let Some(l) = pending {
@@ -121,9 +123,9 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
     }
     // XMP goes last, as the container specification orders it.
     if let Some(x) = &xmp_new {
-        body.extend_from_slice(&riff::chunk(b"XMP ", x.as_bytes()));
+        body.push(&riff::chunk(b"XMP ", x.as_bytes()));
     }
-    let mut all = Vec::with_capacity(body.len() + 18);
+    let mut all = Output::over(bytes);
     if let Some(mut v) = vp8x {
         if xmp_new.is_some() {
             v[0] |= FLAG_XMP;
@@ -134,10 +136,19 @@ fn rebuild(bytes: &[u8], label: Option<&AigcLabel>) -> Result<Vec<u8>, LabelErro
         if &first.id == b"VP8X" {
             d.extend_from_slice(&first.data[10..]);
         }
-        all.extend_from_slice(&riff::chunk(b"VP8X", &d));
+        all.push(&riff::chunk(b"VP8X", &d));
     }
-    all.extend_from_slice(&body);
-    riff::file(F, b"WEBP", &all)
+    all.append(body);
+    riff::file_parts(F, b"WEBP", bytes, all)
+}
+
+/// A chunk kept as it is, with the pad byte the last chunk of a file may lack (a chunk may
+/// now follow it).
+fn keep_chunk<'a>(body: &mut Output<'a>, ch: &riff::Chunk<'a>) {
+    body.keep(ch.raw);
+    if ch.data.len() % 2 == 1 && ch.raw.len() == ch.data.len() + 8 {
+        body.push(&[0]);
+    }
 }
 
 impl FormatHandler for WebP {
@@ -188,11 +199,15 @@ impl FormatHandler for WebP {
         bytes: &'a [u8],
         label: &AigcLabel,
     ) -> Result<Output<'a>, LabelError> {
-        rebuild(bytes, Some(label)).map(Output::from_vec)
+        rebuild(bytes, Some(label))
+    }
+
+    fn keeps_media(&self) -> bool {
+        true
     }
 
     fn remove(&self, bytes: &[u8]) -> Result<Vec<u8>, LabelError> {
-        rebuild(bytes, None)
+        rebuild(bytes, None).map(Output::into_vec)
     }
 
     /// Every chunk but `VP8X`, `XMP ` and `EXIF`: id and data.
@@ -232,5 +247,7 @@ pub(crate) fn with_foreign(bytes: &[u8], label: &AigcLabel) -> Vec<u8> {
         }
     }
     body.extend_from_slice(&riff::chunk(b"EXIF", &exif));
-    riff::file(F, b"WEBP", &body).unwrap_or_default()
+    riff::file_parts(F, b"WEBP", &[], Output::from_vec(body))
+        .map(Output::into_vec)
+        .unwrap_or_default()
 }

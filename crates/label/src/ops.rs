@@ -494,7 +494,52 @@ mod tests {
         let iend = png.len() - 12;
         let big = crate::formats::png::chunk(b"prVt", &vec![7u8; PARALLEL_MIN + 1]);
         png.splice(iend..iend, big);
-        for (name, bytes) in [("big.txt", text), ("big.png", png)] {
+        // GIF: an application extension of many sub-blocks before the trailer.
+        let mut gif = samples::encode_image(image::ImageFormat::Gif);
+        let mut app = vec![0x21, 0xff, 11];
+        app.extend_from_slice(b"PRIVATE0001");
+        for _ in 0..PARALLEL_MIN / 255 + 1 {
+            app.push(255);
+            app.extend_from_slice(&[5u8; 255]);
+        }
+        app.push(0);
+        let end = gif.len() - 1;
+        gif.splice(end..end, app);
+        // WebP: a large unknown chunk after the bitstream.
+        let mut webp = samples::encode_image(image::ImageFormat::WebP);
+        webp.extend_from_slice(b"prVt");
+        webp.extend_from_slice(&(PARALLEL_MIN as u32 + 1).to_le_bytes());
+        webp.extend(std::iter::repeat_n(3u8, PARALLEL_MIN + 1));
+        webp.push(0);
+        let n = (webp.len() - 8) as u32;
+        webp[4..8].copy_from_slice(&n.to_le_bytes());
+        // Ogg: the fixture's pages up to its last, then ~64 KB audio pages in sequence.
+        let fixture = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sample.ogg"
+        ))
+        .unwrap();
+        let mut ogg = fixture[..4468].to_vec();
+        let serial = u32::from_le_bytes(fixture[14..18].try_into().unwrap());
+        let mut segs = vec![255u8; 254];
+        segs.push(1);
+        let body = vec![9u8; 254 * 255 + 1];
+        let pages = PARALLEL_MIN / body.len() + 1;
+        for i in 0..pages {
+            let eos = if i + 1 == pages { 4 } else { 0 };
+            let seq = 3 + i as u32;
+            let granule = 22_050 + 1_000 * (i as u64 + 1);
+            ogg.extend(crate::formats::ogg::page(
+                eos, granule, serial, seq, &segs, &body,
+            ));
+        }
+        for (name, bytes) in [
+            ("big.txt", text),
+            ("big.png", png),
+            ("big.gif", gif),
+            ("big.webp", webp),
+            ("big.ogg", ogg),
+        ] {
             let path = dir.path().join(name);
             std::fs::write(&path, &bytes).unwrap();
             let (h_bytes, h) = read_file(&reg, &path).unwrap();

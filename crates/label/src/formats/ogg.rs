@@ -190,7 +190,14 @@ fn comments(codec: Codec, packet: &[u8]) -> Result<(Comments, Vec<u8>), LabelErr
     Ok((c, rest[used..].to_vec()))
 }
 
-fn page(header_type: u8, granule: u64, serial: u32, seq: u32, segs: &[u8], body: &[u8]) -> Vec<u8> {
+pub(crate) fn page(
+    header_type: u8,
+    granule: u64,
+    serial: u32,
+    seq: u32,
+    segs: &[u8],
+    body: &[u8],
+) -> Vec<u8> {
     let mut v = Vec::with_capacity(27 + segs.len() + body.len());
     v.extend_from_slice(b"OggS");
     v.push(0);

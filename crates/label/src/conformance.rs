@@ -798,6 +798,29 @@ fn tiff_write_refuses_values_overlapping_the_header_or_ifd0() {
     assert!(e.contains("overlaps the header, IFD0 or a label"), "{e}");
 }
 
+/// Found by `fuzz/label_image`: an Exif IFD at offset 5, inside the header, whose IFD0 offset
+/// `write` rewrites when IFD0 grows: the written file's Exif IFD read as garbage and the file
+/// did not read back. Such overlaps are now refused, like values overlapping the header.
+#[test]
+fn tiff_write_refuses_an_exif_ifd_overlapping_the_header() {
+    let mut t = b"II*\0\x08\0\0\0".to_vec();
+    // IFD0: one entry, the Exif IFD pointer (0x8769, LONG, 1) to offset 5; next IFD 0.
+    t.extend_from_slice(&[1, 0, 0x69, 0x87, 4, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+    let h = formats::Tiff;
+    assert!(h.read(&t).unwrap().is_empty());
+    let e = h.write(&t, &label("t")).unwrap_err().to_string();
+    assert!(
+        e.contains("the Exif IFD at 5..11 overlaps the header"),
+        "{e}"
+    );
+    // The fuzzer's input itself (selector byte dropped).
+    let crash = b"II*\0\x08\0\0\0\x01\0\x69\x87\x04\0\x01\0\0\0\x05\0\0\0\0\0\0\0\x01\0\x86\x92\x07\0\x69\0\0\0\x2c\0\0\0\0\0\0\0ASCiI\0\0\0{\"AIGC\":{\"Label\":\"1\"}}";
+    match h.write(crash, &label("t")) {
+        Ok(w) => assert_eq!(h.read(&w).unwrap()[0].label, label("t")),
+        Err(e) => assert!(e.to_string().contains("overlaps"), "{e}"),
+    }
+}
+
 /// Found by `fuzz/label_av`: removing an ID3v2 tag with no frames left made the bytes after
 /// it start the file; they began with "ID3" and were then parsed as a (broken) tag.
 #[test]

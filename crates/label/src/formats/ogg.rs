@@ -288,6 +288,15 @@ fn rebuild_parsed<'a>(
             "first page holds more than the identification header",
         ));
     }
+    // A lacing value of 255 continues the packet on the next page, which is rebuilt here: the
+    // identification header must end on the first page (found in review: such a file was
+    // written, and its label did not read back).
+    if p.pages[0].segs.first().is_some_and(|&s| s == 255) {
+        return Err(LabelError::malformed(
+            F,
+            "the identification header does not end on the first page",
+        ));
+    }
     let serial = p.pages[0].serial;
     let mut out = Output::over(bytes);
     out.keep(p.pages[0].raw);
@@ -495,6 +504,33 @@ mod tests {
         assert_eq!(out.kept_len(), p.pages[0].raw.len() + f.len() - audio_start);
         let w = out.into_vec();
         assert!(w.ends_with(&f[audio_start..]));
+    }
+
+    /// A first page whose one segment is 255 bytes long: the identification packet goes on
+    /// to the next page, which `write` rebuilds, so it is refused rather than written broken.
+    #[test]
+    fn an_identification_header_continued_past_the_first_page_is_refused() {
+        let f = fixture();
+        let p = parse(&f).unwrap();
+        let (id, rest) = (&p.headers[0], &p.headers[1..]);
+        let mut long_id = id.clone();
+        long_id.resize(300, 0);
+        let serial = p.pages[0].serial;
+        let mut g = page(2, 0, serial, 0, &[255], &long_id[..255]);
+        // Page 1: the rest of the identification packet, then the other headers.
+        let mut segs = vec![(300 - 255) as u8];
+        let mut body = long_id[255..].to_vec();
+        for h in rest {
+            segs.extend(std::iter::repeat_n(255u8, h.len() / 255));
+            segs.push((h.len() % 255) as u8);
+            body.extend_from_slice(h);
+        }
+        g.extend(page(1, 0, serial, 1, &segs, &body));
+        let audio = &p.pages[p.audio_page];
+        g.extend(page(4, audio.granule, serial, 2, audio.segs, audio.body));
+        assert!(Ogg.read(&g).unwrap().is_empty());
+        let e = Ogg.write(&g, &label()).unwrap_err().to_string();
+        assert!(e.contains("does not end on the first page"), "{e}");
     }
 
     #[test]

@@ -140,6 +140,20 @@ fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>,
             ));
         }
     }
+    // The Exif IFD is read to find the UserComment: bytes changed here must not be part of it
+    // either, or the file written would not read back (found by `fuzz/label_image`: an Exif
+    // IFD at offset 5, inside the header whose IFD0 offset is rewritten).
+    if let Some(r) = t.exif_ifd()? {
+        if let Some(c) = changed.iter().find(|c| c.start < r.end && r.start < c.end) {
+            return Err(LabelError::malformed(
+                F,
+                format!(
+                    "the Exif IFD at {}..{} overlaps the header, IFD0 or a label at {}..{}",
+                    r.start, r.end, c.start, c.end
+                ),
+            ));
+        }
+    }
     let mut ifd = Vec::with_capacity(2 + raw.len() * 12 + 4);
     ifd.extend_from_slice(&t.put_u16(raw.len() as u16));
     for (_, r) in &raw {

@@ -821,6 +821,39 @@ fn tiff_write_refuses_an_exif_ifd_overlapping_the_header() {
     }
 }
 
+/// Found by `fuzz/label_image`: fill bytes (0xFF) before an APP1 EXIF marker made `remove`
+/// blank the UserComment at a fixed offset from the segment's start, which then hit the
+/// segment's length: the output no longer parsed.
+#[test]
+fn jpeg_fill_bytes_before_an_exif_segment_do_not_move_the_blanked_comment() {
+    let jpeg = samples::encode_image(image::ImageFormat::Jpeg);
+    let body = crate::exif::with_user_comment(&crate::payload::encode(&label("j")).unwrap());
+    let mut j = jpeg[..2].to_vec();
+    j.extend_from_slice(&[0xff; 60]);
+    j.extend_from_slice(&[0xff, 0xe1]);
+    j.extend_from_slice(&((body.len() + 8) as u16).to_be_bytes());
+    j.extend_from_slice(b"Exif\0\0");
+    j.extend_from_slice(&body);
+    j.extend_from_slice(&jpeg[2..]);
+    let h = formats::Jpeg;
+    assert_eq!(h.read(&j).unwrap()[0].label, label("j"));
+    let r = h.remove(&j).unwrap();
+    assert!(h.read(&r).unwrap().is_empty());
+    assert_eq!(h.content_digest(&r).unwrap(), h.content_digest(&j).unwrap());
+    // Only the comment's bytes changed: none before the EXIF body's comment value.
+    let (comment, _) = crate::exif::user_comment_label("JPEG", &body)
+        .unwrap()
+        .unwrap();
+    let body_at = 2 + 60 + 4 + 6;
+    assert_eq!(r.len(), j.len());
+    let first_change = r.iter().zip(&j).position(|(a, b)| a != b).unwrap();
+    assert!(first_change >= body_at + comment.start, "{first_change}");
+    let w = h.write(&j, &label("k")).unwrap();
+    let found = h.read(&w).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].label, label("k"));
+}
+
 /// Found by `fuzz/label_av`: removing an ID3v2 tag with no frames left made the bytes after
 /// it start the file; they began with "ID3" and were then parsed as a (broken) tag.
 #[test]

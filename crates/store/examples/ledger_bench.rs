@@ -28,7 +28,11 @@
 //!          table holding each record's canonical bytes (the same records as `appends`) and
 //!          its 32-byte Merkle leaf hash, no other table, index, salt or tree node; one thread
 //!          inserting B records per transaction, each commit synced (`synchronous = FULL`).
-//!          Reports appends/s and bytes written to storage per record.
+//!          Reports appends/s and bytes written to storage per record. `--index inline`
+//!          adds each record's user and time and a B-tree index on them, updated by every
+//!          commit; `--index deferred` (with `--index-batch N`, default 100000) builds that
+//!          index in a second file from another thread, in sorted batches of N rows, and
+//!          reports how far behind it was when the appends stopped.
 //!
 //! common:  --dir DIR       where SQLite databases go (default: the system temp dir; use a
 //!                          real disk, not tmpfs, or "durable" means nothing)
@@ -1210,25 +1214,47 @@ async fn fill_nodes(url: &str, tree: &MemoryTree) -> Result<u64> {
 // ceiling
 
 /// The leanest durable SQLite append log (see the file's header): what `appends` on SQLite
-/// could reach on this machine if a record were nothing but its bytes and its leaf.
+/// could reach on this machine if a record were nothing but its bytes and its leaf. With
+/// `--index inline|deferred` each row also carries its user and time, and a per-user index
+/// is kept: `inline`, a B-tree index on the log updated by every commit (as `interactions_user`
+/// is today); `deferred`, a second file built from the log by another thread in sorted batches
+/// of `--index-batch` rows (an LSM-like first level: derived data, rebuilt from the log past
+/// its watermark after a crash), to see whether a log-shaped layout with a per-user index
+/// can sustain the issue's rate.
 fn ceiling(opts: &Opts) -> Result<()> {
     let batches = opts.list("batches", "105,256,1000")?;
     let seconds = opts.get("seconds", 10.0f64)?;
     let warmup = opts.get("warmup", 2.0f64)?;
+    let index: String = opts.get("index", "none".to_string())?;
+    let index_batch = opts.get("index-batch", 100_000u64)?;
+    if !matches!(index.as_str(), "none" | "inline" | "deferred") {
+        bail!("--index {index}: expected none, inline or deferred");
+    }
     let dir = opts.dir();
-    println!("| records per transaction | appends/s | KB written per record | commits/s |");
-    println!("|---:|---:|---:|---:|");
+    println!(
+        "| records per transaction | per-user index | appends/s | KB written per record | commits/s | rows not yet indexed at the end |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|");
     for &batch in &batches {
         let path = dir.join(format!("ceiling-{}-{batch}.db", std::process::id()));
+        let index_path = dir.join(format!("ceiling-{}-{batch}-index.db", std::process::id()));
+        let wal = |c: &rusqlite::Connection| -> Result<()> {
+            let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                bail!("journal mode {mode}, not WAL");
+            }
+            Ok(())
+        };
         let conn = rusqlite::Connection::open(&path)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            bail!("{}: journal mode {mode}, not WAL", path.display());
-        }
+        wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(
-            "CREATE TABLE log (seq INTEGER PRIMARY KEY, record BLOB NOT NULL, leaf BLOB NOT NULL)",
+            "CREATE TABLE log (seq INTEGER PRIMARY KEY, user TEXT, at INTEGER, \
+             record BLOB NOT NULL, leaf BLOB NOT NULL)",
         )?;
+        if index == "inline" {
+            conn.execute_batch("CREATE INDEX log_user ON log (user, at)")?;
+        }
         let records: Vec<(Vec<u8>, Hash)> = (0..batch)
             .map(|i| {
                 let bytes = record(i).canonical_bytes();
@@ -1236,16 +1262,88 @@ fn ceiling(opts: &Opts) -> Result<()> {
                 (bytes, leaf)
             })
             .collect();
-        let run = |secs: f64| -> Result<(u64, Duration, u64, u64)> {
+        let users: Vec<String> = (0..50_000u64).map(|u| format!("usr_{u:012x}")).collect();
+        let with_users = index != "none";
+        // The deferred index: its own file, built by its own thread until told to stop.
+        let stop = Arc::new(AtomicBool::new(false));
+        let indexed = Arc::new(AtomicU64::new(0));
+        let indexer = (index == "deferred")
+            .then(|| -> Result<std::thread::JoinHandle<Result<()>>> {
+                let (path, index_path) = (path.clone(), index_path.clone());
+                let (stop, indexed) = (Arc::clone(&stop), Arc::clone(&indexed));
+                let ix = rusqlite::Connection::open(&index_path)?;
+                wal(&ix)?;
+                ix.execute_batch(
+                    "CREATE TABLE user_index (user TEXT, at INTEGER, seq INTEGER, \
+                     PRIMARY KEY (user, at, seq)) WITHOUT ROWID; \
+                     CREATE TABLE watermark (seq INTEGER NOT NULL); \
+                     INSERT INTO watermark VALUES (0);",
+                )?;
+                Ok(std::thread::spawn(move || -> Result<()> {
+                    let log = rusqlite::Connection::open(&path)?;
+                    let mut wm = 0i64;
+                    let mut rows: Vec<(String, i64, i64)> = Vec::new();
+                    loop {
+                        rows.clear();
+                        {
+                            let mut q = log.prepare_cached(
+                                "SELECT seq, user, at FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                            )?;
+                            let it = q.query_map(rusqlite::params![wm, index_batch as i64], |r| {
+                                Ok((r.get::<_, String>(1)?, r.get(2)?, r.get(0)?))
+                            })?;
+                            for row in it {
+                                rows.push(row?);
+                            }
+                        }
+                        if (rows.len() as u64) < index_batch {
+                            if stop.load(Ordering::Relaxed) && rows.is_empty() {
+                                return Ok(());
+                            }
+                            if !stop.load(Ordering::Relaxed) {
+                                // Wait for a full batch while the appender runs.
+                                std::thread::sleep(Duration::from_millis(50));
+                                continue;
+                            }
+                        }
+                        wm = rows.iter().map(|r| r.2).max().unwrap_or(wm);
+                        // Sorted, so the B-tree takes the batch in key order: each page once.
+                        rows.sort_unstable();
+                        let tx = ix.unchecked_transaction()?;
+                        {
+                            let mut ins = tx.prepare_cached(
+                                "INSERT INTO user_index (user, at, seq) VALUES (?1, ?2, ?3)",
+                            )?;
+                            for (u, at, seq) in &rows {
+                                ins.execute(rusqlite::params![u, at, seq])?;
+                            }
+                            tx.execute("UPDATE watermark SET seq = ?1", [wm])?;
+                        }
+                        tx.commit()?;
+                        indexed.store(wm as u64, Ordering::Relaxed);
+                        if stop.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                    }
+                }))
+            })
+            .transpose()?;
+        let mut next = 0u64;
+        let mut run = |secs: f64| -> Result<(u64, Duration, u64, u64)> {
             let (t, w) = (Instant::now(), disk_writes());
             let (mut n, mut commits) = (0u64, 0u64);
             while t.elapsed().as_secs_f64() < secs {
                 let tx = conn.unchecked_transaction()?;
                 {
-                    let mut ins =
-                        tx.prepare_cached("INSERT INTO log (record, leaf) VALUES (?1, ?2)")?;
+                    let mut ins = tx.prepare_cached(
+                        "INSERT INTO log (user, at, record, leaf) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    let at = chrono::Utc::now().timestamp_millis();
                     for (bytes, leaf) in &records {
-                        ins.execute(rusqlite::params![bytes, leaf.as_slice()])?;
+                        next += 1;
+                        let user = with_users
+                            .then(|| &users[(next.wrapping_mul(0x9e37_79b9) % 50_000) as usize]);
+                        ins.execute(rusqlite::params![user, at, bytes, leaf.as_slice()])?;
                     }
                 }
                 tx.commit()?;
@@ -1256,17 +1354,30 @@ fn ceiling(opts: &Opts) -> Result<()> {
         };
         run(warmup)?;
         let (n, took, written, commits) = run(seconds)?;
+        let behind = next.saturating_sub(indexed.load(Ordering::Relaxed));
+        stop.store(true, Ordering::Relaxed);
+        if let Some(t) = indexer {
+            t.join()
+                .map_err(|_| anyhow!("the indexer thread panicked"))??;
+        }
         let secs = took.as_secs_f64();
         println!(
-            "| {batch} | {} | {:.1} | {} |",
+            "| {batch} | {index} | {} | {:.1} | {} | {} |",
             fmt_n(n as f64 / secs),
             written as f64 / n as f64 / 1024.0,
-            fmt_n(commits as f64 / secs)
+            fmt_n(commits as f64 / secs),
+            if index == "deferred" {
+                fmt_n(behind as f64)
+            } else {
+                "–".into()
+            },
         );
         drop(conn);
         if !opts.flag("keep") {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            for p in [&path, &index_path] {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+                }
             }
         }
     }

@@ -131,7 +131,10 @@ fn rebuild<'a>(bytes: &'a [u8], label: Option<&AigcLabel>) -> Result<Output<'a>,
             match exif::user_comment_label(F, body) {
                 Ok(Some((r, _))) => {
                     let mut seg = s.raw.to_vec();
-                    let off = 4 + EXIF_SIG.len();
+                    // Where the EXIF body starts in the raw segment: after the marker, any
+                    // fill bytes (0xFF) before it, and the length (found by `fuzz/label_image`:
+                    // with fill bytes a fixed offset of 4 blanked the wrong bytes).
+                    let off = s.raw.len() - s.data.len() + EXIF_SIG.len();
                     exif::blank(&mut seg, r.start + off..r.end + off);
                     out.push(&seg);
                 }

@@ -32,7 +32,9 @@
 //!          adds each record's user and time and a B-tree index on them, updated by every
 //!          commit; `--index deferred` (with `--index-batch N`, default 100000) builds that
 //!          index in a second file from another thread, in sorted batches of N rows, and
-//!          reports how far behind it was when the appends stopped.
+//!          reports how far behind it was when the appends stopped; `--index runs` writes each
+//!          batch as a run of its own instead (keys after every earlier run's: appends only),
+//!          and both report what counting one user's rows then costs.
 //!
 //! common:  --dir DIR       where SQLite databases go (default: the system temp dir; use a
 //!                          real disk, not tmpfs, or "durable" means nothing)
@@ -1227,14 +1229,15 @@ fn ceiling(opts: &Opts) -> Result<()> {
     let warmup = opts.get("warmup", 2.0f64)?;
     let index: String = opts.get("index", "none".to_string())?;
     let index_batch = opts.get("index-batch", 100_000u64)?;
-    if !matches!(index.as_str(), "none" | "inline" | "deferred") {
-        bail!("--index {index}: expected none, inline or deferred");
+    if !matches!(index.as_str(), "none" | "inline" | "deferred" | "runs") {
+        bail!("--index {index}: expected none, inline, deferred or runs");
     }
+    let deferred = matches!(index.as_str(), "deferred" | "runs");
     let dir = opts.dir();
     println!(
-        "| records per transaction | per-user index | appends/s | KB written per record | commits/s | rows not yet indexed at the end |"
+        "| records per transaction | per-user index | appends/s | KB written per record | commits/s | rows not yet indexed at the end | one user's rows: lookup µs (runs) |"
     );
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for &batch in &batches {
         let path = dir.join(format!("ceiling-{}-{batch}.db", std::process::id()));
         let index_path = dir.join(format!("ceiling-{}-{batch}-index.db", std::process::id()));
@@ -1267,7 +1270,8 @@ fn ceiling(opts: &Opts) -> Result<()> {
         // The deferred index: its own file, built by its own thread until told to stop.
         let stop = Arc::new(AtomicBool::new(false));
         let indexed = Arc::new(AtomicU64::new(0));
-        let indexer = (index == "deferred")
+        let runs_mode = index == "runs";
+        let indexer = deferred
             .then(|| -> Result<std::thread::JoinHandle<Result<()>>> {
                 let (path, index_path) = (path.clone(), index_path.clone());
                 let (stop, indexed) = (Arc::clone(&stop), Arc::clone(&indexed));
@@ -1276,12 +1280,15 @@ fn ceiling(opts: &Opts) -> Result<()> {
                 ix.execute_batch(
                     "CREATE TABLE user_index (user TEXT, at INTEGER, seq INTEGER, \
                      PRIMARY KEY (user, at, seq)) WITHOUT ROWID; \
+                     CREATE TABLE user_runs (run INTEGER, user TEXT, at INTEGER, seq INTEGER, \
+                     PRIMARY KEY (run, user, at, seq)) WITHOUT ROWID; \
                      CREATE TABLE watermark (seq INTEGER NOT NULL); \
                      INSERT INTO watermark VALUES (0);",
                 )?;
                 Ok(std::thread::spawn(move || -> Result<()> {
                     let log = rusqlite::Connection::open(&path)?;
                     let mut wm = 0i64;
+                    let mut run = 0i64;
                     let mut rows: Vec<(String, i64, i64)> = Vec::new();
                     loop {
                         rows.clear();
@@ -1311,14 +1318,24 @@ fn ceiling(opts: &Opts) -> Result<()> {
                         rows.sort_unstable();
                         let tx = ix.unchecked_transaction()?;
                         {
-                            let mut ins = tx.prepare_cached(
-                                "INSERT INTO user_index (user, at, seq) VALUES (?1, ?2, ?3)",
-                            )?;
+                            // `runs`: each batch is a run of its own, keys after every
+                            // earlier run's, so the B-tree only grows at its right edge (a
+                            // first level of a log-structured merge tree, never merged here).
+                            let mut ins = tx.prepare_cached(if runs_mode {
+                                "INSERT INTO user_runs (run, user, at, seq) VALUES (?4, ?1, ?2, ?3)"
+                            } else {
+                                "INSERT INTO user_index (user, at, seq) VALUES (?1, ?2, ?3)"
+                            })?;
                             for (u, at, seq) in &rows {
-                                ins.execute(rusqlite::params![u, at, seq])?;
+                                if runs_mode {
+                                    ins.execute(rusqlite::params![u, at, seq, run])?;
+                                } else {
+                                    ins.execute(rusqlite::params![u, at, seq])?;
+                                }
                             }
                             tx.execute("UPDATE watermark SET seq = ?1", [wm])?;
                         }
+                        run += 1;
                         tx.commit()?;
                         indexed.store(wm as u64, Ordering::Relaxed);
                         if stop.load(Ordering::Relaxed) {
@@ -1360,13 +1377,49 @@ fn ceiling(opts: &Opts) -> Result<()> {
             t.join()
                 .map_err(|_| anyhow!("the indexer thread panicked"))??;
         }
+        // What a per-user read costs in the index built: one user's rows counted, for 1,000
+        // users (a seek per run for `runs`).
+        let lookup = if deferred {
+            let ix = rusqlite::Connection::open(&index_path)?;
+            let runs: i64 =
+                ix.query_row("SELECT COALESCE(MAX(run) + 1, 0) FROM user_runs", [], |r| {
+                    r.get(0)
+                })?;
+            let t = Instant::now();
+            let mut found = 0i64;
+            for k in 0..1000u64 {
+                let user = &users[(k.wrapping_mul(7919) % 50_000) as usize];
+                if runs_mode {
+                    let mut q = ix.prepare_cached(
+                        "SELECT COUNT(*) FROM user_runs WHERE run = ?1 AND user = ?2",
+                    )?;
+                    for r in 0..runs {
+                        found += q.query_row(rusqlite::params![r, user], |r| r.get::<_, i64>(0))?;
+                    }
+                } else {
+                    let mut q =
+                        ix.prepare_cached("SELECT COUNT(*) FROM user_index WHERE user = ?1")?;
+                    found += q.query_row([user], |r| r.get::<_, i64>(0))?;
+                }
+            }
+            if found == 0 {
+                bail!("no user found in the index");
+            }
+            format!(
+                "{:.0} ({})",
+                t.elapsed().as_secs_f64() * 1e6 / 1000.0,
+                if runs_mode { runs } else { 1 }
+            )
+        } else {
+            "–".into()
+        };
         let secs = took.as_secs_f64();
         println!(
-            "| {batch} | {index} | {} | {:.1} | {} | {} |",
+            "| {batch} | {index} | {} | {:.1} | {} | {} | {lookup} |",
             fmt_n(n as f64 / secs),
             written as f64 / n as f64 / 1024.0,
             fmt_n(commits as f64 / secs),
-            if index == "deferred" {
+            if deferred {
                 fmt_n(behind as f64)
             } else {
                 "–".into()

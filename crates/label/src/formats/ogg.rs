@@ -483,15 +483,7 @@ mod tests {
     }
 
     fn label() -> AigcLabel {
-        AigcLabel {
-            label: "1".into(),
-            content_producer: "001191440300708461136T1XGW3".into(),
-            produce_id: "0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11".into(),
-            reserved_code1: None,
-            content_propagator: None,
-            propagate_id: None,
-            reserved_code2: None,
-        }
+        crate::conformance::label("0190f3a2-7b7c-7c3e-9a55-2f1e0c6d8e11")
     }
 
     #[test]

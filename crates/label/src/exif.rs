@@ -171,30 +171,33 @@ impl<'a> Tiff<'a> {
         Ok((entries, next))
     }
 
-    /// Where the Exif IFD is (its entry count, entries and next-IFD offset), if IFD0 points
-    /// to one.
-    pub fn exif_ifd(&self) -> Result<Option<Range<usize>>, LabelError> {
+    /// The Exif IFD's offset and entries, if IFD0 points to one.
+    fn exif(&self) -> Result<Option<(usize, Vec<Entry>)>, LabelError> {
         let (ifd0, _) = self.ifd(self.ifd0)?;
         let Some(ptr) = ifd0.iter().find(|e| e.tag == TAG_EXIF_IFD) else {
             return Ok(None);
         };
         let off = self.u32_at(ptr.value.start)? as usize;
-        let (exif, _) = self.ifd(off)?;
-        Ok(Some(off..off + 2 + exif.len() * 12 + 4))
+        let (entries, _) = self.ifd(off)?;
+        Ok(Some((off, entries)))
+    }
+
+    /// Where the Exif IFD is (its entry count, entries and next-IFD offset), if IFD0 points
+    /// to one.
+    pub fn exif_ifd(&self) -> Result<Option<Range<usize>>, LabelError> {
+        Ok(self
+            .exif()?
+            .map(|(off, entries)| off..off + 2 + entries.len() * 12 + 4))
     }
 
     /// Where the UserComment value is, if the Exif IFD has one.
     pub fn user_comment(&self) -> Result<Option<Range<usize>>, LabelError> {
-        let (ifd0, _) = self.ifd(self.ifd0)?;
-        let Some(ptr) = ifd0.iter().find(|e| e.tag == TAG_EXIF_IFD) else {
-            return Ok(None);
-        };
-        let off = self.u32_at(ptr.value.start)? as usize;
-        let (exif, _) = self.ifd(off)?;
-        Ok(exif
-            .iter()
-            .find(|e| e.tag == TAG_USER_COMMENT)
-            .map(|e| e.value.clone()))
+        Ok(self.exif()?.and_then(|(_, entries)| {
+            entries
+                .iter()
+                .find(|e| e.tag == TAG_USER_COMMENT)
+                .map(|e| e.value.clone())
+        }))
     }
 }
 

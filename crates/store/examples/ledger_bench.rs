@@ -1217,12 +1217,13 @@ async fn fill_nodes(url: &str, tree: &MemoryTree) -> Result<u64> {
 
 /// The leanest durable SQLite append log (see the file's header): what `appends` on SQLite
 /// could reach on this machine if a record were nothing but its bytes and its leaf. With
-/// `--index inline|deferred` each row also carries its user and time, and a per-user index
-/// is kept: `inline`, a B-tree index on the log updated by every commit (as `interactions_user`
-/// is today); `deferred`, a second file built from the log by another thread in sorted batches
-/// of `--index-batch` rows (an LSM-like first level: derived data, rebuilt from the log past
-/// its watermark after a crash), to see whether a log-shaped layout with a per-user index
-/// can sustain the rate.
+/// `--index inline|deferred|runs` each row also carries its user and time, and a per-user
+/// index is kept: `inline`, a B-tree index on the log updated by every commit (as
+/// `interactions_user` is today); `deferred`, a second file built from the log by another
+/// thread in sorted batches of `--index-batch` rows (derived data, rebuilt from the log past
+/// its watermark after a crash); `runs`, the same with each batch a run of its own (an LSM
+/// tree's first level, never merged here): to see whether a log-shaped layout with a
+/// per-user index can sustain the rate.
 fn ceiling(opts: &Opts) -> Result<()> {
     let batches = opts.list("batches", "105,256,1000")?;
     let seconds = opts.get("seconds", 10.0f64)?;

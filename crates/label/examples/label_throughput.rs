@@ -80,21 +80,11 @@ fn mov(bytes: usize) -> Vec<u8> {
     v
 }
 
-/// Ogg's page CRC (polynomial 0x04c11db7, not reflected, initial 0), bit by bit: only for
-/// building the sample.
+/// Ogg's page CRC: CRC-32/MPEG-2 started from 0, as the handler computes it (`crc-fast`).
 fn ogg_crc(page: &[u8]) -> u32 {
-    let mut c = 0u32;
-    for &b in page {
-        c ^= u32::from(b) << 24;
-        for _ in 0..8 {
-            c = if c & 0x8000_0000 != 0 {
-                (c << 1) ^ 0x04c1_1db7
-            } else {
-                c << 1
-            };
-        }
-    }
-    c
+    let mut d = crc_fast::Digest::new_with_init_state(crc_fast::CrcAlgorithm::Crc32Mpeg2, 0);
+    d.update(page);
+    d.finalize() as u32
 }
 
 /// The Ogg Vorbis fixture's header pages, then pages of about 5 KB (its audio page's packets

@@ -333,19 +333,16 @@ async fn minors_gate(gw: &Gateway, user_id: &str) -> Result<(), ApiError> {
         ));
     }
     if minors.daily_requests > 0 {
-        let midnight = now
-            .date()
-            .and_hms_opt(0, 0, 0)
-            .map(|m| m.and_utc().timestamp_millis() - 8 * 3_600_000)
-            .unwrap_or(0);
+        let today = hegui_store::ChinaDay::of(chrono::Utc::now().timestamp_millis());
         let used = gw
             .store
-            .count_interactions_since(user_id, midnight)
+            .user_activity(user_id, today, 0)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "minors usage count failed");
                 ApiError::record_unavailable()
-            })?;
+            })?
+            .requests;
         if used >= i64::from(minors.daily_requests) {
             let mut e = ApiError::forbidden(
                 "minors_daily_limit",

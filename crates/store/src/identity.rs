@@ -538,21 +538,6 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Interactions of a user received at or after `since_ms` (minors' daily limits).
-    pub async fn count_interactions_since(
-        &self,
-        user_id: &str,
-        since_ms: i64,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM interactions WHERE user_id = $1 AND received_at >= $2",
-        )
-        .bind(user_id)
-        .bind(since_ms)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
     /// Carries out a data subject's deletion request: erases the encrypted identity, the
     /// challenges and the account's keys, marks the account deleted, and reports what the law
     /// requires to be kept. The record of the deletion, made by `record` from the report (so
@@ -598,11 +583,7 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        let interactions_kept: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM interactions WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let interactions_kept = crate::activity::user_total(&mut tx, user_id).await?;
         let consents_kept: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM consents WHERE user_id = $1")
                 .bind(user_id)

@@ -7,6 +7,7 @@
 //!
 //! Architecture invariant: this crate knows nothing about HTTP or review logic.
 
+mod activity;
 mod cases;
 mod error;
 mod export;
@@ -36,6 +37,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+pub use activity::{ChinaDay, UserActivity};
 pub use cases::{
     CaseUpdate, Complaint, ComplaintStep, Incident, IncidentEvent, LexiconProposal, Withdrawal,
 };

@@ -90,7 +90,14 @@ impl Store {
             n
         };
         if q.user_id.is_some() {
-            sql += &format!(" AND i.user_id = ${}", next());
+            let u = next();
+            sql += &format!(" AND i.user_id = ${u}");
+            if self.backend() == crate::Backend::Sqlite {
+                // No per-user index on SQLite (`activity.rs`): the newest-first scan stops at
+                // the user's first row.
+                sql += " AND i.seq >= ";
+                sql += &crate::activity::FIRST_SEQ_SQLITE.replace("{u}", &format!("${u}"));
+            }
         }
         if q.outcome.is_some() {
             sql += &format!(" AND i.outcome = ${}", next());
@@ -229,7 +236,7 @@ pub(crate) async fn write_records(
         }
         q.execute(&mut **tx).await?;
     }
-    Ok(())
+    crate::activity::fold_in(tx).await
 }
 
 /// The searchable columns of a record's `interactions` row, in the order of the table's
@@ -273,48 +280,6 @@ fn input_action(r: &InteractionRecord) -> Option<&'static str> {
         .map(|d| d.action)
         .max()
         .map(hegui_types::Action::as_str)
-}
-
-impl Store {
-    /// The strongest input-review action of a user's latest `limit` interactions, newest
-    /// first (`None` where the prompt was not reviewed).
-    pub async fn recent_input_actions(
-        &self,
-        user_id: &str,
-        limit: i64,
-    ) -> Result<Vec<Option<String>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT input_action FROM interactions WHERE user_id = $1 ORDER BY received_at DESC, seq DESC LIMIT $2",
-        )
-        .bind(user_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                r.try_get::<Option<String>, _>("input_action")
-                    .map_err(StoreError::from)
-            })
-            .collect()
-    }
-
-    /// How many of a user's interactions since `since_ms` had their prompt flagged, masked,
-    /// blocked or answered with the safe answer.
-    pub async fn flagged_inputs_since(
-        &self,
-        user_id: &str,
-        since_ms: i64,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM interactions WHERE user_id = $1 AND received_at >= $2 \
-             AND input_action IN ('flag', 'mask', 'block', 'safe_answer')",
-        )
-        .bind(user_id)
-        .bind(since_ms)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")?)
-    }
 }
 
 impl Store {

@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
-use hegui_store::{Factor, RecordQuery, RecordWriter, Store};
-use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
+use hegui_store::{ChinaDay, Factor, RecordQuery, RecordWriter, Store, UserActivity};
+use hegui_types::{
+    Action, Decision, InteractionRecord, JournalEntry, Outcome, Stage, RECORD_ENCODING_VERSION,
+};
 
 fn record(id: &str, user: Option<&str>, outcome: Outcome, at: i64) -> InteractionRecord {
     InteractionRecord {
@@ -236,4 +238,155 @@ async fn stale_test_databases_are_dropped_and_recent_ones_kept() {
             .await
             .unwrap();
     }
+}
+
+/// A record of `user` received at `at` whose prompt review ended in `action` (`None`: not
+/// reviewed).
+fn reviewed(id: &str, user: Option<&str>, at: i64, action: Option<Action>) -> InteractionRecord {
+    let mut r = record(id, user, Outcome::Served, at);
+    r.decisions = match action {
+        None => vec![],
+        Some(a) => {
+            let mut d = Decision::allow(Stage::Input, "v1");
+            d.action = a;
+            vec![d]
+        }
+    };
+    r
+}
+
+/// Per-user activity (today's requests, today's flagged prompts, flagged prompts in a row,
+/// interactions in all) is exact on every write path and whatever has been folded: checked
+/// against a count of what was written, after every chunk of a seeded random history spread
+/// over four China days, written alternately through the record writer and the pool.
+async fn activity_is_exact(store: Store) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let real = store.create_user(None, "test").await.unwrap().id;
+    let users = [real.as_str(), "usr_b", "usr_c"];
+    let first_day = ChinaDay::of(1_764_518_400_000);
+    let days: Vec<ChinaDay> = (0..4)
+        .map(|d| ChinaDay::of(first_day.start_ms() + d * 86_400_000))
+        .collect();
+    let actions = [
+        None,
+        Some(Action::Allow),
+        Some(Action::Flag),
+        Some(Action::Mask),
+        Some(Action::Block),
+        Some(Action::SafeAnswer),
+    ];
+    // (user, day, flagged), in the order written (and received).
+    let mut written: Vec<(Option<usize>, ChinaDay, bool)> = Vec::new();
+    let (writer, task) = RecordWriter::spawn_integrating(store.clone());
+    let total = 700;
+    let mut chunk = 0;
+    while written.len() < total {
+        let n = rng.gen_range(1..60).min(total - written.len());
+        let mut batch = Vec::new();
+        for _ in 0..n {
+            let i = written.len() + batch.len();
+            let user = (rng.gen_range(0..10) < 9).then(|| rng.gen_range(0..users.len()));
+            // Flagged far more often than in life, so that streaks run long and end.
+            let action = if rng.gen_bool(0.6) {
+                actions[rng.gen_range(2..actions.len())]
+            } else {
+                actions[rng.gen_range(0..2)]
+            };
+            let at = first_day.start_ms() + (i as i64) * 4 * 86_400_000 / total as i64;
+            batch.push((user, at, action));
+        }
+        let records: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(k, (u, at, a))| {
+                reviewed(
+                    &format!("act-{:05}", written.len() + k),
+                    u.map(|u| users[u]),
+                    *at,
+                    *a,
+                )
+            })
+            .collect();
+        if chunk % 2 == 0 {
+            store.insert_records(&records).await.unwrap();
+        } else {
+            for r in records {
+                writer.write(r).await.unwrap();
+            }
+        }
+        if chunk % 5 == 4 {
+            store.fold_user_activity().await.unwrap();
+        }
+        chunk += 1;
+        for (u, at, a) in batch {
+            written.push((u, ChinaDay::of(at), a.is_some_and(|a| a >= Action::Flag)));
+        }
+        for (ui, user) in users.iter().enumerate() {
+            let mine: Vec<_> = written.iter().filter(|w| w.0 == Some(ui)).collect();
+            let streak = mine.iter().rev().take_while(|w| w.2).count() as i64;
+            for &day in &days {
+                for cap in [0u32, 3, 1000] {
+                    let got = store.user_activity(user, day, cap).await.unwrap();
+                    let want = UserActivity {
+                        requests: mine.iter().filter(|w| w.1 == day).count() as i64,
+                        flagged: mine.iter().filter(|w| w.1 == day && w.2).count() as i64,
+                        flagged_in_a_row: streak.min(i64::from(cap)),
+                    };
+                    assert_eq!(got, want, "{user} on day {day:?}, cap {cap}, chunk {chunk}");
+                }
+            }
+        }
+    }
+    drop(writer);
+    task.await.unwrap();
+    // A user's records, newest first, and nobody else's.
+    for (ui, user) in users.iter().enumerate() {
+        let rows = store
+            .list_records(&RecordQuery {
+                user_id: Some(user.to_string()),
+                limit: Some(10_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let want = written.iter().filter(|w| w.0 == Some(ui)).count();
+        assert_eq!(rows.len(), want, "{user}");
+        assert!(rows.windows(2).all(|w| w[0].seq > w[1].seq));
+    }
+    let none = RecordQuery {
+        user_id: Some("usr_nobody".into()),
+        ..Default::default()
+    };
+    assert!(store.list_records(&none).await.unwrap().is_empty());
+    // What a deletion request reports as kept.
+    let report = store
+        .delete_account(&real, "asked", "test", |r| {
+            JournalEntry::new(
+                "user_event",
+                "test",
+                serde_json::json!({"kept": r.interactions_kept}),
+            )
+        })
+        .await
+        .unwrap();
+    let want = written.iter().filter(|w| w.0 == Some(0)).count() as u64;
+    assert_eq!(report.interactions_kept, want);
+}
+
+#[tokio::test]
+async fn sqlite_user_activity_is_exact() {
+    let (url, _dir) = fresh_sqlite_url().unwrap();
+    activity_is_exact(Store::open(&url, 4).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_user_activity_is_exact() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin)
+        .await
+        .expect("PostgreSQL reachable");
+    activity_is_exact(Store::open(&url, 4).await.unwrap()).await;
 }

@@ -12,7 +12,7 @@
 //!          PostgreSQL uses RecordWriter::spawn_with_wake plus a Sequencer task, and also
 //!          reports how fast the sequencer turned the records into leaves.
 //!          `--what-if SQL` runs SQL on each fresh database first (a diagnostic: e.g.
-//!          `"DROP INDEX interactions_user"` to see what one index costs); `--page-size N`
+//!          `"DROP INDEX interactions_produce"` to see what one index costs); `--page-size N`
 //!          creates the SQLite file with pages of N bytes instead of SQLite's 4096.
 //! store    --records 1000000  --writers 256  --proofs 2000
 //!          Builds a real SQLite store of N records through the integrating writer, signs a

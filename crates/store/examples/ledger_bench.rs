@@ -59,7 +59,7 @@ use hegui_ledger::{
     Signer,
 };
 use hegui_store::testing::fresh_postgres_database;
-use hegui_store::{RecordWriter, Sequencer, SequencerConfig, Store};
+use hegui_store::{RecordQuery, RecordWriter, Sequencer, SequencerConfig, Store};
 use hegui_types::{
     Action, AigcLabel, Decision, InteractionRecord, MatchInfo, Outcome, Stage,
     RECORD_ENCODING_VERSION,
@@ -778,7 +778,15 @@ async fn real_store(opts: &Opts) -> Result<()> {
     let (pending_us, size_us) = sequencer_reads(&raw).await?;
     raw.close().await;
 
-    let rows = storage_proofs(&store, size, &cp.root, nproofs, "real store").await?;
+    let mut rows = storage_proofs(&store, size, &cp.root, nproofs, "real store").await?;
+    rows.extend(user_reads(&store, size, "as the writer left it").await?);
+    let t = Instant::now();
+    store.fold_user_activity().await?;
+    eprintln!(
+        "  folded and merged what the writer left in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    rows.extend(user_reads(&store, size, "all folded and merged").await?);
 
     eprintln!("  verify_ledger over {size} records ...");
     let t = Instant::now();
@@ -842,6 +850,54 @@ async fn real_store(opts: &Opts) -> Result<()> {
 }
 
 /// Times `Store::inclusion_proof` (and its parts) and `verify_inclusion` over random leaves.
+/// Per-user reads over 200 of the 50,000 users: a user's 50 newest records
+/// (`list_records`, the console's filter) and the gateway's per-request question
+/// (`user_activity`).
+async fn user_reads(store: &Store, size: u64, when: &str) -> Result<Vec<String>> {
+    let mut rng = StdRng::seed_from_u64(50_000);
+    let users: Vec<String> = (0..200)
+        .map(|_| format!("usr_{:012x}", rng.gen_range(0..50_000u64)))
+        .collect();
+    let today = hegui_store::ChinaDay::of(chrono::Utc::now().timestamp_millis());
+    let (mut list, mut activity) = (Vec::new(), Vec::new());
+    let mut found = 0;
+    for u in &users {
+        let t = Instant::now();
+        let rows = store
+            .list_records(&RecordQuery {
+                user_id: Some(u.clone()),
+                limit: Some(50),
+                ..RecordQuery::default()
+            })
+            .await?;
+        list.push(us(t.elapsed()));
+        found += rows.len();
+        let t = Instant::now();
+        store.user_activity(u, today, 10).await?;
+        activity.push(us(t.elapsed()));
+    }
+    if found == 0 {
+        bail!("no user had a record");
+    }
+    let row = |name: &str, s: Stats| {
+        format!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            fmt_size(size),
+            s.n,
+            fmt_us(s.mean),
+            fmt_us(s.p50),
+            fmt_us(s.p99)
+        )
+    };
+    Ok(vec![
+        row(
+            &format!("`Store::list_records` by user, 50 newest ({when}; {found} rows)"),
+            stats(list),
+        ),
+        row(&format!("`Store::user_activity` ({when})"), stats(activity)),
+    ])
+}
+
 async fn storage_proofs(
     store: &Store,
     size: u64,

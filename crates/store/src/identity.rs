@@ -583,7 +583,7 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        let interactions_kept = crate::activity::user_total(&mut tx, user_id).await?;
+        let interactions_kept = self.user_total(&mut tx, user_id).await?;
         let consents_kept: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM consents WHERE user_id = $1")
                 .bind(user_id)

@@ -33,6 +33,7 @@ use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
+use rusqlite::OptionalExtension;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
@@ -79,6 +80,8 @@ pub struct Store {
     _wal: Option<std::sync::Arc<wal::WalCheckpointer>>,
     /// SQLite files: the file (the record writer opens a connection of its own to it).
     sqlite_file: Option<std::sync::Arc<str>>,
+    /// SQLite files: the activity file beside it (`activity.rs`), and a pool to read it.
+    activity: Option<(std::sync::Arc<str>, AnyPool)>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -169,13 +172,32 @@ impl Store {
             }
             Backend::Postgres => (nodes::Nodes::default(), None, None),
         };
+        let activity = match &sqlite_file {
+            Some(db) => Some(open_activity_pool(db).await?),
+            // In memory: nothing is folded; reads count the rows themselves.
+            None => None,
+        };
         Ok(Store {
             pool,
             backend,
             nodes: std::sync::Arc::new(nodes),
             _wal: wal,
             sqlite_file,
+            activity,
         })
+    }
+
+    /// The database file and its activity file (SQLite files).
+    pub(crate) fn activity_files(&self) -> Option<(String, String)> {
+        Some((
+            self.sqlite_file.as_deref()?.to_string(),
+            self.activity.as_ref()?.0.to_string(),
+        ))
+    }
+
+    /// A pool reading the activity file (SQLite files).
+    pub(crate) fn activity_pool(&self) -> Option<&AnyPool> {
+        self.activity.as_ref().map(|(_, p)| p)
     }
 
     /// The backend in use.
@@ -214,6 +236,72 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
     }
+}
+
+/// Creates (or, if damaged, rebuilds) the activity file of the SQLite file `db`, and opens a
+/// small pool that reads it.
+async fn open_activity_pool(db: &str) -> Result<(std::sync::Arc<str>, AnyPool), StoreError> {
+    let path = activity::activity_path(db);
+    let failed = |detail: String| StoreError::SqliteAux {
+        path: path.clone(),
+        purpose: "keeping per-user activity",
+        detail,
+    };
+    let (setup, db) = (path.clone(), db.to_string());
+    tokio::task::spawn_blocking(move || {
+        // Is the file's mark this database's? The id of the interaction at the mark says.
+        let rec = rusqlite::Connection::open_with_flags(
+            &db,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open {db}: {e}"))?;
+        let matches = |mark: i64, id: Option<String>| -> Result<bool, String> {
+            if mark == 0 {
+                return Ok(true);
+            }
+            let at: Option<String> = rec
+                .query_row(
+                    "SELECT id FROM interactions WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+                    [mark],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| e.to_string())?;
+            let top: i64 = rec
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM interactions", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(top >= mark && at == id)
+        };
+        activity::open_activity_checked(&setup, true, matches).map(drop)
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(failed)?;
+    let url = prepare_sqlite_url(&format!("sqlite://{path}"))?;
+    let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Connect {
+        url: redact(&url),
+        source: e,
+    })?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                // Read transactions only: never hold the file's write lock.
+                conn.execute("PRAGMA query_only = ON").await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+        .map_err(|e| StoreError::Connect {
+            url: redact(&url),
+            source: e,
+        })?;
+    Ok((std::sync::Arc::from(path.as_str()), pool))
 }
 
 /// Adds `mode=rwc` and creates the parent directory so a fresh machine needs no setup.

@@ -83,6 +83,37 @@ impl Store {
 
     /// Lists records matching `q`, newest first.
     pub async fn list_records(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
+        let limit = q.limit.unwrap_or(50).clamp(1, 100_000);
+        let user = match (&q.user_id, self.activity_pool()) {
+            (Some(u), Some(_)) => u,
+            _ => return self.select_records(q, &[], None, limit).await,
+        };
+        // SQLite has no per-user index (`activity.rs`): the user's rows after the activity
+        // file's mark, newest first, then those its runs list, newest first, a slice at a time.
+        let (mark, mut seqs) = self.folded_seqs(user).await?;
+        let mut out = self.select_records(q, &[], Some(mark), limit).await?;
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        for slice in seqs.chunks(500) {
+            if out.len() as i64 >= limit {
+                break;
+            }
+            let more = self
+                .select_records(q, slice, None, limit - out.len() as i64)
+                .await?;
+            out.extend(more);
+        }
+        Ok(out)
+    }
+
+    /// Records matching `q`, newest first, at most `limit`; only those with a `seq` in
+    /// `seqs` (unless empty) and after `after` (if given).
+    async fn select_records(
+        &self,
+        q: &RecordQuery,
+        seqs: &[i64],
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<RecordRow>, StoreError> {
         let mut sql = format!("SELECT {ROW_COLUMNS} WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
@@ -90,14 +121,7 @@ impl Store {
             n
         };
         if q.user_id.is_some() {
-            let u = next();
-            sql += &format!(" AND i.user_id = ${u}");
-            if self.backend() == crate::Backend::Sqlite {
-                // No per-user index on SQLite (`activity.rs`): the newest-first scan stops at
-                // the user's first row.
-                sql += " AND i.seq >= ";
-                sql += &crate::activity::FIRST_SEQ_SQLITE.replace("{u}", &format!("${u}"));
-            }
+            sql += &format!(" AND i.user_id = ${}", next());
         }
         if q.outcome.is_some() {
             sql += &format!(" AND i.outcome = ${}", next());
@@ -110,6 +134,13 @@ impl Store {
         }
         if q.until_ms.is_some() {
             sql += &format!(" AND i.received_at < ${}", next());
+        }
+        if after.is_some() {
+            sql += &format!(" AND i.seq > ${}", next());
+        }
+        if !seqs.is_empty() {
+            let marks: Vec<String> = seqs.iter().map(|_| format!("${}", next())).collect();
+            sql += &format!(" AND i.seq IN ({})", marks.join(", "));
         }
         sql += &format!(" ORDER BY i.seq DESC LIMIT ${}", next());
         let mut query = sqlx::query(&sql);
@@ -128,7 +159,13 @@ impl Store {
         if let Some(u) = q.until_ms {
             query = query.bind(u);
         }
-        query = query.bind(q.limit.unwrap_or(50).clamp(1, 100_000));
+        if let Some(a) = after {
+            query = query.bind(a);
+        }
+        for s in seqs {
+            query = query.bind(*s);
+        }
+        query = query.bind(limit);
         let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(row_to_record).collect()
     }
@@ -236,7 +273,7 @@ pub(crate) async fn write_records(
         }
         q.execute(&mut **tx).await?;
     }
-    crate::activity::fold_in(tx).await
+    Ok(())
 }
 
 /// The searchable columns of a record's `interactions` row, in the order of the table's

@@ -42,47 +42,6 @@ pub(crate) struct SqliteWriter {
     store: Store,
     /// The tree as of the last commit; reloaded when the stored size says otherwise.
     tree: Option<CompactRange>,
-    /// When the per-user summaries are next folded (`activity.rs`).
-    fold: FoldSchedule,
-}
-
-/// Folds the rows written since the last fold into the per-user summaries every
-/// `every_rows` rows or `every` ([`crate::activity::FOLD_ROWS`], [`crate::activity::FOLD_INTERVAL`]),
-/// in the transaction of the batch that reaches either. Folding more often writes the same
-/// summary pages more often; less often makes reads scan more rows after the mark.
-struct FoldSchedule {
-    every_rows: u64,
-    every: Duration,
-    rows: u64,
-    last: std::time::Instant,
-}
-
-impl FoldSchedule {
-    fn new(every_rows: u64, every: Duration) -> Self {
-        FoldSchedule {
-            every_rows,
-            every,
-            // Rows may be waiting from before this writer (a crash, the pool path): the first
-            // batch folds them.
-            rows: every_rows,
-            last: std::time::Instant::now(),
-        }
-    }
-
-    /// Whether the batch of `n` rows about to commit should fold.
-    fn due(&self, n: usize) -> bool {
-        self.rows + n as u64 >= self.every_rows || self.last.elapsed() >= self.every
-    }
-
-    /// After a commit: `n` more rows, and whether they were folded.
-    fn committed(&mut self, n: usize, folded: bool) {
-        if folded {
-            self.rows = 0;
-            self.last = std::time::Instant::now();
-        } else {
-            self.rows += n as u64;
-        }
-    }
 }
 
 /// Durability off the writer's path. The writer's connection commits with `synchronous =
@@ -291,7 +250,6 @@ impl SqliteWriter {
             conn,
             store,
             tree: None,
-            fold: FoldSchedule::new(crate::activity::FOLD_ROWS, crate::activity::FOLD_INTERVAL),
         })
     }
 
@@ -342,14 +300,7 @@ impl SqliteWriter {
             }
         }
         self.insert_records(records, rows)?;
-        let fold = self.fold.due(records.len());
-        if fold {
-            for sql in crate::activity::FOLD {
-                self.conn.prepare_cached(sql)?.execute([])?;
-            }
-        }
         self.conn.execute_batch("COMMIT")?;
-        self.fold.committed(records.len(), fold);
         Ok(())
     }
 

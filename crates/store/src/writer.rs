@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 
 use hegui_ledger::CompactRange;
 
+use crate::activity::ActivityFolder;
 use crate::records::{insert_records_tx, write_records, PreparedRecord};
 use crate::sequencer::{current_range, pending_rows, write_backfills, TreeWrites};
 use crate::sqlite_writer::SqliteWriter;
@@ -63,10 +64,16 @@ impl RecordWriter {
         integrate: bool,
     ) -> (RecordWriter, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(PreparedRecord, Ack)>(8192);
+        // SQLite files: per-user activity is folded from the records in the background, for
+        // as long as this writer runs (`activity.rs`).
+        let folder = store.start_folder().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "per-user activity is not folded; reads count the records instead");
+            None
+        });
         if integrate {
             if let Some(path) = store.sqlite_file() {
                 match SqliteWriter::open(store.clone(), path) {
-                    Ok(writer) => return (RecordWriter { tx }, spawn_sqlite(writer, rx)),
+                    Ok(writer) => return (RecordWriter { tx }, spawn_sqlite(writer, rx, folder)),
                     Err(e) => {
                         tracing::warn!(error = %e, "writing records through the pool instead")
                     }
@@ -74,6 +81,7 @@ impl RecordWriter {
             }
         }
         let task = tokio::spawn(async move {
+            let _folder = folder;
             let mut batch: Vec<(PreparedRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
             let mut tree: Option<CompactRange> = None;
             while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -114,8 +122,10 @@ impl RecordWriter {
 fn spawn_sqlite(
     mut writer: SqliteWriter,
     mut rx: mpsc::Receiver<(PreparedRecord, Ack)>,
+    folder: Option<ActivityFolder>,
 ) -> JoinHandle<()> {
     tokio::task::spawn_blocking(move || {
+        let _folder = folder;
         let mut batch: Vec<(PreparedRecord, Ack)> = Vec::with_capacity(MAX_BATCH);
         while rx.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
             let (records, acks): (Vec<PreparedRecord>, Vec<Ack>) = batch.drain(..).unzip();

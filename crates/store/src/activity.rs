@@ -777,8 +777,8 @@ mod tests {
         let act = activity_path(&db);
         let rec = Connection::open(&db).unwrap();
         rec.execute_batch(
-            "CREATE TABLE interactions (seq INTEGER PRIMARY KEY, user_id TEXT, \
-             received_at INTEGER NOT NULL, input_action TEXT)",
+            "CREATE TABLE interactions (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, \
+             user_id TEXT, received_at INTEGER NOT NULL, input_action TEXT)",
         )
         .unwrap();
         let mut f = Folding::open(&db, &act).unwrap();
@@ -814,7 +814,8 @@ mod tests {
             for _ in 0..rng.gen_range(1..40) {
                 let user = (rng.gen_range(0..8) < 7).then(|| users[rng.gen_range(0..users.len())]);
                 rec.execute(
-                    "INSERT INTO interactions (user_id, received_at, input_action) VALUES (?1, ?2, 'allow')",
+                    "INSERT INTO interactions (id, user_id, received_at, input_action) \
+                     VALUES (lower(hex(randomblob(8))), ?1, ?2, 'allow')",
                     params![user, round],
                 )
                 .unwrap();

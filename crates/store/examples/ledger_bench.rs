@@ -159,6 +159,18 @@ struct Stats {
     max: f64,
 }
 
+/// A table row: what, at which tree or log size, and its timings.
+fn timing_row(name: &str, size: u64, s: Stats) -> String {
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        fmt_size(size),
+        s.n,
+        fmt_us(s.mean),
+        fmt_us(s.p50),
+        fmt_us(s.p99)
+    )
+}
+
 fn stats(mut v: Vec<f64>) -> Stats {
     if v.is_empty() {
         return Stats {
@@ -879,16 +891,7 @@ async fn user_reads(store: &Store, size: u64, when: &str) -> Result<Vec<String>>
     if found == 0 {
         bail!("no user had a record");
     }
-    let row = |name: &str, s: Stats| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            fmt_size(size),
-            s.n,
-            fmt_us(s.mean),
-            fmt_us(s.p50),
-            fmt_us(s.p99)
-        )
-    };
+    let row = |name: &str, s: Stats| timing_row(name, size, s);
     Ok(vec![
         row(
             &format!("`Store::list_records` by user, 50 newest ({when}; {found} rows)"),
@@ -937,16 +940,7 @@ async fn storage_proofs(
         ver.push(us(t.elapsed()));
         ok.map_err(|e| anyhow!("proof for leaf {i} does not verify: {e}"))?;
     }
-    let row = |name: &str, s: Stats| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            fmt_size(size),
-            s.n,
-            fmt_us(s.mean),
-            fmt_us(s.p50),
-            fmt_us(s.p99)
-        )
-    };
+    let row = |name: &str, s: Stats| timing_row(name, size, s);
     eprintln!(
         "  {what}: {:.1} nodes per proof on average; other load {:.2} cores",
         nodes as f64 / leaves.len() as f64,
@@ -1003,16 +997,7 @@ async fn nodes(opts: &Opts) -> Result<()> {
             ver.push(us(t.elapsed()));
             ok.map_err(|e| anyhow!("{e}"))?;
         }
-        let row = |name: &str, s: Stats| {
-            format!(
-                "| {name} | {} | {} | {} | {} | {} |",
-                fmt_size(size),
-                s.n,
-                fmt_us(s.mean),
-                fmt_us(s.p50),
-                fmt_us(s.p99)
-            )
-        };
+        let row = |name: &str, s: Stats| timing_row(name, size, s);
         rows.push(row("`inclusion_proof` over `MemoryTree`", stats(gen)));
         rows.push(row("`verify_inclusion`", stats(ver)));
 
@@ -1107,16 +1092,7 @@ async fn storage_proofs_nodes_only(
         store.ping().await?;
         ping.push(us(t.elapsed()));
     }
-    let row = |name: &str, s: Stats| {
-        format!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            fmt_size(size),
-            s.n,
-            fmt_us(s.mean),
-            fmt_us(s.p50),
-            fmt_us(s.p99)
-        )
-    };
+    let row = |name: &str, s: Stats| timing_row(name, size, s);
     Ok(vec![
         row(&first.0, first.1),
         row(

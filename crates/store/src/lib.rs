@@ -280,10 +280,11 @@ async fn open_activity_pool(db: &str) -> Result<(std::sync::Arc<str>, AnyPool), 
     .map_err(|e| failed(e.to_string()))?
     .map_err(failed)?;
     let url = prepare_sqlite_url(&format!("sqlite://{path}"))?;
-    let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Connect {
+    let connect_failed = |source| StoreError::Connect {
         url: redact(&url),
-        source: e,
-    })?;
+        source,
+    };
+    let opts = AnyConnectOptions::from_str(&url).map_err(connect_failed)?;
     let pool = AnyPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))
@@ -297,10 +298,7 @@ async fn open_activity_pool(db: &str) -> Result<(std::sync::Arc<str>, AnyPool), 
         })
         .connect_with(opts)
         .await
-        .map_err(|e| StoreError::Connect {
-            url: redact(&url),
-            source: e,
-        })?;
+        .map_err(connect_failed)?;
     Ok((std::sync::Arc::from(path.as_str()), pool))
 }
 

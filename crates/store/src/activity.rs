@@ -561,14 +561,7 @@ impl Folding {
                     put.execute(params![run, user, seq])?;
                 }
             }
-            let id: Option<String> = self
-                .rec
-                .query_row(
-                    "SELECT id FROM interactions WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
-                    [hi],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let id = id_at(&self.rec, hi)?;
             tx.execute("UPDATE mark SET seq = ?1, id = ?2", params![hi, id])?;
         }
         tx.commit()?;
@@ -670,6 +663,39 @@ impl Folding {
     }
 }
 
+/// The id of the last interaction at or before `seq`: what the mark records.
+fn id_at(rec: &Connection, seq: i64) -> rusqlite::Result<Option<String>> {
+    rec.query_row(
+        "SELECT id FROM interactions WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+        [seq],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Makes the activity file at `path` ready for the database file `db` as the store opens:
+/// created with its tables, or rebuilt when SQLite cannot open it or its mark is not this
+/// database's (the interaction at the mark is not the one it names).
+pub(crate) fn prepare_activity(db: &str, path: &str) -> Result<(), String> {
+    let rec = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open {db}: {e}"))?;
+    let matches = |mark: i64, id: Option<String>| -> Result<bool, String> {
+        if mark == 0 {
+            return Ok(true);
+        }
+        let top: i64 = rec
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM interactions", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(top >= mark && id_at(&rec, mark).map_err(|e| e.to_string())? == id)
+    };
+    open_activity_checked(path, true, matches).map(drop)
+}
+
 /// Opens (creating) the activity file at `path` with its tables. With `rebuild`, a file
 /// SQLite cannot read (derived data) is removed and built again; only the store's opening
 /// does that, before anything else has the file open.
@@ -679,7 +705,7 @@ pub(crate) fn open_activity(path: &str, rebuild: bool) -> Result<Connection, Str
 
 /// [`open_activity`], and with `rebuild` also when `matches(mark, id)` says the file's mark
 /// is not this database's (see the `mark` table).
-pub(crate) fn open_activity_checked(
+fn open_activity_checked(
     path: &str,
     rebuild: bool,
     matches: impl Fn(i64, Option<String>) -> Result<bool, String>,

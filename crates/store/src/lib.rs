@@ -33,7 +33,6 @@ use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 
-use rusqlite::OptionalExtension;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
@@ -248,37 +247,10 @@ async fn open_activity_pool(db: &str) -> Result<(std::sync::Arc<str>, AnyPool), 
         detail,
     };
     let (setup, db) = (path.clone(), db.to_string());
-    tokio::task::spawn_blocking(move || {
-        // Is the file's mark this database's? The id of the interaction at the mark says.
-        let rec = rusqlite::Connection::open_with_flags(
-            &db,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| format!("cannot open {db}: {e}"))?;
-        let matches = |mark: i64, id: Option<String>| -> Result<bool, String> {
-            if mark == 0 {
-                return Ok(true);
-            }
-            let at: Option<String> = rec
-                .query_row(
-                    "SELECT id FROM interactions WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
-                    [mark],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| e.to_string())?;
-            let top: i64 = rec
-                .query_row("SELECT COALESCE(MAX(seq), 0) FROM interactions", [], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| e.to_string())?;
-            Ok(top >= mark && at == id)
-        };
-        activity::open_activity_checked(&setup, true, matches).map(drop)
-    })
-    .await
-    .map_err(|e| failed(e.to_string()))?
-    .map_err(failed)?;
+    tokio::task::spawn_blocking(move || activity::prepare_activity(&db, &setup))
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(failed)?;
     let url = prepare_sqlite_url(&format!("sqlite://{path}"))?;
     let connect_failed = |source| StoreError::Connect {
         url: redact(&url),

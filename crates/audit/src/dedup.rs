@@ -88,6 +88,14 @@ pub struct ItemHashes {
 
 /// Hashes one item.
 pub fn hash_item(text: &str) -> ItemHashes {
+    // Most items are already normal and have nothing to lower-case: one pass checks both while
+    // it hashes the shingles.
+    if let Some(simhash) = shingle_votes(text, Check::NormalAndLower) {
+        return ItemHashes {
+            exact: xxh3_64(text.as_bytes()),
+            simhash,
+        };
+    }
     let norm = normalized(text);
     ItemHashes {
         exact: xxh3_64(norm.as_bytes()),
@@ -99,58 +107,146 @@ pub fn hash_item(text: &str) -> ItemHashes {
 /// text when shorter). Hand-written: a dozen lines, and the exact feature definition must be
 /// pinned for reports to be reproducible across versions.
 pub fn simhash_normalized(norm: &str) -> u64 {
-    let lower = lowercase(norm);
-    let lower: &str = &lower;
-    // Bit-sliced ("vertical") counters: plane j holds bit j of the per-position count of set
-    // bits, so adding a hash costs a few word operations instead of 64 counter updates. The
-    // result is exactly the classic SimHash: bit b is set when more than half of the shingle
-    // hashes have bit b set.
-    let mut planes = [0u64; 64];
-    let mut n: u64 = 0;
-    let mut add = |s: &str| {
-        n += 1;
-        let mut carry = xxh3_64(s.as_bytes());
-        for p in planes.iter_mut() {
-            if carry == 0 {
-                break;
-            }
-            let next = *p & carry;
-            *p ^= carry;
-            carry = next;
-        }
-    };
+    // Most texts have nothing to lower-case: their shingles are hashed straight from `norm`,
+    // checking each char on the way; the first char that is not its own lower case sends the
+    // text through `lowercase` and starts again.
+    match shingle_votes(norm, Check::Lower) {
+        Some(v) => v,
+        None => shingle_votes(&lowercase(norm), Check::Nothing).unwrap_or(0),
+    }
+}
+
+/// What [`shingle_votes`] checks of its text on the way.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Nothing: the text is lower case.
+    Nothing,
+    /// That each char is certainly its own lower case.
+    Lower,
+    /// That, and that the text is normalised ([`is_normalized`]).
+    NormalAndLower,
+}
+
+/// The SimHash of `lower`'s shingles; `None` when a check fails.
+fn shingle_votes(lower: &str, check: Check) -> Option<u64> {
+    let mut votes = BitVotes::new();
     // Each shingle is the slice from the start of a char to the start of the char SHINGLE
     // further on; the last SHINGLE + 1 char starts are kept in a ring (no per-item vector).
     let mut starts = [0usize; SHINGLE + 1];
     let mut chars = 0usize;
-    for (i, _) in lower
-        .char_indices()
-        .chain(std::iter::once((lower.len(), ' ')))
-    {
+    let mut prev_space = true; // a space first is leading whitespace
+    for (i, c) in lower.char_indices() {
+        if check != Check::Nothing && !lowercase_of_itself(c) {
+            return None;
+        }
+        if check == Check::NormalAndLower {
+            if c == ' ' {
+                if prev_space {
+                    return None;
+                }
+                prev_space = true;
+            } else if c.is_whitespace() {
+                return None;
+            } else {
+                prev_space = false;
+            }
+        }
         if chars >= SHINGLE {
-            add(&lower[starts[(chars - SHINGLE) % (SHINGLE + 1)]..i]);
+            votes.add(xxh3_64(
+                lower
+                    .as_bytes()
+                    .get(starts[(chars - SHINGLE) % (SHINGLE + 1)]..i)?,
+            ));
         }
         starts[chars % (SHINGLE + 1)] = i;
         chars += 1;
     }
-    // `chars` counted the end as well: the text has `chars - 1` chars. A text of exactly
-    // SHINGLE chars was added whole by the loop; a shorter one is added whole here.
-    if chars - 1 < SHINGLE {
-        add(lower);
+    if check == Check::NormalAndLower && prev_space && chars > 0 {
+        return None; // trailing space
     }
-    let depth = (64 - n.leading_zeros()) as usize;
-    let mut out = 0u64;
-    for bit in 0..64 {
-        let ones: u64 = planes[..depth]
-            .iter()
-            .enumerate()
-            .map(|(j, p)| ((p >> bit) & 1) << j)
-            .sum();
-        if 2 * ones > n {
-            out |= 1 << bit;
+    if chars >= SHINGLE {
+        // The shingle ending at the end of the text (the whole text when it has SHINGLE chars).
+        votes.add(xxh3_64(
+            lower
+                .as_bytes()
+                .get(starts[(chars - SHINGLE) % (SHINGLE + 1)]..)?,
+        ));
+    } else {
+        votes.add(xxh3_64(lower.as_bytes()));
+    }
+    Some(votes.majority())
+}
+
+/// Per-bit counts of set bits over a stream of 64-bit hashes, and their majority vote.
+///
+/// Eight `u64` lanes of eight byte counters (lane `k`, byte `j`: bit `8k + j`), fed through a
+/// table that spreads each hash byte's bits into bytes: eight loads and adds per hash, no
+/// branch; the bytes are emptied into `u32` totals every 255 hashes, before they can overflow.
+struct BitVotes {
+    lanes: [u64; 8],
+    in_lanes: u32,
+    totals: [u32; 64],
+    n: u64,
+}
+
+/// `SPREAD[b]`: byte `j` is bit `j` of `b`.
+const SPREAD: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            t[b] |= (((b >> j) & 1) as u64) << (8 * j);
+            j += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+impl BitVotes {
+    fn new() -> BitVotes {
+        BitVotes {
+            lanes: [0; 8],
+            in_lanes: 0,
+            totals: [0; 64],
+            n: 0,
         }
     }
-    out
+
+    #[inline(always)]
+    fn add(&mut self, h: u64) {
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += SPREAD[((h >> (8 * k)) & 0xff) as usize];
+        }
+        self.n += 1;
+        self.in_lanes += 1;
+        if self.in_lanes == 255 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            for (j, byte) in lane.to_le_bytes().into_iter().enumerate() {
+                self.totals[8 * k + j] += u32::from(byte);
+            }
+            *lane = 0;
+        }
+        self.in_lanes = 0;
+    }
+
+    /// Bit `b` set when more than half of the hashes have bit `b` set.
+    fn majority(mut self) -> u64 {
+        self.flush();
+        let mut out = 0u64;
+        for (bit, &ones) in self.totals.iter().enumerate() {
+            if 2 * u64::from(ones) > self.n {
+                out |= 1 << bit;
+            }
+        }
+        out
+    }
 }
 
 /// `str::to_lowercase`, without converting or copying text that has nothing to lower-case:
@@ -512,6 +608,75 @@ mod tests {
                 let s: String = chars.iter().skip(start).take(len).collect();
                 assert_eq!(simhash_normalized(&s), reference_simhash(&s), "{s:?}");
             }
+        }
+        // Long texts: the per-bit counters are emptied every 255 shingles. Varied chars (an
+        // LCG over CJK ideographs and ASCII) so that the votes are not all alike.
+        let mut x: u32 = 12345;
+        let long: String = (0..3000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                if x >> 28 == 0 {
+                    char::from(b'a' + (x >> 8) as u8 % 26)
+                } else {
+                    char::from_u32(0x4E00 + (x >> 8) % 500).unwrap_or('中')
+                }
+            })
+            .collect();
+        let long: Vec<char> = long.chars().collect();
+        for len in [254, 255, 256, 259, 260, 261, 600, 3000] {
+            let s: String = long.iter().take(len).collect();
+            assert_eq!(
+                simhash_normalized(&s),
+                reference_simhash(&s),
+                "length {len}"
+            );
+            let upper = s.to_uppercase();
+            assert_eq!(
+                simhash_normalized(&upper),
+                reference_simhash(&upper),
+                "upper {len}"
+            );
+            // Every shingle alike: each set bit counts every shingle, the counters' worst case.
+            let same = "哈".repeat(len);
+            assert_eq!(
+                simhash_normalized(&same),
+                reference_simhash(&same),
+                "哈 × {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn item_hashes_are_those_of_the_normalised_text() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "a  b",
+            "a b",
+            "a\tb",
+            "a\u{b}b",
+            "中\u{3000}文",
+            "中文 文本",
+            "中文",
+            "ABC abc",
+            "Hello 世界",
+            "x\n",
+            "哈哈哈哈哈哈",
+            "一二三四五",
+            "一二三四五六",
+            "  前后  ",
+            "ΣΑΣ",
+            "好😀…ß",
+        ] {
+            let norm = normalize(s);
+            let want = ItemHashes {
+                exact: xxh3_64(norm.as_bytes()),
+                simhash: reference_simhash(&norm),
+            };
+            assert_eq!(hash_item(s), want, "{s:?}");
         }
     }
 

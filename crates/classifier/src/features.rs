@@ -135,26 +135,29 @@ pub fn normalize_chars(text: &str, mut f: impl FnMut(char)) {
     // ideographs and punctuation, full-width ASCII forms), and UAX #15 lets a string be split
     // before any such char without changing its NFKC. A segment of one such char has a known
     // NFKC (the char itself, or for a full-width form its ASCII char), so the common case skips
-    // the normaliser; any other segment (a letter plus combining marks…) goes through it.
-    let mut seg_start = 0;
-    let mut seg_plain = true;
-    let mut flush = |seg: &str, plain: bool| {
-        if plain {
-            seg.chars().for_each(|c| lower(fold_width(c), &mut emit));
-        } else {
-            seg.nfkc().for_each(|c| lower(c, &mut emit));
+    // the normaliser (and is decoded once); any other segment (a letter plus combining marks…)
+    // goes through it.
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        let head = is_segment_head(c);
+        if head && chars.peek().is_none_or(|&(_, next)| is_segment_head(next)) {
+            lower(fold_width(c), &mut emit);
+            continue;
         }
-    };
-    for (i, c) in text.char_indices() {
-        if is_segment_head(c) {
-            flush(text.get(seg_start..i).unwrap_or(""), seg_plain);
-            seg_start = i;
-            seg_plain = true;
-        } else {
-            seg_plain = false;
+        // A segment of several chars, or text before the first head: up to the next head.
+        let mut end = text.len();
+        while let Some(&(j, next)) = chars.peek() {
+            if is_segment_head(next) {
+                end = j;
+                break;
+            }
+            chars.next();
         }
+        text.get(start..end)
+            .unwrap_or("")
+            .nfkc()
+            .for_each(|c| lower(c, &mut emit));
     }
-    flush(text.get(seg_start..).unwrap_or(""), seg_plain);
 }
 
 /// Chars with a normalisation boundary before them whose NFKC alone is [`fold_width`] of them.
@@ -232,40 +235,59 @@ fn fmix64(mut k: u64) -> u64 {
     k
 }
 
-/// Appends the bucket of every n-gram occurrence of `text` to `out` (cleared first).
+/// Sets `s.buckets` to the bucket of every n-gram occurrence of `text`: for each char in
+/// order, its n-grams from `ngram_min` to `ngram_max` chars long, ending there.
 ///
 /// Same buckets as [`ngram_bucket`] over each window, computed incrementally: the FNV state of
 /// the n-gram of length `n` ending at a char is one step from that of length `n - 1` ending at
 /// the char before, so each char costs `ngram_max` FNV steps rather than one per char of every
-/// n-gram ending there.
-pub(crate) fn collect_buckets(spec: &FeatureSpec, text: &str, out: &mut Vec<u32>) {
-    out.clear();
+/// n-gram ending there. The text is normalised into `s.chars` first, so the hashing runs as
+/// one tight loop (monomorphised per `ngram_max`, its FNV states in registers) rather than
+/// as a callback per char.
+pub(crate) fn collect_buckets(spec: &FeatureSpec, text: &str, s: &mut FeatureScratch) {
+    s.chars.clear();
+    normalize_chars(text, |c| s.chars.push(u32::from(c)));
     let min = usize::from(spec.ngram_min.max(1));
     let max = usize::from(spec.ngram_max.clamp(spec.ngram_min.max(1), MAX_NGRAM));
     let shift = 64 - u32::from(spec.bucket_bits.clamp(1, 32));
-    // `states[n]`: FNV state of the last `n` chars (`states[0]` the offset basis).
-    let mut states = [FNV_OFFSET; MAX_NGRAM as usize + 1];
-    let mut seen = 0usize;
-    normalize_chars(text, |c| {
-        seen += 1;
-        let top = max.min(seen);
-        let cp = u64::from(u32::from(c));
-        for n in (1..=top).rev() {
-            let prev = states.get(n - 1).copied().unwrap_or(FNV_OFFSET);
-            if let Some(s) = states.get_mut(n) {
-                *s = (prev ^ cp).wrapping_mul(FNV_PRIME);
-            }
+    let (cps, out) = (&s.chars, &mut s.buckets);
+    out.clear();
+    match max {
+        1 => hash_ngrams::<1>(cps, min, shift, out),
+        2 => hash_ngrams::<2>(cps, min, shift, out),
+        3 => hash_ngrams::<3>(cps, min, shift, out),
+        4 => hash_ngrams::<4>(cps, min, shift, out),
+        5 => hash_ngrams::<5>(cps, min, shift, out),
+        6 => hash_ngrams::<6>(cps, min, shift, out),
+        7 => hash_ngrams::<7>(cps, min, shift, out),
+        _ => hash_ngrams::<8>(cps, min, shift, out),
+    }
+}
+
+/// [`collect_buckets`]'s loop for n-grams of `min..=MAX` chars.
+fn hash_ngrams<const MAX: usize>(cps: &[u32], min: usize, shift: u32, out: &mut Vec<u32>) {
+    out.reserve(cps.len() * (MAX + 1).saturating_sub(min));
+    // `states[n - 1]`: FNV state of the last `n` chars.
+    let mut states = [FNV_OFFSET; MAX];
+    for (i, &cp) in cps.iter().enumerate() {
+        let cp = u64::from(cp);
+        for n in (1..MAX).rev() {
+            states[n] = (states[n - 1] ^ cp).wrapping_mul(FNV_PRIME);
         }
-        for n in min..=top {
-            let h = states.get(n).copied().unwrap_or(FNV_OFFSET);
-            out.push((fmix64(h ^ n as u64) >> shift) as u32);
+        states[0] = (FNV_OFFSET ^ cp).wrapping_mul(FNV_PRIME);
+        // n-grams of `min..=top` chars end here (`top` < MAX only in the first chars).
+        let top = MAX.min(i + 1);
+        for (n, &h) in states.iter().enumerate().take(top).skip(min - 1) {
+            out.push((fmix64(h ^ (n + 1) as u64) >> shift) as u32);
         }
-    });
+    }
 }
 
 /// Buffers for turning texts into features, reused from one text to the next.
 #[derive(Debug, Default)]
 pub(crate) struct FeatureScratch {
+    /// The normalised text's code points ([`collect_buckets`]).
+    chars: Vec<u32>,
     /// The bucket of every n-gram occurrence ([`collect_buckets`]).
     pub(crate) buckets: Vec<u32>,
     /// One bit per bucket, all clear between calls: which buckets a text has met so far.
@@ -277,6 +299,9 @@ impl FeatureScratch {
     pub(crate) fn shrink(&mut self, keep: usize) {
         if self.buckets.capacity() > keep {
             self.buckets = Vec::new();
+        }
+        if self.chars.capacity() > keep {
+            self.chars = Vec::new();
         }
     }
 }
@@ -324,23 +349,23 @@ fn dedup_unsorted(v: &mut [u32], seen: &mut Vec<u64>, range: usize) -> usize {
         seen.clear();
         seen.resize(words, 0);
     }
+    // Branch-free: whether a bucket is new is as good as random, and a mispredicted branch per
+    // n-gram cost more than the unconditional store.
     let mut kept = 0;
     for i in 0..v.len() {
         let b = v[i];
         let bit = 1u64 << (b & 63);
         let new = match seen.get_mut((b >> 6) as usize) {
-            Some(word) if *word & bit != 0 => false,
             Some(word) => {
+                let new = *word & bit == 0;
                 *word |= bit;
-                true
+                new
             }
             // Out of range (never, buckets are masked): kept, without deduplication.
             None => true,
         };
-        if new {
-            v[kept] = b;
-            kept += 1;
-        }
+        v[kept] = b;
+        kept += usize::from(new);
     }
     for &b in &v[..kept] {
         if let Some(word) = seen.get_mut((b >> 6) as usize) {
@@ -370,7 +395,7 @@ pub(crate) fn sparse_features(
     out: &mut Vec<(u32, f32)>,
 ) {
     out.clear();
-    collect_buckets(spec, text, &mut scratch.buckets);
+    collect_buckets(spec, text, scratch);
     weigh(scratch, spec, |b, v| out.push((b, v)));
 }
 
@@ -530,14 +555,15 @@ mod tests {
             "ＡＢＣ①②\u{200B}傻\u{200B}逼 e\u{301}",
             "The quick brown fox jumps over the lazy dog 0123456789",
         ];
+        let mut scratch = FeatureScratch::default();
         for min in 1..=MAX_NGRAM {
             for max in min..=MAX_NGRAM {
                 for bits in [8u8, 18, 24] {
                     let spec = FeatureSpec::new(min, max, bits, TermWeighting::Binary);
                     for t in texts {
-                        let mut out = Vec::new();
-                        collect_buckets(&spec, t, &mut out);
-                        assert_eq!(out, reference_buckets(&spec, t), "{min}..={max} {t:?}");
+                        collect_buckets(&spec, t, &mut scratch);
+                        let out = &scratch.buckets;
+                        assert_eq!(*out, reference_buckets(&spec, t), "{min}..={max} {t:?}");
                     }
                 }
             }
@@ -546,16 +572,16 @@ mod tests {
 
     #[test]
     fn ngram_counts_match_the_range() {
-        let mut out = Vec::new();
-        collect_buckets(&spec(), "abcd", &mut out);
+        let mut scratch = FeatureScratch::default();
+        collect_buckets(&spec(), "abcd", &mut scratch);
         // 4 unigrams + 3 bigrams + 2 trigrams.
-        assert_eq!(out.len(), 9);
+        assert_eq!(scratch.buckets.len(), 9);
         collect_buckets(
             &FeatureSpec::new(2, 3, 18, TermWeighting::Binary),
             "a",
-            &mut out,
+            &mut scratch,
         );
-        assert!(out.is_empty());
+        assert!(scratch.buckets.is_empty());
     }
 
     #[test]

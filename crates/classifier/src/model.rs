@@ -285,7 +285,7 @@ impl Model {
         let Scratch { features, logits } = s;
         logits.clear();
         logits.extend_from_slice(&self.biases);
-        collect_buckets(&self.meta.features, text, &mut features.buckets);
+        collect_buckets(&self.meta.features, text, features);
         let units = self.units;
         let weights = &self.weights;
         if units == 1 {

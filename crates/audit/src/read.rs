@@ -518,7 +518,7 @@ fn read_line_limited(
             if avail.is_empty() {
                 return Ok(any.then_some(total));
             }
-            let (take, done) = match avail.iter().position(|&b| b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', avail) {
                 Some(i) => (i + 1, true),
                 None => (avail.len(), false),
             };

@@ -662,10 +662,11 @@ pub fn run_audit(
                                         fraction,
                                     );
                                     let scan = selected.then(|| scanner.scan(&item.text));
+                                    let (script, chars) = stats::script_and_length(&item.text);
                                     Outcome::Item {
                                         key,
-                                        chars: item.text.chars().count() as u64,
-                                        script: stats::majority_script(&item.text),
+                                        chars,
+                                        script,
                                         hashes: dedup::hash_item(&item.text),
                                         scan,
                                         item,

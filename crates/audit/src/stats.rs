@@ -225,8 +225,14 @@ fn is_cjk_punctuation(c: char) -> bool {
 
 /// The script most of the text's letters belong to (ties: Han, then Latin, then other).
 pub fn majority_script(text: &str) -> Script {
-    let (mut han, mut latin, mut other) = (0u64, 0u64, 0u64);
+    script_and_length(text).0
+}
+
+/// [`majority_script`] and the text's length in chars, in one pass.
+pub fn script_and_length(text: &str) -> (Script, u64) {
+    let (mut han, mut latin, mut other, mut chars) = (0u64, 0u64, 0u64, 0u64);
     for c in text.chars() {
+        chars += 1;
         if is_han(c) {
             han += 1;
         } else if is_latin(c) {
@@ -235,7 +241,7 @@ pub fn majority_script(text: &str) -> Script {
             other += 1;
         }
     }
-    if han == 0 && latin == 0 && other == 0 {
+    let script = if han == 0 && latin == 0 && other == 0 {
         Script::None
     } else if han >= latin && han >= other {
         Script::Han
@@ -243,7 +249,8 @@ pub fn majority_script(text: &str) -> Script {
         Script::Latin
     } else {
         Script::Other
-    }
+    };
+    (script, chars)
 }
 
 /// Items per majority script.

@@ -10,7 +10,7 @@ use hegui_audit::sample::{
     self, allocate, export_csv, export_jsonl, import_annotations, import_annotations_file,
     AnnotationFormat, BottomK, SampleEntry,
 };
-use hegui_audit::stats::{majority_script, wilson, LengthHistogram, RateCi, Script, ScriptMix};
+use hegui_audit::stats::{majority_script, script_and_length, wilson, LengthHistogram, RateCi, Script, ScriptMix};
 use hegui_audit::{finish, run_audit, FinishOptions, Manifest, RunOptions, Verdict};
 
 fn close(a: f64, b: f64) -> bool {
@@ -69,6 +69,13 @@ fn scripts() {
     assert_eq!(majority_script("Привет мир"), Script::Other);
     assert_eq!(majority_script("12345 !!! 😀"), Script::None);
     assert_eq!(majority_script("ＡＢＣ"), Script::Latin);
+    for t in ["", "中华人民共和国 PRC", "Привет мир", "好😀…ß e\u{301}"] {
+        assert_eq!(
+            script_and_length(t),
+            (majority_script(t), t.chars().count() as u64),
+            "{t:?}"
+        );
+    }
     let mut m = ScriptMix::default();
     m.add(Script::Han);
     m.add(Script::None);

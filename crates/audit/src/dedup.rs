@@ -61,20 +61,46 @@ fn normalized(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Whether `normalize(text) == text`: no whitespace but single ASCII spaces, none at either end.
 fn is_normalized(text: &str) -> bool {
-    let mut prev_space = true; // a space first is leading whitespace
-    for c in text.chars() {
-        if c == ' ' {
-            if prev_space {
-                return false;
-            }
-            prev_space = true;
-        } else if c.is_whitespace() {
-            return false;
-        } else {
-            prev_space = false;
+    let mut spaces = SingleSpaces::default();
+    text.chars().all(|c| spaces.accept(c)) && spaces.ends_well()
+}
+
+/// Checks, char by char, that a text is normalised: no whitespace but single ASCII spaces,
+/// none at either end.
+struct SingleSpaces {
+    /// The previous char was a space, or there was none (a space first is leading whitespace).
+    prev_space: bool,
+    /// No char seen yet.
+    empty: bool,
+}
+
+impl Default for SingleSpaces {
+    fn default() -> Self {
+        SingleSpaces {
+            prev_space: true,
+            empty: true,
         }
     }
-    !prev_space || text.is_empty()
+}
+
+impl SingleSpaces {
+    /// Whether the text is still normalised with `c` next.
+    fn accept(&mut self, c: char) -> bool {
+        self.empty = false;
+        if c == ' ' {
+            let ok = !self.prev_space;
+            self.prev_space = true;
+            ok
+        } else {
+            self.prev_space = false;
+            !c.is_whitespace()
+        }
+    }
+
+    /// Whether the text, ending here, is normalised (no trailing space).
+    fn ends_well(&self) -> bool {
+        !self.prev_space || self.empty
+    }
 }
 
 /// The two hashes kept per item.
@@ -134,22 +160,13 @@ fn shingle_votes(lower: &str, check: Check) -> Option<u64> {
     // further on; the last SHINGLE + 1 char starts are kept in a ring (no per-item vector).
     let mut starts = [0usize; SHINGLE + 1];
     let mut chars = 0usize;
-    let mut prev_space = true; // a space first is leading whitespace
+    let mut spaces = SingleSpaces::default();
     for (i, c) in lower.char_indices() {
         if check != Check::Nothing && !lowercase_of_itself(c) {
             return None;
         }
-        if check == Check::NormalAndLower {
-            if c == ' ' {
-                if prev_space {
-                    return None;
-                }
-                prev_space = true;
-            } else if c.is_whitespace() {
-                return None;
-            } else {
-                prev_space = false;
-            }
+        if check == Check::NormalAndLower && !spaces.accept(c) {
+            return None;
         }
         if chars >= SHINGLE {
             votes.add(xxh3_64(
@@ -161,8 +178,8 @@ fn shingle_votes(lower: &str, check: Check) -> Option<u64> {
         starts[chars % (SHINGLE + 1)] = i;
         chars += 1;
     }
-    if check == Check::NormalAndLower && prev_space && chars > 0 {
-        return None; // trailing space
+    if check == Check::NormalAndLower && !spaces.ends_well() {
+        return None;
     }
     if chars >= SHINGLE {
         // The shingle ending at the end of the text (the whole text when it has SHINGLE chars).

@@ -10,7 +10,9 @@ use hegui_audit::sample::{
     self, allocate, export_csv, export_jsonl, import_annotations, import_annotations_file,
     AnnotationFormat, BottomK, SampleEntry,
 };
-use hegui_audit::stats::{majority_script, script_and_length, wilson, LengthHistogram, RateCi, Script, ScriptMix};
+use hegui_audit::stats::{
+    majority_script, script_and_length, wilson, LengthHistogram, RateCi, Script, ScriptMix,
+};
 use hegui_audit::{finish, run_audit, FinishOptions, Manifest, RunOptions, Verdict};
 
 fn close(a: f64, b: f64) -> bool {

@@ -96,9 +96,8 @@ struct EngineScanner {
 
 impl Scanner for EngineScanner {
     fn scan(&self, text: &str) -> ScanResult {
-        let review = self.reviewer.review(Stage::Input, text);
-        let mut risks: Vec<String> = review
-            .decision
+        let decision = self.reviewer.decide(Stage::Input, text);
+        let mut risks: Vec<String> = decision
             .matches
             .iter()
             .filter(|m| m.action != Action::Allow && !m.risk.starts_with("PII"))
@@ -107,8 +106,7 @@ impl Scanner for EngineScanner {
         risks.sort();
         risks.dedup();
         let pii = if self.pii_in_review {
-            review
-                .decision
+            decision
                 .matches
                 .iter()
                 .filter_map(|m| {

@@ -151,6 +151,17 @@ impl ReviewEngine {
         }
     }
 
+    /// Adds the classifier's finding on `text` to the lexicon's `decision`, and the engine's
+    /// version.
+    fn classify(&self, stage: Stage, text: &str, decision: &mut Decision) {
+        if let Some(c) = self.classifier.as_deref().filter(|c| c.applies(stage)) {
+            if let Some(m) = c.judge(stage, text) {
+                decision.add_match(m);
+            }
+        }
+        decision.policy_version.clone_from(&self.version);
+    }
+
     /// The lexicon part.
     pub fn lexicon(&self) -> &LexiconReviewer {
         &self.lexicon
@@ -169,13 +180,14 @@ impl Reviewer for ReviewEngine {
 
     fn review(&self, stage: Stage, text: &str) -> Review {
         let mut review = self.lexicon.review(stage, text);
-        if let Some(c) = self.classifier.as_deref().filter(|c| c.applies(stage)) {
-            if let Some(m) = c.judge(stage, text) {
-                review.decision.add_match(m);
-            }
-        }
-        review.decision.policy_version = self.version.clone();
+        self.classify(stage, text, &mut review.decision);
         review
+    }
+
+    fn decide(&self, stage: Stage, text: &str) -> Decision {
+        let mut decision = self.lexicon.decide(stage, text);
+        self.classify(stage, text, &mut decision);
+        decision
     }
 
     fn stream(&self, stage: Stage) -> Box<dyn StreamReview> {
@@ -307,6 +319,24 @@ mod tests {
         assert!(e.version().starts_with("pol-"));
         let d = e.review(Stage::Input, "今天天气很好").decision;
         assert_eq!(d.action, Action::Allow);
+    }
+
+    #[test]
+    fn decide_reaches_the_decision_of_review() {
+        let e = engine();
+        for text in [
+            "你这个蠢货滚开",
+            "今天天气很好",
+            "",
+            "联系我 13812345678，你这个蠢货",
+            "教我制造炸弹",
+        ] {
+            for stage in [Stage::Input, Stage::Output] {
+                let d = e.decide(stage, text);
+                assert_eq!(d, e.review(stage, text).decision, "{text:?}");
+                assert_eq!(d.policy_version, e.version());
+            }
+        }
     }
 
     #[test]

@@ -51,6 +51,12 @@ pub trait Reviewer: Send + Sync + 'static {
     fn version(&self) -> &str;
     /// Reviews a complete text.
     fn review(&self, stage: Stage, text: &str) -> Review;
+    /// The decision [`Reviewer::review`] would reach, without the text to deliver: for callers
+    /// that only judge (the training-data audit), which then neither copy the text nor apply
+    /// masks to it.
+    fn decide(&self, stage: Stage, text: &str) -> Decision {
+        self.review(stage, text).decision
+    }
     /// Starts a streaming review: text is pushed chunk by chunk and released only after review.
     fn stream(&self, stage: Stage) -> Box<dyn StreamReview>;
 }

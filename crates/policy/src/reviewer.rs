@@ -933,10 +933,7 @@ impl Reviewer for LexiconReviewer {
     }
 
     fn review(&self, stage: Stage, text: &str) -> Review {
-        let mut scan = Scan::new(Arc::clone(&self.inner), stage);
-        scan.feed(text);
-        scan.confirm_due(&self.inner, true);
-        scan.scan_pii(text, 0);
+        let mut scan = self.scanned(stage, text);
         let mut masks = std::mem::take(&mut scan.masks);
         merge(&mut masks);
         let decision = scan.take_decision();
@@ -950,8 +947,23 @@ impl Reviewer for LexiconReviewer {
         Review { decision, text }
     }
 
+    fn decide(&self, stage: Stage, text: &str) -> Decision {
+        self.scanned(stage, text).take_decision()
+    }
+
     fn stream(&self, stage: Stage) -> Box<dyn StreamReview> {
         Box::new(LexiconStream::new(Arc::clone(&self.inner), stage))
+    }
+}
+
+impl LexiconReviewer {
+    /// A whole text scanned: every match found and confirmed, PII included.
+    fn scanned(&self, stage: Stage, text: &str) -> Scan {
+        let mut scan = Scan::new(Arc::clone(&self.inner), stage);
+        scan.feed(text);
+        scan.confirm_due(&self.inner, true);
+        scan.scan_pii(text, 0);
+        scan
     }
 }
 

@@ -601,6 +601,8 @@ proptest! {
         let chunks = split(&text, &cuts);
         prop_assert_eq!(chunks.concat(), text.clone());
         let batch = r.review(Stage::Output, &text);
+        prop_assert_eq!(&r.decide(Stage::Output, &text), &batch.decision);
+        prop_assert_eq!(&r.decide(Stage::Input, &text), &r.review(Stage::Input, &text).decision);
 
         let mut s = LexiconStream::new(Arc::clone(&r.inner), Stage::Output);
         let bound = held_bound(&r);

@@ -26,8 +26,19 @@ pub struct ClassifierStage {
     name: String,
     input: bool,
     output: bool,
-    /// Per label: action at input and output (`None` for labels without a risk code).
-    actions: Vec<Option<[Action; 2]>>,
+    /// Per label: what its finding says (`None` for labels without a risk code).
+    findings: Vec<Option<LabelFinding>>,
+}
+
+/// The parts of a label's finding that do not depend on the text, built once per model so
+/// that judging a text allocates nothing for them.
+#[derive(Debug)]
+struct LabelFinding {
+    /// `<stage name>:<label>`.
+    rule: Arc<str>,
+    risk: Arc<str>,
+    /// Action at input and at output.
+    actions: [Action; 2],
 }
 
 /// Why the classifier could not be loaded.
@@ -71,14 +82,16 @@ impl ClassifierStage {
         output: bool,
         policy: &ReviewPolicy,
     ) -> ClassifierStage {
-        let actions = model
+        let findings = model
             .meta()
             .labels
             .iter()
             .map(|l| {
-                l.risk_code.as_deref().map(|risk| {
-                    [Stage::Input, Stage::Output]
-                        .map(|st| policy.action(risk, Severity::Medium, st))
+                l.risk_code.as_deref().map(|risk| LabelFinding {
+                    rule: format!("{name}:{}", l.name).into(),
+                    risk: risk.into(),
+                    actions: [Stage::Input, Stage::Output]
+                        .map(|st| policy.action(risk, Severity::Medium, st)),
                 })
             })
             .collect();
@@ -87,7 +100,7 @@ impl ClassifierStage {
             name,
             input,
             output,
-            actions,
+            findings,
         }
     }
 
@@ -104,16 +117,15 @@ impl ClassifierStage {
             return None;
         }
         let p = self.model.predict(text);
-        let risk = p.risk_code?;
-        let actions = self.actions.get(p.index).copied().flatten()?;
+        let finding = self.findings.get(p.index)?.as_ref()?;
         let action = match stage {
-            Stage::Input => actions[0],
-            Stage::Output => actions[1],
+            Stage::Input => finding.actions[0],
+            Stage::Output => finding.actions[1],
         };
         let permille = (p.score.clamp(0.0, 1.0) * 1000.0).round() as u16;
         Some(MatchInfo {
-            rule: format!("{}:{}", self.name, p.label).into(),
-            risk: risk.into(),
+            rule: Arc::clone(&finding.rule),
+            risk: Arc::clone(&finding.risk),
             action,
             start: 0,
             end: text.len(),

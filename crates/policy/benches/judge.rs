@@ -1,0 +1,74 @@
+//! Batch review of short real texts with the demonstration lexicon and PII detectors:
+//! `review` (decision and the text to deliver, masks applied) against `decide` (the decision
+//! alone, what the training-data audit asks for).
+//!
+//! With the COLD data present (HEGUI_DATA_DIR or /work/shared/data) the texts are COLD dev's;
+//! otherwise a fixed synthetic mix of Chinese, punctuation, some ASCII and a phone number, so
+//! the bench always runs.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hegui_policy::{LexiconReviewer, Reviewer};
+use hegui_types::Stage;
+
+fn cold_dev() -> Option<Vec<String>> {
+    let dir = std::env::var_os("HEGUI_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/data"));
+    let mut r = csv::Reader::from_path(dir.join("cold/dev.csv")).ok()?;
+    let headers = r.headers().ok()?.clone();
+    let col = headers.iter().position(|h| h == "TEXT")?;
+    let texts: Vec<String> = r
+        .records()
+        .filter_map(Result::ok)
+        .filter_map(|rec| rec.get(col).map(str::to_owned))
+        .take(2000)
+        .collect();
+    (!texts.is_empty()).then_some(texts)
+}
+
+fn synthetic() -> Vec<String> {
+    let base = "我们今天去公园玩，天气很好！Hello World 电话13812345678，2024年的事情你还记得吗？";
+    let chars: Vec<char> = base.chars().collect();
+    (0..2000)
+        .map(|i| {
+            let k = i % chars.len();
+            chars[k..].iter().chain(&chars[..k]).collect()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let (texts, source) = match cold_dev() {
+        Some(t) => (t, "COLD dev"),
+        None => (synthetic(), "synthetic"),
+    };
+    let bytes: usize = texts.iter().map(String::len).sum();
+    eprintln!("bench texts: {} from {source}, {bytes} bytes", texts.len());
+    let Ok(reviewer) = LexiconReviewer::demo() else {
+        eprintln!("the demonstration lexicon does not load: nothing to bench");
+        return;
+    };
+    let mut g = c.benchmark_group("judge");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("review", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(reviewer.review(Stage::Input, black_box(t)));
+            }
+        })
+    });
+    g.bench_function("decide", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(reviewer.decide(Stage::Input, black_box(t)));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

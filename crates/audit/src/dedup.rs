@@ -663,31 +663,37 @@ mod tests {
         }
     }
 
+    /// Texts around the normalisation rules: whitespace of every kind, at either end and
+    /// doubled, upper case, repeats, and chars beyond the BMP.
+    const NORMAL_FORM_CASES: &[&str] = &[
+        "",
+        " ",
+        "a",
+        " a",
+        "a ",
+        "a  b",
+        "a b",
+        "a b c",
+        "a\tb",
+        "a\u{b}b",
+        "\n",
+        "x\n",
+        "中\u{3000}文",
+        "中文 文本",
+        "中文",
+        "ABC abc",
+        "Hello 世界",
+        "哈哈哈哈哈哈",
+        "一二三四五",
+        "一二三四五六",
+        "  前后  ",
+        "ΣΑΣ",
+        "好😀…ß",
+    ];
+
     #[test]
     fn item_hashes_are_those_of_the_normalised_text() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a",
-            "a ",
-            "a  b",
-            "a b",
-            "a\tb",
-            "a\u{b}b",
-            "中\u{3000}文",
-            "中文 文本",
-            "中文",
-            "ABC abc",
-            "Hello 世界",
-            "x\n",
-            "哈哈哈哈哈哈",
-            "一二三四五",
-            "一二三四五六",
-            "  前后  ",
-            "ΣΑΣ",
-            "好😀…ß",
-        ] {
+        for &s in NORMAL_FORM_CASES {
             let norm = normalize(s);
             let want = ItemHashes {
                 exact: xxh3_64(norm.as_bytes()),
@@ -699,21 +705,7 @@ mod tests {
 
     #[test]
     fn normalisation_borrows_only_what_is_already_normal() {
-        for s in [
-            "",
-            " ",
-            "a",
-            " a",
-            "a ",
-            "a  b",
-            "a b",
-            "a\tb",
-            "中文 文本",
-            "中\u{3000}文",
-            "a b c",
-            "\n",
-            "x\n",
-        ] {
+        for &s in NORMAL_FORM_CASES {
             let plain = s.split_whitespace().collect::<Vec<_>>().join(" ");
             let n = normalized(s);
             assert_eq!(n, plain, "{s:?}");

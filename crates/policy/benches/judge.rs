@@ -24,12 +24,12 @@ fn cold_dev() -> Option<Vec<String>> {
 }
 
 fn synthetic() -> Vec<String> {
-    let base = "我们今天去公园玩，天气很好！Hello World 电话13812345678，2024年的事情你还记得吗？";
-    let chars: Vec<char> = base.chars().collect();
     (0..2000)
         .map(|i| {
-            let k = i % chars.len();
-            chars[k..].iter().chain(&chars[..k]).collect()
+            format!(
+                "第{i}条：我们今天去公园玩，天气很好！电话1381234{:04}，Hello World。",
+                i % 10_000
+            )
         })
         .collect()
 }

@@ -34,13 +34,20 @@ fn synthetic() -> Vec<String> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
-    let (texts, source) = match cold_dev() {
-        Some(t) => (t, "COLD dev"),
-        None => (synthetic(), "synthetic"),
-    };
+/// COLD dev's texts when present, else the synthetic ones; says which on stderr.
+fn texts() -> Vec<String> {
+    let texts = cold_dev().unwrap_or_else(|| {
+        eprintln!("COLD dev not found (set HEGUI_DATA_DIR): synthetic texts");
+        synthetic()
+    });
     let bytes: usize = texts.iter().map(String::len).sum();
-    eprintln!("bench texts: {} from {source}, {bytes} bytes", texts.len());
+    eprintln!("bench texts: {}, {bytes} bytes", texts.len());
+    texts
+}
+
+fn bench(c: &mut Criterion) {
+    let texts = texts();
+    let bytes: usize = texts.iter().map(String::len).sum();
     let Ok(reviewer) = LexiconReviewer::demo() else {
         eprintln!("the demonstration lexicon does not load: nothing to bench");
         return;

@@ -27,11 +27,13 @@
 //! review_bench daachorse WORDS TEXT [--piece BYTES]
 //!     The engine's automaton crate alone: daachorse's charwise automaton built from the raw
 //!     words, find_overlapping_iter over the same pieces of raw text: no normalisation.
-//! review_bench step LEXICON TEXT
+//! review_bench step LEXICON TEXT [--lanes 1|2]
 //!     Diagnostic: the engine's own automaton (daachorse charwise, from the same patterns as the
 //!     reviewer: the normalised terms) stepped char by char over the raw text, counting
 //!     matches, without normalisation or match records: what the automaton alone costs in the
-//!     engine's loop.
+//!     engine's loop. With --lanes 2 it then steps two lanes (the two halves of the text) in
+//!     one loop, to see whether two independent chains of state loads overlap, and reports
+//!     both runs and whether their match counts agree.
 //! review_bench norm TEXT
 //!     Diagnostic: hegui_policy::normalize::Normalizer over every char, nothing else.
 //! review_bench stream LEXICON|demo TEXT [--tokens 10000] [--chars-per-token 1.5]
@@ -66,7 +68,7 @@ const DFA_MAX_PATTERN_BYTES: usize = 400_000;
 
 const USAGE: &str = "usage: review_bench lexicon WORDS OUTDIR [--shard N] \
     | hegui LEXICON TEXT [--piece N] [--pii 0|1] \
-    | raw WORDS TEXT [--piece N] | daachorse WORDS TEXT [--piece N] | step LEXICON TEXT \
+    | raw WORDS TEXT [--piece N] | daachorse WORDS TEXT [--piece N] | step LEXICON TEXT [--lanes 1|2] \
     | norm TEXT \
     | stream LEXICON|demo TEXT [--tokens N] [--chars-per-token F] [--long-chars N] [--repeat N] \
     [--seed N] [--pii 0|1]";
@@ -103,7 +105,7 @@ fn run() -> Res<Value> {
         "hegui" => bench_hegui(pos(1)?, pos(2)?, piece.max(4), opt("pii", 0.0)? != 0.0),
         "raw" => bench_raw(pos(1)?, pos(2)?, piece.max(4)),
         "daachorse" => bench_daachorse(pos(1)?, pos(2)?, piece.max(4)),
-        "step" => bench_step(pos(1)?, pos(2)?),
+        "step" => bench_step(pos(1)?, pos(2)?, opt("lanes", 1.0)? as usize),
         "norm" => bench_norm(pos(1)?),
         "stream" => bench_stream(
             pos(1)?,
@@ -521,7 +523,7 @@ fn bench_peer<A>(
 // ---------------------------------------------------------------------------------------------
 // step and norm: where the engine's time goes
 
-fn bench_step(lexicon_path: &str, text_path: &str) -> Res<Value> {
+fn bench_step(lexicon_path: &str, text_path: &str, lanes: usize) -> Res<Value> {
     let lexicons = load_lexicons(lexicon_path)?;
     let mut patterns: Vec<&str> = Vec::new();
     let mut seen = HashSet::new();
@@ -545,16 +547,73 @@ fn bench_step(lexicon_path: &str, text_path: &str) -> Res<Value> {
         matches += st.matches().count();
     }
     let (wall, cpu) = t.stop();
-    Ok(merge(
-        json!({
-            "mode": "step",
-            "automaton": "daachorse-charwise",
-            "matches": black_box(matches),
-            "scan_wall_s": wall,
-            "scan_cpu_s": cpu,
-        }),
-        text_fields(&text, 1),
-    ))
+    let mut out = json!({
+        "mode": "step",
+        "automaton": "daachorse-charwise",
+        "matches": black_box(matches),
+        "scan_wall_s": wall,
+        "scan_cpu_s": cpu,
+    });
+    if lanes == 2 {
+        let longest = patterns
+            .iter()
+            .map(|p| p.chars().count())
+            .max()
+            .unwrap_or(0);
+        let chars: Vec<char> = text.chars().collect();
+        let t = Timer::start();
+        let two = step_two_lanes(&aut, &chars, longest);
+        let (wall2, cpu2) = t.stop();
+        out = merge(
+            out,
+            json!({
+                "two_lanes_matches": two,
+                "two_lanes_same_matches": two == matches,
+                "two_lanes_scan_wall_s": wall2,
+                "two_lanes_scan_cpu_s": cpu2,
+            }),
+        );
+    }
+    Ok(merge(out, text_fields(&text, 1)))
+}
+
+/// Steps two independent lanes through the automaton in one loop, the first half of `chars`
+/// and the second (from `longest` chars before the middle, so that a match ending in the
+/// second half is whole in its lane; matches ending before the middle are left to the first
+/// lane), to see whether overlapping two chains of state loads speeds the walk up. Returns
+/// the matches counted, which must equal one lane's.
+fn step_two_lanes(
+    aut: &daachorse::CharwiseDoubleArrayAhoCorasick<u32>,
+    chars: &[char],
+    longest: usize,
+) -> usize {
+    let mid = chars.len() / 2;
+    let b_start = mid.saturating_sub(longest);
+    let (a, b) = (
+        chars.get(..mid).unwrap_or(&[]),
+        chars.get(b_start..).unwrap_or(&[]),
+    );
+    let skip = mid - b_start;
+    let (mut sa, mut sb) = (
+        aut.find_overlapping_stepper(),
+        aut.find_overlapping_stepper(),
+    );
+    let mut matches = 0usize;
+    for (i, (&ca, &cb)) in a.iter().zip(b).enumerate() {
+        sa.consume(ca);
+        sb.consume(cb);
+        matches += sa.matches().count();
+        if i >= skip {
+            matches += sb.matches().count();
+        }
+    }
+    for (i, &cb) in b.iter().enumerate().skip(a.len()) {
+        sb.consume(cb);
+        if i >= skip {
+            matches += sb.matches().count();
+        }
+    }
+    black_box(matches)
 }
 
 fn bench_norm(text_path: &str) -> Res<Value> {

@@ -34,20 +34,20 @@ fn synthetic() -> Vec<String> {
         .collect()
 }
 
-/// COLD dev's texts when present, else the synthetic ones; says which on stderr.
-fn texts() -> Vec<String> {
+/// COLD dev's texts when present, else the synthetic ones, and their size in bytes; says
+/// which on stderr.
+fn texts() -> (Vec<String>, usize) {
     let texts = cold_dev().unwrap_or_else(|| {
         eprintln!("COLD dev not found (set HEGUI_DATA_DIR): synthetic texts");
         synthetic()
     });
     let bytes: usize = texts.iter().map(String::len).sum();
     eprintln!("bench texts: {}, {bytes} bytes", texts.len());
-    texts
+    (texts, bytes)
 }
 
 fn bench(c: &mut Criterion) {
-    let texts = texts();
-    let bytes: usize = texts.iter().map(String::len).sum();
+    let (texts, bytes) = texts();
     let Ok(reviewer) = LexiconReviewer::demo() else {
         eprintln!("the demonstration lexicon does not load: nothing to bench");
         return;

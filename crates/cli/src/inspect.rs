@@ -133,7 +133,7 @@ async fn export(
     let started = std::time::Instant::now();
     let cfg = Config::load(config)?;
     let store = Store::open(&cfg.storage.database_url, 2).await?;
-    let signer = hegui_gateway::load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
+    let signer = crate::ledger::signer(&store, &cfg).await?;
     let key = signer.verifier();
     // Integrate what is pending and sign a checkpoint now, so every record is provable.
     let mut seq = Sequencer::new(

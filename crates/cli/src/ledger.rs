@@ -44,7 +44,12 @@ pub enum LedgerCommand {
         public_key: String,
     },
     /// Recompute every leaf and the whole tree from storage and check every checkpoint.
-    Verify,
+    Verify {
+        /// Check the checkpoints' signatures with this verifier key string (or @FILE holding
+        /// it) instead of the configured signing key, which is then not needed.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Erase the content of records past their retention (legal holds respected); the
     /// erasure is recorded in the log and every proof keeps verifying.
     Purge {
@@ -177,7 +182,13 @@ pub async fn run(config: Option<&Path>, cmd: LedgerCommand) -> anyhow::Result<()
         _ => {}
     }
     let store = Store::open(&cfg.storage.database_url, 2).await?;
-    let signer = hegui_gateway::load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
+    if let LedgerCommand::Verify {
+        public_key: Some(key),
+    } = &cmd
+    {
+        return verify(&store, &trusted_key(key)?).await;
+    }
+    let signer = signer(&store, &cfg).await?;
     match cmd {
         LedgerCommand::PublicKey => println!("{}", signer.verifier_string()),
         LedgerCommand::Checkpoint => {
@@ -219,23 +230,7 @@ pub async fn run(config: Option<&Path>, cmd: LedgerCommand) -> anyhow::Result<()
                 None => println!("{json}"),
             }
         }
-        LedgerCommand::Verify => {
-            let report = store.verify_ledger(Some(&signer.verifier())).await?;
-            println!(
-                "{} leaves recomputed, {} records checked against their leaves, {} erased at end of retention, {} pending integration, {} checkpoints checked",
-                report.leaves, report.records_checked, report.purged, report.pending, report.checkpoints
-            );
-            if !report.problems.is_empty() {
-                for p in &report.problems {
-                    println!("FAIL {}: {}", p.location, p.message);
-                }
-                anyhow::bail!(
-                    "the log does not verify: {} problem(s)",
-                    report.problems.len()
-                );
-            }
-            println!("OK: the log verifies");
-        }
+        LedgerCommand::Verify { .. } => verify(&store, &signer.verifier()).await?,
         LedgerCommand::Purge { dry_run } => {
             let now = chrono::Utc::now().timestamp_millis();
             let r = store
@@ -247,13 +242,49 @@ pub async fn run(config: Option<&Path>, cmd: LedgerCommand) -> anyhow::Result<()
                 r.purged.len(),
                 r.held
             );
-            if let Some(id) = r.purge_record {
-                println!("the erasure is recorded as {id}");
+            if !r.purge_records.is_empty() {
+                println!("the erasure is recorded as {}", r.purge_records.join(", "));
             }
         }
         LedgerCommand::Keygen { .. } | LedgerCommand::CheckProof { .. } => {}
     }
     Ok(())
+}
+
+/// `hegui ledger verify`, with `key` trusted for the checkpoints' signatures.
+async fn verify(store: &Store, key: &Verifier) -> anyhow::Result<()> {
+    let report = store.verify_ledger(Some(key)).await?;
+    println!(
+        "{} leaves recomputed, {} records checked against their leaves, {} erased (each named by a logged erasure), {} pending integration, {} checkpoints checked",
+        report.leaves, report.records_checked, report.purged, report.pending, report.checkpoints
+    );
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            println!("FAIL {}: {}", p.location, p.message);
+        }
+        anyhow::bail!(
+            "the log does not verify: {} problem(s)",
+            report.problems.len()
+        );
+    }
+    println!("OK: the log verifies");
+    Ok(())
+}
+
+/// The checkpoint signing key ([`hegui_gateway::load_signer`]), saying on stderr when it was
+/// created just now: the command line has no log output for the library's warning.
+pub(crate) async fn signer(store: &Store, cfg: &Config) -> anyhow::Result<Signer> {
+    let path = &cfg.ledger.signing_key_file;
+    let existed = path.exists() || std::env::var_os("HEGUI_LEDGER_SIGNING_KEY").is_some();
+    let signer = hegui_gateway::load_signer(store, path, &cfg.ledger.origin).await?;
+    if !existed {
+        eprintln!(
+            "created a new ledger signing key at {} (the log had no signed checkpoint yet); \
+             back it up and keep it out of the database",
+            path.display()
+        );
+    }
+    Ok(signer)
 }
 
 fn check_proof(path: &Path, key: &str) -> anyhow::Result<()> {

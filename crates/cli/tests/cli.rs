@@ -300,6 +300,24 @@ async fn records_are_proven_offline_and_tampering_is_caught() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A missing signing key is not replaced by a new one once checkpoints exist (they would be
+    // signed by a key nobody trusts, for good); verify works with the public key alone.
+    let key_file = dir.path().join("data/ledger-signing.key");
+    let moved = dir.path().join("ledger-signing.key.bak");
+    std::fs::rename(&key_file, &moved).unwrap();
+    let (ok, _, err) = hegui(&cfg, &["ledger", "checkpoint"]);
+    assert!(
+        !ok && err.contains("already has signed checkpoints") && !key_file.exists(),
+        "{err}"
+    );
+    let (ok, out, err) = hegui(&cfg, &["ledger", "verify", "--public-key", key.trim()]);
+    assert!(ok && out.contains("OK: the log verifies"), "{out}{err}");
+    let (ok, out, _) = hegui(
+        &cfg,
+        &["ledger", "verify", "--public-key", other_key.trim()],
+    );
+    assert!(!ok && out.contains("signature"), "{out}");
+    std::fs::rename(&moved, &key_file).unwrap();
     std::fs::write(&bundle, "{\"format\": \"hegui-proof-bundle/1\"").unwrap();
     let out = check(key.trim());
     assert!(

@@ -100,9 +100,11 @@ impl Built {
 }
 
 /// Loads the checkpoint signing key: `HEGUI_LEDGER_SIGNING_KEY` (a key string) if set, else
-/// the key file, which is created (mode 0600) on first start. The key never goes into the
-/// database.
-pub fn load_signer(path: &Path, origin: &str) -> Result<Signer, BuildError> {
+/// the key file. The file is created (mode 0600) only for a log that has no signed checkpoint
+/// yet: once checkpoints exist, a missing key file means a restored backup, a wrong path or a
+/// lost key, and a fresh key would sign checkpoints no verifier trusts, for good (they stay in
+/// the log). The key never goes into the database.
+pub async fn load_signer(store: &Store, path: &Path, origin: &str) -> Result<Signer, BuildError> {
     let err = |message: String| BuildError::SigningKey {
         path: path.display().to_string(),
         message,
@@ -121,6 +123,15 @@ pub fn load_signer(path: &Path, origin: &str) -> Result<Signer, BuildError> {
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(c) = store.latest_checkpoint().await? {
+                return Err(err(format!(
+                    "no such file, but the log already has signed checkpoints (the newest for \
+                     {} leaves): restore the key that signed them from your backup, or point \
+                     ledger.signing_key_file (or HEGUI_LEDGER_SIGNING_KEY) at it; a new key \
+                     would sign checkpoints that no verifier of this log trusts",
+                    c.size
+                )));
+            }
             let signer = Signer::generate(origin).map_err(|e| err(e.to_string()))?;
             write_private(path, &signer.key_string())
                 .map_err(|e| err(format!("cannot create it: {e}")))?;
@@ -523,7 +534,7 @@ pub fn identity_service_with(
 /// Opens storage, loads the policy and composes the request path.
 pub async fn build(cfg: &Config) -> Result<Built, BuildError> {
     let store = Store::open(&cfg.storage.database_url, cfg.storage.max_connections).await?;
-    let signer = load_signer(&cfg.ledger.signing_key_file, &cfg.ledger.origin)?;
+    let signer = load_signer(&store, &cfg.ledger.signing_key_file, &cfg.ledger.origin).await?;
     let (review, engine) = load_review(cfg)?;
     record_policy(&store, cfg, &engine, "gateway").await?;
     let upstream = Arc::new(OpenAiClient::new(&cfg.upstream)?);

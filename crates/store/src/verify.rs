@@ -1,15 +1,15 @@
 //! `hegui ledger verify`: recompute everything from what is stored and name every record
 //! that does not add up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use hegui_ledger::{leaf_hash, Checkpoint, CompactRange, Hash, LeafEntry, Verifier};
-use hegui_types::{kinds, InteractionRecord};
+use hegui_types::{kinds, InteractionRecord, JournalEntry};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::journal::{journal_row, JournalRow, JOURNAL_COLUMNS};
-use crate::ledger::parse_hash;
+use crate::ledger::{parse_hash, StoredCheckpoint};
 use crate::{Store, StoreError};
 
 /// One thing that does not add up, and where.
@@ -52,15 +52,16 @@ impl Store {
         let problem = |report: &mut VerifyReport, location: String, message: String| {
             report.problems.push(Problem { location, message });
         };
-        let checkpoints = self.checkpoints().await?;
-        let mut by_size: HashMap<u64, Vec<&crate::StoredCheckpoint>> = HashMap::new();
+        let checkpoints = self.checkpoints_checked(&mut report).await?;
+        let mut by_size: HashMap<u64, Vec<&StoredCheckpoint>> = HashMap::new();
         for c in &checkpoints {
             by_size.entry(c.size).or_default().push(c);
         }
+        let erasures = self.logged_erasures(&mut report).await?;
         let mut range = CompactRange::new();
         let mut next: u64 = 0;
         loop {
-            let leaves = self.leaves(next, PAGE).await?;
+            let leaves = self.leaves_checked(next, PAGE, &mut report).await?;
             if leaves.is_empty() {
                 break;
             }
@@ -73,10 +74,30 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
             let mut journal: HashMap<i64, JournalRow> = HashMap::new();
+            // Leaves whose journal row could not be read (reported once, here).
+            let mut unreadable: HashSet<i64> = HashSet::new();
             for r in &rows {
-                let j = journal_row(r)?;
-                if let Some(i) = j.leaf_index {
-                    journal.insert(i, j);
+                match journal_row(r) {
+                    Ok(j) => {
+                        if let Some(i) = j.leaf_index {
+                            journal.insert(i, j);
+                        }
+                    }
+                    Err(e) => {
+                        let leaf = r.try_get::<i64, _>("leaf_index").ok();
+                        let id = r.try_get::<String, _>("id").unwrap_or_default();
+                        if let Some(i) = leaf {
+                            unreadable.insert(i);
+                        }
+                        problem(
+                            &mut report,
+                            match leaf {
+                                Some(i) => format!("leaf {i} (record {id})"),
+                                None => format!("journal row (record {id})"),
+                            },
+                            format!("the journal row cannot be read, a column holds a value of the wrong type: {e}"),
+                        );
+                    }
                 }
             }
             let index_rows = sqlx::query(
@@ -101,21 +122,27 @@ impl Store {
                         format!("expected leaf index {next}: the leaf sequence has a gap"),
                     );
                 }
-                let hash = leaf_hash(&leaf.data);
-                if hash != leaf.hash {
+                // Unreadable data (reported) leaves the stored hash to carry the tree on.
+                let hash = match &leaf.data {
+                    Some(d) => leaf_hash(d),
+                    None => leaf.hash.unwrap_or_default(),
+                };
+                if leaf.hash.is_some_and(|h| h != hash) {
                     problem(
                         &mut report,
                         at.clone(),
                         "stored leaf hash does not match the leaf data".into(),
                     );
                 }
-                match LeafEntry::decode(&leaf.data) {
-                    Err(e) => problem(
+                match leaf.data.as_deref().map(LeafEntry::decode) {
+                    // Reported when read.
+                    None => {}
+                    Some(Err(e)) => problem(
                         &mut report,
                         at.clone(),
                         format!("leaf data is not a hegui-leaf/1 entry: {e}"),
                     ),
-                    Ok(entry) => {
+                    Some(Ok(entry)) => {
                         if entry.id != leaf.record_id {
                             problem(
                                 &mut report,
@@ -127,12 +154,20 @@ impl Store {
                             );
                         }
                         match journal.get(&(leaf.index as i64)) {
+                            None if unreadable.contains(&(leaf.index as i64)) => {}
                             None => problem(
                                 &mut report,
                                 at.clone(),
                                 "no journal record claims this leaf".into(),
                             ),
-                            Some(j) => check_record(&mut report, &at, &entry, j, index.get(&j.id)),
+                            Some(j) => check_record(
+                                &mut report,
+                                &at,
+                                &entry,
+                                j,
+                                index.get(&j.id),
+                                &erasures,
+                            ),
                         }
                     }
                 }
@@ -206,8 +241,273 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         report.pending = row.try_get::<i64, _>("n")? as u64;
+        self.check_holds(&mut report).await?;
         Ok(report)
     }
+
+    /// Every stored checkpoint whose columns can be read; the others are reported.
+    async fn checkpoints_checked(
+        &self,
+        report: &mut VerifyReport,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let size = r.try_get::<i64, _>("size");
+            let at = match &size {
+                Ok(n) => format!("checkpoint {n}"),
+                Err(_) => "checkpoint (size unreadable)".to_string(),
+            };
+            let read = || -> Result<StoredCheckpoint, String> {
+                let size =
+                    u64::try_from(size.as_ref().map_err(|e| format!("size: {e}"))?.to_owned())
+                        .map_err(|_| "size is negative".to_string())?;
+                let root: String = r.try_get("root").map_err(|e| format!("root: {e}"))?;
+                Ok(StoredCheckpoint {
+                    size,
+                    root: parse_hash(&root, "root")
+                        .map_err(|_| format!("stored root {root:?} is not 64 hex digits"))?,
+                    note: r.try_get("note").map_err(|e| format!("note: {e}"))?,
+                    created_at: r
+                        .try_get("created_at")
+                        .map_err(|e| format!("created_at: {e}"))?,
+                })
+            };
+            match read() {
+                Ok(c) => out.push(c),
+                Err(m) => {
+                    report.checkpoints += 1;
+                    report.problems.push(Problem {
+                        location: at,
+                        message: format!("cannot be read: {m}"),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` leaves from index `from`, each as far as it can be read: a leaf whose
+    /// hash column is unreadable is reported and continues with the hash of its data, so one
+    /// bad value does not hide the problems after it.
+    async fn leaves_checked(
+        &self,
+        from: u64,
+        limit: i64,
+        report: &mut VerifyReport,
+    ) -> Result<Vec<CheckedLeaf>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idx, record_id, data, hash FROM ledger_leaves WHERE idx >= $1 ORDER BY idx LIMIT $2",
+        )
+        .bind(i64::try_from(from).unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (k, r) in rows.iter().enumerate() {
+            // The query orders by index, so an unreadable index is the one after the previous.
+            let index = r
+                .try_get::<i64, _>("idx")
+                .ok()
+                .and_then(|i| u64::try_from(i).ok())
+                .unwrap_or(from + k as u64);
+            let record_id = r.try_get::<String, _>("record_id").unwrap_or_default();
+            let at = format!("leaf {index} (record {record_id})");
+            let mut bad = |m: String| {
+                report.problems.push(Problem {
+                    location: at.clone(),
+                    message: m,
+                })
+            };
+            let data = match r.try_get::<String, _>("data") {
+                Ok(d) => Some(d.into_bytes()),
+                Err(e) => {
+                    bad(format!("the leaf data cannot be read as text: {e}"));
+                    None
+                }
+            };
+            let hash = match r.try_get::<String, _>("hash") {
+                Ok(h) => match parse_hash(&h, "leaf") {
+                    Ok(h) => Some(h),
+                    Err(_) => {
+                        bad(format!("stored leaf hash {h:?} is not 64 hex digits"));
+                        None
+                    }
+                },
+                Err(e) => {
+                    bad(format!("the leaf hash cannot be read as text: {e}"));
+                    None
+                }
+            };
+            out.push(CheckedLeaf {
+                index,
+                record_id,
+                data,
+                hash,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What the log says was erased: record id → the erasure (`purge` record) naming it.
+    /// A `purge` record that cannot be read is reported (what it erased then shows up as
+    /// erased without a logged erasure).
+    async fn logged_erasures(
+        &self,
+        report: &mut VerifyReport,
+    ) -> Result<HashMap<String, Erasure>, StoreError> {
+        let mut out = HashMap::new();
+        for entry in self.entries_of_kind(kinds::PURGE, report).await? {
+            let reason = entry.body.get("reason").and_then(|v| v.as_str());
+            let ids = entry.body.get("record_ids").and_then(|v| v.as_array());
+            let (Some(reason), Some(ids)) = (reason, ids) else {
+                report.problems.push(Problem {
+                    location: format!("record {}", entry.id),
+                    message: "purge record without a reason and a list of record_ids".into(),
+                });
+                continue;
+            };
+            for id in ids.iter().filter_map(|v| v.as_str()) {
+                out.insert(
+                    id.to_string(),
+                    Erasure {
+                        purge_id: entry.id.clone(),
+                        at_ms: entry.at_ms,
+                        reason: reason.to_string(),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The decoded content of every journal record of `kind`, oldest first; rows whose content
+    /// is erased are skipped, rows that cannot be decoded are reported.
+    async fn entries_of_kind(
+        &self,
+        kind: &str,
+        report: &mut VerifyReport,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOURNAL_COLUMNS} FROM journal WHERE kind = $1 ORDER BY seq"
+        ))
+        .bind(kind)
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            // Unreadable rows are reported by the leaf pass.
+            let Ok(j) = journal_row(r) else { continue };
+            let Some(text) = &j.record else { continue };
+            match serde_json::from_str::<JournalEntry>(text) {
+                Ok(e) if e.kind == kind && e.id == j.id => out.push(e),
+                Ok(_) => report.problems.push(Problem {
+                    location: format!("record {}", j.id),
+                    message: format!("content is not the {kind} record stored under this id"),
+                }),
+                Err(e) => report.problems.push(Problem {
+                    location: format!("record {}", j.id),
+                    message: format!("content is not a {kind} record: {e}"),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The table of legal holds, which decides what may be erased, must be what the logged
+    /// `legal_hold` records say: each hold placed (and released) in the log, nothing else.
+    async fn check_holds(&self, report: &mut VerifyReport) -> Result<(), StoreError> {
+        #[derive(Default)]
+        struct Logged {
+            user_id: Option<String>,
+            record_id: Option<String>,
+            placed_at: Option<i64>,
+            released_at: Option<i64>,
+        }
+        let mut logged: HashMap<String, Logged> = HashMap::new();
+        for e in self.entries_of_kind(kinds::LEGAL_HOLD, report).await? {
+            let Some(id) = e.body.get("hold_id").and_then(|v| v.as_str()) else {
+                report.problems.push(Problem {
+                    location: format!("record {}", e.id),
+                    message: "legal_hold record without a hold_id".into(),
+                });
+                continue;
+            };
+            let h = logged.entry(id.to_string()).or_default();
+            let text = |k: &str| e.body.get(k).and_then(|v| v.as_str()).map(String::from);
+            if e.body.get("released").and_then(|v| v.as_bool()) == Some(true) {
+                h.released_at = Some(e.at_ms);
+            } else {
+                h.placed_at = Some(e.at_ms);
+                h.user_id = text("user_id");
+                h.record_id = text("record_id");
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT id, user_id, record_id, created_at, released_at FROM legal_holds ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut seen = HashSet::new();
+        for r in &rows {
+            let id: String = r.try_get("id").unwrap_or_default();
+            let at = format!("legal hold {id}");
+            let mut bad = |m: &str| {
+                report.problems.push(Problem {
+                    location: at.clone(),
+                    message: m.to_string(),
+                })
+            };
+            seen.insert(id.clone());
+            let Some(l) = logged.get(&id) else {
+                bad("in the table of holds but never placed in the log");
+                continue;
+            };
+            let user: Option<String> = r.try_get("user_id").ok().flatten();
+            let record: Option<String> = r.try_get("record_id").ok().flatten();
+            let created: Option<i64> = r.try_get("created_at").ok();
+            let released: Option<i64> = r.try_get("released_at").ok().flatten();
+            if user != l.user_id || record != l.record_id || created != l.placed_at {
+                bad("what it covers or when it was placed differs from its logged placement");
+            }
+            if released != l.released_at {
+                bad(match (released, l.released_at) {
+                    (Some(_), None) => "released in the table but no release is logged",
+                    (None, Some(_)) => "released in the log but still active in the table",
+                    _ => "its release time differs from the logged release",
+                });
+            }
+        }
+        for (id, l) in &logged {
+            if l.placed_at.is_some() && !seen.contains(id) {
+                report.problems.push(Problem {
+                    location: format!("legal hold {id}"),
+                    message: "placed in the log but missing from the table of holds (deleted)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stored leaf as far as it could be read (`None`: that column was unreadable, reported).
+struct CheckedLeaf {
+    index: u64,
+    record_id: String,
+    data: Option<Vec<u8>>,
+    hash: Option<Hash>,
+}
+
+/// A logged erasure of one record's content.
+struct Erasure {
+    purge_id: String,
+    at_ms: i64,
+    reason: String,
 }
 
 fn check_record(
@@ -216,6 +516,7 @@ fn check_record(
     entry: &LeafEntry,
     j: &JournalRow,
     index: Option<&sqlx::any::AnyRow>,
+    erasures: &HashMap<String, Erasure>,
 ) {
     let mut problem = |m: String| {
         report.problems.push(Problem {
@@ -243,7 +544,24 @@ fn check_record(
             }
             report.records_checked += 1;
         }
-        (None, None) if j.purged_at.is_some() => report.purged += 1,
+        (None, None) if j.purged_at.is_some() => match erasures.get(&j.id) {
+            // The erasure writes the row's time and reason and its `purge` record together.
+            Some(e)
+                if j.purged_at == Some(e.at_ms)
+                    && j.purge_reason.as_deref() == Some(e.reason.as_str()) =>
+            {
+                report.purged += 1
+            }
+            Some(e) => problem(format!(
+                "erased, but its erasure time or reason differs from the logged erasure {}",
+                e.purge_id
+            )),
+            None => problem(
+                "content erased, but no erasure in the log names this record: it was deleted \
+                 outside hegui, or the record of its erasure was"
+                    .into(),
+            ),
+        },
         _ => problem("content or salt missing without a recorded erasure".into()),
     }
 }
@@ -277,7 +595,7 @@ fn check_interaction_index(
 
 fn check_checkpoint(
     report: &mut VerifyReport,
-    c: &crate::StoredCheckpoint,
+    c: &StoredCheckpoint,
     root: &Hash,
     verifier: Option<&Verifier>,
 ) {

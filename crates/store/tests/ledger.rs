@@ -192,16 +192,40 @@ async fn tamper_and_verify(url: &str, raw: &Raw) {
         .await
         .unwrap();
     seq.checkpoint_now().await.unwrap().unwrap();
-    seq.resign();
-    assert!(store
-        .verify_ledger(Some(&signer.verifier()))
+    // A lawful erasure (whose row is then edited below), and two legal holds, one released.
+    store
+        .erase_record("rec-0023", "request 1", "t")
         .await
-        .unwrap()
-        .problems
-        .is_empty());
+        .unwrap();
+    let kept = store
+        .add_hold(None, Some("rec-0002"), "order 1", "t")
+        .await
+        .unwrap();
+    let released = store
+        .add_hold(Some("usr_1"), None, "order 2", "t")
+        .await
+        .unwrap();
+    store
+        .release_hold(&released.id, "lifted", "t")
+        .await
+        .unwrap();
+    seq.checkpoint_now().await.unwrap().unwrap();
+    seq.resign();
+    let clean = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(clean.problems, vec![]);
+    assert_eq!(clean.purged, 1);
     store.close().await;
 
-    let cases: Vec<(String, &str)> = vec![
+    let kept_at = format!("legal hold {}", kept.id);
+    let released_at = format!("legal hold {}", released.id);
+    let mut cases: Vec<(String, &str)> = vec![
+        // A malformed value first: verify must report it and go on to the others.
+        ("UPDATE ledger_leaves SET hash = 'xyz' WHERE idx = 3".into(), "leaf 3 (record rec-0003)"),
+        // Content deleted outside hegui, made to look like an erasure.
+        ("UPDATE journal SET record = NULL, salt = NULL, purged_at = 1, purge_reason = 'x' WHERE id = 'rec-0021'".into(), "leaf 21 (record rec-0021)"),
+        ("UPDATE journal SET purge_reason = 'other' WHERE id = 'rec-0023'".into(), "leaf 23 (record rec-0023)"),
+        (format!("DELETE FROM legal_holds WHERE id = '{}'", kept.id), &kept_at),
+        (format!("UPDATE legal_holds SET released_at = NULL WHERE id = '{}'", released.id), &released_at),
         ("UPDATE journal SET record = replace(record, '回答 7', '回答 8') WHERE id = 'rec-0007'".into(), "leaf 7 (record rec-0007)"),
         ("UPDATE interactions SET outcome = 'blocked_input' WHERE id = 'rec-0012'".into(), "leaf 12 (record rec-0012)"),
         (format!("UPDATE journal SET salt = {} WHERE id = 'rec-0015'", flip("salt")), "leaf 15 (record rec-0015)"),
@@ -212,6 +236,13 @@ async fn tamper_and_verify(url: &str, raw: &Raw) {
         (format!("UPDATE ledger_checkpoints SET root = {} WHERE size = 20", flip("root")), "checkpoint 20"),
         ("UPDATE ledger_checkpoints SET note = replace(note, '\n40\n', '\n41\n') WHERE size = 40".into(), "checkpoint 40"),
     ];
+    if let Raw::Sqlite(_) = raw {
+        // SQLite stores a value of the wrong type as given; verify names the row and goes on.
+        cases.push((
+            "UPDATE journal SET created_at = 'x' WHERE id = 'rec-0025'".into(),
+            "leaf 25 (record rec-0025)",
+        ));
+    }
     for (sql, _) in &cases {
         assert_eq!(raw.exec(sql).await, 1, "{sql}");
     }
@@ -440,7 +471,7 @@ async fn retention(store: Store) {
     let (entry, content) = hegui_ledger::check_disclosure(&verified).unwrap();
     assert_eq!((entry.id.as_str(), content), ("rec-0001", None));
     let purge = store
-        .journal_row(report.purge_record.as_deref().unwrap())
+        .journal_row(report.purge_records.first().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -25,8 +25,9 @@ pub struct PurgeReport {
     pub purged: Vec<String>,
     /// Records past retention kept because a legal hold covers them.
     pub held: u64,
-    /// Id of the `purge` record written to the log (none when nothing was purged).
-    pub purge_record: Option<String>,
+    /// Ids of the `purge` records written to the log, one per batch of erased records (none
+    /// when nothing was purged).
+    pub purge_records: Vec<String>,
 }
 
 /// A legal hold.
@@ -48,18 +49,28 @@ pub struct LegalHold {
     pub released_at: Option<i64>,
 }
 
-/// Candidates past retention: integrated, content present, and not under an active hold.
-const EXPIRED: &str = "SELECT j.id, \
-       (CASE WHEN EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
-            (h.record_id = j.id OR (h.user_id IS NOT NULL AND h.user_id = i.user_id))) THEN 1 ELSE 0 END) AS held \
-     FROM journal j LEFT JOIN interactions i ON i.id = j.id \
+/// Kinds whose content is never erased: the trail of erasures and of legal holds is what
+/// shows that every other erasure was lawful (`verify` checks each erased record against the
+/// `purge` record naming it). Neither holds content about a person beyond a pseudonymous id.
+pub const NEVER_ERASED: [&str; 2] = [kinds::PURGE, kinds::LEGAL_HOLD];
+
+/// Whether an active legal hold covers journal row `j` (joined with its interaction `i`).
+const HELD_BY_A_HOLD: &str = "EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
+     (h.record_id = j.id OR (h.user_id IS NOT NULL AND h.user_id = i.user_id)))";
+
+/// Rows past retention: integrated, content present, of a kind that may be erased.
+const PAST_RETENTION: &str = "FROM journal j LEFT JOIN interactions i ON i.id = j.id \
      WHERE j.record IS NOT NULL AND j.leaf_index IS NOT NULL \
-       AND ((j.kind = 'interaction' AND j.created_at < $1) OR (j.kind <> 'interaction' AND j.created_at < $2)) \
-     ORDER BY j.seq LIMIT $3";
+       AND j.kind <> 'purge' AND j.kind <> 'legal_hold' \
+       AND ((j.kind = 'interaction' AND j.created_at < $1) OR (j.kind <> 'interaction' AND j.created_at < $2))";
+
+/// Rows erased per transaction (and per `purge` record).
+const PURGE_BATCH: i64 = 10_000;
 
 impl Store {
     /// Erases the content of every record past its retention (skipping held ones) and records
-    /// the erasure. With `dry_run`, only reports what would be erased.
+    /// the erasure, in batches of [`PURGE_BATCH`] records, each with its own `purge` record,
+    /// until none is left. With `dry_run`, only reports what would be erased.
     pub async fn purge_expired(
         &self,
         now: i64,
@@ -67,27 +78,62 @@ impl Store {
         actor: &str,
         dry_run: bool,
     ) -> Result<PurgeReport, StoreError> {
-        let rows = sqlx::query(EXPIRED)
-            .bind(now.saturating_sub(retention.interaction_ms))
-            .bind(now.saturating_sub(retention.records_ms))
-            .bind(100_000_i64)
+        self.purge_in_batches(now, retention, actor, dry_run, PURGE_BATCH)
+            .await
+    }
+
+    async fn purge_in_batches(
+        &self,
+        now: i64,
+        retention: Retention,
+        actor: &str,
+        dry_run: bool,
+        batch: i64,
+    ) -> Result<PurgeReport, StoreError> {
+        let interaction_before = now.saturating_sub(retention.interaction_ms);
+        let records_before = now.saturating_sub(retention.records_ms);
+        let held = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n {PAST_RETENTION} AND {HELD_BY_A_HOLD}"
+        ))
+        .bind(interaction_before)
+        .bind(records_before)
+        .fetch_one(self.pool())
+        .await?;
+        let mut report = PurgeReport {
+            held: u64::try_from(held.try_get::<i64, _>("n")?).unwrap_or(0),
+            ..PurgeReport::default()
+        };
+        // Held rows are left out by the query itself, so however many there are, every batch
+        // makes progress; `seq` pages on (a dry run erases nothing to page past).
+        let mut after = 0_i64;
+        loop {
+            let rows = sqlx::query(&format!(
+                "SELECT j.seq, j.id {PAST_RETENTION} AND NOT {HELD_BY_A_HOLD} AND j.seq > $3 \
+                 ORDER BY j.seq LIMIT $4"
+            ))
+            .bind(interaction_before)
+            .bind(records_before)
+            .bind(after)
+            .bind(batch)
             .fetch_all(self.pool())
             .await?;
-        let mut report = PurgeReport::default();
-        for r in rows {
-            if r.try_get::<i64, _>("held")? != 0 {
-                report.held += 1;
-            } else {
-                report.purged.push(r.try_get("id")?);
+            let Some(last) = rows.last() else { break };
+            after = last.try_get("seq")?;
+            let ids = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>("id"))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !dry_run {
+                let purge = self
+                    .erase_content(&ids, "retention period ended", actor)
+                    .await?;
+                report.purge_records.push(purge);
+            }
+            report.purged.extend(ids);
+            if (rows.len() as i64) < batch {
+                break;
             }
         }
-        if dry_run || report.purged.is_empty() {
-            return Ok(report);
-        }
-        report.purge_record = Some(
-            self.erase_content(&report.purged, "retention period ended", actor)
-                .await?,
-        );
         Ok(report)
     }
 
@@ -109,6 +155,13 @@ impl Store {
         if row.record.is_none() {
             return Err(StoreError::Refused(format!(
                 "record {record_id} was already erased"
+            )));
+        }
+        if NEVER_ERASED.contains(&row.kind.as_str()) {
+            return Err(StoreError::Refused(format!(
+                "record {record_id} is a {} record, part of the trail that shows erasures and \
+                 legal holds were lawful; it is kept and never erased",
+                row.kind
             )));
         }
         if row.leaf_index.is_none() {
@@ -285,4 +338,63 @@ async fn hold_record(
         }),
     };
     journal_entry_insert(tx, &entry).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize, user: &str) -> hegui_types::InteractionRecord {
+        let mut r: hegui_types::InteractionRecord = serde_json::from_value(serde_json::json!({
+            "v": hegui_types::RECORD_ENCODING_VERSION, "id": format!("rec-{i:04}"),
+            "received_at_ms": 1000 + i as i64, "user_id": user, "key_id": null,
+            "endpoint": "chat.completions", "model": "m", "upstream_model": "m", "stream": false,
+            "outcome": "served", "status": 200, "error_code": null, "error": null,
+            "input": [], "output": "x", "finish_reason": "stop", "decisions": [], "label": null,
+            "usage": null, "latency_us": 1, "upstream_us": null
+        }))
+        .unwrap();
+        r.id = format!("rec-{i:04}");
+        r
+    }
+
+    /// Held rows ahead of the expired ones never stall the purge, and it goes on batch after
+    /// batch until nothing expired is left, one `purge` record per batch.
+    #[tokio::test]
+    async fn held_rows_do_not_stall_the_purge_and_batches_go_on() {
+        let (url, _dir) = crate::testing::fresh_sqlite_url().unwrap();
+        let store = Store::open(&url, 2).await.unwrap();
+        let mut records: Vec<_> = (0..5).map(|i| record(i, "usr_held")).collect();
+        records.extend((5..12).map(|i| record(i, "usr_free")));
+        store.insert_records(&records).await.unwrap();
+        let signer = hegui_ledger::Signer::generate("test.example/log").unwrap();
+        crate::Sequencer::new(store.clone(), Some(signer), Default::default())
+            .checkpoint_now()
+            .await
+            .unwrap();
+        store
+            .add_hold(Some("usr_held"), None, "court order", "t")
+            .await
+            .unwrap();
+        let retention = Retention {
+            interaction_ms: 1,
+            records_ms: i64::MAX / 2,
+        };
+        let r = store
+            .purge_in_batches(10_000_000, retention, "t", false, 3)
+            .await
+            .unwrap();
+        assert_eq!((r.purged.len(), r.held, r.purge_records.len()), (7, 5, 3));
+        let again = store
+            .purge_in_batches(10_000_000, retention, "t", false, 3)
+            .await
+            .unwrap();
+        assert_eq!((again.purged.len(), again.held), (0, 5));
+        // The trail of erasures is never erased itself.
+        let e = store
+            .erase_record(&r.purge_records[0], "x", "t")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("never erased"), "{e}");
+    }
 }

@@ -152,6 +152,25 @@ fn load_manifest(path: &Path) -> anyhow::Result<(Manifest, PathBuf)> {
     Manifest::load(path).with_context(|| format!("manifest {}", path.display()))
 }
 
+/// Creates the output folder (or checks the existing one is a folder).
+fn prepare_out(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "--out {} exists and is not a folder: give a folder for the state and the report",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+}
+
+/// Checks an annotations file can be opened (it is parsed after the scan).
+fn check_readable(annotations: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(a) = annotations {
+        std::fs::File::open(a).with_context(|| format!("annotations {}", a.display()))?;
+    }
+    Ok(())
+}
+
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
@@ -344,6 +363,15 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCommand) -> anyhow::Result<b
         } => {
             let (m, base) = load_manifest(&manifest)?;
             let shard = shard.as_deref().map(parse_shard).transpose()?;
+            if shard.is_some() && (json || record || annotations.is_some()) {
+                anyhow::bail!(
+                    "--json, --record and --annotations apply to the report, which a shard does \
+                     not write: pass them to `hegui audit merge` instead"
+                );
+            }
+            // Fail before a scan that may take hours, not after it.
+            prepare_out(&out)?;
+            check_readable(annotations.as_deref())?;
             let cfg = Config::load(config)?;
             let (state, _) = hegui_gateway::load_review(&cfg)?;
             let scanner = EngineScanner {
@@ -391,6 +419,8 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCommand) -> anyhow::Result<b
             states,
         } => {
             let (m, base) = load_manifest(&manifest)?;
+            prepare_out(&out)?;
+            check_readable(annotations.as_deref())?;
             let parts = states
                 .iter()
                 .map(|p| {
@@ -400,6 +430,17 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCommand) -> anyhow::Result<b
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let merged = merge(parts)?;
+            // The legality findings are computed from this manifest: it must be the one the
+            // shards ran with, not an edited copy (its seed and sources decide the result).
+            if merged.manifest_sha256 != m.fingerprint() {
+                anyhow::bail!(
+                    "{} is not the manifest the shards ran with (their manifest_sha256 is {}, this \
+                     file's {}): merge with the same manifest file",
+                    manifest.display(),
+                    merged.manifest_sha256,
+                    m.fingerprint()
+                );
+            }
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             write(&out.join("audit-state.json"), &merged.to_json()?)?;
             let o = Output {
@@ -414,13 +455,19 @@ pub async fn audit(config: Option<&Path>, cmd: AuditCommand) -> anyhow::Result<b
             let text = std::fs::read_to_string(&state)
                 .with_context(|| format!("reading {}", state.display()))?;
             let s = AuditState::from_json(&text)?.sample();
+            // Checked before the file is created, so a wrong name truncates nothing.
+            let jsonl = match out.extension().and_then(|e| e.to_str()) {
+                Some("jsonl") => true,
+                Some("csv") => false,
+                _ => anyhow::bail!("--out must end in .csv or .jsonl"),
+            };
             let f = std::fs::File::create(&out)
                 .with_context(|| format!("creating {}", out.display()))?;
             let w = std::io::BufWriter::new(f);
-            match out.extension().and_then(|e| e.to_str()) {
-                Some("jsonl") => hegui_audit::sample::export_jsonl(&s, w)?,
-                Some("csv") => hegui_audit::sample::export_csv(&s, w)?,
-                _ => anyhow::bail!("--out must end in .csv or .jsonl"),
+            if jsonl {
+                hegui_audit::sample::export_jsonl(&s, w)?;
+            } else {
+                hegui_audit::sample::export_csv(&s, w)?;
             }
             println!("{} sampled item(s) written to {}; fill in `verdict` (pass/fail) and pass the file to `hegui audit run|merge --annotations`", s.items.len(), out.display());
             Ok(true)

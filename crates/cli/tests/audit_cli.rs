@@ -231,6 +231,80 @@ fn an_audit_finds_planted_content_and_judges_each_source() {
     let csv = std::fs::read_to_string(dir.join("sample.csv")).unwrap();
     assert!(csv.lines().count() > 100, "{}", csv.lines().count());
 
+    // A wrong sample file name is refused before anything is written: an existing file of
+    // that name keeps its content.
+    std::fs::write(dir.join("keep.json"), "precious").unwrap();
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "audit",
+            "sample",
+            "--state",
+            "single/audit-state.json",
+            "--out",
+            "keep.json",
+        ],
+    );
+    assert!(!ok && err.contains(".csv or .jsonl"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep.json")).unwrap(),
+        "precious"
+    );
+
+    // Merging under an edited manifest (another seed) is refused: its findings and seed
+    // would not be those the shards ran with.
+    let edited = std::fs::read_to_string(dir.join("data/audit.toml"))
+        .unwrap()
+        .replace("seed = 42", "seed = 7");
+    std::fs::write(dir.join("data/edited.toml"), edited).unwrap();
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "audit",
+            "merge",
+            "--manifest",
+            "data/edited.toml",
+            "--out",
+            "merged2",
+            "shards/audit-state-0-of-2.json",
+            "shards/audit-state-1-of-2.json",
+        ],
+    );
+    assert!(
+        !ok && err.contains("not the manifest the shards ran with"),
+        "{err}"
+    );
+
+    // Options a shard cannot honour, and an --out that is a file, fail before any scan.
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "audit",
+            "run",
+            "--manifest",
+            "data/audit.toml",
+            "--out",
+            "s2",
+            "--shard",
+            "0/2",
+            "--json",
+        ],
+    );
+    assert!(!ok && err.contains("hegui audit merge"), "{err}");
+    let (ok, _, err) = hegui(
+        dir,
+        &[
+            "audit",
+            "run",
+            "--manifest",
+            "data/audit.toml",
+            "--out",
+            "keep.json",
+            "--quiet",
+        ],
+    );
+    assert!(!ok && err.contains("is not a folder"), "{err}");
+
     // Bad input: a wrong shard, a missing manifest.
     let (ok, _, err) = hegui(
         dir,

@@ -13,7 +13,9 @@
 //!    and `幺` as read in phone numbers). The table is the numerals themselves, not a policy.
 //! 5. Noise is dropped: every char that is not a letter or digit after the steps above
 //!    (spaces, punctuation, symbols, emoji, zero-width and other format chars, combining
-//!    marks), so `傻@冒`, `傻 冒` and `傻\u{200b}冒` all read `傻冒`. At most
+//!    marks), and every Unicode Default_Ignorable_Code_Point, letter or not (the Hangul
+//!    fillers `\u{3164}`, `\u{ffa0}`, `\u{115f}`, `\u{1160}`, variation selectors, tag
+//!    chars), so `傻@冒`, `傻 冒`, `傻\u{200b}冒` and `傻\u{3164}冒` all read `傻冒`. At most
 //!    [`MAX_NOISE_GAP`] noise chars in a row are skipped; a longer run becomes one
 //!    [`SEPARATOR`], which no term contains, so words far apart are not joined.
 //! 6. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
@@ -30,6 +32,8 @@
 
 use std::sync::LazyLock;
 
+use icu_properties::props::DefaultIgnorableCodePoint;
+use icu_properties::CodePointSetData;
 use unicode_normalization::UnicodeNormalization;
 
 /// How many noise chars in a row may sit between two chars of a term and still match.
@@ -89,8 +93,20 @@ fn compute(c: char, out: &mut String) {
         }
         return;
     }
+    // Default ignorable code points render as nothing (or as blank space), so they are noise
+    // whatever their general category: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0)
+    // are letters to `char::is_alphanumeric`, and NFKC maps U+3164 and U+FFA0 to U+1160, so
+    // they would otherwise be kept and split a term (`冰\u{3164}毒`). The set comes from the
+    // Unicode data of `icu_properties` rather than a list kept by hand.
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    if ignorable.contains(c) {
+        return;
+    }
     let mut buf = [0u8; 4];
     for n in std::iter::once(c).nfkc() {
+        if ignorable.contains(n) {
+            continue;
+        }
         for l in n.to_lowercase() {
             let s = if is_han(l) {
                 let converted = zhconv::zhconv(l.encode_utf8(&mut buf), zhconv::Variant::ZhHans);
@@ -366,6 +382,30 @@ mod tests {
             "傻\u{0301}冒",
         ] {
             assert_eq!(normalize(evasion), "傻冒", "{evasion:?}");
+        }
+    }
+
+    #[test]
+    fn default_ignorable_chars_are_noise_even_when_they_are_letters() {
+        // The Hangul fillers are letters (Lo) to `char::is_alphanumeric`; the others are
+        // format chars, variation selectors and tags.
+        for c in [
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{00ad}',
+            '\u{034f}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{fe0f}',
+            '\u{17b4}',
+            '\u{180e}',
+            '\u{e0020}',
+            '\u{e0100}',
+        ] {
+            let evasion = format!("傻{c}冒");
+            assert_eq!(normalize(&evasion), "傻冒", "{evasion:?}");
         }
     }
 

@@ -714,6 +714,22 @@ fn evasions_are_caught_with_their_original_offsets() {
 }
 
 #[test]
+fn invisible_default_ignorable_chars_do_not_split_a_term() {
+    let r = demo();
+    for filler in [
+        '\u{200b}', '\u{3164}', '\u{ffa0}', '\u{115f}', '\u{1160}', '\u{2060}',
+    ] {
+        let text = format!("哪里有冰{filler}毒");
+        let d = r.review(Stage::Input, &text).decision;
+        assert_eq!(d.action, Action::Block, "{text:?}");
+        assert_eq!(
+            (d.matches[0].start, d.matches[0].end),
+            ("哪里有".len(), text.len())
+        );
+    }
+}
+
+#[test]
 fn a_long_noise_run_breaks_a_term() {
     let r = reviewer(&[("傻冒", "A2-9", "mask")]);
     assert_eq!(r.review(Stage::Input, "傻    冒").decision.matches.len(), 1);

@@ -7,24 +7,28 @@
 //!    and digits, ligatures and compatibility ideographs become their plain forms (`Ａ①𝐁㎏` →
 //!    `A1Bkg`).
 //! 2. Lower case.
-//! 3. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
+//! 3. Latin letters with diacritics become their base letter when their canonical
+//!    decomposition is an ASCII letter followed only by combining marks (`fǎlúngōng` →
+//!    `falungong`, `é` → `e`, `ñ` → `n`), as the decomposed forms already do (the combining
+//!    mark is noise). Letters of other scripts are not decomposed (Hangul syllables stay).
+//! 4. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
 //!    (MediaWiki and OpenCC conversion tables): `製造炸彈` → `制造炸弹`.
-//! 4. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
+//! 5. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
 //!    and `幺` as read in phone numbers). The table is the numerals themselves, not a policy.
-//! 5. Noise is dropped: every char that is not a letter or digit after the steps above
+//! 6. Noise is dropped: every char that is not a letter or digit after the steps above
 //!    (spaces, punctuation, symbols, emoji, zero-width and other format chars, combining
 //!    marks), and every Unicode Default_Ignorable_Code_Point, letter or not (the Hangul
 //!    fillers `\u{3164}`, `\u{ffa0}`, `\u{115f}`, `\u{1160}`, variation selectors, tag
 //!    chars), so `傻@冒`, `傻 冒`, `傻\u{200b}冒` and `傻\u{3164}冒` all read `傻冒`. At most
 //!    [`MAX_NOISE_GAP`] noise chars in a row are skipped; a longer run becomes one
 //!    [`SEPARATOR`], which no term contains, so words far apart are not joined.
-//! 6. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
+//! 7. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
 //!    repeats in a row are dropped). ASCII letters and digits are not collapsed, so English
 //!    words and numbers keep their spelling.
 //!
-//! Steps 1–5 depend on the char alone and are looked up in a table built on first use for the
-//! Basic Multilingual Plane (about 30 ms); chars beyond it are computed on the fly. Steps 5 and
-//! 6 keep a little state ([`Normalizer`]), so a stream normalised chunk by chunk gives the same
+//! Steps 1–6 depend on the char alone and are looked up in a table built on first use for the
+//! Basic Multilingual Plane (about 30 ms); chars beyond it are computed on the fly. Steps 6 and
+//! 7 keep a little state ([`Normalizer`]), so a stream normalised chunk by chunk gives the same
 //! result as the whole text.
 //!
 //! Every normalised char is produced by exactly one original char, which is what lets matches
@@ -53,7 +57,7 @@ const NOISE: u32 = u32::MAX;
 /// Table entries with this bit set index [`Table::expansions`].
 const EXPANSION: u32 = 1 << 31;
 
-/// Steps 1–5 for every char of the Basic Multilingual Plane.
+/// Steps 1–6 for every char of the Basic Multilingual Plane.
 struct Table {
     bmp: Box<[u32]>,
     expansions: Vec<Box<str>>,
@@ -85,7 +89,7 @@ fn build_table() -> Table {
     Table { bmp, expansions }
 }
 
-/// Steps 1–5 for one char, appended to `out` (nothing for noise).
+/// Steps 1–6 for one char, appended to `out` (nothing for noise).
 fn compute(c: char, out: &mut String) {
     if c.is_ascii() {
         if c.is_ascii_alphanumeric() {
@@ -108,6 +112,7 @@ fn compute(c: char, out: &mut String) {
             continue;
         }
         for l in n.to_lowercase() {
+            let l = latin_base(l).unwrap_or(l);
             let s = if is_han(l) {
                 let converted = zhconv::zhconv(l.encode_utf8(&mut buf), zhconv::Variant::ZhHans);
                 let mut it = converted.chars();
@@ -124,6 +129,29 @@ fn compute(c: char, out: &mut String) {
             }
         }
     }
+}
+
+/// The base letter of a Latin letter with diacritics (`ǎ` → `a`, `ü` → `u`, `ñ` → `n`): when
+/// the canonical decomposition of `c` is one ASCII letter followed only by combining marks.
+/// Pinyin is written with and without tone marks, and a decomposed `a` + U+030C already reads
+/// `a` (the mark is noise), so the precomposed form must too. Other scripts are left alone:
+/// their decompositions do not start with an ASCII letter (a Hangul syllable stays a syllable).
+fn latin_base(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return None;
+    }
+    let mut base = None;
+    let mut only_marks_after = true;
+    let mut first = true;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        if first {
+            first = false;
+            base = Some(d).filter(char::is_ascii_alphabetic);
+        } else if !unicode_normalization::char::is_combining_mark(d) {
+            only_marks_after = false;
+        }
+    });
+    base.filter(|_| only_marks_after)
 }
 
 /// Chars the traditional → simplified tables cover (CJK ideographs and their extensions).
@@ -148,7 +176,7 @@ fn numeral(c: char) -> Option<char> {
     })
 }
 
-/// What steps 1–5 make of one char.
+/// What steps 1–6 make of one char.
 enum Class<'a> {
     Noise,
     One(char),
@@ -355,6 +383,20 @@ mod tests {
         assert_eq!(normalize("Ⓐ𝐁𝒄"), "abc");
         assert_eq!(normalize("㎏"), "kg");
         assert_eq!(normalize("⑴㈠"), "11");
+    }
+
+    #[test]
+    fn latin_letters_with_diacritics_become_their_base_letter() {
+        assert_eq!(normalize("fǎlúngōng"), "falungong");
+        assert_eq!(normalize("FǍLÚNGŌNG"), "falungong");
+        assert_eq!(normalize("lǜ nǚ"), "lunu");
+        assert_eq!(normalize("Éñü"), "enu");
+        // The decomposed forms read the same already (the combining marks are noise).
+        assert_eq!(normalize("fa\u{30c}lu\u{301}ngo\u{304}ng"), "falungong");
+        // Other scripts are not decomposed; letters without a decomposition stay.
+        assert_eq!(normalize("한국"), "한국");
+        assert_eq!(normalize("ø"), "ø");
+        assert_eq!(normalize("ё"), "ё");
     }
 
     #[test]

@@ -848,6 +848,25 @@ fn pinyin_and_initials_match_when_the_entry_asks() {
 }
 
 #[test]
+fn pinyin_with_tone_marks_matches_like_pinyin_without() {
+    let r = reviewer(&[("falungong", "A1-1", "block"), ("café", "A3-1", "flag")]);
+    for text in [
+        "fǎlúngōng",
+        "fa\u{30c}lu\u{301}ngo\u{304}ng",
+        "FǍLÚNGŌNG",
+        "falungong",
+    ] {
+        let d = r.review(Stage::Input, text).decision;
+        assert_eq!(d.action, Action::Block, "{text:?}");
+        assert_eq!((d.matches[0].start, d.matches[0].end), (0, text.len()));
+    }
+    assert_eq!(
+        r.review(Stage::Input, "a cafe").decision.action,
+        Action::Flag
+    );
+}
+
+#[test]
 fn pinyin_on_a_term_without_chinese_is_an_error() {
     let text =
         "[lexicon]\nname = \"x\"\n[[entry]]\nterm = \"abc\"\nrisk = \"A1-8\"\npinyin = true\n";

@@ -14,7 +14,9 @@
 //! 4. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
 //!    (MediaWiki and OpenCC conversion tables): `製造炸彈` → `制造炸弹`.
 //! 5. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
-//!    and `幺` as read in phone numbers). The table is the numerals themselves, not a policy.
+//!    and `幺` as read in phone numbers), and the financial forms of the units become the
+//!    common ones (`拾佰仟` → `十百千`). The table is the numerals themselves, not a policy.
+//!    Units stay units (no arithmetic): `十八` reads `十8`, which `18` does not match.
 //! 6. Noise is dropped: every char that is not a letter or digit after the steps above
 //!    (spaces, punctuation, symbols, emoji, zero-width and other format chars, combining
 //!    marks), and every Unicode Default_Ignorable_Code_Point, letter or not (the Hangul
@@ -159,9 +161,15 @@ fn is_han(c: char) -> bool {
     matches!(u32::from(c), 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x2_0000..=0x3_FFFF)
 }
 
-/// Chinese numerals, including the financial (大写) forms, as ASCII digits.
+/// Chinese numerals, including the financial (大写) forms, as ASCII digits; the financial
+/// forms of the units as the common ones (`拾佰仟` → `十百千`; the traditional `萬` already
+/// became `万` in the step before). Units are not digits: there is no arithmetic, so `十八`
+/// reads `十8`, not `18`.
 fn numeral(c: char) -> Option<char> {
     Some(match c {
+        '拾' => '十',
+        '佰' => '百',
+        '仟' => '千',
         '零' | '〇' => '0',
         '一' | '壹' | '幺' => '1',
         '二' | '贰' | '两' => '2',
@@ -411,6 +419,17 @@ mod tests {
         assert_eq!(normalize("一二三四五六七八九零"), "1234567890");
         assert_eq!(normalize("壹贰叁肆伍陆柒捌玖〇"), "1234567890");
         assert_eq!(normalize("陸"), "6");
+    }
+
+    #[test]
+    fn financial_unit_numerals_read_as_the_common_units() {
+        assert_eq!(normalize("拾捌禁"), "十8禁");
+        assert_eq!(normalize("十八禁"), "十8禁");
+        assert_eq!(normalize("壹佰万"), normalize("一百万"));
+        assert_eq!(normalize("壹佰萬"), "1百万");
+        assert_eq!(normalize("叁仟"), "3千");
+        // No arithmetic: units are not digits.
+        assert_ne!(normalize("十八禁"), normalize("18禁"));
     }
 
     #[test]

@@ -730,6 +730,23 @@ fn invisible_default_ignorable_chars_do_not_split_a_term() {
 }
 
 #[test]
+fn financial_numeral_units_match_the_common_ones() {
+    let r = reviewer(&[("十八禁", "A1-6", "block"), ("一百万", "A1-8", "flag")]);
+    assert_eq!(
+        r.review(Stage::Input, "看拾捌禁片").decision.action,
+        Action::Block
+    );
+    let d = r.review(Stage::Input, "转账壹佰万").decision;
+    assert_eq!(d.action, Action::Flag);
+    assert_eq!(d.matches[0].start, "转账".len());
+    // Documented limit: `18禁` is another spelling, to be listed separately.
+    assert_eq!(
+        r.review(Stage::Input, "看18禁片").decision.action,
+        Action::Allow
+    );
+}
+
+#[test]
 fn a_long_noise_run_breaks_a_term() {
     let r = reviewer(&[("傻冒", "A2-9", "mask")]);
     assert_eq!(r.review(Stage::Input, "傻    冒").decision.matches.len(), 1);

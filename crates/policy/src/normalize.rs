@@ -34,7 +34,9 @@
 //! result as the whole text.
 //!
 //! Every normalised char is produced by exactly one original char, which is what lets matches
-//! be mapped back to original offsets for masking, explanation and streaming hold-back.
+//! be mapped back to original offsets for masking, explanation and streaming hold-back. A
+//! [`Step::Skip`] says whether it dropped a repeat ([`Normalizer::skipped_a_repeat`]), so that
+//! a match can extend over the repeats of its last char.
 
 use std::sync::LazyLock;
 
@@ -298,6 +300,14 @@ impl Normalizer {
         }
     }
 
+    /// After [`Normalizer::step`] returned [`Step::Skip`]: whether it dropped a repeat of the
+    /// last kept char (rather than noise). Read from the state the step leaves (a repeat resets
+    /// the noise run, noise extends it), so the hot path pays nothing for it.
+    #[inline]
+    pub fn skipped_a_repeat(&self) -> bool {
+        self.noise_run == 0
+    }
+
     /// The repeat rule for one char of a [`Step::Many`] expansion: false if it is dropped.
     #[inline]
     pub fn accept(&mut self, n: char) -> bool {
@@ -489,6 +499,18 @@ mod tests {
         // A very long run keeps one char per MAX_REPEAT_DROP + 1.
         let run = "傻".repeat(2 * (MAX_REPEAT_DROP as usize + 1));
         assert_eq!(normalize(&run), "傻傻");
+    }
+
+    #[test]
+    fn a_skip_says_whether_it_dropped_a_repeat_or_noise() {
+        let mut n = Normalizer::new();
+        let mut kinds = Vec::new();
+        for c in "傻冒冒 冒.".chars() {
+            if n.step(c) == Step::Skip {
+                kinds.push(n.skipped_a_repeat());
+            }
+        }
+        assert_eq!(kinds, vec![true, false, true, false]);
     }
 
     #[test]

@@ -531,6 +531,9 @@ struct Pending {
     end: usize,
 }
 
+/// [`Scan::run_from`] when no run of repeats can extend a match.
+const NO_RUN: usize = usize::MAX;
+
 /// A match of a pattern that needs a word boundary after it, waiting for the next char: a
 /// word char cancels it, anything else (or the end of the text) lets it count.
 #[derive(Debug, Clone, Copy)]
@@ -575,6 +578,13 @@ struct Scan {
     tentative: Vec<Tentative>,
     /// Original end offset of the tentative matches (they all end at the same char).
     tentative_end: usize,
+    /// Original end of the last normalised char, or [`NO_RUN`] once noise followed it.
+    run_from: usize,
+    /// `run_from` extended over the repeats of that char that followed it directly (the
+    /// normaliser dropped them): a match ending at the char ends there.
+    run_to: usize,
+    /// Indices in `matches` of the listed matches that end at `run_to`.
+    ending: Vec<usize>,
     /// Normalised chars emitted so far.
     count: usize,
     /// `count` just after the last separator (no match starts before it).
@@ -615,6 +625,9 @@ impl Scan {
             prev_word: false,
             tentative: Vec::new(),
             tentative_end: 0,
+            run_from: NO_RUN,
+            run_to: NO_RUN,
+            ending: Vec::new(),
             count: 0,
             after_sep: 0,
             pos: 0,
@@ -664,6 +677,11 @@ impl Scan {
                         self.resolve_tentative(inner, false);
                     }
                     self.prev_word = false;
+                    if self.norm.skipped_a_repeat() {
+                        self.extend_run(start, end);
+                    } else {
+                        self.break_run();
+                    }
                     continue;
                 }
                 Step::One(n) => n,
@@ -719,6 +737,11 @@ impl Scan {
         start: usize,
         end: usize,
     ) {
+        self.run_from = end;
+        self.run_to = end;
+        if !self.ending.is_empty() {
+            self.ending.clear();
+        }
         if n == SEPARATOR || !inner.alphabet.contains(n) {
             // No match spans it, so the automaton restarts and nothing before it needs
             // remembering.
@@ -840,6 +863,40 @@ impl Scan {
             self.resolve_tentative(inner, false);
         }
         self.prev_word = false;
+    }
+
+    /// The original char at `start..end` is a repeat of the last normalised char, directly
+    /// after it (or after other such repeats): matches ending at that char, listed or pending,
+    /// now end after it, so `傻傻傻冒冒冒` is masked whole. In a stream the repeat is fed, and
+    /// the mask extended, before any release point can pass it.
+    fn extend_run(&mut self, start: usize, end: usize) {
+        if self.run_from == NO_RUN {
+            return;
+        }
+        let old = self.run_to;
+        self.run_to = end;
+        for k in 0..self.ending.len() {
+            let Some(&i) = self.ending.get(k) else { break };
+            if let Some(m) = self.matches.get_mut(i) {
+                m.end = end;
+                if m.action == Action::Mask {
+                    self.masks.push((start, end));
+                }
+            }
+        }
+        for p in &mut self.pending {
+            if p.end == old {
+                p.end = end;
+            }
+        }
+    }
+
+    /// Noise ends the run of repeats a match extends over.
+    fn break_run(&mut self) {
+        self.run_from = NO_RUN;
+        if !self.ending.is_empty() {
+            self.ending.clear();
+        }
     }
 
     fn origin(&self, ordinal: usize) -> usize {
@@ -980,6 +1037,14 @@ impl Scan {
         }
         let Some(r) = inner.rules.get(rule as usize) else {
             return;
+        };
+        // Ending at the last normalised char: over the repeats of it seen so far, and the
+        // ones still to come (`extend_run`).
+        let end = if self.run_from != NO_RUN && (end == self.run_from || end == self.run_to) {
+            self.ending.push(self.matches.len());
+            self.run_to
+        } else {
+            end
         };
         self.matches.push(MatchInfo {
             rule: r.id.clone(),

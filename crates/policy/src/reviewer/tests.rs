@@ -891,6 +891,39 @@ fn an_exception_context_ending_a_latin_word_cancels_its_term_when_the_word_ends(
 }
 
 #[test]
+fn repeats_of_a_term_s_last_char_are_masked_with_it() {
+    let lex = lexicon_text(
+        "x",
+        "[[entry]]\nterm = \"傻冒\"\nrisk = \"A2-9\"\naction = \"mask\"\n\n[[entry]]\nterm = \"炸弹\"\nrisk = \"A2-9\"\naction = \"mask\"\nexcept = [\"炸弹糖\"]\n",
+    );
+    let r = LexiconReviewer::new(vec![lex]).unwrap();
+    for (text, want) in [
+        ("傻傻傻冒冒冒", "******"),
+        ("你这个傻冒冒冒！", "你这个****！"),
+        // Only repeats right after it: noise ends the run.
+        ("傻冒 冒", "** 冒"),
+        // A term waiting for its exception contexts extends too.
+        ("炸弹弹弹。", "****。"),
+        ("炸弹弹糖", "炸弹弹糖"),
+    ] {
+        let review = r.review(Stage::Output, text);
+        assert_eq!(review.text, want, "{text:?}");
+        for pieces in [chars(text), vec![text.to_string()]] {
+            let mut s = r.stream(Stage::Output);
+            let (released, stopped) = run_stream(s.as_mut(), &refs(&pieces));
+            assert!(!stopped);
+            assert_eq!(released, want, "{text:?} streamed");
+            assert_eq!(s.decision(), review.decision);
+        }
+    }
+    let d = r.review(Stage::Output, "傻冒冒冒！").decision;
+    assert_eq!(
+        (d.matches[0].start, d.matches[0].end),
+        (0, "傻冒冒冒".len())
+    );
+}
+
+#[test]
 fn a_long_noise_run_breaks_a_term() {
     let r = reviewer(&[("傻冒", "A2-9", "mask")]);
     assert_eq!(r.review(Stage::Input, "傻    冒").decision.matches.len(), 1);

@@ -38,6 +38,18 @@ pub enum CliError {
     /// Saving the model failed.
     #[error(transparent)]
     Save(#[from] SaveError),
+    /// No label of the data is given a risk code, so the model could never flag a text.
+    #[error(
+        "no label is mapped to a TC260 risk code, so the model would never flag anything; \
+         name the risky label(s) with --risk LABEL=CODE, e.g. --risk {example}=A2-9 \
+         (labels in the data: {labels:?})"
+    )]
+    NoRiskLabel {
+        /// The labels found in the data.
+        labels: Vec<String>,
+        /// The label the hint suggests (the first that is not a negative label).
+        example: String,
+    },
     /// An option value could not be parsed.
     #[error("invalid {option} value {value:?}: {expected}")]
     Usage {
@@ -87,8 +99,35 @@ pub struct TrainReport {
 }
 
 /// Reads the data, trains, writes the model atomically, and re-loads it as a check.
+///
+/// Fails with [`CliError::NoRiskLabel`] when no label gets a risk code: the review stage only
+/// flags a text whose winning label carries one, so such a model would silently allow
+/// everything. (`train` itself still accepts it, for experiments that only measure accuracy.)
 pub fn train_command(args: &TrainArgs) -> Result<TrainReport, CliError> {
     let examples = read_examples(&args.data, &args.read)?;
+    // `train` rejects risk codes for labels that are not in the data, so a non-empty map
+    // means at least one trained label carries a code.
+    if args.config.risk_codes.is_empty() {
+        let labels: Vec<String> = examples
+            .iter()
+            .map(|e| e.label.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        // Suggest a label that is not a negative one, so the hint is right for 0/1 data.
+        let negative = |l: &str| {
+            args.config.negative_label.as_deref() == Some(l)
+                || crate::train::NEGATIVE_LABEL_NAMES.contains(&l.to_ascii_lowercase().as_str())
+        };
+        let example = labels
+            .iter()
+            .find(|l| !negative(l))
+            .or(labels.last())
+            .cloned()
+            .unwrap_or_else(|| "LABEL".to_owned());
+        return Err(CliError::NoRiskLabel { labels, example });
+    }
     let file_sha = sha256_file(&args.data)?;
     let started = Instant::now();
     let mut model = train(&examples, &args.config)?;

@@ -84,7 +84,7 @@ fn jsonl_multiclass_eval_has_no_sweep() {
         read: read.clone(),
         out: out.clone(),
         config: TrainConfig {
-            risk_codes: Default::default(),
+            risk_codes: parse_pairs("--risk", "weather=A1-8").unwrap(),
             ..config()
         },
     })
@@ -99,6 +99,29 @@ fn jsonl_multiclass_eval_has_no_sweep() {
     .unwrap();
     assert_eq!(eval.evaluation.labels.len(), 3);
     assert!(eval.sweep.is_none());
+}
+
+#[test]
+fn training_without_any_risk_code_fails_and_says_how_to_add_one() {
+    // COLD-style 0/1 labels and no --risk: such a model could never flag a text.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.hgc");
+    let err = train_command(&TrainArgs {
+        data: fixture("tiny.csv"),
+        read: ReadOptions {
+            label_map: Default::default(),
+            ..cold_like()
+        },
+        out: out.clone(),
+        config: TrainConfig {
+            risk_codes: Default::default(),
+            ..config()
+        },
+    })
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("--risk 1=A2-9"), "{msg}");
+    assert!(!out.exists(), "no model file is written");
 }
 
 #[test]

@@ -160,9 +160,8 @@ impl Thresholds {
 fn default_timeout_ms() -> u64 {
     3000
 }
-fn default_connect_timeout_ms() -> u64 {
-    1000
-}
+/// The connect timeout when `connect_timeout_ms` is not set, unless `timeout_ms` is shorter.
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
 fn default_max_response_bytes() -> usize {
     64 * 1024
 }
@@ -196,9 +195,10 @@ pub struct GuardConfig {
     /// Total time for one guard call (connect, send, whole response), in ms.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Time to establish the connection, in ms; at most `timeout_ms`.
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
+    /// Time to establish the connection, in ms; at most `timeout_ms`. Unset: 1000, or
+    /// `timeout_ms` when that is shorter (see [`GuardConfig::connect_timeout`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
     /// Largest response body accepted, in bytes.
     #[serde(default = "default_max_response_bytes")]
     pub max_response_bytes: usize,
@@ -245,7 +245,7 @@ impl GuardConfig {
             api_key: None,
             api_key_header: None,
             timeout_ms: default_timeout_ms(),
-            connect_timeout_ms: default_connect_timeout_ms(),
+            connect_timeout_ms: None,
             max_response_bytes: default_max_response_bytes(),
             max_tokens: None,
             fallback: Fallback::default(),
@@ -276,9 +276,16 @@ impl GuardConfig {
         Duration::from_millis(self.timeout_ms)
     }
 
-    /// Connect timeout of one call.
+    /// Connect timeout of one call: `connect_timeout_ms`, else the default capped at
+    /// `timeout_ms`, so that a short `timeout_ms` alone is a valid configuration (a connect
+    /// timeout longer than the whole call could never apply anyway).
     pub fn connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.connect_timeout_ms)
+        Duration::from_millis(self.connect_timeout_ms_or_default())
+    }
+
+    fn connect_timeout_ms_or_default(&self) -> u64 {
+        self.connect_timeout_ms
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS.min(self.timeout_ms))
     }
 
     /// Checks every field and lists every problem with its key and what to do.
@@ -353,14 +360,18 @@ impl GuardConfig {
                 "must be above 0; a guard call needs time to answer (e.g. 3000)".into(),
             );
         }
-        if self.connect_timeout_ms == 0 || self.connect_timeout_ms > self.timeout_ms {
-            problem(
-                "connect_timeout_ms",
-                format!(
-                    "must be between 1 and `timeout_ms` ({}); it is {}",
-                    self.timeout_ms, self.connect_timeout_ms
-                ),
-            );
+        // Only a value the operator wrote is checked: the default follows `timeout_ms`, and a
+        // bad `timeout_ms` is reported under its own key.
+        if let Some(connect) = self.connect_timeout_ms {
+            if connect == 0 || connect > self.timeout_ms {
+                problem(
+                    "connect_timeout_ms",
+                    format!(
+                        "must be between 1 and `timeout_ms` ({}); it is {connect}",
+                        self.timeout_ms
+                    ),
+                );
+            }
         }
         if self.max_response_bytes < 1024 {
             problem(
@@ -503,6 +514,26 @@ mod tests {
     }
 
     #[test]
+    fn a_short_timeout_alone_caps_the_default_connect_timeout() {
+        let cfg: GuardConfig = toml::from_str(
+            "kind = \"qwen3guard\"\nbase_url = \"http://h:1\"\nmodel = \"m\"\ntimeout_ms = 500\n",
+        )
+        .unwrap();
+        assert_eq!(keys(&cfg), Vec::<String>::new());
+        assert_eq!(cfg.connect_timeout(), Duration::from_millis(500));
+
+        let long = GuardConfig::new(GuardKind::Qwen3Guard, "http://h:1", "m");
+        assert_eq!(long.connect_timeout(), Duration::from_millis(1000));
+
+        // A value the operator wrote is still checked against `timeout_ms`.
+        let mut written = cfg.clone();
+        written.connect_timeout_ms = Some(600);
+        assert_eq!(keys(&written), vec!["connect_timeout_ms"]);
+        written.connect_timeout_ms = Some(300);
+        assert_eq!(written.connect_timeout(), Duration::from_millis(300));
+    }
+
+    #[test]
     fn root_url_accepts_a_trailing_v1() {
         let mut cfg = GuardConfig::new(GuardKind::Qwen3Guard, "http://h:1/v1/", "m");
         assert_eq!(cfg.root_url(), "http://h:1");
@@ -523,7 +554,6 @@ mod tests {
                 "base_url",
                 "model",
                 "timeout_ms",
-                "connect_timeout_ms",
                 "thresholds",
                 "on_unsafe",
                 "risk_overrides.Violent"

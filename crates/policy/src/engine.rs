@@ -47,7 +47,37 @@ struct LabelFinding {
 pub struct ClassifierLoadError {
     path: String,
     #[source]
-    source: hegui_classifier::LoadError,
+    source: ClassifierLoadProblem,
+}
+
+impl ClassifierLoadError {
+    /// The model file.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &ClassifierLoadProblem {
+        &self.source
+    }
+}
+
+/// What is wrong with a classifier model file.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierLoadProblem {
+    /// The file could not be read or is not a valid model.
+    #[error(transparent)]
+    File(#[from] hegui_classifier::LoadError),
+    /// No label carries a risk code. The stage only flags a text whose winning label has one,
+    /// so such a model would silently allow everything; refusing it keeps that visible.
+    #[error(
+        "no label carries a risk code (labels: {labels:?}), so it would never flag anything; \
+         retrain it with --risk LABEL=CODE, e.g. --risk 1=A2-9"
+    )]
+    NoRiskLabel {
+        /// The model's labels.
+        labels: Vec<String>,
+    },
 }
 
 impl ClassifierStage {
@@ -58,17 +88,26 @@ impl ClassifierStage {
         output: bool,
         policy: &ReviewPolicy,
     ) -> Result<ClassifierStage, ClassifierLoadError> {
-        let bytes = std::fs::read(path).map_err(|e| ClassifierLoadError {
-            path: path.display().to_string(),
-            source: hegui_classifier::LoadError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            },
-        })?;
-        let model = Model::from_bytes(&bytes).map_err(|source| ClassifierLoadError {
+        let error = |source: ClassifierLoadProblem| ClassifierLoadError {
             path: path.display().to_string(),
             source,
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            error(
+                hegui_classifier::LoadError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+                .into(),
+            )
         })?;
+        let model = Model::from_bytes(&bytes).map_err(|e| error(e.into()))?;
+        let labels = &model.meta().labels;
+        if labels.iter().all(|l| l.risk_code.is_none()) {
+            return Err(error(ClassifierLoadProblem::NoRiskLabel {
+                labels: labels.iter().map(|l| l.name.clone()).collect(),
+            }));
+        }
         let digest = hex::encode(Sha256::digest(&bytes));
         let name = format!("classifier:{}", digest.get(..12).unwrap_or(&digest));
         Ok(ClassifierStage::new(model, name, input, output, policy))
@@ -292,6 +331,10 @@ mod tests {
     use hegui_classifier::{train, Example, TrainConfig};
 
     fn model() -> Model {
+        model_with_risks([("offensive".to_string(), "A2-9".to_string())].into())
+    }
+
+    fn model_with_risks(risk_codes: std::collections::BTreeMap<String, String>) -> Model {
         let mut ex = Vec::new();
         for i in 0..40 {
             ex.push(Example {
@@ -305,7 +348,8 @@ mod tests {
         }
         let cfg = TrainConfig {
             negative_label: Some("safe".into()),
-            risk_codes: [("offensive".to_string(), "A2-9".to_string())].into(),
+            risk_codes,
+            bucket_bits: 12,
             ..TrainConfig::default()
         };
         train(&ex, &cfg).unwrap()
@@ -367,5 +411,24 @@ mod tests {
         // The default policy masks medium findings on output, which for a whole-text verdict
         // cannot apply to released text: the finding is recorded.
         assert_eq!(d.matches.len(), 1);
+    }
+
+    #[test]
+    fn loading_a_model_without_any_risk_code_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = ReviewPolicy::default();
+        let bare = dir.path().join("bare.hgc");
+        model_with_risks(Default::default()).save(&bare).unwrap();
+        let err = ClassifierStage::load(&bare, true, true, &policy).unwrap_err();
+        assert!(
+            matches!(err.problem(), ClassifierLoadProblem::NoRiskLabel { .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("bare.hgc") && msg.contains("--risk"), "{msg}");
+
+        let good = dir.path().join("good.hgc");
+        model().save(&good).unwrap();
+        assert!(ClassifierStage::load(&good, true, true, &policy).is_ok());
     }
 }

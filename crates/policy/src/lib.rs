@@ -21,7 +21,7 @@ pub mod policy;
 pub(crate) mod reviewer;
 pub mod taxonomy;
 
-pub use engine::{ClassifierLoadError, ClassifierStage, ReviewEngine};
+pub use engine::{ClassifierLoadError, ClassifierLoadProblem, ClassifierStage, ReviewEngine};
 pub use lexicon::{Combination, Entry, Lexicon, LexiconError};
 pub use policy::{PolicyRule, ReviewPolicy, RiskPattern};
 pub use reviewer::{LexiconReviewer, DEMO_LEXICON};

@@ -7,29 +7,41 @@
 //!    and digits, ligatures and compatibility ideographs become their plain forms (`Ａ①𝐁㎏` →
 //!    `A1Bkg`).
 //! 2. Lower case.
-//! 3. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
+//! 3. Latin letters with diacritics become their base letter when their canonical
+//!    decomposition is an ASCII letter followed only by combining marks (`fǎlúngōng` →
+//!    `falungong`, `é` → `e`, `ñ` → `n`), as the decomposed forms already do (the combining
+//!    mark is noise). Letters of other scripts are not decomposed (Hangul syllables stay).
+//! 4. Traditional → simplified Chinese, char by char, with the data of the `zhconv` crate
 //!    (MediaWiki and OpenCC conversion tables): `製造炸彈` → `制造炸弹`.
-//! 4. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
-//!    and `幺` as read in phone numbers). The table is the numerals themselves, not a policy.
-//! 5. Noise is dropped: every char that is not a letter or digit after the steps above
+//! 5. Chinese numerals and their financial forms become ASCII digits (`零〇一壹二贰两三叁…`,
+//!    and `幺` as read in phone numbers), and the financial forms of the units become the
+//!    common ones (`拾佰仟` → `十百千`). The table is the numerals themselves, not a policy.
+//!    Units stay units (no arithmetic): `十八` reads `十8`, which `18` does not match.
+//! 6. Noise is dropped: every char that is not a letter or digit after the steps above
 //!    (spaces, punctuation, symbols, emoji, zero-width and other format chars, combining
-//!    marks), so `傻@冒`, `傻 冒` and `傻\u{200b}冒` all read `傻冒`. At most
+//!    marks), and every Unicode Default_Ignorable_Code_Point, letter or not (the Hangul
+//!    fillers `\u{3164}`, `\u{ffa0}`, `\u{115f}`, `\u{1160}`, variation selectors, tag
+//!    chars), so `傻@冒`, `傻 冒`, `傻\u{200b}冒` and `傻\u{3164}冒` all read `傻冒`. At most
 //!    [`MAX_NOISE_GAP`] noise chars in a row are skipped; a longer run becomes one
 //!    [`SEPARATOR`], which no term contains, so words far apart are not joined.
-//! 6. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
+//! 7. Repeated non-ASCII chars collapse: `傻傻傻冒` reads `傻冒` (up to [`MAX_REPEAT_DROP`]
 //!    repeats in a row are dropped). ASCII letters and digits are not collapsed, so English
 //!    words and numbers keep their spelling.
 //!
-//! Steps 1–5 depend on the char alone and are looked up in a table built on first use for the
-//! Basic Multilingual Plane (about 30 ms); chars beyond it are computed on the fly. Steps 5 and
-//! 6 keep a little state ([`Normalizer`]), so a stream normalised chunk by chunk gives the same
+//! Steps 1–6 depend on the char alone and are looked up in a table built on first use for the
+//! Basic Multilingual Plane (about 30 ms); chars beyond it are computed on the fly. Steps 6 and
+//! 7 keep a little state ([`Normalizer`]), so a stream normalised chunk by chunk gives the same
 //! result as the whole text.
 //!
 //! Every normalised char is produced by exactly one original char, which is what lets matches
-//! be mapped back to original offsets for masking, explanation and streaming hold-back.
+//! be mapped back to original offsets for masking, explanation and streaming hold-back. A
+//! [`Step::Skip`] says whether it dropped a repeat ([`Normalizer::skipped_a_repeat`]), so that
+//! a match can extend over the repeats of its last char.
 
 use std::sync::LazyLock;
 
+use icu_properties::props::DefaultIgnorableCodePoint;
+use icu_properties::CodePointSetData;
 use unicode_normalization::UnicodeNormalization;
 
 /// How many noise chars in a row may sit between two chars of a term and still match.
@@ -49,7 +61,7 @@ const NOISE: u32 = u32::MAX;
 /// Table entries with this bit set index [`Table::expansions`].
 const EXPANSION: u32 = 1 << 31;
 
-/// Steps 1–5 for every char of the Basic Multilingual Plane.
+/// Steps 1–6 for every char of the Basic Multilingual Plane.
 struct Table {
     bmp: Box<[u32]>,
     expansions: Vec<Box<str>>,
@@ -81,7 +93,7 @@ fn build_table() -> Table {
     Table { bmp, expansions }
 }
 
-/// Steps 1–5 for one char, appended to `out` (nothing for noise).
+/// Steps 1–6 for one char, appended to `out` (nothing for noise).
 fn compute(c: char, out: &mut String) {
     if c.is_ascii() {
         if c.is_ascii_alphanumeric() {
@@ -89,9 +101,22 @@ fn compute(c: char, out: &mut String) {
         }
         return;
     }
+    // Default ignorable code points render as nothing (or as blank space), so they are noise
+    // whatever their general category: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0)
+    // are letters to `char::is_alphanumeric`, and NFKC maps U+3164 and U+FFA0 to U+1160, so
+    // they would otherwise be kept and split a term (`冰\u{3164}毒`). The set comes from the
+    // Unicode data of `icu_properties` rather than a list kept by hand.
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    if ignorable.contains(c) {
+        return;
+    }
     let mut buf = [0u8; 4];
     for n in std::iter::once(c).nfkc() {
+        if ignorable.contains(n) {
+            continue;
+        }
         for l in n.to_lowercase() {
+            let l = latin_base(l).unwrap_or(l);
             let s = if is_han(l) {
                 let converted = zhconv::zhconv(l.encode_utf8(&mut buf), zhconv::Variant::ZhHans);
                 let mut it = converted.chars();
@@ -110,14 +135,43 @@ fn compute(c: char, out: &mut String) {
     }
 }
 
+/// The base letter of a Latin letter with diacritics (`ǎ` → `a`, `ü` → `u`, `ñ` → `n`): when
+/// the canonical decomposition of `c` is one ASCII letter followed only by combining marks.
+/// Pinyin is written with and without tone marks, and a decomposed `a` + U+030C already reads
+/// `a` (the mark is noise), so the precomposed form must too. Other scripts are left alone:
+/// their decompositions do not start with an ASCII letter (a Hangul syllable stays a syllable).
+fn latin_base(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return None;
+    }
+    let mut base = None;
+    let mut only_marks_after = true;
+    let mut first = true;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        if first {
+            first = false;
+            base = Some(d).filter(char::is_ascii_alphabetic);
+        } else if !unicode_normalization::char::is_combining_mark(d) {
+            only_marks_after = false;
+        }
+    });
+    base.filter(|_| only_marks_after)
+}
+
 /// Chars the traditional → simplified tables cover (CJK ideographs and their extensions).
 fn is_han(c: char) -> bool {
     matches!(u32::from(c), 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x2_0000..=0x3_FFFF)
 }
 
-/// Chinese numerals, including the financial (大写) forms, as ASCII digits.
+/// Chinese numerals, including the financial (大写) forms, as ASCII digits; the financial
+/// forms of the units as the common ones (`拾佰仟` → `十百千`; the traditional `萬` already
+/// became `万` in the step before). Units are not digits: there is no arithmetic, so `十八`
+/// reads `十8`, not `18`.
 fn numeral(c: char) -> Option<char> {
     Some(match c {
+        '拾' => '十',
+        '佰' => '百',
+        '仟' => '千',
         '零' | '〇' => '0',
         '一' | '壹' | '幺' => '1',
         '二' | '贰' | '两' => '2',
@@ -132,7 +186,7 @@ fn numeral(c: char) -> Option<char> {
     })
 }
 
-/// What steps 1–5 make of one char.
+/// What steps 1–6 make of one char.
 enum Class<'a> {
     Noise,
     One(char),
@@ -246,6 +300,14 @@ impl Normalizer {
         }
     }
 
+    /// After [`Normalizer::step`] returned [`Step::Skip`]: whether it dropped a repeat of the
+    /// last kept char (rather than noise). Read from the state the step leaves (a repeat resets
+    /// the noise run, noise extends it), so the hot path pays nothing for it.
+    #[inline]
+    pub fn skipped_a_repeat(&self) -> bool {
+        self.noise_run == 0
+    }
+
     /// The repeat rule for one char of a [`Step::Many`] expansion: false if it is dropped.
     #[inline]
     pub fn accept(&mut self, n: char) -> bool {
@@ -342,6 +404,20 @@ mod tests {
     }
 
     #[test]
+    fn latin_letters_with_diacritics_become_their_base_letter() {
+        assert_eq!(normalize("fǎlúngōng"), "falungong");
+        assert_eq!(normalize("FǍLÚNGŌNG"), "falungong");
+        assert_eq!(normalize("lǜ nǚ"), "lunu");
+        assert_eq!(normalize("Éñü"), "enu");
+        // The decomposed forms read the same already (the combining marks are noise).
+        assert_eq!(normalize("fa\u{30c}lu\u{301}ngo\u{304}ng"), "falungong");
+        // Other scripts are not decomposed; letters without a decomposition stay.
+        assert_eq!(normalize("한국"), "한국");
+        assert_eq!(normalize("ø"), "ø");
+        assert_eq!(normalize("ё"), "ё");
+    }
+
+    #[test]
     fn traditional_chinese_becomes_simplified() {
         assert_eq!(normalize("製造炸彈"), "制造炸弹");
         assert_eq!(normalize("髮發"), "发");
@@ -356,6 +432,17 @@ mod tests {
     }
 
     #[test]
+    fn financial_unit_numerals_read_as_the_common_units() {
+        assert_eq!(normalize("拾捌禁"), "十8禁");
+        assert_eq!(normalize("十八禁"), "十8禁");
+        assert_eq!(normalize("壹佰万"), normalize("一百万"));
+        assert_eq!(normalize("壹佰萬"), "1百万");
+        assert_eq!(normalize("叁仟"), "3千");
+        // No arithmetic: units are not digits.
+        assert_ne!(normalize("十八禁"), normalize("18禁"));
+    }
+
+    #[test]
     fn noise_between_characters_is_dropped() {
         for evasion in [
             "傻@冒",
@@ -366,6 +453,30 @@ mod tests {
             "傻\u{0301}冒",
         ] {
             assert_eq!(normalize(evasion), "傻冒", "{evasion:?}");
+        }
+    }
+
+    #[test]
+    fn default_ignorable_chars_are_noise_even_when_they_are_letters() {
+        // The Hangul fillers are letters (Lo) to `char::is_alphanumeric`; the others are
+        // format chars, variation selectors and tags.
+        for c in [
+            '\u{3164}',
+            '\u{ffa0}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{00ad}',
+            '\u{034f}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{fe0f}',
+            '\u{17b4}',
+            '\u{180e}',
+            '\u{e0020}',
+            '\u{e0100}',
+        ] {
+            let evasion = format!("傻{c}冒");
+            assert_eq!(normalize(&evasion), "傻冒", "{evasion:?}");
         }
     }
 
@@ -388,6 +499,18 @@ mod tests {
         // A very long run keeps one char per MAX_REPEAT_DROP + 1.
         let run = "傻".repeat(2 * (MAX_REPEAT_DROP as usize + 1));
         assert_eq!(normalize(&run), "傻傻");
+    }
+
+    #[test]
+    fn a_skip_says_whether_it_dropped_a_repeat_or_noise() {
+        let mut n = Normalizer::new();
+        let mut kinds = Vec::new();
+        for c in "傻冒冒 冒.".chars() {
+            if n.step(c) == Step::Skip {
+                kinds.push(n.skipped_a_repeat());
+            }
+        }
+        assert_eq!(kinds, vec![true, false, true, false]);
     }
 
     #[test]

@@ -10,6 +10,16 @@
 //! to the original text.
 //!
 //! Batch review is the streaming scanner fed one chunk, so the two agree by construction.
+//!
+//! Latin-script terms match whole words only. Noise is dropped between ASCII letters too (so
+//! `b.o.m.b` reads `bomb`), so without a boundary rule `retard` would match in `retardant`. A
+//! pattern whose first normalised char is an ASCII letter or digit matches only if the
+//! original char before its first source char is not a *word char* (one that normalises to an
+//! ASCII letter or digit; within an expansion such as `㎏` → `kg`, the expansion char before);
+//! one whose last normalised char is, only if the char after it is not (the end of the text is
+//! a boundary). The start is checked when the match is found ([`Scan`]'s `ring_word`); the
+//! end needs the next char, so such a match is *tentative* until then
+//! ([`Scan::resolve_tentative`]), and a stream holds its text back meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +62,30 @@ struct Hit {
     plain: bool,
     /// The plain term's rule's actions and risk.
     fast: RuleFast,
+    /// Which word boundaries the pattern needs ([`NEEDS_START`], [`NEEDS_END`]); fits in the
+    /// struct's padding, so the automaton's values stay 12 bytes.
+    bounds: u8,
+}
+
+/// [`Hit::bounds`]: the pattern starts with an ASCII letter or digit, so the original char
+/// before the match must not be a word char.
+const NEEDS_START: u8 = 1;
+/// [`Hit::bounds`]: the pattern ends with an ASCII letter or digit, so the original char after
+/// the match must not be a word char (the end of the text is a boundary).
+const NEEDS_END: u8 = 2;
+
+/// The word boundaries a normalised pattern needs: at each end that is an ASCII letter or
+/// digit, so that Latin-script terms match whole words only (`retard` not in `retardant`).
+fn bounds_of(pattern: &str) -> u8 {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut b = 0;
+    if word(pattern.chars().next()) {
+        b |= NEEDS_START;
+    }
+    if word(pattern.chars().next_back()) {
+        b |= NEEDS_END;
+    }
+    b
 }
 
 /// What one lexicon entry asks for when it matches.
@@ -309,7 +343,14 @@ impl LexiconReviewer {
             })
             .collect();
         let mut hits = Vec::with_capacity(patterns.strings.len());
-        for (pid, (t, &chars)) in patterns.targets.iter().zip(&pattern_chars).enumerate() {
+        for (pid, ((t, &chars), pattern)) in patterns
+            .targets
+            .iter()
+            .zip(&pattern_chars)
+            .zip(&patterns.strings)
+            .enumerate()
+        {
+            let bounds = bounds_of(pattern);
             let general = Hit {
                 id: u32::try_from(pid).map_err(|_| too_many())?,
                 chars: 0,
@@ -318,6 +359,7 @@ impl LexiconReviewer {
                     actions: [Action::Allow; 2],
                     risk_ix: 0,
                 },
+                bounds,
             };
             let plain = match t.as_slice() {
                 [Target::Term(rule)] => rules
@@ -330,6 +372,7 @@ impl LexiconReviewer {
                         chars,
                         plain: true,
                         fast,
+                        bounds,
                     }),
                 _ => None,
             };
@@ -382,7 +425,9 @@ impl LexiconReviewer {
         &self.inner.lexicon_versions
     }
 
-    /// How many chars a stream holds back at most: the longest term's length minus one.
+    /// How many normalised chars a stream holds back at most: the longest term's length minus
+    /// one, or one more while a match of a term ending in a Latin letter or digit waits for
+    /// the next char (the word boundary).
     pub fn max_held_chars(&self) -> usize {
         self.inner.hold_chars
     }
@@ -486,6 +531,17 @@ struct Pending {
     end: usize,
 }
 
+/// [`Scan::run_from`] when no run of repeats can extend a match.
+const NO_RUN: usize = usize::MAX;
+
+/// A match of a pattern that needs a word boundary after it, waiting for the next char: a
+/// word char cancels it, anything else (or the end of the text) lets it count.
+#[derive(Debug, Clone, Copy)]
+struct Tentative {
+    hit: Hit,
+    start_ord: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 struct ComboState {
     seen: u32,
@@ -510,6 +566,25 @@ struct Scan {
     ring: Vec<usize>,
     /// The last normalised chars, by ordinal (same slots as `ring`).
     ring_chars: Vec<char>,
+    /// Per normalised char, by ordinal (same slots as `ring`): whether the char before it was
+    /// a word char (the original char before its source char, or for the second and later
+    /// chars of an expansion the expansion char before it).
+    ring_word: Vec<bool>,
+    /// Whether the last original char (noise and dropped repeats included), or the last
+    /// expansion char, was a word char: one that normalises to an ASCII letter or digit.
+    prev_word: bool,
+    /// Matches ending at the last normalised char whose patterns need a word boundary after
+    /// it: decided by the next char ([`Scan::resolve_tentative`]).
+    tentative: Vec<Tentative>,
+    /// Original end offset of the tentative matches (they all end at the same char).
+    tentative_end: usize,
+    /// Original end of the last normalised char, or [`NO_RUN`] once noise followed it.
+    run_from: usize,
+    /// `run_from` extended over the repeats of that char that followed it directly (the
+    /// normaliser dropped them): a match ending at the char ends there.
+    run_to: usize,
+    /// Indices in `matches` of the listed matches that end at `run_to`.
+    ending: Vec<usize>,
     /// Normalised chars emitted so far.
     count: usize,
     /// `count` just after the last separator (no match starts before it).
@@ -537,6 +612,7 @@ impl Scan {
     fn new(inner: Arc<Inner>, stage: Stage) -> Scan {
         let ring = vec![0; inner.ring_mask + 1];
         let ring_chars = vec!['\0'; inner.ring_mask + 1];
+        let ring_word = vec![false; inner.ring_mask + 1];
         Scan {
             inner,
             stage,
@@ -545,6 +621,13 @@ impl Scan {
             depth: 0,
             ring,
             ring_chars,
+            ring_word,
+            prev_word: false,
+            tentative: Vec::new(),
+            tentative_end: 0,
+            run_from: NO_RUN,
+            run_to: NO_RUN,
+            ending: Vec::new(),
             count: 0,
             after_sep: 0,
             pos: 0,
@@ -585,26 +668,53 @@ impl Scan {
             let end = start + c.len_utf8();
             // The common case (one normalised char or none) takes no allocation; expansions
             // (`㎏` → `kg`) are copied out because the normaliser is borrowed until then.
+            // Each char first decides the tentative matches before it (is it a word char?),
+            // then becomes the char before the next one (`prev_word`).
             let n = match self.norm.step(c) {
-                Step::Skip => continue,
+                Step::Skip => {
+                    // Noise or a dropped (non-ASCII) repeat: never a word char.
+                    if !self.tentative.is_empty() {
+                        self.resolve_tentative(inner, false);
+                    }
+                    self.prev_word = false;
+                    if self.norm.skipped_a_repeat() {
+                        self.extend_run(start, end);
+                    } else {
+                        self.break_run();
+                    }
+                    continue;
+                }
                 Step::One(n) => n,
                 Step::Many(s) => {
                     many.clear();
                     many.extend(s.chars());
+                    // Inside an expansion, each expansion char is the "next char" of the one
+                    // before it (`㎏` is `k` then `g`).
                     for k in 0..many.len() {
                         let Some(&n) = many.get(k) else { break };
+                        let word = n.is_ascii_alphanumeric();
+                        if !self.tentative.is_empty() {
+                            self.resolve_tentative(inner, word);
+                        }
                         if self.norm.accept(n) {
                             self.advance(inner, aut, &mut st, n, start, end);
                         }
+                        self.prev_word = word;
                     }
-                    if !self.pending.is_empty() {
+                    if !self.pending.is_empty() && self.tentative.is_empty() {
                         self.confirm_due(inner, false);
                     }
                     continue;
                 }
             };
+            let word = n.is_ascii_alphanumeric();
+            if !self.tentative.is_empty() {
+                self.resolve_tentative(inner, word);
+            }
             self.advance(inner, aut, &mut st, n, start, end);
-            if !self.pending.is_empty() {
+            self.prev_word = word;
+            // While an exception context may be tentative, its term waits one char more.
+            if !self.pending.is_empty() && self.tentative.is_empty() {
                 self.confirm_due(inner, false);
             }
         }
@@ -627,6 +737,11 @@ impl Scan {
         start: usize,
         end: usize,
     ) {
+        self.run_from = end;
+        self.run_to = end;
+        if !self.ending.is_empty() {
+            self.ending.clear();
+        }
         if n == SEPARATOR || !inner.alphabet.contains(n) {
             // No match spans it, so the automaton restarts and nothing before it needs
             // remembering.
@@ -656,27 +771,131 @@ impl Scan {
         if let Some(s) = self.ring_chars.get_mut(slot) {
             *s = n;
         }
+        if let Some(w) = self.ring_word.get_mut(slot) {
+            *w = self.prev_word;
+        }
         st.consume(n);
         let mut listed = false;
         for m in st.matches() {
             let hit = m.value();
+            let chars = if hit.plain {
+                usize::from(hit.chars)
+            } else {
+                inner
+                    .pattern_chars
+                    .get(hit.id as usize)
+                    .copied()
+                    .unwrap_or(1) as usize
+            };
+            let start_ord = self.count.saturating_sub(chars);
+            if hit.bounds != 0 {
+                // A Latin-script end: the match must not continue a word before it...
+                if hit.bounds & NEEDS_START != 0
+                    && self
+                        .ring_word
+                        .get(start_ord & inner.ring_mask)
+                        .copied()
+                        .unwrap_or(false)
+                {
+                    continue;
+                }
+                // ...nor after it, which the next char tells.
+                if hit.bounds & NEEDS_END != 0 {
+                    self.tentative.push(Tentative { hit, start_ord });
+                    self.tentative_end = end;
+                    continue;
+                }
+            }
             // Most patterns are one plain term: confirm it here, without the general handling
             // of exceptions and combinations.
             if hit.plain {
-                let start = self.origin(self.count.saturating_sub(usize::from(hit.chars)));
+                let start = self.origin(start_ord);
                 self.confirm_with(inner, hit.id, hit.fast, start, end);
             } else {
-                let pid = hit.id as usize;
-                let chars = inner.pattern_chars.get(pid).copied().unwrap_or(1) as usize;
                 if !listed {
                     self.hits.clear();
                     listed = true;
                 }
-                self.hits.push((pid, self.count.saturating_sub(chars)));
+                self.hits.push((hit.id as usize, start_ord));
             }
         }
         if listed {
             self.on_hits(inner, end);
+        }
+    }
+
+    /// Decides the tentative matches, which end at the char before the current one: `word`
+    /// says whether the current char is a word char (which cancels them all); otherwise each is
+    /// handled as it would have been when found. Called before the current char is fed, so the
+    /// ring still maps their start ordinals.
+    fn resolve_tentative(&mut self, inner: &Inner, word: bool) {
+        let mut tentative = std::mem::take(&mut self.tentative);
+        if !word {
+            let end = self.tentative_end;
+            let mut listed = false;
+            for t in &tentative {
+                if t.hit.plain {
+                    let start = self.origin(t.start_ord);
+                    self.confirm_with(inner, t.hit.id, t.hit.fast, start, end);
+                } else {
+                    if !listed {
+                        self.hits.clear();
+                        listed = true;
+                    }
+                    self.hits.push((t.hit.id as usize, t.start_ord));
+                }
+            }
+            if listed {
+                self.on_hits(inner, end);
+            }
+        }
+        tentative.clear();
+        self.tentative = tentative;
+        if !self.pending.is_empty() {
+            self.confirm_due(inner, false);
+        }
+    }
+
+    /// The end of the text (or of a stream at `finish`): a word boundary, so tentative matches
+    /// count, and the next text starts after a boundary.
+    fn end_of_text(&mut self, inner: &Inner) {
+        if !self.tentative.is_empty() {
+            self.resolve_tentative(inner, false);
+        }
+        self.prev_word = false;
+    }
+
+    /// The original char at `start..end` is a repeat of the last normalised char, directly
+    /// after it (or after other such repeats): matches ending at that char, listed or pending,
+    /// now end after it, so `傻傻傻冒冒冒` is masked whole. In a stream the repeat is fed, and
+    /// the mask extended, before any release point can pass it.
+    fn extend_run(&mut self, start: usize, end: usize) {
+        if self.run_from == NO_RUN {
+            return;
+        }
+        let old = self.run_to;
+        self.run_to = end;
+        for k in 0..self.ending.len() {
+            let Some(&i) = self.ending.get(k) else { break };
+            if let Some(m) = self.matches.get_mut(i) {
+                m.end = end;
+                if m.action == Action::Mask {
+                    self.masks.push((start, end));
+                }
+            }
+        }
+        for p in &mut self.pending {
+            if p.end == old {
+                p.end = end;
+            }
+        }
+    }
+
+    /// Noise ends the run of repeats a match extends over.
+    fn break_run(&mut self) {
+        self.run_from = NO_RUN;
+        if !self.ending.is_empty() {
+            self.ending.clear();
         }
     }
 
@@ -819,6 +1038,14 @@ impl Scan {
         let Some(r) = inner.rules.get(rule as usize) else {
             return;
         };
+        // Ending at the last normalised char: over the repeats of it seen so far, and the
+        // ones still to come (`extend_run`).
+        let end = if self.run_from != NO_RUN && (end == self.run_from || end == self.run_to) {
+            self.ending.push(self.matches.len());
+            self.run_to
+        } else {
+            end
+        };
         self.matches.push(MatchInfo {
             rule: r.id.clone(),
             risk: r.risk.clone(),
@@ -844,6 +1071,10 @@ impl Scan {
             .max(self.after_sep);
         if let Some(p) = self.pending.iter().map(|p| p.start_ord).min() {
             ord = ord.min(p);
+        }
+        // A tentative match may still count: none of its text may go yet.
+        if let Some(t) = self.tentative.iter().map(|t| t.start_ord).min() {
+            ord = ord.min(t);
         }
         if ord >= self.count {
             self.pos
@@ -961,6 +1192,7 @@ impl LexiconReviewer {
     fn scanned(&self, stage: Stage, text: &str) -> Scan {
         let mut scan = Scan::new(Arc::clone(&self.inner), stage);
         scan.feed(text);
+        scan.end_of_text(&self.inner);
         scan.confirm_due(&self.inner, true);
         scan.scan_pii(text, 0);
         scan
@@ -1057,6 +1289,7 @@ impl LexiconStream {
         self.held.clear();
         self.scan.masks.clear();
         self.scan.pending.clear();
+        self.scan.tentative.clear();
         StreamStep::Stop
     }
 }
@@ -1094,6 +1327,7 @@ impl StreamReview for LexiconStream {
             return StreamStep::Stop;
         }
         let inner = Arc::clone(&self.scan.inner);
+        self.scan.end_of_text(&inner);
         self.scan.confirm_due(&inner, true);
         let all = self.held_base + self.held.len();
         self.pii_until(all);

@@ -25,7 +25,7 @@ pub fn cases(base_url: &str) -> Vec<Case> {
     let cfg = |kind, model: &str| {
         let mut c = GuardConfig::new(kind, base_url, model);
         c.timeout_ms = 400;
-        c.connect_timeout_ms = 200;
+        c.connect_timeout_ms = Some(200);
         c
     };
     let mut llama_template = cfg(GuardKind::LlamaGuard, "meta-llama/Llama-Guard-3-8B");

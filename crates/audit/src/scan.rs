@@ -121,6 +121,45 @@ pub enum AuditError {
     /// A state file is malformed.
     #[error("invalid audit state: {0}")]
     State(String),
+    /// Some shards read an input file that others did not see: merging would silently count
+    /// that file's items for some shards only.
+    #[error("cannot merge audit states: {0}")]
+    InputFileMissing(Box<MissingInput>),
+    /// An input file has different contents on different shards.
+    #[error("cannot merge audit states: {0}")]
+    InputFileDiffers(Box<DifferingInput>),
+}
+
+/// An input file read by some shards but not by others (see [`AuditError::InputFileMissing`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file `{file}` of source `{source_name}` was read by shard(s) {present_in:?} but is missing from shard(s) {missing_in:?}; every shard must see the same input files (copy the file there and re-run those shards)")]
+pub struct MissingInput {
+    /// Source name.
+    pub source_name: String,
+    /// File (relative to the manifest directory).
+    pub file: String,
+    /// Shard indices of the states that read the file.
+    pub present_in: Vec<u32>,
+    /// Shard indices of the states that did not.
+    pub missing_in: Vec<u32>,
+}
+
+/// An input file whose SHA-256 differs between shards (see [`AuditError::InputFileDiffers`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file `{file}` of source `{source_name}` has different contents on different shards (SHA-256 {sha256_a} on shard(s) {shards_a:?}, {sha256_b} on shard(s) {shards_b:?})")]
+pub struct DifferingInput {
+    /// Source name.
+    pub source_name: String,
+    /// File (relative to the manifest directory).
+    pub file: String,
+    /// Shard indices of the first state.
+    pub shards_a: Vec<u32>,
+    /// The file's SHA-256 there (`unreadable` if it could not be read).
+    pub sha256_a: String,
+    /// Shard indices of the second state.
+    pub shards_b: Vec<u32>,
+    /// The file's SHA-256 there.
+    pub sha256_b: String,
 }
 
 /// Format tag of the state file.
@@ -732,8 +771,51 @@ pub fn run_audit(
     Ok(state)
 }
 
+/// Every shard reads every file, so all states must list exactly the same input files with
+/// the same hashes: comparing only the files present in both would let a shard that missed a
+/// file (e.g. not copied to its machine) merge silently with that file's items undercounted.
+fn check_same_files(a: &AuditState, b: &AuditState) -> Result<(), AuditError> {
+    let map = |st: &AuditState| -> BTreeMap<(String, String), Option<String>> {
+        st.files
+            .iter()
+            .map(|f| ((f.source.clone(), f.file.clone()), f.sha256.clone()))
+            .collect()
+    };
+    let (fa, fb) = (map(a), map(b));
+    let missing =
+        |(source_name, file): &(String, String), present: &AuditState, missing: &AuditState| {
+            AuditError::InputFileMissing(Box::new(MissingInput {
+                source_name: source_name.clone(),
+                file: file.clone(),
+                present_in: present.shards.indices.clone(),
+                missing_in: missing.shards.indices.clone(),
+            }))
+        };
+    for (k, ha) in &fa {
+        match fb.get(k) {
+            None => return Err(missing(k, a, b)),
+            Some(hb) if hb != ha => {
+                return Err(AuditError::InputFileDiffers(Box::new(DifferingInput {
+                    source_name: k.0.clone(),
+                    file: k.1.clone(),
+                    shards_a: a.shards.indices.clone(),
+                    sha256_a: ha.clone().unwrap_or_else(|| "unreadable".into()),
+                    shards_b: b.shards.indices.clone(),
+                    sha256_b: hb.clone().unwrap_or_else(|| "unreadable".into()),
+                })))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(k) = fb.keys().find(|k| !fa.contains_key(*k)) {
+        return Err(missing(k, b, a));
+    }
+    Ok(())
+}
+
 /// Merges shard states into one. They must come from the same manifest and settings, use the
-/// same shard count, and cover disjoint shards; files read by several shards must hash alike.
+/// same shard count, and cover disjoint shards; all must have read the same input files with the
+/// same SHA-256.
 pub fn merge(states: Vec<AuditState>) -> Result<AuditState, AuditError> {
     let mut it = states.into_iter();
     let mut acc = it
@@ -781,23 +863,7 @@ pub fn merge(states: Vec<AuditState>) -> Result<AuditState, AuditError> {
                 "the states list different sources".into(),
             ));
         }
-        for f in &s.files {
-            if let Some(g) = acc
-                .files
-                .iter()
-                .find(|g| g.source == f.source && g.file == f.file)
-            {
-                if g.sha256 != f.sha256 {
-                    return Err(AuditError::Merge(format!(
-                        "file `{}` of source `{}` has different contents on different shards (SHA-256 {} vs {})",
-                        f.file,
-                        f.source,
-                        g.sha256.as_deref().unwrap_or("unreadable"),
-                        f.sha256.as_deref().unwrap_or("unreadable")
-                    )));
-                }
-            }
-        }
+        check_same_files(&acc, &s)?;
         acc.shards.indices.extend(s.shards.indices);
         acc.shards.indices.sort_unstable();
         for (a, b) in acc.sources.iter_mut().zip(s.sources) {

@@ -601,3 +601,88 @@ paths = ["*.txt", "bad.jsonl", "<missing>.txt"]
     assert_eq!(v["sources"][0]["read_errors"]["examples"][0]["line"], 1);
     assert_eq!(v["input_files"][0]["sha256"].as_str().unwrap().len(), 64);
 }
+
+/// Two-source manifest over `lic/` (JSONL files) for the merge and read-error tests.
+fn small_manifest(extra: &str) -> Manifest {
+    let text = format!(
+        r#"
+[audit]
+seed = 5
+sample_size = 10
+min_per_source = 1
+
+[[source]]
+name = "lic"
+origin = "licensed"
+licence = "contract:1"
+licence_allows_commercial_training = true
+authorization_evidence = ["contract:1"]
+collection_method = "delivery"
+collected = "2024-03-01"
+{extra}
+"#
+    );
+    Manifest::from_toml_str(&text).unwrap()
+}
+
+fn jsonl_lines(n: usize, tag: &str) -> String {
+    (0..n)
+        .map(|i| format!("{{\"text\":\"{tag} item number {i}\"}}\n"))
+        .collect()
+}
+
+#[test]
+fn merge_refuses_shards_that_saw_different_file_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = small_manifest(r#"paths = ["lic"]"#);
+    write(
+        &dir.path().join("lic/a.jsonl"),
+        jsonl_lines(50, "a").as_bytes(),
+    );
+    let run = |i| {
+        run_audit(
+            &m,
+            dir.path(),
+            &MarkerScanner,
+            RunOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    // Shard 0 runs on a machine where b.jsonl is missing, shard 1 sees both files.
+    let s0 = run(0);
+    write(
+        &dir.path().join("lic/b.jsonl"),
+        jsonl_lines(50, "b").as_bytes(),
+    );
+    let s1 = run(1);
+    for states in [vec![s0.clone(), s1.clone()], vec![s1.clone(), s0.clone()]] {
+        match merge(states) {
+            Err(AuditError::InputFileMissing(m)) => {
+                assert_eq!(m.source_name, "lic");
+                assert_eq!(m.file, "lic/b.jsonl");
+                assert_eq!(m.present_in, vec![1]);
+                assert_eq!(m.missing_in, vec![0]);
+            }
+            other => panic!("expected InputFileMissing, got {other:?}"),
+        }
+    }
+    // Same file list, different contents: refused with both hashes.
+    let s0 = run(0);
+    write(
+        &dir.path().join("lic/b.jsonl"),
+        jsonl_lines(51, "b").as_bytes(),
+    );
+    let s1 = run(1);
+    let e = merge(vec![s0, s1]).unwrap_err();
+    assert!(
+        matches!(&e, AuditError::InputFileDiffers(d) if d.file == "lic/b.jsonl"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("different contents"), "{e}");
+    // The same files everywhere merge fine.
+    let s0 = run(0);
+    assert!(merge(vec![s0, run(1)]).is_ok());
+}

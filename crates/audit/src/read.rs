@@ -285,7 +285,12 @@ pub fn resolve_paths(base_dir: &Path, patterns: &[String]) -> Resolved {
             res.unmatched.push(pat.clone());
         }
         for p in found {
-            if seen.insert(p.clone()) {
+            // De-duplicate on the canonical path, not the spelling: `lic/../lic/a.csv`, an
+            // absolute path or a symlink to a listed file would otherwise be read (and counted)
+            // twice. The first spelling stays the file's identity. If canonicalisation fails
+            // the open will fail too and report it; the raw path is the best key until then.
+            let key = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if seen.insert(key) {
                 let rel = rel_name(base_dir, &p);
                 res.files.push(ResolvedFile { path: p, rel });
             }

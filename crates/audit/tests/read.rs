@@ -526,3 +526,25 @@ fn garbage_never_panics_in_any_format() {
         }
     }
 }
+
+#[test]
+fn a_file_reached_by_two_spellings_is_listed_once_under_its_first_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("corpus/lic/a.csv"), b"text\n1\n2\n");
+    write(&d.join("corpus/lic/b.csv"), b"text\n3\n");
+    let abs = d.join("corpus/lic/a.csv").to_string_lossy().into_owned();
+    let r = resolve_paths(
+        d,
+        &[
+            "corpus/lic/a.csv".into(),
+            "corpus/lic/../lic/a.csv".into(),
+            abs,
+            "corpus/lic/*.csv".into(),
+            "corpus".into(),
+        ],
+    );
+    let rels: Vec<&str> = r.files.iter().map(|f| f.rel.as_str()).collect();
+    assert_eq!(rels, vec!["corpus/lic/a.csv", "corpus/lic/b.csv"]);
+    assert!(r.unmatched.is_empty(), "{:?}", r.unmatched);
+}

@@ -793,8 +793,71 @@ impl WholeFileState {
     }
 }
 
+/// Read-ahead buffer of the CSV readers: [`NewlineTap`] keeps the newline offsets of twice this
+/// much input, which always covers the last byte of the record just returned.
+const CSV_BUFFER: usize = 64 * 1024;
+
+/// Gives CSV records the line they start on.
+///
+/// The `csv` crate's record position is where the *previous* record stopped, not where this one
+/// starts: with CRLF line ends (Excel's and Python's default) a record stops at the `\r`, so its
+/// `\n` is only counted with the next record, whose line comes out one too low; blank lines
+/// before a record are likewise counted as its start. What is exact is the line count *after* a
+/// record (newlines consumed so far): the record starts that many lines back, less the newlines
+/// inside its fields and its terminating `\n` if it consumed one. This reader wrapper notes where
+/// the newlines are so that the last question can be answered.
+pub(crate) struct NewlineTap<R> {
+    inner: R,
+    /// Bytes read from `inner`.
+    read: u64,
+    /// Offsets of the newlines among the last `2 * CSV_BUFFER` bytes read, ascending.
+    newlines: VecDeque<u64>,
+}
+
+impl<R: Read> NewlineTap<R> {
+    /// A CSV reader over `r` (with `builder`'s settings) whose records can be given their line.
+    pub(crate) fn csv_reader(builder: &mut csv::ReaderBuilder, r: R) -> csv::Reader<Self> {
+        builder.buffer_capacity(CSV_BUFFER).from_reader(NewlineTap {
+            inner: r,
+            read: 0,
+            newlines: VecDeque::new(),
+        })
+    }
+}
+
+impl<R> NewlineTap<R> {
+    /// The 1-based line `rec` starts on; `after` is the reader's position right after it.
+    pub(crate) fn record_line(&self, after: &csv::Position, rec: &csv::ByteRecord) -> u64 {
+        let end = after.byte();
+        let ends_with_newline = end > 0 && self.newlines.binary_search(&(end - 1)).is_ok();
+        let inside = memchr::memchr_iter(b'\n', rec.as_slice()).count() as u64;
+        after
+            .line()
+            .saturating_sub(inside + u64::from(ends_with_newline))
+            .max(1)
+    }
+}
+
+impl<R: Read> Read for NewlineTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.read;
+        self.newlines.extend(
+            memchr::memchr_iter(b'\n', buf.get(..n).unwrap_or_default()).map(|i| start + i as u64),
+        );
+        self.read += n as u64;
+        // Only the last consumed byte is ever asked about, and the csv reader holds at most
+        // CSV_BUFFER bytes read but not consumed.
+        let keep_from = self.read.saturating_sub(2 * CSV_BUFFER as u64);
+        while self.newlines.front().is_some_and(|&o| o < keep_from) {
+            self.newlines.pop_front();
+        }
+        Ok(n)
+    }
+}
+
 struct CsvState {
-    rdr: csv::Reader<DynBufRead>,
+    rdr: csv::Reader<NewlineTap<DynBufRead>>,
     col: usize,
     rec: csv::ByteRecord,
 }
@@ -805,11 +868,13 @@ impl CsvState {
         delimiter: u8,
         field: &str,
     ) -> Result<Option<Self>, (ReadErrorKind, Option<u64>, String)> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(r);
+        let mut rdr = NewlineTap::csv_reader(
+            csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .flexible(true)
+                .has_headers(true),
+            r,
+        );
         let headers = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => {
@@ -852,7 +917,10 @@ impl CsvState {
         match self.rdr.read_byte_record(&mut self.rec) {
             Ok(false) => false,
             Ok(true) => {
-                let line = self.rec.position().map_or(0, |p| p.line());
+                let line = self
+                    .rdr
+                    .get_ref()
+                    .record_line(self.rdr.position(), &self.rec);
                 match self.rec.get(self.col) {
                     None => out.push_back(ctx.error(
                         Some(line),

@@ -421,6 +421,10 @@ pub struct FileSummary {
     pub sha256: Option<String>,
     /// Size in bytes.
     pub bytes: u64,
+    /// The error that stopped reading before the end of the file (unreadable file, unknown
+    /// format, missing text column, broken or truncated stream), if any. Such a file loses
+    /// every item after that point but yields one read error, so the audit judges it apart.
+    pub incomplete: Option<ReadError>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1179,6 +1183,8 @@ pub struct FileReader {
     inner: Inner,
     pending: VecDeque<Record>,
     hash: Option<SharedFile>,
+    /// See [`FileSummary::incomplete`].
+    incomplete: Option<ReadError>,
 }
 
 impl FileReader {
@@ -1197,9 +1203,13 @@ impl FileReader {
             inner: Inner::Done,
             pending: VecDeque::new(),
             hash: None,
+            incomplete: None,
         };
         if let Err((kind, line, detail)) = r.init(opts) {
             let e = r.ctx.error(line, kind, detail);
+            if let Record::Error(err) = &e {
+                r.incomplete = Some(err.clone());
+            }
             r.pending.push_back(e);
             r.inner = Inner::Done;
         }
@@ -1316,12 +1326,30 @@ impl FileReader {
             Ok((sha, bytes)) => FileSummary {
                 sha256: Some(sha),
                 bytes,
+                incomplete: self.incomplete,
             },
             Err(_) => FileSummary {
                 sha256: None,
                 bytes: 0,
+                incomplete: self.incomplete,
             },
         }
+    }
+}
+
+/// Whether an error of this kind that ends a file means items after it were not read.
+fn stops_file(kind: ReadErrorKind) -> bool {
+    match kind {
+        ReadErrorKind::Open
+        | ReadErrorKind::UnknownFormat
+        | ReadErrorKind::Decompress
+        | ReadErrorKind::Io
+        | ReadErrorKind::MissingField
+        | ReadErrorKind::Parquet => true,
+        ReadErrorKind::InvalidUtf8
+        | ReadErrorKind::InvalidJson
+        | ReadErrorKind::NonStringField
+        | ReadErrorKind::TooLarge => false,
     }
 }
 
@@ -1341,6 +1369,16 @@ impl Iterator for FileReader {
                 Inner::Done => false,
             };
             if !more {
+                // `pending` was empty before this step, so an error in it now is what stopped
+                // the reader: the rest of the file is lost (a per-row error never stops it).
+                // Only a whole-file item too large for `txt_mode = "file"` stops it and loses
+                // nothing but that one item.
+                if self.incomplete.is_none() {
+                    self.incomplete = self.pending.iter().find_map(|r| match r {
+                        Record::Error(e) if stops_file(e.kind) => Some(e.clone()),
+                        _ => None,
+                    });
+                }
                 self.inner = Inner::Done;
                 if self.pending.is_empty() {
                     return None;

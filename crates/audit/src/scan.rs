@@ -293,6 +293,12 @@ pub struct SourceState {
     pub blank: u64,
     /// Read errors.
     pub read_errors: ErrorTally,
+    /// Files not read to the end, each with the error that stopped it (one per file, sorted;
+    /// recorded by every shard, since every shard reads every file). Such a file counts as one
+    /// read error however many items it lost, so the per-item rate alone could pass a source
+    /// with most of its data unread.
+    #[serde(default)]
+    pub incomplete_files: Vec<ReadError>,
     /// Lengths in characters.
     pub length: LengthHistogram,
     /// Majority scripts.
@@ -423,11 +429,20 @@ impl ScanTally {
     }
 }
 
+/// Sorts and keeps one entry per file (shards record the same files; should their error text
+/// differ, e.g. another OS message, the file still counts once).
+fn canonical_incomplete(v: &mut Vec<ReadError>) {
+    v.sort();
+    v.dedup_by(|a, b| a.file == b.file);
+}
+
 impl SourceState {
     fn merge(&mut self, o: SourceState, cap: usize) {
         self.items += o.items;
         self.blank += o.blank;
         self.read_errors.merge(o.read_errors, cap);
+        self.incomplete_files.extend(o.incomplete_files);
+        canonical_incomplete(&mut self.incomplete_files);
         self.length.merge(&o.length);
         self.scripts.merge(&o.scripts);
         self.scan.merge(o.scan);
@@ -466,6 +481,7 @@ impl AuditState {
                     items: 0,
                     blank: 0,
                     read_errors: ErrorTally::default(),
+                    incomplete_files: Vec::new(),
                     length: LengthHistogram::default(),
                     scripts: ScriptMix::default(),
                     scan: ScanTally::default(),
@@ -485,6 +501,7 @@ impl AuditState {
             s.dedup.canonicalize();
             s.read_errors.examples.sort();
             s.read_errors.examples.truncate(cap);
+            canonical_incomplete(&mut s.incomplete_files);
         }
         self.files.sort();
         self.files.dedup();
@@ -600,14 +617,16 @@ pub fn run_audit(
     let files_total: usize = plans.iter().map(|p| p.1.files.len()).sum();
     for (si, res, _) in &plans {
         for (file, detail) in &res.errors {
+            let e = ReadError {
+                source: Arc::from(manifest.sources[*si].name.as_str()),
+                file: Arc::from(file.as_str()),
+                line: None,
+                kind: ReadErrorKind::Open,
+                detail: detail.clone(),
+            };
+            // Files under an unlistable directory are lost whatever the shard.
+            state.sources[*si].incomplete_files.push(e.clone());
             if keys::shard_of(file, None, count) == index {
-                let e = ReadError {
-                    source: Arc::from(manifest.sources[*si].name.as_str()),
-                    file: Arc::from(file.as_str()),
-                    line: None,
-                    kind: ReadErrorKind::Open,
-                    detail: detail.clone(),
-                };
                 state.sources[*si].read_errors.add(e, cap);
             }
         }
@@ -681,6 +700,9 @@ pub fn run_audit(
             match msg {
                 Msg::FileDone { si, file, summary } => {
                     files_done += 1;
+                    if let Some(e) = summary.incomplete {
+                        state.sources[si].incomplete_files.push(e);
+                    }
                     state.files.push(FileRecord {
                         source: manifest.sources[si].name.clone(),
                         file: file.to_string(),
@@ -906,6 +928,24 @@ pub fn finish(
                     "declared `pi_basis = \"none_present\"` but the scan found personal information in {} item(s) ({}): de-identify the source or declare and document a legal basis",
                     s.scan.pii_items,
                     kinds.join(", ")
+                ),
+            });
+        }
+    }
+    for s in &state.sources {
+        for e in &s.incomplete_files {
+            // A warning, not an error: the source's `read_errors` check fails on it, and an
+            // error finding would also fail `legality`, which is about provenance.
+            findings.push(Finding {
+                source: s.name.clone(),
+                severity: Severity::Warning,
+                rule_code: crate::manifest::rules::FILE_NOT_READ_COMPLETELY.to_owned(),
+                message: format!(
+                    "file `{}` was not read completely ({}{}: {}): its remaining items are unaudited; fix or replace the file (or the source's settings) and re-run",
+                    e.file,
+                    e.kind.as_str(),
+                    e.line.map(|l| format!(" at line/row {l}")).unwrap_or_default(),
+                    e.detail
                 ),
             });
         }

@@ -686,3 +686,77 @@ fn merge_refuses_shards_that_saw_different_file_lists() {
     let s0 = run(0);
     assert!(merge(vec![s0, run(1)]).is_ok());
 }
+
+/// Runs `small_manifest(paths)` over `dir` unsharded and in 2 merged shards (which must agree)
+/// and returns the report of the single source.
+fn lic_report(dir: &Path, paths: &str) -> (AuditState, AuditReport) {
+    let m = small_manifest(paths);
+    let single = run_audit(&m, dir, &MarkerScanner, RunOptions::default()).unwrap();
+    let shards: Vec<AuditState> = (0..2)
+        .map(|i| {
+            let o = RunOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            };
+            run_audit(&m, dir, &MarkerScanner, o).unwrap()
+        })
+        .collect();
+    assert_eq!(unsharded(merge(shards).unwrap()), single);
+    let r = finish(&single, vec![], &fixed());
+    (single, r)
+}
+
+#[test]
+fn a_file_lost_whole_or_cut_off_fails_the_read_error_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("ok/a.jsonl"), jsonl_lines(200, "ok").as_bytes());
+    // The clean source passes.
+    let (_, r) = lic_report(d, r#"paths = ["ok"]"#);
+    assert_eq!(check(&r.sources[0], "read_errors"), Verdict::Pass);
+    assert!(r.sources[0].read_errors.incomplete_files.is_empty());
+
+    // A Parquet file without the configured text column: 3000 rows unread, one read error in
+    // 201 (0.5%, under the 1% limit).
+    write(&d.join("pq/a.jsonl"), jsonl_lines(200, "pq").as_bytes());
+    let schema = Arc::new(Schema::new(vec![Field::new("body", DataType::Utf8, true)]));
+    let texts = StringArray::from_iter_values((0..3000).map(|i| format!("row {i}")));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(texts) as ArrayRef]).unwrap();
+    let f = std::fs::File::create(d.join("pq/b.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    // A truncated .jsonl.gz: about half of its 2000 lines lost, one decompress error.
+    let gz = gzip(jsonl_lines(2000, "gz").as_bytes());
+    write(&d.join("gz/a.jsonl.gz"), &gz[..gz.len() / 2]);
+
+    for (paths, file, kind) in [
+        (r#"paths = ["pq"]"#, "pq/b.parquet", "missing_field"),
+        (r#"paths = ["gz"]"#, "gz/a.jsonl.gz", "decompress"),
+    ] {
+        let (state, r) = lic_report(d, paths);
+        let s = &r.sources[0];
+        assert_eq!(s.read_errors.count, 1, "{file}");
+        assert!(s.read_errors.rate.unwrap() < 0.01, "{file}");
+        assert_eq!(check(s, "read_errors"), Verdict::Fail, "{file}");
+        assert_eq!(s.verdict, Verdict::Fail, "{file}");
+        let c = s.checks.iter().find(|c| c.id == "read_errors").unwrap();
+        assert!(c.observed.contains(file), "{}", c.observed);
+        assert_eq!(state.sources[0].incomplete_files.len(), 1, "{file}");
+        assert_eq!(&*s.read_errors.incomplete_files[0].file, file);
+        assert_eq!(s.read_errors.incomplete_files[0].kind.as_str(), kind);
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.rule_code == rules::FILE_NOT_READ_COMPLETELY)
+            .collect();
+        assert_eq!(f.len(), 1, "{file}");
+        assert!(
+            f[0].message.contains(file) && f[0].message.contains(kind),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(r.verdict, Verdict::Fail);
+    }
+}

@@ -79,7 +79,8 @@ pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
 pub struct RunOptions {
     /// `(index, count)`: process only shard `index` of `count` (see the module docs).
     pub shard: Option<(u32, u32)>,
-    /// Worker threads; 0 = one per core.
+    /// Worker threads; 0 = one per core. Capped at [`MAX_THREADS_PER_CORE`] per core (see
+    /// [`worker_threads`]).
     pub threads: usize,
     /// Called after every batch.
     pub progress: Option<ProgressFn>,
@@ -578,6 +579,22 @@ fn record_line(r: &Record) -> Option<u64> {
     }
 }
 
+/// Most worker threads per available core.
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// The worker threads a run uses for `requested` (`RunOptions::threads`): 0 = one per core,
+/// otherwise `requested` capped at [`MAX_THREADS_PER_CORE`] per core. The work is CPU-bound, so
+/// more threads than cores gain nothing, and an absurd count (`--threads 100000`) spent minutes
+/// starting threads and then thrashing on a tiny corpus.
+pub fn worker_threads(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if requested == 0 {
+        cores
+    } else {
+        requested.min(cores.saturating_mul(MAX_THREADS_PER_CORE))
+    }
+}
+
 /// Runs the audit (or one shard of it) over the manifest's sources.
 ///
 /// Malformed input never fails the run; it is counted per source. Errors are only about the
@@ -593,7 +610,7 @@ pub fn run_audit(
         return Err(AuditError::InvalidShard { index, count });
     }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
+        .num_threads(worker_threads(opts.threads))
         .build()
         .map_err(|e| AuditError::ThreadPool(e.to_string()))?;
     let mut state = AuditState::empty(manifest, index, count);

@@ -760,3 +760,29 @@ fn a_file_lost_whole_or_cut_off_fails_the_read_error_check() {
         assert_eq!(r.verdict, Verdict::Fail);
     }
 }
+
+#[test]
+fn absurd_thread_counts_are_capped() {
+    use hegui_audit::scan::{worker_threads, MAX_THREADS_PER_CORE};
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(worker_threads(0), cores);
+    assert_eq!(worker_threads(1), 1);
+    assert_eq!(worker_threads(100_000), cores * MAX_THREADS_PER_CORE);
+    assert_eq!(worker_threads(usize::MAX), cores * MAX_THREADS_PER_CORE);
+
+    // And a run asking for 100000 threads on a tiny corpus finishes with the usual result.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("lic/a.jsonl"),
+        jsonl_lines(20, "a").as_bytes(),
+    );
+    let m = small_manifest(r#"paths = ["lic"]"#);
+    let run = |threads| {
+        let o = RunOptions {
+            threads,
+            ..Default::default()
+        };
+        run_audit(&m, dir.path(), &MarkerScanner, o).unwrap()
+    };
+    assert_eq!(run(100_000), run(1));
+}

@@ -635,6 +635,8 @@ pub mod rules {
     pub const COLLECTION_METHOD_MISSING: &str = "COLLECTION_METHOD_MISSING";
     /// A threshold laxer than TC260-003's.
     pub const THRESHOLD_LAXER: &str = "THRESHOLD_LAXER";
+    /// An input file that could not be read to the end (added by `finish`).
+    pub const FILE_NOT_READ_COMPLETELY: &str = "FILE_NOT_READ_COMPLETELY";
 }
 
 /// If the licence text names a well-known non-commercial or research-only licence, why.

@@ -285,7 +285,12 @@ pub fn resolve_paths(base_dir: &Path, patterns: &[String]) -> Resolved {
             res.unmatched.push(pat.clone());
         }
         for p in found {
-            if seen.insert(p.clone()) {
+            // De-duplicate on the canonical path, not the spelling: `lic/../lic/a.csv`, an
+            // absolute path or a symlink to a listed file would otherwise be read (and counted)
+            // twice. The first spelling stays the file's identity. If canonicalisation fails
+            // the open will fail too and report it; the raw path is the best key until then.
+            let key = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+            if seen.insert(key) {
                 let rel = rel_name(base_dir, &p);
                 res.files.push(ResolvedFile { path: p, rel });
             }
@@ -416,6 +421,10 @@ pub struct FileSummary {
     pub sha256: Option<String>,
     /// Size in bytes.
     pub bytes: u64,
+    /// The error that stopped reading before the end of the file (unreadable file, unknown
+    /// format, missing text column, broken or truncated stream), if any. Such a file loses
+    /// every item after that point but yields one read error, so the audit judges it apart.
+    pub incomplete: Option<ReadError>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -788,8 +797,71 @@ impl WholeFileState {
     }
 }
 
+/// Read-ahead buffer of the CSV readers: [`NewlineTap`] keeps the newline offsets of twice this
+/// much input, which always covers the last byte of the record just returned.
+const CSV_BUFFER: usize = 64 * 1024;
+
+/// Gives CSV records the line they start on.
+///
+/// The `csv` crate's record position is where the *previous* record stopped, not where this one
+/// starts: with CRLF line ends (Excel's and Python's default) a record stops at the `\r`, so its
+/// `\n` is only counted with the next record, whose line comes out one too low; blank lines
+/// before a record are likewise counted as its start. What is exact is the line count *after* a
+/// record (newlines consumed so far): the record starts that many lines back, less the newlines
+/// inside its fields and its terminating `\n` if it consumed one. This reader wrapper notes where
+/// the newlines are so that the last question can be answered.
+pub(crate) struct NewlineTap<R> {
+    inner: R,
+    /// Bytes read from `inner`.
+    read: u64,
+    /// Offsets of the newlines among the last `2 * CSV_BUFFER` bytes read, ascending.
+    newlines: VecDeque<u64>,
+}
+
+impl<R: Read> NewlineTap<R> {
+    /// A CSV reader over `r` (with `builder`'s settings) whose records can be given their line.
+    pub(crate) fn csv_reader(builder: &mut csv::ReaderBuilder, r: R) -> csv::Reader<Self> {
+        builder.buffer_capacity(CSV_BUFFER).from_reader(NewlineTap {
+            inner: r,
+            read: 0,
+            newlines: VecDeque::new(),
+        })
+    }
+}
+
+impl<R> NewlineTap<R> {
+    /// The 1-based line `rec` starts on; `after` is the reader's position right after it.
+    pub(crate) fn record_line(&self, after: &csv::Position, rec: &csv::ByteRecord) -> u64 {
+        let end = after.byte();
+        let ends_with_newline = end > 0 && self.newlines.binary_search(&(end - 1)).is_ok();
+        let inside = memchr::memchr_iter(b'\n', rec.as_slice()).count() as u64;
+        after
+            .line()
+            .saturating_sub(inside + u64::from(ends_with_newline))
+            .max(1)
+    }
+}
+
+impl<R: Read> Read for NewlineTap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.read;
+        self.newlines.extend(
+            memchr::memchr_iter(b'\n', buf.get(..n).unwrap_or_default()).map(|i| start + i as u64),
+        );
+        self.read += n as u64;
+        // Only the last consumed byte is ever asked about, and the csv reader holds at most
+        // CSV_BUFFER bytes read but not consumed.
+        let keep_from = self.read.saturating_sub(2 * CSV_BUFFER as u64);
+        while self.newlines.front().is_some_and(|&o| o < keep_from) {
+            self.newlines.pop_front();
+        }
+        Ok(n)
+    }
+}
+
 struct CsvState {
-    rdr: csv::Reader<DynBufRead>,
+    rdr: csv::Reader<NewlineTap<DynBufRead>>,
     col: usize,
     rec: csv::ByteRecord,
 }
@@ -800,11 +872,13 @@ impl CsvState {
         delimiter: u8,
         field: &str,
     ) -> Result<Option<Self>, (ReadErrorKind, Option<u64>, String)> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(r);
+        let mut rdr = NewlineTap::csv_reader(
+            csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .flexible(true)
+                .has_headers(true),
+            r,
+        );
         let headers = match rdr.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => {
@@ -847,7 +921,10 @@ impl CsvState {
         match self.rdr.read_byte_record(&mut self.rec) {
             Ok(false) => false,
             Ok(true) => {
-                let line = self.rec.position().map_or(0, |p| p.line());
+                let line = self
+                    .rdr
+                    .get_ref()
+                    .record_line(self.rdr.position(), &self.rec);
                 match self.rec.get(self.col) {
                     None => out.push_back(ctx.error(
                         Some(line),
@@ -1106,6 +1183,8 @@ pub struct FileReader {
     inner: Inner,
     pending: VecDeque<Record>,
     hash: Option<SharedFile>,
+    /// See [`FileSummary::incomplete`].
+    incomplete: Option<ReadError>,
 }
 
 impl FileReader {
@@ -1124,9 +1203,13 @@ impl FileReader {
             inner: Inner::Done,
             pending: VecDeque::new(),
             hash: None,
+            incomplete: None,
         };
         if let Err((kind, line, detail)) = r.init(opts) {
             let e = r.ctx.error(line, kind, detail);
+            if let Record::Error(err) = &e {
+                r.incomplete = Some(err.clone());
+            }
             r.pending.push_back(e);
             r.inner = Inner::Done;
         }
@@ -1243,12 +1326,30 @@ impl FileReader {
             Ok((sha, bytes)) => FileSummary {
                 sha256: Some(sha),
                 bytes,
+                incomplete: self.incomplete,
             },
             Err(_) => FileSummary {
                 sha256: None,
                 bytes: 0,
+                incomplete: self.incomplete,
             },
         }
+    }
+}
+
+/// Whether an error of this kind that ends a file means items after it were not read.
+fn stops_file(kind: ReadErrorKind) -> bool {
+    match kind {
+        ReadErrorKind::Open
+        | ReadErrorKind::UnknownFormat
+        | ReadErrorKind::Decompress
+        | ReadErrorKind::Io
+        | ReadErrorKind::MissingField
+        | ReadErrorKind::Parquet => true,
+        ReadErrorKind::InvalidUtf8
+        | ReadErrorKind::InvalidJson
+        | ReadErrorKind::NonStringField
+        | ReadErrorKind::TooLarge => false,
     }
 }
 
@@ -1268,6 +1369,16 @@ impl Iterator for FileReader {
                 Inner::Done => false,
             };
             if !more {
+                // `pending` was empty before this step, so an error in it now is what stopped
+                // the reader: the rest of the file is lost (a per-row error never stops it).
+                // Only a whole-file item too large for `txt_mode = "file"` stops it and loses
+                // nothing but that one item.
+                if self.incomplete.is_none() {
+                    self.incomplete = self.pending.iter().find_map(|r| match r {
+                        Record::Error(e) if stops_file(e.kind) => Some(e.clone()),
+                        _ => None,
+                    });
+                }
                 self.inner = Inner::Done;
                 if self.pending.is_empty() {
                     return None;

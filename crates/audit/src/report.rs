@@ -142,6 +142,9 @@ pub struct ReadErrorSummary {
     pub by_kind: BTreeMap<ReadErrorKind, u64>,
     /// First examples by (file, line).
     pub examples: Vec<ReadError>,
+    /// Files not read to the end, with the error that stopped each: any fails the check.
+    #[serde(default)]
+    pub incomplete_files: Vec<ReadError>,
 }
 
 /// Per-source results.
@@ -310,6 +313,32 @@ fn check(
     }
 }
 
+/// The per-source read-error check: the per-line rate, and no file left unread. A file that
+/// stops early (unreadable, missing text column, truncated stream) is one read error however
+/// many items it held, so the rate alone would pass a source with most of its data unread.
+fn read_errors_check(errors: &RateCi, incomplete: &[ReadError], max_rate: f64) -> Check {
+    let mut observed = describe_rate(errors);
+    let verdict = match incomplete.first() {
+        None => at_most(errors, max_rate),
+        Some(first) => {
+            observed.push_str(&format!(
+                "; {} file(s) not read completely, e.g. `{}` ({})",
+                incomplete.len(),
+                first.file,
+                first.kind.as_str()
+            ));
+            Verdict::Fail
+        }
+    };
+    check(
+        "read_errors",
+        "Share of lines that could not be read, and files not read to the end (an unread line is an unaudited line)",
+        format!("≤ {} and every file read completely", pct(max_rate)),
+        observed,
+        verdict,
+    )
+}
+
 pub(crate) fn build(
     state: &AuditState,
     findings: Vec<Finding>,
@@ -359,13 +388,7 @@ pub(crate) fn build(
                 describe_rate(&coverage),
                 at_least(&coverage, t.min_scan_fraction),
             ),
-            check(
-                "read_errors",
-                "Share of lines that could not be read (an unread line is an unaudited line)",
-                format!("≤ {}", pct(t.max_read_error_rate)),
-                describe_rate(&errors),
-                at_most(&errors, t.max_read_error_rate),
-            ),
+            read_errors_check(&errors, &s.incomplete_files, t.max_read_error_rate),
         ];
         checks.push(match (&src_manual, manual) {
             (Some(r), _) => check(
@@ -417,6 +440,7 @@ pub(crate) fn build(
                 rate: errors.rate,
                 by_kind: s.read_errors.by_kind.clone(),
                 examples: s.read_errors.examples.clone(),
+                incomplete_files: s.incomplete_files.clone(),
             },
             scanned: s.scan.scanned,
             scan_fraction: coverage.rate,

@@ -476,10 +476,10 @@ pub fn import_annotations<R: Read>(
     let mut tally = Tally::new(sample);
     match format {
         AnnotationFormat::Csv => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .flexible(true)
-                .has_headers(true)
-                .from_reader(reader);
+            let mut rdr = crate::read::NewlineTap::csv_reader(
+                csv::ReaderBuilder::new().flexible(true).has_headers(true),
+                reader,
+            );
             let headers: Vec<String> = rdr
                 .byte_headers()?
                 .iter()
@@ -501,7 +501,8 @@ pub fn import_annotations<R: Read>(
                 match rdr.read_byte_record(&mut rec) {
                     Ok(false) => break,
                     Ok(true) => {
-                        let line = rec.position().map_or(0, |p| p.line());
+                        // Not `rec.position()`: one line too low after CRLF (see NewlineTap).
+                        let line = rdr.get_ref().record_line(rdr.position(), &rec);
                         let field = |i: usize| rec.get(i).map(std::str::from_utf8);
                         match (field(id_col), field(v_col)) {
                             (Some(Err(_)), _) | (_, Some(Err(_))) => tally.bad.push(RowProblem {

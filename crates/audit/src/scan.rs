@@ -79,7 +79,8 @@ pub type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
 pub struct RunOptions {
     /// `(index, count)`: process only shard `index` of `count` (see the module docs).
     pub shard: Option<(u32, u32)>,
-    /// Worker threads; 0 = one per core.
+    /// Worker threads; 0 = one per core. Capped at [`MAX_THREADS_PER_CORE`] per core (see
+    /// [`worker_threads`]).
     pub threads: usize,
     /// Called after every batch.
     pub progress: Option<ProgressFn>,
@@ -121,6 +122,45 @@ pub enum AuditError {
     /// A state file is malformed.
     #[error("invalid audit state: {0}")]
     State(String),
+    /// Some shards read an input file that others did not see: merging would silently count
+    /// that file's items for some shards only.
+    #[error("cannot merge audit states: {0}")]
+    InputFileMissing(Box<MissingInput>),
+    /// An input file has different contents on different shards.
+    #[error("cannot merge audit states: {0}")]
+    InputFileDiffers(Box<DifferingInput>),
+}
+
+/// An input file read by some shards but not by others (see [`AuditError::InputFileMissing`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file `{file}` of source `{source_name}` was read by shard(s) {present_in:?} but is missing from shard(s) {missing_in:?}; every shard must see the same input files (copy the file there and re-run those shards)")]
+pub struct MissingInput {
+    /// Source name.
+    pub source_name: String,
+    /// File (relative to the manifest directory).
+    pub file: String,
+    /// Shard indices of the states that read the file.
+    pub present_in: Vec<u32>,
+    /// Shard indices of the states that did not.
+    pub missing_in: Vec<u32>,
+}
+
+/// An input file whose SHA-256 differs between shards (see [`AuditError::InputFileDiffers`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file `{file}` of source `{source_name}` has different contents on different shards (SHA-256 {sha256_a} on shard(s) {shards_a:?}, {sha256_b} on shard(s) {shards_b:?})")]
+pub struct DifferingInput {
+    /// Source name.
+    pub source_name: String,
+    /// File (relative to the manifest directory).
+    pub file: String,
+    /// Shard indices of the first state.
+    pub shards_a: Vec<u32>,
+    /// The file's SHA-256 there (`unreadable` if it could not be read).
+    pub sha256_a: String,
+    /// Shard indices of the second state.
+    pub shards_b: Vec<u32>,
+    /// The file's SHA-256 there.
+    pub sha256_b: String,
 }
 
 /// Format tag of the state file.
@@ -254,6 +294,12 @@ pub struct SourceState {
     pub blank: u64,
     /// Read errors.
     pub read_errors: ErrorTally,
+    /// Files not read to the end, each with the error that stopped it (one per file, sorted;
+    /// recorded by every shard, since every shard reads every file). Such a file counts as one
+    /// read error however many items it lost, so the per-item rate alone could pass a source
+    /// with most of its data unread.
+    #[serde(default)]
+    pub incomplete_files: Vec<ReadError>,
     /// Lengths in characters.
     pub length: LengthHistogram,
     /// Majority scripts.
@@ -384,11 +430,20 @@ impl ScanTally {
     }
 }
 
+/// Sorts and keeps one entry per file (shards record the same files; should their error text
+/// differ, e.g. another OS message, the file still counts once).
+fn canonical_incomplete(v: &mut Vec<ReadError>) {
+    v.sort();
+    v.dedup_by(|a, b| a.file == b.file);
+}
+
 impl SourceState {
     fn merge(&mut self, o: SourceState, cap: usize) {
         self.items += o.items;
         self.blank += o.blank;
         self.read_errors.merge(o.read_errors, cap);
+        self.incomplete_files.extend(o.incomplete_files);
+        canonical_incomplete(&mut self.incomplete_files);
         self.length.merge(&o.length);
         self.scripts.merge(&o.scripts);
         self.scan.merge(o.scan);
@@ -427,6 +482,7 @@ impl AuditState {
                     items: 0,
                     blank: 0,
                     read_errors: ErrorTally::default(),
+                    incomplete_files: Vec::new(),
                     length: LengthHistogram::default(),
                     scripts: ScriptMix::default(),
                     scan: ScanTally::default(),
@@ -446,6 +502,7 @@ impl AuditState {
             s.dedup.canonicalize();
             s.read_errors.examples.sort();
             s.read_errors.examples.truncate(cap);
+            canonical_incomplete(&mut s.incomplete_files);
         }
         self.files.sort();
         self.files.dedup();
@@ -522,6 +579,22 @@ fn record_line(r: &Record) -> Option<u64> {
     }
 }
 
+/// Most worker threads per available core.
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// The worker threads a run uses for `requested` (`RunOptions::threads`): 0 = one per core,
+/// otherwise `requested` capped at [`MAX_THREADS_PER_CORE`] per core. The work is CPU-bound, so
+/// more threads than cores gain nothing, and an absurd count (`--threads 100000`) spent minutes
+/// starting threads and then thrashing on a tiny corpus.
+pub fn worker_threads(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if requested == 0 {
+        cores
+    } else {
+        requested.min(cores.saturating_mul(MAX_THREADS_PER_CORE))
+    }
+}
+
 /// Runs the audit (or one shard of it) over the manifest's sources.
 ///
 /// Malformed input never fails the run; it is counted per source. Errors are only about the
@@ -537,7 +610,7 @@ pub fn run_audit(
         return Err(AuditError::InvalidShard { index, count });
     }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
+        .num_threads(worker_threads(opts.threads))
         .build()
         .map_err(|e| AuditError::ThreadPool(e.to_string()))?;
     let mut state = AuditState::empty(manifest, index, count);
@@ -561,14 +634,16 @@ pub fn run_audit(
     let files_total: usize = plans.iter().map(|p| p.1.files.len()).sum();
     for (si, res, _) in &plans {
         for (file, detail) in &res.errors {
+            let e = ReadError {
+                source: Arc::from(manifest.sources[*si].name.as_str()),
+                file: Arc::from(file.as_str()),
+                line: None,
+                kind: ReadErrorKind::Open,
+                detail: detail.clone(),
+            };
+            // Files under an unlistable directory are lost whatever the shard.
+            state.sources[*si].incomplete_files.push(e.clone());
             if keys::shard_of(file, None, count) == index {
-                let e = ReadError {
-                    source: Arc::from(manifest.sources[*si].name.as_str()),
-                    file: Arc::from(file.as_str()),
-                    line: None,
-                    kind: ReadErrorKind::Open,
-                    detail: detail.clone(),
-                };
                 state.sources[*si].read_errors.add(e, cap);
             }
         }
@@ -642,6 +717,9 @@ pub fn run_audit(
             match msg {
                 Msg::FileDone { si, file, summary } => {
                     files_done += 1;
+                    if let Some(e) = summary.incomplete {
+                        state.sources[si].incomplete_files.push(e);
+                    }
                     state.files.push(FileRecord {
                         source: manifest.sources[si].name.clone(),
                         file: file.to_string(),
@@ -732,8 +810,51 @@ pub fn run_audit(
     Ok(state)
 }
 
+/// Every shard reads every file, so all states must list exactly the same input files with
+/// the same hashes: comparing only the files present in both would let a shard that missed a
+/// file (e.g. not copied to its machine) merge silently with that file's items undercounted.
+fn check_same_files(a: &AuditState, b: &AuditState) -> Result<(), AuditError> {
+    let map = |st: &AuditState| -> BTreeMap<(String, String), Option<String>> {
+        st.files
+            .iter()
+            .map(|f| ((f.source.clone(), f.file.clone()), f.sha256.clone()))
+            .collect()
+    };
+    let (fa, fb) = (map(a), map(b));
+    let missing =
+        |(source_name, file): &(String, String), present: &AuditState, missing: &AuditState| {
+            AuditError::InputFileMissing(Box::new(MissingInput {
+                source_name: source_name.clone(),
+                file: file.clone(),
+                present_in: present.shards.indices.clone(),
+                missing_in: missing.shards.indices.clone(),
+            }))
+        };
+    for (k, ha) in &fa {
+        match fb.get(k) {
+            None => return Err(missing(k, a, b)),
+            Some(hb) if hb != ha => {
+                return Err(AuditError::InputFileDiffers(Box::new(DifferingInput {
+                    source_name: k.0.clone(),
+                    file: k.1.clone(),
+                    shards_a: a.shards.indices.clone(),
+                    sha256_a: ha.clone().unwrap_or_else(|| "unreadable".into()),
+                    shards_b: b.shards.indices.clone(),
+                    sha256_b: hb.clone().unwrap_or_else(|| "unreadable".into()),
+                })))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(k) = fb.keys().find(|k| !fa.contains_key(*k)) {
+        return Err(missing(k, b, a));
+    }
+    Ok(())
+}
+
 /// Merges shard states into one. They must come from the same manifest and settings, use the
-/// same shard count, and cover disjoint shards; files read by several shards must hash alike.
+/// same shard count, and cover disjoint shards; all must have read the same input files with the
+/// same SHA-256.
 pub fn merge(states: Vec<AuditState>) -> Result<AuditState, AuditError> {
     let mut it = states.into_iter();
     let mut acc = it
@@ -781,23 +902,7 @@ pub fn merge(states: Vec<AuditState>) -> Result<AuditState, AuditError> {
                 "the states list different sources".into(),
             ));
         }
-        for f in &s.files {
-            if let Some(g) = acc
-                .files
-                .iter()
-                .find(|g| g.source == f.source && g.file == f.file)
-            {
-                if g.sha256 != f.sha256 {
-                    return Err(AuditError::Merge(format!(
-                        "file `{}` of source `{}` has different contents on different shards (SHA-256 {} vs {})",
-                        f.file,
-                        f.source,
-                        g.sha256.as_deref().unwrap_or("unreadable"),
-                        f.sha256.as_deref().unwrap_or("unreadable")
-                    )));
-                }
-            }
-        }
+        check_same_files(&acc, &s)?;
         acc.shards.indices.extend(s.shards.indices);
         acc.shards.indices.sort_unstable();
         for (a, b) in acc.sources.iter_mut().zip(s.sources) {
@@ -840,6 +945,24 @@ pub fn finish(
                     "declared `pi_basis = \"none_present\"` but the scan found personal information in {} item(s) ({}): de-identify the source or declare and document a legal basis",
                     s.scan.pii_items,
                     kinds.join(", ")
+                ),
+            });
+        }
+    }
+    for s in &state.sources {
+        for e in &s.incomplete_files {
+            // A warning, not an error: the source's `read_errors` check fails on it, and an
+            // error finding would also fail `legality`, which is about provenance.
+            findings.push(Finding {
+                source: s.name.clone(),
+                severity: Severity::Warning,
+                rule_code: crate::manifest::rules::FILE_NOT_READ_COMPLETELY.to_owned(),
+                message: format!(
+                    "file `{}` was not read completely ({}{}: {}): its remaining items are unaudited; fix or replace the file (or the source's settings) and re-run",
+                    e.file,
+                    e.kind.as_str(),
+                    e.line.map(|l| format!(" at line/row {l}")).unwrap_or_default(),
+                    e.detail
                 ),
             });
         }

@@ -601,3 +601,188 @@ paths = ["*.txt", "bad.jsonl", "<missing>.txt"]
     assert_eq!(v["sources"][0]["read_errors"]["examples"][0]["line"], 1);
     assert_eq!(v["input_files"][0]["sha256"].as_str().unwrap().len(), 64);
 }
+
+/// Two-source manifest over `lic/` (JSONL files) for the merge and read-error tests.
+fn small_manifest(extra: &str) -> Manifest {
+    let text = format!(
+        r#"
+[audit]
+seed = 5
+sample_size = 10
+min_per_source = 1
+
+[[source]]
+name = "lic"
+origin = "licensed"
+licence = "contract:1"
+licence_allows_commercial_training = true
+authorization_evidence = ["contract:1"]
+collection_method = "delivery"
+collected = "2024-03-01"
+{extra}
+"#
+    );
+    Manifest::from_toml_str(&text).unwrap()
+}
+
+fn jsonl_lines(n: usize, tag: &str) -> String {
+    (0..n)
+        .map(|i| format!("{{\"text\":\"{tag} item number {i}\"}}\n"))
+        .collect()
+}
+
+#[test]
+fn merge_refuses_shards_that_saw_different_file_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = small_manifest(r#"paths = ["lic"]"#);
+    write(
+        &dir.path().join("lic/a.jsonl"),
+        jsonl_lines(50, "a").as_bytes(),
+    );
+    let run = |i| {
+        run_audit(
+            &m,
+            dir.path(),
+            &MarkerScanner,
+            RunOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    // Shard 0 runs on a machine where b.jsonl is missing, shard 1 sees both files.
+    let s0 = run(0);
+    write(
+        &dir.path().join("lic/b.jsonl"),
+        jsonl_lines(50, "b").as_bytes(),
+    );
+    let s1 = run(1);
+    for states in [vec![s0.clone(), s1.clone()], vec![s1.clone(), s0.clone()]] {
+        match merge(states) {
+            Err(AuditError::InputFileMissing(m)) => {
+                assert_eq!(m.source_name, "lic");
+                assert_eq!(m.file, "lic/b.jsonl");
+                assert_eq!(m.present_in, vec![1]);
+                assert_eq!(m.missing_in, vec![0]);
+            }
+            other => panic!("expected InputFileMissing, got {other:?}"),
+        }
+    }
+    // Same file list, different contents: refused with both hashes.
+    let s0 = run(0);
+    write(
+        &dir.path().join("lic/b.jsonl"),
+        jsonl_lines(51, "b").as_bytes(),
+    );
+    let s1 = run(1);
+    let e = merge(vec![s0, s1]).unwrap_err();
+    assert!(
+        matches!(&e, AuditError::InputFileDiffers(d) if d.file == "lic/b.jsonl"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("different contents"), "{e}");
+    // The same files everywhere merge fine.
+    let s0 = run(0);
+    assert!(merge(vec![s0, run(1)]).is_ok());
+}
+
+/// Runs `small_manifest(paths)` over `dir` unsharded and in 2 merged shards (which must agree)
+/// and returns the report of the single source.
+fn lic_report(dir: &Path, paths: &str) -> (AuditState, AuditReport) {
+    let m = small_manifest(paths);
+    let single = run_audit(&m, dir, &MarkerScanner, RunOptions::default()).unwrap();
+    let shards: Vec<AuditState> = (0..2)
+        .map(|i| {
+            let o = RunOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            };
+            run_audit(&m, dir, &MarkerScanner, o).unwrap()
+        })
+        .collect();
+    assert_eq!(unsharded(merge(shards).unwrap()), single);
+    let r = finish(&single, vec![], &fixed());
+    (single, r)
+}
+
+#[test]
+fn a_file_lost_whole_or_cut_off_fails_the_read_error_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("ok/a.jsonl"), jsonl_lines(200, "ok").as_bytes());
+    // The clean source passes.
+    let (_, r) = lic_report(d, r#"paths = ["ok"]"#);
+    assert_eq!(check(&r.sources[0], "read_errors"), Verdict::Pass);
+    assert!(r.sources[0].read_errors.incomplete_files.is_empty());
+
+    // A Parquet file without the configured text column: 3000 rows unread, one read error in
+    // 201 (0.5%, under the 1% limit).
+    write(&d.join("pq/a.jsonl"), jsonl_lines(200, "pq").as_bytes());
+    let schema = Arc::new(Schema::new(vec![Field::new("body", DataType::Utf8, true)]));
+    let texts = StringArray::from_iter_values((0..3000).map(|i| format!("row {i}")));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(texts) as ArrayRef]).unwrap();
+    let f = std::fs::File::create(d.join("pq/b.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    // A truncated .jsonl.gz: about half of its 2000 lines lost, one decompress error.
+    let gz = gzip(jsonl_lines(2000, "gz").as_bytes());
+    write(&d.join("gz/a.jsonl.gz"), &gz[..gz.len() / 2]);
+
+    for (paths, file, kind) in [
+        (r#"paths = ["pq"]"#, "pq/b.parquet", "missing_field"),
+        (r#"paths = ["gz"]"#, "gz/a.jsonl.gz", "decompress"),
+    ] {
+        let (state, r) = lic_report(d, paths);
+        let s = &r.sources[0];
+        assert_eq!(s.read_errors.count, 1, "{file}");
+        assert!(s.read_errors.rate.unwrap() < 0.01, "{file}");
+        assert_eq!(check(s, "read_errors"), Verdict::Fail, "{file}");
+        assert_eq!(s.verdict, Verdict::Fail, "{file}");
+        let c = s.checks.iter().find(|c| c.id == "read_errors").unwrap();
+        assert!(c.observed.contains(file), "{}", c.observed);
+        assert_eq!(state.sources[0].incomplete_files.len(), 1, "{file}");
+        assert_eq!(&*s.read_errors.incomplete_files[0].file, file);
+        assert_eq!(s.read_errors.incomplete_files[0].kind.as_str(), kind);
+        let f: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.rule_code == rules::FILE_NOT_READ_COMPLETELY)
+            .collect();
+        assert_eq!(f.len(), 1, "{file}");
+        assert!(
+            f[0].message.contains(file) && f[0].message.contains(kind),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(r.verdict, Verdict::Fail);
+    }
+}
+
+#[test]
+fn absurd_thread_counts_are_capped() {
+    use hegui_audit::scan::{worker_threads, MAX_THREADS_PER_CORE};
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(worker_threads(0), cores);
+    assert_eq!(worker_threads(1), 1);
+    assert_eq!(worker_threads(100_000), cores * MAX_THREADS_PER_CORE);
+    assert_eq!(worker_threads(usize::MAX), cores * MAX_THREADS_PER_CORE);
+
+    // And a run asking for 100000 threads on a tiny corpus finishes with the usual result.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("lic/a.jsonl"),
+        jsonl_lines(20, "a").as_bytes(),
+    );
+    let m = small_manifest(r#"paths = ["lic"]"#);
+    let run = |threads| {
+        let o = RunOptions {
+            threads,
+            ..Default::default()
+        };
+        run_audit(&m, dir.path(), &MarkerScanner, o).unwrap()
+    };
+    assert_eq!(run(100_000), run(1));
+}

@@ -526,3 +526,75 @@ fn garbage_never_panics_in_any_format() {
         }
     }
 }
+
+#[test]
+fn a_file_reached_by_two_spellings_is_listed_once_under_its_first_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(&d.join("corpus/lic/a.csv"), b"text\n1\n2\n");
+    write(&d.join("corpus/lic/b.csv"), b"text\n3\n");
+    let abs = d.join("corpus/lic/a.csv").to_string_lossy().into_owned();
+    let r = resolve_paths(
+        d,
+        &[
+            "corpus/lic/a.csv".into(),
+            "corpus/lic/../lic/a.csv".into(),
+            abs,
+            "corpus/lic/*.csv".into(),
+            "corpus".into(),
+        ],
+    );
+    let rels: Vec<&str> = r.files.iter().map(|f| f.rel.as_str()).collect();
+    assert_eq!(rels, vec!["corpus/lic/a.csv", "corpus/lic/b.csv"]);
+    assert!(r.unmatched.is_empty(), "{:?}", r.unmatched);
+}
+
+#[test]
+fn csv_and_tsv_line_numbers_are_the_same_with_crlf_and_lf() {
+    let dir = tempfile::tempdir().unwrap();
+    // Items on lines 2, 4 (after a blank line 3), 5-6 (quoted newline), 8 (after a short row
+    // on line 7) and 9 (last line, maybe without a line end).
+    let csv_lines = [
+        "\u{feff}id,text",
+        "1,first",
+        "",
+        "2,second",
+        "3,\"multi",
+        "line\"",
+        "4",
+        "5,fifth",
+        "6,last",
+    ];
+    let expected_items = vec![
+        (2, "first".to_owned()),
+        (4, "second".to_owned()),
+        (5, "multi\nline".to_owned()),
+        (8, "fifth".to_owned()),
+        (9, "last".to_owned()),
+    ];
+    for eol in ["\n", "\r\n"] {
+        for trailing in [true, false] {
+            let mut text = csv_lines.join(eol);
+            if trailing {
+                text.push_str(eol);
+            }
+            let mut expected = expected_items.clone();
+            if eol == "\r\n" {
+                // A newline inside a quoted field is kept as written.
+                expected[2].1 = "multi\r\nline".to_owned();
+            }
+            let p = dir.path().join("a.csv");
+            write(&p, text.as_bytes());
+            let recs = read_all(&p, "a.csv", &opts());
+            let what = format!("line end {eol:?}, trailing {trailing}");
+            assert_eq!(items(&recs), expected, "{what}");
+            assert_eq!(errors(&recs), vec![(Some(7), K::MissingField)], "{what}");
+
+            let tsv = text.replace(',', "\t");
+            let p = dir.path().join("a.tsv.gz");
+            write(&p, &gzip(tsv.as_bytes()));
+            let recs = read_all(&p, "a.tsv.gz", &opts());
+            assert_eq!(items(&recs), expected, "tsv, {what}");
+        }
+    }
+}

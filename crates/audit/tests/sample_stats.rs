@@ -448,3 +448,31 @@ fn bit_sliced_simhash_matches_the_reference_definition() {
         }
     }
 }
+
+#[test]
+fn annotation_import_line_numbers_are_the_same_with_crlf_and_lf() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = corpus(dir.path(), 11);
+    let state = run_audit(&m, dir.path(), &MarkerScanner, RunOptions::default()).unwrap();
+    let sample = state.sample();
+    let id = |i: usize| sample.items[i].id.clone();
+    // Bad verdicts on lines 3, 5 (a record spanning lines 5-6) and 8, after a blank line 4 and
+    // a record on line 7.
+    let lines = [
+        "id,verdict,note".to_owned(),
+        format!("{},pass,", id(0)),
+        format!("{},maybe,", id(1)),
+        String::new(),
+        format!("{},maybe,\"two", id(2)),
+        "line note\"".to_owned(),
+        format!("{},fail,x", id(3)),
+        format!("{},maybe,x", id(4)),
+    ];
+    for eol in ["\n", "\r\n"] {
+        let text = lines.join(eol) + eol;
+        let res = import_annotations(text.as_bytes(), AnnotationFormat::Csv, &sample).unwrap();
+        let bad: Vec<u64> = res.bad_rows.iter().map(|b| b.line).collect();
+        assert_eq!(bad, vec![3, 5, 8], "line end {eol:?}");
+        assert_eq!(res.annotated, 2, "line end {eol:?}");
+    }
+}

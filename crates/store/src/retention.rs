@@ -192,6 +192,30 @@ impl Store {
             released_at: None,
         };
         let mut tx = self.begin_write().await?;
+        // A hold on a mistyped id would protect nothing while looking like it did, so the
+        // target must exist. Checked in the write transaction so it cannot vanish in between.
+        // Users are never deleted from the table (only marked), so a closed account can still
+        // be held.
+        let (kind, id, sql) = match (user_id, record_id) {
+            (Some(u), _) => ("user", u, "SELECT COUNT(*) AS n FROM users WHERE id = $1"),
+            (_, Some(r)) => (
+                "record",
+                r,
+                "SELECT COUNT(*) AS n FROM journal WHERE id = $1",
+            ),
+            (None, None) => {
+                return Err(StoreError::Refused(
+                    "a hold covers either a user or a record".into(),
+                ))
+            }
+        };
+        let found = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
+        if found.try_get::<i64, _>("n")? == 0 {
+            return Err(StoreError::NotFound {
+                kind,
+                id: id.into(),
+            });
+        }
         sqlx::query(
             "INSERT INTO legal_holds (id, user_id, record_id, reason, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )

@@ -1,0 +1,90 @@
+//! Legal holds: what they may name and what they protect.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
+use hegui_store::{Store, StoreError};
+use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
+
+/// A test body run on SQLite and, when `HEGUI_TEST_POSTGRES_URL` is set, on PostgreSQL.
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (url, _dir) = fresh_sqlite_url().unwrap();
+            $body(Store::open(&url, 4).await.unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(admin) = postgres_admin_url() else {
+                return;
+            };
+            let url = fresh_postgres_database(&admin)
+                .await
+                .expect("PostgreSQL reachable");
+            $body(Store::open(&url, 4).await.unwrap()).await;
+        }
+    };
+}
+
+fn record(i: usize, user: &str) -> InteractionRecord {
+    InteractionRecord {
+        v: RECORD_ENCODING_VERSION,
+        id: format!("rec-{i:04}"),
+        received_at_ms: 1_000 + i as i64,
+        user_id: Some(user.into()),
+        key_id: None,
+        endpoint: "chat.completions".into(),
+        model: Some("m".into()),
+        upstream_model: Some("m".into()),
+        stream: false,
+        outcome: Outcome::Served,
+        status: 200,
+        error_code: None,
+        error: None,
+        input: serde_json::json!([{"role": "user", "content": format!("问题 {i}")}]),
+        output: Some(format!("回答 {i}")),
+        finish_reason: Some("stop".into()),
+        decisions: vec![Decision::allow(Stage::Input, "v1")],
+        label: None,
+        usage: None,
+        latency_us: 10,
+        upstream_us: None,
+    }
+}
+
+/// A hold on an id that does not exist would protect nothing while looking as if it did.
+async fn holds_name_existing_targets(store: Store) {
+    let e = store
+        .add_hold(None, Some("does-not-exist"), "court order", "t")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::NotFound { kind: "record", id } if id == "does-not-exist"),
+        "{e:?}"
+    );
+    let e = store
+        .add_hold(Some("usr_nobody"), None, "court order", "t")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::NotFound { kind: "user", id } if id == "usr_nobody"),
+        "{e:?}"
+    );
+    assert_eq!(store.holds().await.unwrap(), vec![], "nothing was placed");
+
+    let user = store.create_user(None, "t").await.unwrap().id;
+    store.insert_records(&[record(1, &user)]).await.unwrap();
+    let by_user = store.add_hold(Some(&user), None, "court order", "t").await;
+    let by_record = store
+        .add_hold(None, Some("rec-0001"), "court order", "t")
+        .await;
+    assert!(by_user.is_ok() && by_record.is_ok());
+    assert_eq!(store.holds().await.unwrap().len(), 2);
+}
+
+on_both_backends!(
+    sqlite_holds_name_existing_targets,
+    postgres_holds_name_existing_targets,
+    holds_name_existing_targets
+);

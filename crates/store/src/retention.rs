@@ -129,6 +129,19 @@ impl Store {
                 "record {record_id} is under a legal hold; release the hold first (`hegui holds list`)"
             )));
         }
+        if let Some(user) = journal_subject(&row)? {
+            let held = sqlx::query(
+                "SELECT COUNT(*) AS n FROM legal_holds WHERE released_at IS NULL AND user_id = $1",
+            )
+            .bind(&user)
+            .fetch_one(self.pool())
+            .await?;
+            if held.try_get::<i64, _>("n")? > 0 {
+                return Err(StoreError::Refused(format!(
+                    "record {record_id} is about user {user}, who is under a legal hold; release the hold first (`hegui holds list`)"
+                )));
+            }
+        }
         self.erase_content(
             &[record_id.to_string()],
             &format!("erasure request: {reason}"),
@@ -309,4 +322,33 @@ async fn hold_record(
         }),
     };
     journal_entry_insert(tx, &entry).await
+}
+
+/// The user a non-interaction record is about, read from its body's `user_id`, so that a
+/// user-wide hold also covers the records about that user that are not interactions
+/// (an interaction's user is in its index row, which `erase_record`'s first hold query reads).
+///
+/// Kinds whose body carries `user_id`: `user_event` (operator actions on the account),
+/// `identity_check` (real-name results, and separate consent given or withdrawn, which is
+/// recorded with method `consent`), and `legal_hold` (for user-wide holds). `complaint`,
+/// `complaint_step`, `staff_action`, `incident`, `policy_change`, `purge` and
+/// `training_audit` name no user in their body (a complaint names its target, a
+/// staff action its target id), so only a record hold protects them.
+fn journal_subject(row: &crate::JournalRow) -> Result<Option<String>, StoreError> {
+    let Some(content) = row.record.as_deref() else {
+        return Ok(None);
+    };
+    if row.kind == kinds::INTERACTION {
+        return Ok(None);
+    }
+    // Undecodable content is refused rather than erased: it might be about a held user.
+    let entry: JournalEntry = serde_json::from_str(content).map_err(|e| StoreError::Corrupt {
+        id: row.id.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(entry
+        .body
+        .get("user_id")
+        .and_then(serde_json::Value::as_str)
+        .map(String::from))
 }

@@ -1,9 +1,12 @@
 //! Legal holds: what they may name and what they protect.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+use hegui_ledger::Signer;
 use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
-use hegui_store::{Store, StoreError};
-use hegui_types::{Decision, InteractionRecord, Outcome, Stage, RECORD_ENCODING_VERSION};
+use hegui_store::{Sequencer, SequencerConfig, Store, StoreError};
+use hegui_types::{
+    kinds, Decision, InteractionRecord, JournalEntry, Outcome, Stage, RECORD_ENCODING_VERSION,
+};
 
 /// A test body run on SQLite and, when `HEGUI_TEST_POSTGRES_URL` is set, on PostgreSQL.
 macro_rules! on_both_backends {
@@ -53,6 +56,21 @@ fn record(i: usize, user: &str) -> InteractionRecord {
     }
 }
 
+/// Integrates whatever is pending and signs a checkpoint.
+async fn checkpoint(store: &Store, signer: &Signer) {
+    let mut seq = Sequencer::new(
+        store.clone(),
+        Some(signer.clone()),
+        SequencerConfig {
+            batch: 16,
+            origin: "test.example/log".into(),
+            ..Default::default()
+        },
+    );
+    seq.checkpoint_now().await.unwrap();
+    seq.resign();
+}
+
 /// A hold on an id that does not exist would protect nothing while looking as if it did.
 async fn holds_name_existing_targets(store: Store) {
     let e = store
@@ -87,4 +105,75 @@ on_both_backends!(
     sqlite_holds_name_existing_targets,
     postgres_holds_name_existing_targets,
     holds_name_existing_targets
+);
+
+/// A user-wide hold covers the records about the user that are not interactions.
+async fn user_hold_covers_journal_entries_about_the_user(store: Store) {
+    let signer = Signer::generate("test.example/log").unwrap();
+    let held = store.create_user(None, "t").await.unwrap().id;
+    let other = store.create_user(None, "t").await.unwrap().id;
+    let about = |user: &str, kind: &str| {
+        JournalEntry::new(
+            kind,
+            "t",
+            serde_json::json!({"user_id": user, "event": "suspended", "reason": "x"}),
+        )
+    };
+    let event = about(&held, kinds::USER_EVENT);
+    let check = JournalEntry::new(
+        kinds::IDENTITY_CHECK,
+        "t",
+        serde_json::json!({"user_id": held, "method": "consent", "step": "give", "result": "given"}),
+    );
+    let unrelated = about(&other, kinds::USER_EVENT);
+    for e in [&event, &check, &unrelated] {
+        store.journal_append(e).await.unwrap();
+    }
+    checkpoint(&store, &signer).await;
+    let hold = store
+        .add_hold(Some(&held), None, "court order", "t")
+        .await
+        .unwrap();
+
+    for id in [&event.id, &check.id] {
+        let e = store
+            .erase_record(id, "PIPL request", "t")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Refused(m) if m.contains("legal hold")),
+            "{id}: {e:?}"
+        );
+        assert!(store
+            .journal_row(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .is_some());
+    }
+    // The hold is on one user: records about others are erased as before.
+    store
+        .erase_record(&unrelated.id, "PIPL request", "t")
+        .await
+        .unwrap();
+
+    store.release_hold(&hold.id, "lifted", "t").await.unwrap();
+    store
+        .erase_record(&event.id, "PIPL request", "t")
+        .await
+        .unwrap();
+    assert!(store
+        .journal_row(&event.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .record
+        .is_none());
+}
+
+on_both_backends!(
+    sqlite_user_hold_covers_journal_entries_about_the_user,
+    postgres_user_hold_covers_journal_entries_about_the_user,
+    user_hold_covers_journal_entries_about_the_user
 );

@@ -1,4 +1,5 @@
-//! Legal holds: what they may name and what they protect.
+//! Legal holds: what they may name and what they protect; and that the interaction index's
+//! input review action is checked by `verify_ledger`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use hegui_ledger::Signer;
@@ -177,3 +178,53 @@ on_both_backends!(
     postgres_user_hold_covers_journal_entries_about_the_user,
     user_hold_covers_journal_entries_about_the_user
 );
+
+/// The per-user escalation reads `interactions.input_action`, so editing it must be caught.
+#[tokio::test]
+async fn an_edited_input_action_is_caught_by_verify() {
+    let (url, dir) = fresh_sqlite_url().unwrap();
+    let store = Store::open(&url, 2).await.unwrap();
+    let signer = Signer::generate("test.example/log").unwrap();
+    store
+        .insert_records(&(0..8).map(|i| record(i, "usr_1")).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    checkpoint(&store, &signer).await;
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    assert_eq!(report.problems, vec![]);
+    store.close().await;
+
+    let raw = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("hegui.db").display()
+    ))
+    .await
+    .unwrap();
+    for sql in [
+        "UPDATE interactions SET input_action = 'block' WHERE id = 'rec-0003'",
+        "UPDATE interactions SET input_action = NULL WHERE id = 'rec-0006'",
+    ] {
+        let n = sqlx::query(sql)
+            .execute(&raw)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1, "{sql}");
+    }
+    raw.close().await;
+
+    let store = Store::open(&url, 2).await.unwrap();
+    let report = store.verify_ledger(Some(&signer.verifier())).await.unwrap();
+    let blamed: Vec<&str> = report
+        .problems
+        .iter()
+        .map(|p| p.location.as_str())
+        .collect();
+    assert_eq!(
+        blamed,
+        vec!["leaf 3 (record rec-0003)", "leaf 6 (record rec-0006)"],
+        "{:#?}",
+        report.problems
+    );
+    assert!(report.problems[0].message.contains("input review action"));
+}

@@ -310,7 +310,7 @@ impl InteractionColumns {
 }
 
 /// The strongest input-review action of a record, if its prompt was reviewed.
-fn input_action(r: &InteractionRecord) -> Option<&'static str> {
+pub(crate) fn input_action(r: &InteractionRecord) -> Option<&'static str> {
     r.decisions
         .iter()
         .filter(|d| d.stage == hegui_types::Stage::Input)

@@ -182,6 +182,19 @@ impl Store {
                 "record {record_id} is under a legal hold; release the hold first (`hegui holds list`)"
             )));
         }
+        if let Some(user) = journal_subject(&row)? {
+            let held = sqlx::query(
+                "SELECT COUNT(*) AS n FROM legal_holds WHERE released_at IS NULL AND user_id = $1",
+            )
+            .bind(&user)
+            .fetch_one(self.pool())
+            .await?;
+            if held.try_get::<i64, _>("n")? > 0 {
+                return Err(StoreError::Refused(format!(
+                    "record {record_id} is about user {user}, who is under a legal hold; release the hold first (`hegui holds list`)"
+                )));
+            }
+        }
         self.erase_content(
             &[record_id.to_string()],
             &format!("erasure request: {reason}"),
@@ -245,6 +258,30 @@ impl Store {
             released_at: None,
         };
         let mut tx = self.begin_write().await?;
+        // A hold on a mistyped id would protect nothing while looking like it did, so the
+        // target must exist. Checked in the write transaction so it cannot vanish in between.
+        // Users are never deleted from the table (only marked), so a closed account can still
+        // be held.
+        let (kind, id, sql) = match (user_id, record_id) {
+            (Some(u), _) => ("user", u, "SELECT COUNT(*) AS n FROM users WHERE id = $1"),
+            (_, Some(r)) => (
+                "record",
+                r,
+                "SELECT COUNT(*) AS n FROM journal WHERE id = $1",
+            ),
+            (None, None) => {
+                return Err(StoreError::Refused(
+                    "a hold covers either a user or a record".into(),
+                ))
+            }
+        };
+        let found = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
+        if found.try_get::<i64, _>("n")? == 0 {
+            return Err(StoreError::NotFound {
+                kind,
+                id: id.into(),
+            });
+        }
         sqlx::query(
             "INSERT INTO legal_holds (id, user_id, record_id, reason, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -340,6 +377,35 @@ async fn hold_record(
     journal_entry_insert(tx, &entry).await
 }
 
+/// The user a non-interaction record is about, read from its body's `user_id`, so that a
+/// user-wide hold also covers the records about that user that are not interactions
+/// (an interaction's user is in its index row, which `erase_record`'s first hold query reads).
+///
+/// Kinds whose body carries `user_id`: `user_event` (operator actions on the account),
+/// `identity_check` (real-name results, and separate consent given or withdrawn, which is
+/// recorded with method `consent`), and `legal_hold` (for user-wide holds). `complaint`,
+/// `complaint_step`, `staff_action`, `incident`, `policy_change`, `purge` and
+/// `training_audit` name no user in their body (a complaint names its target, a
+/// staff action its target id), so only a record hold protects them.
+fn journal_subject(row: &crate::JournalRow) -> Result<Option<String>, StoreError> {
+    let Some(content) = row.record.as_deref() else {
+        return Ok(None);
+    };
+    if row.kind == kinds::INTERACTION {
+        return Ok(None);
+    }
+    // Undecodable content is refused rather than erased: it might be about a held user.
+    let entry: JournalEntry = serde_json::from_str(content).map_err(|e| StoreError::Corrupt {
+        id: row.id.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(entry
+        .body
+        .get("user_id")
+        .and_then(serde_json::Value::as_str)
+        .map(String::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +430,8 @@ mod tests {
     async fn held_rows_do_not_stall_the_purge_and_batches_go_on() {
         let (url, _dir) = crate::testing::fresh_sqlite_url().unwrap();
         let store = Store::open(&url, 2).await.unwrap();
-        let mut records: Vec<_> = (0..5).map(|i| record(i, "usr_held")).collect();
+        let held = store.create_user(None, "t").await.unwrap().id;
+        let mut records: Vec<_> = (0..5).map(|i| record(i, &held)).collect();
         records.extend((5..12).map(|i| record(i, "usr_free")));
         store.insert_records(&records).await.unwrap();
         let signer = hegui_ledger::Signer::generate("test.example/log").unwrap();
@@ -373,7 +440,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .add_hold(Some("usr_held"), None, "court order", "t")
+            .add_hold(Some(&held), None, "court order", "t")
             .await
             .unwrap();
         let retention = Retention {

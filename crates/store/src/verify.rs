@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use crate::journal::{journal_row, JournalRow, JOURNAL_COLUMNS};
 use crate::ledger::{parse_hash, StoredCheckpoint};
+use crate::records::input_action;
 use crate::{Store, StoreError};
 
 /// One thing that does not add up, and where.
@@ -101,7 +102,7 @@ impl Store {
                 }
             }
             let index_rows = sqlx::query(
-                "SELECT i.id, i.received_at, i.user_id, i.model, i.outcome, i.status, i.produce_id, i.content_hash \
+                "SELECT i.id, i.received_at, i.user_id, i.model, i.outcome, i.status, i.produce_id, i.content_hash, i.input_action \
                  FROM interactions i JOIN journal j ON j.id = i.id WHERE j.leaf_index >= $1 AND j.leaf_index < $2",
             )
             .bind(first as i64)
@@ -587,9 +588,12 @@ fn check_interaction_index(
         && get_s("outcome").as_deref() == Some(rec.outcome.as_str())
         && row.try_get::<i64, _>("status").ok() == Some(i64::from(rec.status))
         && get_s("produce_id") == rec.label.as_ref().map(|l| l.produce_id.clone())
-        && get_s("content_hash") == Some(hex::encode(Sha256::digest(record.as_bytes())));
+        && get_s("content_hash") == Some(hex::encode(Sha256::digest(record.as_bytes())))
+        // The per-user escalation counts flagged inputs from this column, so editing it would
+        // quietly change who gets escalated.
+        && get_s("input_action").as_deref() == input_action(&rec);
     if !same {
-        problem("searchable fields (user, outcome, status, model, time, ProduceID or hash) were altered".into());
+        problem("searchable fields (user, outcome, status, model, time, ProduceID, input review action or hash) were altered".into());
     }
 }
 

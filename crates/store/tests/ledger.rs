@@ -201,8 +201,9 @@ async fn tamper_and_verify(url: &str, raw: &Raw) {
         .add_hold(None, Some("rec-0002"), "order 1", "t")
         .await
         .unwrap();
+    let user = store.create_user(None, "t").await.unwrap().id;
     let released = store
-        .add_hold(Some("usr_1"), None, "order 2", "t")
+        .add_hold(Some(&user), None, "order 2", "t")
         .await
         .unwrap();
     store

@@ -199,15 +199,30 @@ pub fn lexicon(config: Option<&Path>, cmd: LexiconCommand) -> anyhow::Result<()>
     match cmd {
         LexiconCommand::Check { files } => {
             let mut failed = 0;
+            // Lexicons are loaded together by name, so two files of one name cannot be.
+            let mut names: std::collections::HashMap<String, &Path> = Default::default();
             for f in &files {
                 match Lexicon::load_checked(f) {
-                    Ok(lex) => println!(
-                        "{}: OK ({} entries, lexicon {:?}, version {})",
-                        f.display(),
-                        lex.entries().len(),
-                        lex.name(),
-                        lex.version().get(..16).unwrap_or_default()
-                    ),
+                    Ok(lex) => match names.insert(lex.name().to_string(), f) {
+                        Some(first) => {
+                            failed += 1;
+                            eprintln!(
+                                "{}: lexicon {:?} has the name of {} already: lexicons in \
+                                 force together need distinct names (rename one in its \
+                                 [lexicon] table)",
+                                f.display(),
+                                lex.name(),
+                                first.display()
+                            );
+                        }
+                        None => println!(
+                            "{}: OK ({} entries, lexicon {:?}, version {})",
+                            f.display(),
+                            lex.entries().len(),
+                            lex.name(),
+                            lex.version().get(..16).unwrap_or_default()
+                        ),
+                    },
                     Err(errors) => {
                         failed += 1;
                         for e in errors {
@@ -297,6 +312,19 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
     let (state, _) = hegui_gateway::load_review(&cfg)?;
     let reviewer = state.reviewer;
+    // The configured guard models review after the engine, as in the gateway (a stopping
+    // engine decision skips them).
+    let guards: Vec<_> = state
+        .guards
+        .iter()
+        .filter(|g| {
+            g.applies_to(match args.stage {
+                StageArg::Input => Stage::Input,
+                StageArg::Output => Stage::Output,
+            })
+        })
+        .cloned()
+        .collect();
     let terms: std::collections::HashMap<String, String> = if args.explain {
         configured_lexicons(config)?
             .iter()
@@ -322,6 +350,43 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
             "decision": r.decision,
             "text": r.text,
         });
+        if !guards.is_empty() {
+            // Each guard's decision, and the strictest action of them all (the gateway's).
+            let mut action = r.decision.action;
+            let mut decisions = Vec::new();
+            for guard in &guards {
+                if action.stops() {
+                    break;
+                }
+                let req = match stage {
+                    Stage::Input => hegui_guard::GuardRequest::input(text),
+                    // Reviewed as an answer to an unknown prompt.
+                    Stage::Output => hegui_guard::GuardRequest::output("", text),
+                };
+                // `hegui` runs its commands inside a runtime, which a synchronous command
+                // cannot block on: the call runs on a thread with a runtime of its own.
+                let version = reviewer.version();
+                let outcome = std::thread::scope(|s| {
+                    s.spawn(|| -> anyhow::Result<_> {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .context("starting a runtime for the guard model call")?;
+                        Ok(rt.block_on(guard.review(&req, version)))
+                    })
+                    .join()
+                })
+                .map_err(|_| anyhow::anyhow!("a guard model call panicked"))??;
+                if let Some(outcome) = outcome {
+                    action = action.max(outcome.decision.action);
+                    decisions.push(outcome.decision);
+                }
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("guards".into(), serde_json::to_value(&decisions)?);
+                obj.insert("action".into(), serde_json::to_value(action)?);
+            }
+        }
         if args.explain {
             if let Some(ms) = v
                 .pointer_mut("/decision/matches")

@@ -67,7 +67,7 @@ fn lexicon_check_reports_every_error_with_file_and_line() {
         None,
     );
     assert!(ok, "{err}");
-    assert!(out.contains("OK (73 entries"), "{out}");
+    assert!(out.contains("OK (75 entries"), "{out}");
 }
 
 #[test]
@@ -321,4 +321,51 @@ async fn sighup_and_the_admin_api_reload_lexicons_in_a_running_server() {
         "{v}"
     );
     assert_eq!(status("紫色独角兽").await, 200);
+}
+
+/// `hegui review` consults the configured guard models after the engine, as the gateway
+/// does: an unreachable guard with `fail_closed` blocks, and says so.
+#[test]
+fn review_asks_the_configured_guards_and_their_fallback_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 of the loopback: the call fails at once.
+    std::fs::write(
+        dir.path().join("hegui.toml"),
+        "[review]\n[[review.guards]]\nkind = \"qwen3guard\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         model = \"g\"\ntimeout_ms = 500\nfallback = \"fail_closed\"\n",
+    )
+    .unwrap();
+    let (ok, out, err) = run(
+        dir.path(),
+        &["--config", "hegui.toml", "review", "--text", "你好"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["decision"]["action"], "allow", "{v}");
+    assert_eq!(v["action"], "block", "{v}");
+    let guards = v["guards"].as_array().unwrap();
+    assert_eq!(guards.len(), 1, "{v}");
+    assert!(
+        guards[0]["risks"].to_string().contains("GUARD-unavailable"),
+        "{v}"
+    );
+}
+
+/// Two files of one lexicon name cannot be in force together: `lexicon check` says so.
+#[test]
+fn lexicon_check_reports_two_files_of_one_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[lexicon]\nname = \"ops\"\n[[entry]]\nterm = \"冰毒\"\nrisk = \"A1-4\"\n";
+    std::fs::write(dir.path().join("ops.toml"), text).unwrap();
+    std::fs::write(dir.path().join("ops2.toml"), text).unwrap();
+    let (ok, _, err) = run(
+        dir.path(),
+        &["lexicon", "check", "ops.toml", "ops2.toml"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("ops2.toml") && err.contains("ops.toml already"),
+        "{err}"
+    );
 }

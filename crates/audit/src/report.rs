@@ -232,6 +232,8 @@ pub struct AuditReport {
     pub reproduction_command: String,
     /// Fingerprint of the manifest.
     pub manifest_sha256: String,
+    /// The review policy that produced the findings ([`crate::scan::Scanner::version`]).
+    pub scanner: String,
     /// Shards merged.
     pub shards: ShardCoverage,
     /// Whether all shards are merged.
@@ -601,6 +603,7 @@ pub(crate) fn build(
         seed: state.settings.seed,
         reproduction_command: opts.reproduction_command.clone(),
         manifest_sha256: state.manifest_sha256.clone(),
+        scanner: state.scanner.clone(),
         shards: state.shards.clone(),
         complete: state.shards.complete(),
         settings: state.settings.clone(),
@@ -798,9 +801,10 @@ pub fn to_html(report: &AuditReport) -> String {
     );
     let _ = write!(
         h,
-        "<table><tr><th>Seed</th><td><code>{}</code></td></tr><tr><th>Manifest SHA-256</th><td><code>{}</code></td></tr><tr><th>Shards</th><td>{} of {}{}</td></tr><tr><th>Items</th><td>{}</td></tr><tr><th>Scanned</th><td>{}</td></tr><tr><th>Harmful (corpus)</th><td>{}</td></tr><tr><th>Exact / near duplicates (corpus)</th><td>{} / {}</td></tr></table>",
+        "<table><tr><th>Seed</th><td><code>{}</code></td></tr><tr><th>Manifest SHA-256</th><td><code>{}</code></td></tr><tr><th>Review policy</th><td><code>{}</code></td></tr><tr><th>Shards</th><td>{} of {}{}</td></tr><tr><th>Items</th><td>{}</td></tr><tr><th>Scanned</th><td>{}</td></tr><tr><th>Harmful (corpus)</th><td>{}</td></tr><tr><th>Exact / near duplicates (corpus)</th><td>{} / {}</td></tr></table>",
         report.seed,
         e(&report.manifest_sha256),
+        e(if report.scanner.is_empty() { "(not recorded)" } else { &report.scanner }),
         report.shards.indices.len(),
         report.shards.count,
         if report.complete { "" } else { " <span class=\"error\">(incomplete)</span>" },

@@ -35,6 +35,13 @@ use crate::stats::{self, LengthHistogram, Script, ScriptMix};
 pub trait Scanner: Send + Sync {
     /// Findings for one text: the TC260 risk codes it violates (empty = passes) and PII found.
     fn scan(&self, text: &str) -> ScanResult;
+
+    /// What decides the findings (lexicon versions, decision policy, classifier), as one
+    /// version string: kept in the state, so that shards scanned under different policies
+    /// are not merged and the report says which policy produced its rates. Empty: unknown.
+    fn version(&self) -> String {
+        String::new()
+    }
 }
 
 /// What a [`Scanner`] found in one text.
@@ -322,6 +329,10 @@ pub struct AuditState {
     pub tool_version: String,
     /// [`Manifest::fingerprint`].
     pub manifest_sha256: String,
+    /// [`Scanner::version`] of the scanner that produced the findings (empty in states
+    /// written before it was recorded, or by a scanner that names none).
+    #[serde(default)]
+    pub scanner: String,
     /// Settings.
     pub settings: Settings,
     /// Shards covered.
@@ -460,6 +471,7 @@ impl AuditState {
             format: STATE_FORMAT.to_owned(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             manifest_sha256: manifest.fingerprint(),
+            scanner: String::new(),
             settings: Settings {
                 seed: a.seed,
                 sample_size: a.sample_size,
@@ -614,6 +626,7 @@ pub fn run_audit(
         .build()
         .map_err(|e| AuditError::ThreadPool(e.to_string()))?;
     let mut state = AuditState::empty(manifest, index, count);
+    state.scanner = scanner.version();
     let cap = state.settings.max_error_examples;
     let seed = state.settings.seed;
     let fraction = state.settings.scan_fraction;
@@ -872,6 +885,13 @@ pub fn merge(states: Vec<AuditState>) -> Result<AuditState, AuditError> {
             return Err(AuditError::Merge(
                 "the states come from different manifests (manifest_sha256 differs)".into(),
             ));
+        }
+        if s.scanner != acc.scanner {
+            return Err(AuditError::Merge(format!(
+                "the states were scanned under different review policies (`{}` and `{}`): \
+                 run every shard with the same lexicons, decision policy and classifier",
+                acc.scanner, s.scanner
+            )));
         }
         if s.settings != acc.settings {
             return Err(AuditError::Merge(

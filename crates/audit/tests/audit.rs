@@ -786,3 +786,45 @@ fn absurd_thread_counts_are_capped() {
     };
     assert_eq!(run(100_000), run(1));
 }
+
+/// The review policy that scanned is kept in the state and the report, and shards scanned
+/// under different policies are not merged (their harmful rates would not add up).
+#[test]
+fn merge_refuses_shards_scanned_under_different_policies() {
+    struct Versioned(&'static str);
+    impl Scanner for Versioned {
+        fn scan(&self, text: &str) -> hegui_audit::scan::ScanResult {
+            MarkerScanner.scan(text)
+        }
+        fn version(&self) -> String {
+            self.0.to_string()
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let m = small_manifest(r#"paths = ["lic"]"#);
+    write(
+        &dir.path().join("lic/a.jsonl"),
+        jsonl_lines(50, "a").as_bytes(),
+    );
+    let run = |i, scanner: &Versioned| {
+        run_audit(
+            &m,
+            dir.path(),
+            scanner,
+            RunOptions {
+                shard: Some((i, 2)),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let s0 = run(0, &Versioned("lex-aaaa"));
+    assert_eq!(s0.scanner, "lex-aaaa");
+    let e = merge(vec![s0.clone(), run(1, &Versioned("lex-bbbb"))]).unwrap_err();
+    assert!(
+        e.to_string().contains("lex-aaaa") && e.to_string().contains("lex-bbbb"),
+        "{e}"
+    );
+    let merged = merge(vec![s0, run(1, &Versioned("lex-aaaa"))]).unwrap();
+    assert_eq!(merged.scanner, "lex-aaaa");
+}

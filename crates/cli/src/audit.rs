@@ -37,7 +37,7 @@ pub enum AuditCommand {
         /// Process only shard I of N (`I/N`, 0-based); merge the states with `hegui audit merge`.
         #[arg(long)]
         shard: Option<String>,
-        /// Worker threads (0 = one per core).
+        /// Worker threads (0 = one per core; at most 4 per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
         /// Annotated sample (CSV or JSONL) to include the manual pass rate.
@@ -129,6 +129,12 @@ impl Scanner for EngineScanner {
                 .collect()
         };
         ScanResult { risks, pii }
+    }
+
+    /// The review policy's version: it hashes the lexicons, the decision policy, the PII
+    /// switch and the classifier (`lex-…` / `pol-…`).
+    fn version(&self) -> String {
+        self.reviewer.version().to_string()
     }
 }
 
@@ -307,6 +313,7 @@ async fn record_audit(
     let store = hegui_store::Store::open(&c.storage.database_url, 2).await?;
     let body = serde_json::json!({
         "manifest_sha256": report.manifest_sha256,
+        "review_policy": report.scanner,
         "seed": report.seed,
         "verdict": report.verdict.as_str(),
         "reproduction_command": report.reproduction_command,

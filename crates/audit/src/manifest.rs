@@ -644,11 +644,25 @@ pub mod rules {
 /// Hand-written matching (no SPDX crate): the question is only "does this forbid commercial
 /// use", which SPDX metadata does not encode, so a short list of markers is clearer.
 pub fn noncommercial_licence(licence: &str) -> Option<&'static str> {
-    let norm: String = licence
+    let mut norm: String = licence
         .to_lowercase()
         .chars()
         .map(|c| if c == ' ' || c == '_' { '-' } else { c })
         .collect();
+    // "Free for commercial and non-commercial use" grants commercial use: its
+    // "non-commercial" is not a restriction.
+    for grant in [
+        "commercial-and-non-commercial",
+        "commercial-or-non-commercial",
+        "commercial-and-noncommercial",
+        "commercial-or-noncommercial",
+        "商业和非商业",
+        "商业及非商业",
+        "商用和非商用",
+        "商用及非商用",
+    ] {
+        norm = norm.replace(grant, "commercial");
+    }
     let tokens: Vec<&str> = norm.split(['-', '/', ',']).collect();
     if norm.contains("by-nc") || tokens.contains(&"nc") {
         return Some("a Creative Commons NonCommercial (NC) licence");
@@ -670,6 +684,17 @@ pub fn noncommercial_licence(licence: &str) -> Option<&'static str> {
         ("仅供研究", "a research-only licence (仅供研究)"),
         ("仅用于研究", "a research-only licence (仅用于研究)"),
         ("仅限学术", "an academic-use-only licence (仅限学术)"),
+        ("仅供学术", "an academic-use-only licence (仅供学术)"),
+        ("仅用于学术", "an academic-use-only licence (仅用于学术)"),
+        ("禁止商业", "a licence forbidding commercial use (禁止商业)"),
+        (
+            "不得用于商业",
+            "a licence forbidding commercial use (不得用于商业)",
+        ),
+        ("不得商业", "a licence forbidding commercial use (不得商业)"),
+        ("research-purposes-only", "a research-only licence"),
+        ("not-for-commercial", "a non-commercial licence"),
+        ("no-commercial-use", "a non-commercial licence"),
     ];
     MARKERS
         .iter()

@@ -386,6 +386,11 @@ fn noncommercial_detection() {
         "for research use only",
         "学术研究，非商业用途",
         "禁止商用",
+        "仅供学术研究使用",
+        "仅用于学术研究",
+        "禁止商业用途",
+        "不得用于商业目的",
+        "research purposes only",
     ] {
         assert!(nc(l).is_some(), "{l}");
     }
@@ -397,6 +402,8 @@ fn noncommercial_detection() {
         "ODC-By-1.0",
         "contract:NC-free-2024",
         "CC0-1.0",
+        "free for commercial and non-commercial use",
+        "可用于商业和非商业用途",
     ] {
         assert!(nc(l).is_none(), "{l}");
     }

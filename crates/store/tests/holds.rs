@@ -2,59 +2,15 @@
 //! input review action is checked by `verify_ledger`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
+mod common;
+
 use hegui_ledger::Signer;
-use hegui_store::testing::{fresh_postgres_database, fresh_sqlite_url, postgres_admin_url};
+use hegui_store::testing::fresh_sqlite_url;
 use hegui_store::{Sequencer, SequencerConfig, Store, StoreError};
-use hegui_types::{
-    kinds, Decision, InteractionRecord, JournalEntry, Outcome, Stage, RECORD_ENCODING_VERSION,
-};
-
-/// A test body run on SQLite and, when `HEGUI_TEST_POSTGRES_URL` is set, on PostgreSQL.
-macro_rules! on_both_backends {
-    ($sqlite:ident, $postgres:ident, $body:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let (url, _dir) = fresh_sqlite_url().unwrap();
-            $body(Store::open(&url, 4).await.unwrap()).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            let Some(admin) = postgres_admin_url() else {
-                return;
-            };
-            let url = fresh_postgres_database(&admin)
-                .await
-                .expect("PostgreSQL reachable");
-            $body(Store::open(&url, 4).await.unwrap()).await;
-        }
-    };
-}
+use hegui_types::{kinds, InteractionRecord, JournalEntry};
 
 fn record(i: usize, user: &str) -> InteractionRecord {
-    InteractionRecord {
-        v: RECORD_ENCODING_VERSION,
-        id: format!("rec-{i:04}"),
-        received_at_ms: 1_000 + i as i64,
-        user_id: Some(user.into()),
-        key_id: None,
-        endpoint: "chat.completions".into(),
-        model: Some("m".into()),
-        upstream_model: Some("m".into()),
-        stream: false,
-        outcome: Outcome::Served,
-        status: 200,
-        error_code: None,
-        error: None,
-        input: serde_json::json!([{"role": "user", "content": format!("问题 {i}")}]),
-        output: Some(format!("回答 {i}")),
-        finish_reason: Some("stop".into()),
-        decisions: vec![Decision::allow(Stage::Input, "v1")],
-        label: None,
-        usage: None,
-        latency_us: 10,
-        upstream_us: None,
-    }
+    common::record_of(i, user)
 }
 
 /// Integrates whatever is pending and signs a checkpoint.

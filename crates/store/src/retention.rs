@@ -2,6 +2,8 @@
 //! unless a legal hold covers it; the erasure itself is recorded in the log. Leaves and
 //! commitments stay, so every proof keeps verifying.
 
+use std::collections::HashSet;
+
 use hegui_types::{kinds, JournalEntry, JOURNAL_ENCODING_VERSION};
 use sqlx::Row;
 
@@ -58,11 +60,17 @@ pub const NEVER_ERASED: [&str; 2] = [kinds::PURGE, kinds::LEGAL_HOLD];
 const HELD_BY_A_HOLD: &str = "EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
      (h.record_id = j.id OR (h.user_id IS NOT NULL AND h.user_id = i.user_id)))";
 
-/// Rows past retention: integrated, content present, of a kind that may be erased.
-const PAST_RETENTION: &str = "FROM journal j LEFT JOIN interactions i ON i.id = j.id \
-     WHERE j.record IS NOT NULL AND j.leaf_index IS NOT NULL \
-       AND j.kind <> 'purge' AND j.kind <> 'legal_hold' \
-       AND ((j.kind = 'interaction' AND j.created_at < $1) OR (j.kind <> 'interaction' AND j.created_at < $2))";
+/// Rows past retention: integrated, content present, of a kind that may be erased (none of
+/// [`NEVER_ERASED`]).
+fn past_retention() -> String {
+    let kept: Vec<String> = NEVER_ERASED.iter().map(|k| format!("'{k}'")).collect();
+    format!(
+        "FROM journal j LEFT JOIN interactions i ON i.id = j.id \
+         WHERE j.record IS NOT NULL AND j.leaf_index IS NOT NULL AND j.kind NOT IN ({}) \
+           AND ((j.kind = 'interaction' AND j.created_at < $1) OR (j.kind <> 'interaction' AND j.created_at < $2))",
+        kept.join(", ")
+    )
+}
 
 /// Rows erased per transaction (and per `purge` record).
 const PURGE_BATCH: i64 = 10_000;
@@ -92,8 +100,9 @@ impl Store {
     ) -> Result<PurgeReport, StoreError> {
         let interaction_before = now.saturating_sub(retention.interaction_ms);
         let records_before = now.saturating_sub(retention.records_ms);
+        let past_retention = past_retention();
         let held = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n {PAST_RETENTION} AND {HELD_BY_A_HOLD}"
+            "SELECT COUNT(*) AS n {past_retention} AND {HELD_BY_A_HOLD}"
         ))
         .bind(interaction_before)
         .bind(records_before)
@@ -103,13 +112,24 @@ impl Store {
             held: u64::try_from(held.try_get::<i64, _>("n")?).unwrap_or(0),
             ..PurgeReport::default()
         };
-        // Held rows are left out by the query itself, so however many there are, every batch
-        // makes progress; `seq` pages on (a dry run erases nothing to page past).
+        // A user hold also covers the records whose body names the user (`journal_subject`),
+        // which SQL shared by both backends cannot read: those are skipped here.
+        let held_users: HashSet<String> = sqlx::query(
+            "SELECT user_id FROM legal_holds WHERE released_at IS NULL AND user_id IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<_, _>>()?;
+        // Held rows are left out (by the query, or here), so however many there are, every
+        // batch makes progress; `seq` pages on (a dry run erases nothing to page past).
         let mut after = 0_i64;
         loop {
             let rows = sqlx::query(&format!(
-                "SELECT j.seq, j.id {PAST_RETENTION} AND NOT {HELD_BY_A_HOLD} AND j.seq > $3 \
-                 ORDER BY j.seq LIMIT $4"
+                "SELECT j.seq, j.id, j.kind, \
+                 (CASE WHEN j.kind = 'interaction' THEN NULL ELSE j.record END) AS body \
+                 {past_retention} AND NOT {HELD_BY_A_HOLD} AND j.seq > $3 ORDER BY j.seq LIMIT $4"
             ))
             .bind(interaction_before)
             .bind(records_before)
@@ -119,11 +139,17 @@ impl Store {
             .await?;
             let Some(last) = rows.last() else { break };
             after = last.try_get("seq")?;
-            let ids = rows
-                .iter()
-                .map(|r| r.try_get::<String, _>("id"))
-                .collect::<Result<Vec<_>, _>>()?;
-            if !dry_run {
+            let mut ids = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let id: String = r.try_get("id")?;
+                let kind: String = r.try_get("kind")?;
+                let body: Option<String> = r.try_get("body")?;
+                match journal_subject(&id, &kind, body.as_deref())? {
+                    Some(user) if held_users.contains(&user) => report.held += 1,
+                    _ => ids.push(id),
+                }
+            }
+            if !dry_run && !ids.is_empty() {
                 let purge = self
                     .erase_content(&ids, "retention period ended", actor)
                     .await?;
@@ -182,7 +208,7 @@ impl Store {
                 "record {record_id} is under a legal hold; release the hold first (`hegui holds list`)"
             )));
         }
-        if let Some(user) = journal_subject(&row)? {
+        if let Some(user) = journal_subject(&row.id, &row.kind, row.record.as_deref())? {
             let held = sqlx::query(
                 "SELECT COUNT(*) AS n FROM legal_holds WHERE released_at IS NULL AND user_id = $1",
             )
@@ -379,7 +405,7 @@ async fn hold_record(
 
 /// The user a non-interaction record is about, read from its body's `user_id`, so that a
 /// user-wide hold also covers the records about that user that are not interactions
-/// (an interaction's user is in its index row, which `erase_record`'s first hold query reads).
+/// (an interaction's user is in its index row, which the hold queries read).
 ///
 /// Kinds whose body carries `user_id`: `user_event` (operator actions on the account),
 /// `identity_check` (real-name results, and separate consent given or withdrawn, which is
@@ -387,16 +413,20 @@ async fn hold_record(
 /// `complaint_step`, `staff_action`, `incident`, `policy_change`, `purge` and
 /// `training_audit` name no user in their body (a complaint names its target, a
 /// staff action its target id), so only a record hold protects them.
-fn journal_subject(row: &crate::JournalRow) -> Result<Option<String>, StoreError> {
-    let Some(content) = row.record.as_deref() else {
+fn journal_subject(
+    id: &str,
+    kind: &str,
+    content: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let Some(content) = content else {
         return Ok(None);
     };
-    if row.kind == kinds::INTERACTION {
+    if kind == kinds::INTERACTION {
         return Ok(None);
     }
     // Undecodable content is refused rather than erased: it might be about a held user.
     let entry: JournalEntry = serde_json::from_str(content).map_err(|e| StoreError::Corrupt {
-        id: row.id.clone(),
+        id: id.to_string(),
         detail: e.to_string(),
     })?;
     Ok(entry
@@ -411,7 +441,7 @@ mod tests {
     use super::*;
 
     fn record(i: usize, user: &str) -> hegui_types::InteractionRecord {
-        let mut r: hegui_types::InteractionRecord = serde_json::from_value(serde_json::json!({
+        let r: hegui_types::InteractionRecord = serde_json::from_value(serde_json::json!({
             "v": hegui_types::RECORD_ENCODING_VERSION, "id": format!("rec-{i:04}"),
             "received_at_ms": 1000 + i as i64, "user_id": user, "key_id": null,
             "endpoint": "chat.completions", "model": "m", "upstream_model": "m", "stream": false,
@@ -420,7 +450,6 @@ mod tests {
             "usage": null, "latency_us": 1, "upstream_us": null
         }))
         .unwrap();
-        r.id = format!("rec-{i:04}");
         r
     }
 
@@ -434,6 +463,18 @@ mod tests {
         let mut records: Vec<_> = (0..5).map(|i| record(i, &held)).collect();
         records.extend((5..12).map(|i| record(i, "usr_free")));
         store.insert_records(&records).await.unwrap();
+        // Records about a user that are not interactions: the user hold covers them too.
+        let event = |user: &str| JournalEntry {
+            v: JOURNAL_ENCODING_VERSION,
+            kind: kinds::USER_EVENT.into(),
+            id: uuid::Uuid::now_v7().to_string(),
+            at_ms: 1500,
+            actor: "t".into(),
+            body: serde_json::json!({"user_id": user, "event": "suspended", "reason": "x"}),
+        };
+        let held_event = event(&held);
+        store.journal_append(&held_event).await.unwrap();
+        store.journal_append(&event("usr_free")).await.unwrap();
         let signer = hegui_ledger::Signer::generate("test.example/log").unwrap();
         crate::Sequencer::new(store.clone(), Some(signer), Default::default())
             .checkpoint_now()
@@ -445,18 +486,19 @@ mod tests {
             .unwrap();
         let retention = Retention {
             interaction_ms: 1,
-            records_ms: i64::MAX / 2,
+            records_ms: 1,
         };
         let r = store
             .purge_in_batches(10_000_000, retention, "t", false, 3)
             .await
             .unwrap();
-        assert_eq!((r.purged.len(), r.held, r.purge_records.len()), (7, 5, 3));
+        assert_eq!((r.purged.len(), r.held, r.purge_records.len()), (8, 6, 3));
+        assert!(!r.purged.contains(&held_event.id));
         let again = store
             .purge_in_batches(10_000_000, retention, "t", false, 3)
             .await
             .unwrap();
-        assert_eq!((again.purged.len(), again.held), (0, 5));
+        assert_eq!((again.purged.len(), again.held), (0, 6));
         // The trail of erasures is never erased itself.
         let e = store
             .erase_record(&r.purge_records[0], "x", "t")

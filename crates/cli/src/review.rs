@@ -312,19 +312,6 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
     let cfg = Config::load(config)?;
     let (state, _) = hegui_gateway::load_review(&cfg)?;
     let reviewer = state.reviewer;
-    // The configured guard models review after the engine, as in the gateway (a stopping
-    // engine decision skips them).
-    let guards: Vec<_> = state
-        .guards
-        .iter()
-        .filter(|g| {
-            g.applies_to(match args.stage {
-                StageArg::Input => Stage::Input,
-                StageArg::Output => Stage::Output,
-            })
-        })
-        .cloned()
-        .collect();
     let terms: std::collections::HashMap<String, String> = if args.explain {
         configured_lexicons(config)?
             .iter()
@@ -341,6 +328,26 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
     let stage = match args.stage {
         StageArg::Input => Stage::Input,
         StageArg::Output => Stage::Output,
+    };
+    // The configured guard models review after the engine, as in the gateway (a stopping
+    // engine decision skips them), on one runtime for the whole command: the guards' HTTP
+    // clients keep their connections on it between texts.
+    let guards: Vec<_> = state
+        .guards
+        .iter()
+        .filter(|g| g.applies_to(stage))
+        .cloned()
+        .collect();
+    let guard_runtime = if guards.is_empty() {
+        GuardRuntime(None)
+    } else {
+        GuardRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .context("starting the runtime that calls the guard models")?,
+        ))
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -363,20 +370,8 @@ pub fn review(config: Option<&Path>, args: ReviewArgs) -> anyhow::Result<()> {
                     // Reviewed as an answer to an unknown prompt.
                     Stage::Output => hegui_guard::GuardRequest::output("", text),
                 };
-                // `hegui` runs its commands inside a runtime, which a synchronous command
-                // cannot block on: the call runs on a thread with a runtime of its own.
                 let version = reviewer.version();
-                let outcome = std::thread::scope(|s| {
-                    s.spawn(|| -> anyhow::Result<_> {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .context("starting a runtime for the guard model call")?;
-                        Ok(rt.block_on(guard.review(&req, version)))
-                    })
-                    .join()
-                })
-                .map_err(|_| anyhow::anyhow!("a guard model call panicked"))??;
+                let outcome = guard_runtime.run(guard.review(&req, version))?;
                 if let Some(outcome) = outcome {
                     action = action.max(outcome.decision.action);
                     decisions.push(outcome.decision);
@@ -532,4 +527,31 @@ pub fn classifier(cmd: ClassifierCommand) -> anyhow::Result<()> {
     };
     print!("{report}");
     Ok(())
+}
+
+/// The runtime that calls the guard models for `hegui review`. `hegui` runs its commands
+/// inside another runtime, where this one can neither be blocked on nor dropped: calls run on
+/// a scoped thread, and the drop shuts it down without waiting.
+struct GuardRuntime(Option<tokio::runtime::Runtime>);
+
+impl GuardRuntime {
+    fn run<F: std::future::Future + Send>(&self, fut: F) -> anyhow::Result<F::Output>
+    where
+        F::Output: Send,
+    {
+        let rt = self
+            .0
+            .as_ref()
+            .context("no runtime for the guard models was started")?;
+        std::thread::scope(|s| s.spawn(|| rt.block_on(fut)).join())
+            .map_err(|_| anyhow::anyhow!("a guard model call panicked"))
+    }
+}
+
+impl Drop for GuardRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
